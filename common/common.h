@@ -1,0 +1,95 @@
+/* common: logging with secret redaction, checked number parsing, capped buffers, clock. */
+#ifndef CH_COMMON_H
+#define CH_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- logging ----------------------------------------------------------
+ * Thread-safe; each line is written with one write(2). Every registered
+ * secret is replaced by "***" in every line before it is written, so call
+ * sites never have to remember to redact. */
+
+enum ch_level { CH_LOG_ERROR = 0, CH_LOG_WARN = 1, CH_LOG_INFO = 2, CH_LOG_DEBUG = 3 };
+enum ch_log_format { CH_LOG_TEXT = 0, CH_LOG_JSON = 1 };
+
+/* Parse "error" | "warn" | "info" | "debug". Returns 0 or EINVAL. */
+int ch_log_level_parse(const char *s, enum ch_level *out);
+void ch_log_set_level(enum ch_level lvl);
+enum ch_level ch_log_get_level(void);
+void ch_log_set_format(enum ch_log_format fmt);
+/* Log to this file (append) instead of stderr; NULL = stderr. 0 or errno.
+ * Call again with the same path to reopen (logrotate). */
+int ch_log_open(const char *path);
+/* Register a secret to redact (copied). Empty strings are ignored. */
+void ch_log_add_secret(const char *secret);
+/* Forget every registered secret (before registering a new config's). */
+void ch_log_clear_secrets(void);
+/* The redaction step alone, for tests: rewrites buf in place. */
+void ch_log_redact(char *buf, size_t cap);
+
+__attribute__((format(printf, 2, 3))) void ch_log(enum ch_level lvl, const char *fmt, ...);
+void ch_logv(enum ch_level lvl, const char *fmt, va_list ap);
+
+#define ch_err(...) ch_log(CH_LOG_ERROR, __VA_ARGS__)
+#define ch_warn(...) ch_log(CH_LOG_WARN, __VA_ARGS__)
+#define ch_info(...) ch_log(CH_LOG_INFO, __VA_ARGS__)
+#define ch_dbg(...)                                                                                \
+	do {                                                                                       \
+		if (ch_log_get_level() >= CH_LOG_DEBUG)                                            \
+			ch_log(CH_LOG_DEBUG, __VA_ARGS__);                                         \
+	} while (0)
+
+/* ---- numbers ------------------------------------------------------------ */
+
+/* Parse a whole decimal integer in [min, max]; no sign for min >= 0, no
+ * trailing bytes, no whitespace. Returns 0, EINVAL or ERANGE; *out written
+ * only on success. */
+int ch_parse_i64(const char *s, size_t len, int64_t min, int64_t max, int64_t *out);
+
+/* ---- strings ------------------------------------------------------------ */
+
+/* snprintf that reports truncation: 0 or ENOSPC. */
+__attribute__((format(printf, 3, 4))) int ch_fmt(char *buf, size_t cap, const char *fmt, ...);
+/* Constant-time comparison of two byte strings (length leaks, content not). */
+bool ch_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+/* Duplicate len bytes into a new NUL-terminated string (caller frees). */
+char *ch_strndup(const char *s, size_t len);
+
+/* ---- capped growable buffer ------------------------------------------- */
+
+struct ch_buf {
+	char *data;
+	size_t len;
+	size_t cap;   /* allocated */
+	size_t limit; /* never grows past this many bytes */
+};
+
+void ch_buf_init(struct ch_buf *b, size_t limit);
+/* Append; 0, ENOMEM, or EFBIG when the limit would be passed (nothing appended). */
+int ch_buf_add(struct ch_buf *b, const void *p, size_t n);
+int ch_buf_adds(struct ch_buf *b, const char *s);
+/* Keep data NUL-terminated past len (not counted). 0 or ENOMEM/EFBIG. */
+int ch_buf_nul(struct ch_buf *b);
+void ch_buf_free(struct ch_buf *b);
+
+/* ---- time --------------------------------------------------------------- */
+
+int64_t ch_now_ms(void);      /* monotonic */
+int64_t ch_wall_s(void);      /* realtime, seconds since the epoch */
+
+/* ---- files -------------------------------------------------------------- */
+
+/* Read a secret file: at most cap bytes, one trailing newline stripped.
+ * Refuses (EACCES, with *why set) a file readable by others; sets *warn for a
+ * group-readable one. A relative path is looked up in $CREDENTIALS_DIRECTORY
+ * first (systemd LoadCredential=), then relative to base_dir. New string in
+ * *out (caller frees). Returns 0 or errno; *why is a static message. */
+int ch_read_secret_file(const char *path, const char *base_dir, size_t cap, char **out,
+			bool *warn, const char **why);
+/* Read a whole regular file of at most cap bytes. New buffer, NUL-terminated. */
+int ch_read_file(const char *path, size_t cap, char **out, size_t *len);
+
+#endif

@@ -1,0 +1,270 @@
+/* common/util.c: checked numbers, capped buffers, clocks, constant-time compare, file reads. */
+#include "common/common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int ch_parse_i64(const char *s, size_t len, int64_t min, int64_t max, int64_t *out)
+{
+	if (!s || len == 0 || len > 20)
+		return EINVAL;
+	size_t i = 0;
+	bool neg = false;
+	if (s[0] == '-') {
+		if (min >= 0 || len == 1)
+			return EINVAL;
+		neg = true;
+		i = 1;
+	}
+	uint64_t v = 0;
+	for (; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return EINVAL;
+		uint64_t d = (uint64_t)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return ERANGE;
+		v = v * 10 + d;
+	}
+	int64_t r;
+	if (neg) {
+		if (v > (uint64_t)INT64_MAX + 1)
+			return ERANGE;
+		r = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+	} else {
+		if (v > (uint64_t)INT64_MAX)
+			return ERANGE;
+		r = (int64_t)v;
+	}
+	if (r < min || r > max)
+		return ERANGE;
+	*out = r;
+	return 0;
+}
+
+int ch_fmt(char *buf, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, cap, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap)
+		return ENOSPC;
+	return 0;
+}
+
+bool ch_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
+{
+	const volatile unsigned char *x = a, *y = b;
+	/* compare over the longer length so the loop count does not depend on
+	 * where the first difference is */
+	size_t n = alen > blen ? alen : blen;
+	unsigned char d = (unsigned char)(alen != blen);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char cx = i < alen ? x[i] : 0;
+		unsigned char cy = i < blen ? y[i] : 0;
+		d |= (unsigned char)(cx ^ cy);
+	}
+	return d == 0;
+}
+
+char *ch_strndup(const char *s, size_t len)
+{
+	char *r = malloc(len + 1);
+	if (!r)
+		return NULL;
+	memcpy(r, s, len);
+	r[len] = '\0';
+	return r;
+}
+
+void ch_buf_init(struct ch_buf *b, size_t limit)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->limit = limit;
+}
+
+static int buf_reserve(struct ch_buf *b, size_t need)
+{
+	if (need <= b->cap)
+		return 0;
+	size_t ncap = b->cap ? b->cap : 256;
+	while (ncap < need)
+		ncap *= 2;
+	if (ncap > b->limit + 1)
+		ncap = b->limit + 1;
+	if (ncap < need)
+		return EFBIG;
+	char *n = realloc(b->data, ncap);
+	if (!n)
+		return ENOMEM;
+	b->data = n;
+	b->cap = ncap;
+	return 0;
+}
+
+int ch_buf_add(struct ch_buf *b, const void *p, size_t n)
+{
+	if (n > b->limit - b->len)
+		return EFBIG;
+	int err = buf_reserve(b, b->len + n + 1);
+	if (err)
+		return err;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int ch_buf_adds(struct ch_buf *b, const char *s)
+{
+	return ch_buf_add(b, s, strlen(s));
+}
+
+int ch_buf_nul(struct ch_buf *b)
+{
+	int err = buf_reserve(b, b->len + 1);
+	if (err)
+		return err;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+void ch_buf_free(struct ch_buf *b)
+{
+	if (!b)
+		return;
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+int64_t ch_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t ch_wall_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+static int read_fd(int fd, size_t cap, char **out, size_t *len)
+{
+	struct ch_buf b;
+	ch_buf_init(&b, cap);
+	char tmp[4096];
+	for (;;) {
+		ssize_t r = read(fd, tmp, sizeof(tmp));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			ch_buf_free(&b);
+			return e;
+		}
+		if (r == 0)
+			break;
+		int err = ch_buf_add(&b, tmp, (size_t)r);
+		if (err) {
+			ch_buf_free(&b);
+			return err;
+		}
+	}
+	int err = ch_buf_nul(&b);
+	if (err) {
+		ch_buf_free(&b);
+		return err;
+	}
+	*out = b.data;
+	*len = b.len;
+	return 0;
+}
+
+int ch_read_file(const char *path, size_t cap, char **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return EINVAL;
+	}
+	int err = read_fd(fd, cap, out, len);
+	close(fd);
+	return err;
+}
+
+int ch_read_secret_file(const char *path, const char *base_dir, size_t cap, char **out,
+			bool *warn, const char **why)
+{
+	char full[PATH_MAX];
+	const char *cred = getenv("CREDENTIALS_DIRECTORY");
+	const char *use = path;
+	*warn = false;
+	*why = NULL;
+	if (cred && *cred) {
+		const char *base = strrchr(path, '/');
+		base = base ? base + 1 : path;
+		if (ch_fmt(full, sizeof(full), "%s/%s", cred, base) == 0 && access(full, R_OK) == 0)
+			use = full;
+	}
+	if (use == path && path[0] != '/' && base_dir && *base_dir) {
+		if (ch_fmt(full, sizeof(full), "%s/%s", base_dir, path) != 0) {
+			*why = "path too long";
+			return ENAMETOOLONG;
+		}
+		use = full;
+	}
+	int fd = open(use, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		*why = strerror(e);
+		return e;
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		*why = "not a regular file";
+		return EINVAL;
+	}
+	if (st.st_mode & S_IROTH) {
+		close(fd);
+		*why = "secret file is readable by others (chmod o-r, or 0600)";
+		return EACCES;
+	}
+	if (st.st_mode & S_IRGRP)
+		*warn = true;
+	char *data = NULL;
+	size_t len = 0;
+	int err = read_fd(fd, cap, &data, &len);
+	close(fd);
+	if (err) {
+		*why = err == EFBIG ? "secret file too large" : strerror(err);
+		return err;
+	}
+	if (len > 0 && data[len - 1] == '\n')
+		data[--len] = '\0';
+	if (len > 0 && data[len - 1] == '\r')
+		data[--len] = '\0';
+	if (len == 0) {
+		free(data);
+		*why = "secret file is empty";
+		return EINVAL;
+	}
+	*out = data;
+	return 0;
+}

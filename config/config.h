@@ -1,0 +1,233 @@
+/* config: loads and validates callhook.conf (libconfig syntax) into plain, immutable C structs.
+ * Every setting is declared once in a table (config/config.c) with its type,
+ * bounds, default and whether it is required. Unknown keys are errors. Errors
+ * read "file:line: path: message". A loaded struct cfg is never modified; a
+ * reload builds a new one (reference counted by the caller). */
+#ifndef CFG_CONFIG_H
+#define CFG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cfg_error {
+	char file[256];
+	int line; /* 0 when unknown */
+	char path[256];
+	char msg[512];
+};
+
+/* A list of strings. */
+struct cfg_strv {
+	char **v;
+	size_t n;
+};
+
+/* A name -> value map in declaration order (buttons). */
+struct cfg_map {
+	char **keys;
+	char **vals;
+	size_t n;
+};
+
+struct cfg_tls {
+	char *cert; /* NULL = no TLS */
+	char *key;
+};
+
+struct cfg_log {
+	char *level;  /* error|warn|info|debug */
+	char *format; /* text|json */
+	char *file;   /* NULL = stderr; "syslog" = syslog */
+};
+
+struct cfg_wcs_auth {
+	struct cfg_strv hmac_keys;      /* inline + read from hmac_key_files (secrets) */
+	struct cfg_strv hmac_key_files; /* as configured */
+	char *basic_user;
+	char *basic_password; /* inline or read from basic_password_file (secret) */
+	char *basic_password_file;
+	struct cfg_strv allow_from; /* CIDR strings */
+};
+
+struct cfg_forward {
+	char *url;
+	struct cfg_strv methods;
+	int64_t timeout_ms;
+	int64_t queue_max;
+	int64_t retries;
+};
+
+struct cfg_hook {
+	struct cfg_strv listen; /* "host:port", "[::1]:port" */
+	int64_t max_body_bytes;
+	int64_t request_timeout_s;
+	int64_t max_sessions;
+	int64_t session_ttl_s;
+	int64_t threads; /* 0 = one per CPU */
+	int64_t max_json_depth;
+	int64_t max_members;
+	int64_t max_connections;
+	int64_t max_connections_per_ip;
+	char *rest_client_config; /* resolved path, or NULL */
+	bool has_wcs_auth;
+	struct cfg_wcs_auth wcs_auth;
+	struct cfg_tls tls;
+	struct cfg_forward *forward;
+	size_t n_forward;
+};
+
+struct cfg_sip_account {
+	char *login;
+	char *auth_name;
+	char *password; /* inline or read from password_file (secret) */
+	char *password_file;
+	char *domain;
+	char *outbound_proxy;
+	int64_t port; /* 0 = not configured -> "" */
+	bool register_required;
+};
+
+struct cfg_token {
+	bool present;
+	char *secret; /* read from secret_file (secret) */
+	size_t secret_len;
+	char *secret_file;
+	bool required;
+	int64_t max_age_s;
+	int64_t leeway_s;
+};
+
+struct cfg_site_limits {
+	int64_t connects_per_minute_per_ip;
+	int64_t calls_per_minute_per_ip;
+	int64_t calls_per_session;
+	int64_t calls_per_minute;
+	int64_t concurrent_calls;
+	int64_t call_max_s; /* a call whose end never arrives frees its slot after this */
+};
+
+struct cfg_site {
+	char *name;
+	struct cfg_strv origins;
+	char *domain; /* shorthand, or NULL */
+	struct cfg_sip_account sip;
+	char *callee; /* or NULL */
+	struct cfg_map buttons;
+	bool allow_transfer;
+	bool allow_messages;
+	struct cfg_token token;
+	struct cfg_site_limits limits;
+};
+
+struct cfg_orig_timers {
+	int64_t ring_timeout_s;
+	int64_t refer_notify_timeout_s;
+	int64_t reinvite_timeout_s;
+	int64_t max_call_s;
+};
+
+struct cfg_orig_limits {
+	int64_t concurrent_calls;
+	int64_t calls_per_minute;
+	int64_t calls_per_minute_per_initiator;
+};
+
+struct cfg_translation {
+	char *pattern;
+	char *output;
+};
+
+struct cfg_orig_http {
+	struct cfg_strv listen;
+	char *user;
+	char *password; /* inline or from password_file (secret) */
+	char *password_file;
+	char *digest_algorithm; /* "SHA-256" | "MD5" */
+	char *auth;             /* "digest" | "basic" (basic needs tls) */
+	struct cfg_tls tls;
+};
+
+struct cfg_orig_xml {
+	struct cfg_strv listen;
+	struct cfg_strv allow_from;
+	int64_t max_connections;
+};
+
+struct cfg_originator {
+	char *identity;
+	char *listen;     /* "sip:0.0.0.0:5072" */
+	char *tls_listen; /* or NULL */
+	char *outbound_proxy;
+	bool has_auth;
+	char *auth_user;
+	char *auth_password; /* inline or from password_file (secret) */
+	char *auth_password_file;
+	struct cfg_translation *translations;
+	size_t n_translations;
+	struct cfg_strv dest_allow; /* absent = any */
+	bool has_dest_allow;
+	struct cfg_strv dest_deny;
+	struct cfg_orig_timers timers;
+	struct cfg_orig_limits limits;
+	bool has_http;
+	struct cfg_orig_http http;
+	bool has_xml;
+	struct cfg_orig_xml xml;
+	struct cfg_strv callbacks_allow;
+	int64_t keep_ended_s;
+};
+
+struct cfg_admin {
+	struct cfg_strv listen;
+	struct cfg_tls tls;
+};
+
+struct cfg {
+	char *path; /* the file as given */
+	char *dir;  /* its directory, for relative paths */
+	struct cfg_log log;
+	bool has_hook;
+	struct cfg_hook hook;
+	struct cfg_site *sites;
+	size_t n_sites;
+	bool has_originator;
+	struct cfg_originator orig;
+	bool has_admin;
+	struct cfg_admin admin;
+	char *pid_file;
+	int64_t shutdown_grace_s;
+	void *priv; /* the loader's own data (source lines); do not touch */
+};
+
+/* Load and validate a config file. On success *out is new (cfg_free).
+ * On failure returns EINVAL (or errno for I/O) and fills *err. */
+int cfg_load(const char *path, struct cfg **out, struct cfg_error *err);
+
+/* Same from a string (tests, fuzzing); name is used in error messages,
+ * dir resolves relative paths. */
+int cfg_load_string(const char *text, const char *name, const char *dir, struct cfg **out,
+		    struct cfg_error *err);
+
+void cfg_free(struct cfg *c);
+
+/* The source line of a setting by path ("sites.[0].origins.[1]"), 0 if
+ * unknown. For errors found after loading (pattern compilation). */
+int cfg_line_of(const struct cfg *c, const char *path);
+
+/* Fill err for a setting of a loaded config. */
+void cfg_set_error(const struct cfg *c, struct cfg_error *err, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Format "file:line: path: message" into buf. */
+void cfg_error_format(const struct cfg_error *err, char *buf, size_t cap);
+
+/* Warnings found while loading (group-readable secret files...), each a
+ * formatted line, for the caller to log. Borrowed from c. */
+const struct cfg_strv *cfg_warnings(const struct cfg *c);
+
+/* Every secret value of the config (passwords, keys, token secrets), for
+ * log redaction and leak tests. Borrowed pointers, valid while c lives. */
+size_t cfg_secrets(const struct cfg *c, const char **out, size_t max);
+
+#endif

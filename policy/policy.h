@@ -1,0 +1,189 @@
+/* policy: the pure decision core. Functions take their inputs (origin, body,
+ * header values, now) and return verdicts: no I/O, no globals, no clock reads,
+ * no threads. That is what makes every function here unit-testable and
+ * fuzzable. Jansson references are documented as new / borrowed / stolen. */
+#ifndef POL_POLICY_H
+#define POL_POLICY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ======================================================================
+ * Origins (policy/origin.c)
+ * An origin is scheme://host[:port] and nothing else. Scheme http|https,
+ * host = LDH labels (no trailing dot, no empty label) or a bracketed IPv6
+ * literal; both case-insensitive, stored lower-case. Default ports
+ * normalise (http 80, https 443). Anything else is refused: path, '@',
+ * query, fragment, '%', '\\', whitespace, control bytes, NUL.
+ * ==================================================================== */
+
+#define POL_HOST_MAX 255
+
+struct pol_origin {
+	bool https;                  /* false = http */
+	char host[POL_HOST_MAX + 1]; /* lower-case; IPv6 kept with brackets */
+	uint16_t port;               /* always set: default ports filled in */
+};
+
+/* Parse len bytes (need not be NUL-terminated). 0 on success, EINVAL
+ * otherwise; *out written only on success. */
+int pol_origin_parse(const char *s, size_t len, struct pol_origin *out);
+
+/* Normalised text "https://host" or "https://host:8443" (port only when not
+ * the default). 0 or ENOSPC. */
+int pol_origin_format(const struct pol_origin *o, char *buf, size_t cap);
+
+/* An allowed-origin pattern: an exact origin, or "https://\*.example.com"
+ * (wildcard: one or more labels before the suffix, same scheme, same
+ * normalised port). */
+struct pol_origin_pattern {
+	struct pol_origin o; /* for a wildcard, o.host is the suffix "example.com" */
+	bool wildcard;
+};
+
+/* 0 or EINVAL. A bare "example.com" (no scheme) is refused. */
+int pol_origin_pattern_parse(const char *s, struct pol_origin_pattern *out);
+
+/* "example.com" -> the two patterns https://example.com and
+ * https://\*.example.com. 0 or EINVAL (not a valid LDH domain). */
+int pol_domain_patterns(const char *domain, struct pol_origin_pattern out[2]);
+
+bool pol_origin_match(const struct pol_origin_pattern *p, const struct pol_origin *o);
+
+/* ======================================================================
+ * JSON member scanner (policy/jscan.c)
+ * The one piece of JSON code we write ourselves: given a body that Jansson
+ * has already validated as an object, find the byte spans of its top-level
+ * members, in order, so unchanged members can be copied byte for byte.
+ * ==================================================================== */
+
+struct pol_member {
+	size_t key_off; /* offset of the key's opening quote */
+	size_t key_len; /* through the closing quote */
+	size_t val_off; /* first byte of the value */
+	size_t val_len; /* through the value's last byte */
+};
+
+/* Scan buf[0..len) (a JSON object, leading/trailing whitespace allowed).
+ * Writes up to max members into out and their count into *n.
+ * Returns 0, EINVAL (not an object / malformed), E2BIG (more than max
+ * members; *n not written). Never reads outside [0, len). */
+int pol_json_members(const char *buf, size_t len, struct pol_member *out, size_t max, size_t *n);
+
+/* Nesting depth of arrays/objects in buf, counted outside strings, without
+ * parsing; a top-level object is depth 1. Stops early and returns max + 1
+ * once past max. Cheap pre-check before Jansson. */
+size_t pol_json_depth(const char *buf, size_t len, size_t max);
+
+/* ======================================================================
+ * restClientConfig (policy/rcc.c)
+ * ==================================================================== */
+
+/* Called once per field the floor raised. old_value is "" when absent.
+ * Strings are borrowed for the duration of the call. */
+typedef void (*pol_rcc_note_fn)(const char *method, const char *field, const char *old_value,
+				const char *new_value, void *arg);
+
+/* Validate a restClientConfig file's text: one JSON object whose values are
+ * objects whose values are strings. On success *out is a new reference.
+ * On failure returns EINVAL and writes a message into err. */
+int pol_rcc_parse(const char *text, size_t len, json_t **out, char *err, size_t errlen);
+
+/* Raise rcc (modified in place; NULL note allowed) to the secure floor:
+ *  call: restPolicy OVERWRITE, restOnError FAIL, restOverwrite += callee,inviteParameters
+ *  transfer, sendMessage: restPolicy OVERWRITE, restOnError FAIL
+ *  connect, ConnectionStatusEvent, RegistrationStatusEvent: clientExclude +=
+ *    sipLogin,sipAuthenticationName,sipPassword,sipDomain,sipOutboundProxy,sipPort
+ * Comma lists: split on ',', trim, drop empties, append each missing name
+ * in the order above, join with ','. A missing method key is appended after
+ * the existing keys, with the WCS defaults for fields the floor does not set
+ * (clientExclude "", restExclude "", restOnError LOG, restPolicy NOTIFY,
+ * restOverwrite ""). Returns 0 or ENOMEM. */
+int pol_rcc_raise(json_t *rcc, pol_rcc_note_fn note, void *arg);
+
+/* ======================================================================
+ * Small pure helpers used by the hook
+ * ==================================================================== */
+
+/* The client IP inside a WCS sessionId "/<ip>:<port>/<rest>": IPv4, or IPv6
+ * with or without brackets (the last ':' before the second '/' starts the
+ * port). Writes the bare IP (no brackets). 0 or EINVAL. */
+int pol_session_ip(const char *sid, char *out, size_t cap);
+
+/* Token bucket: holds capacity tokens, starts full, refills capacity/60 per
+ * second. pol_bucket_take takes one token if available. */
+struct pol_bucket {
+	double tokens;
+	int64_t last_ms;
+	bool init;
+};
+bool pol_bucket_take(struct pol_bucket *b, unsigned capacity, int64_t now_ms);
+
+/* ======================================================================
+ * WCS authentication (policy/auth.c)
+ * ==================================================================== */
+
+/* HMAC-MD5 mode: authz is the Authorization header value ("WCS <hex>") or
+ * NULL. True when the hex (case-insensitive) equals HMAC-MD5(key, body) for
+ * any of the nkeys keys. Constant-time comparison. */
+bool pol_wcs_hmac_ok(const char *authz, const void *body, size_t body_len,
+		     const char *const *keys, size_t nkeys);
+
+/* HTTP Basic: authz "Basic base64(user:pass)". Constant-time. */
+bool pol_basic_ok(const char *authz, const char *user, const char *password);
+
+struct pol_cidr {
+	unsigned char addr[16]; /* IPv4 stored as IPv4-mapped IPv6 */
+	unsigned prefix;        /* 0..128, in IPv6 terms */
+};
+/* "10.0.0.0/8", "::1/128", "192.168.1.7" (host). 0 or EINVAL. */
+int pol_cidr_parse(const char *s, struct pol_cidr *out);
+/* ip: textual IPv4 or IPv6 (IPv4-mapped IPv6 matches its IPv4 form). */
+bool pol_cidr_match(const struct pol_cidr *list, size_t n, const char *ip);
+
+/* ======================================================================
+ * Signed tokens (policy/token.c), HS256 JWT via libjwt
+ * ==================================================================== */
+
+enum pol_token_verdict {
+	POL_TOKEN_OK,
+	POL_TOKEN_MALFORMED,     /* not a JWT / not decodable */
+	POL_TOKEN_BAD_ALG,       /* alg other than HS256 (none included) */
+	POL_TOKEN_BAD_SIGNATURE,
+	POL_TOKEN_MISSING_CLAIM, /* exp, iat or jti absent or of the wrong type */
+	POL_TOKEN_EXPIRED,       /* now > exp + leeway */
+	POL_TOKEN_NOT_YET,       /* iat > now + leeway */
+	POL_TOKEN_TOO_OLD,       /* now - iat > max_age */
+	POL_TOKEN_WRONG_ORIGIN,  /* origin claim != the request's origin */
+};
+
+struct pol_token_params {
+	const unsigned char *secret; /* borrowed, >= 32 bytes */
+	size_t secret_len;
+	int64_t max_age_s;
+	int64_t leeway_s;
+};
+
+#define POL_JTI_MAX 128
+#define POL_BUTTON_MAX 64
+
+struct pol_token_claims {
+	char jti[POL_JTI_MAX + 1];
+	int64_t exp;
+	int64_t iat;
+	bool has_button;
+	char button[POL_BUTTON_MAX + 1];
+};
+
+/* Verify jwt against p at now_s. origin: the request's normalised origin
+ * text (pol_origin_format), compared to an "origin" claim after the claim is
+ * normalised the same way. *claims written only on POL_TOKEN_OK. */
+enum pol_token_verdict pol_token_check(const char *jwt, const struct pol_token_params *p,
+				       const char *origin, int64_t now_s,
+				       struct pol_token_claims *claims);
+/* Stable reason text for a verdict, e.g. "token expired". */
+const char *pol_token_reason(enum pol_token_verdict v);
+
+#endif
