@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "../check.h"
+
 
 struct chd {
 	pid_t pid;
