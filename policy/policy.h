@@ -186,4 +186,84 @@ enum pol_token_verdict pol_token_check(const char *jwt, const struct pol_token_p
 /* Stable reason text for a verdict, e.g. "token expired". */
 const char *pol_token_reason(enum pol_token_verdict v);
 
+/* ======================================================================
+ * Address translation and destination policy (policy/translate.c)
+ * The originator's rules: ordered { pattern, output } pairs (PCRE2), the
+ * first pattern that matches wins and its output template is expanded;
+ * then allow / deny patterns are applied to the resulting URI.
+ *
+ * Output templates: "$1".."$9" insert the pattern's group (single digit:
+ * "$12" is group 1 then "2"; a group that did not take part inserts
+ * nothing); "$$" inserts one literal '$'. Anything else after a '$' ("$0",
+ * "$x", a trailing '$') and a group the pattern does not have are refused
+ * by pol_xlate_compile.
+ *
+ * Injection guard: inserted group text may not contain ; ? < > " , space,
+ * any other whitespace or control byte (POL_XLATE_BAD_CAPTURE), so URI
+ * parameters and headers can come only from the template. The result must
+ * be a sip: or sips: URI (RFC 3261 syntax: [user[:password]@]host[:port]
+ * then ;parameters) with no headers and no '?' (POL_XLATE_BAD_URI).
+ *
+ * Inputs: non-empty, at most POL_XLATE_INPUT_MAX bytes, valid UTF-8, no
+ * control bytes (POL_XLATE_BAD_INPUT). Every match runs under a match,
+ * depth and heap limit, so a hostile input against a careless pattern
+ * cannot burn CPU: hitting a limit is POL_XLATE_LIMIT (refused).
+ *
+ * Thread-safety: a compiled struct pol_xlate is immutable; any number of
+ * threads may call pol_xlate_translate / _check / _apply on it at once.
+ * ==================================================================== */
+
+#define POL_XLATE_INPUT_MAX 511 /* bytes, without the NUL */
+
+enum pol_xlate_verdict {
+	POL_XLATE_OK,
+	POL_XLATE_BAD_INPUT,   /* empty, too long, invalid UTF-8, control bytes */
+	POL_XLATE_NO_RULE,     /* no pattern matched */
+	POL_XLATE_BAD_CAPTURE, /* a group inserted a forbidden character */
+	POL_XLATE_BAD_URI,     /* the result is not a SIP/SIPS URI without headers */
+	POL_XLATE_TOO_LONG,    /* the result does not fit the output buffer */
+	POL_XLATE_LIMIT,       /* a pattern hit its match limit */
+	POL_XLATE_DENIED,      /* the URI matches a deny pattern */
+	POL_XLATE_NOT_ALLOWED, /* an allow list exists and the URI matches none */
+};
+
+struct pol_xlate;
+
+/* Compile n translation rules (patterns[i] -> outputs[i]) and the allow /
+ * deny patterns. has_allow false means "no allow list: any URI" (allow and
+ * nallow are then ignored); has_allow true with nallow 0 allows nothing.
+ * Every string is borrowed for the call only (copied as needed).
+ * On success returns 0 and a new object in *out (pol_xlate_free).
+ * On failure returns EINVAL (or ENOMEM), *out untouched, *bad_index = the
+ * index within its own list of the bad entry, and err (if errlen > 0) reads
+ * "translations.[i].pattern: <PCRE2 message> at offset K",
+ * "translations.[i].output: ...", "destinations.allow.[i]: ..." or
+ * "destinations.deny.[i]: ..." so the caller can prefix its config path. */
+int pol_xlate_compile(const char *const *patterns, const char *const *outputs, size_t n,
+		      const char *const *allow, size_t nallow, bool has_allow,
+		      const char *const *deny, size_t ndeny, struct pol_xlate **out,
+		      size_t *bad_index, char *err, size_t errlen);
+
+/* Translate input through the rules (no allow / deny). On POL_XLATE_OK the
+ * URI is written to out (NUL-terminated); otherwise out is untouched. */
+enum pol_xlate_verdict pol_xlate_translate(const struct pol_xlate *x, const char *input,
+					   char *out, size_t cap);
+
+/* Allow / deny check of an already translated URI: POL_XLATE_OK,
+ * POL_XLATE_DENIED, POL_XLATE_NOT_ALLOWED or POL_XLATE_LIMIT. */
+enum pol_xlate_verdict pol_xlate_check(const struct pol_xlate *x, const char *uri);
+
+/* pol_xlate_translate then pol_xlate_check; out written only on OK. */
+enum pol_xlate_verdict pol_xlate_apply(const struct pol_xlate *x, const char *input, char *out,
+				       size_t cap);
+
+/* Stable reason text, e.g. "no translation rule matches". Static string. */
+const char *pol_xlate_reason(enum pol_xlate_verdict v);
+
+/* True when uri is a sip:/sips: URI as described above (no headers). */
+bool pol_sip_uri_ok(const char *uri);
+
+/* NULL-safe. */
+void pol_xlate_free(struct pol_xlate *x);
+
 #endif
