@@ -100,7 +100,8 @@ int pol_rcc_parse(const char *text, size_t len, json_t **out, char *err, size_t 
  * in the order above, join with ','. A missing method key is appended after
  * the existing keys, with the WCS defaults for fields the floor does not set
  * (clientExclude "", restExclude "", restOnError LOG, restPolicy NOTIFY,
- * restOverwrite ""). Returns 0 or ENOMEM. */
+ * restOverwrite ""). Returns 0, ENOMEM, or EINVAL (nothing changed) when rcc
+ * is not shaped as pol_rcc_parse guarantees. */
 int pol_rcc_raise(json_t *rcc, pol_rcc_note_fn note, void *arg);
 
 /* ======================================================================
