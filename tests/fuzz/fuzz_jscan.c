@@ -77,24 +77,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (rc == 0)
 		check_spans(b, size, m, n);
-
-	json_t *j = json_loadb(b, size, FLAGS | JSON_DECODE_ANY, NULL);
 	size_t d = pol_json_depth(b, size, 4096);
-	if (j) {
-		if (d != depth_of(j))
-			abort();
-		if (json_is_object(j)) {
-			if (rc == E2BIG && json_object_size(j) <= MAXM)
-				abort();
-			if (rc == EINVAL)
-				abort();
-			if (rc == 0)
-				check_against(b, m, n, j);
-		}
-		json_decref(j);
-	}
 	/* a tight cap must be reported as exceeded, not as a smaller depth */
 	if (d > 0 && pol_json_depth(b, size, d - 1) != d)
 		abort();
+
+	/* Jansson's stream drops a NUL byte it has to push back (after a number
+	 * or a literal: it accepts {"n":1\0}); a NUL is never valid JSON, so the
+	 * scanner's EINVAL is right there and Jansson is no oracle. */
+	if (memchr(b, '\0', size))
+		return 0;
+	json_t *j = json_loadb(b, size, FLAGS | JSON_DECODE_ANY, NULL);
+	if (!j)
+		return 0;
+	if (d != depth_of(j))
+		abort();
+	if (json_is_object(j)) {
+		if (rc == EINVAL || (rc == E2BIG && json_object_size(j) <= MAXM))
+			abort();
+		if (rc == 0)
+			check_against(b, m, n, j);
+	}
+	json_decref(j);
 	return 0;
 }

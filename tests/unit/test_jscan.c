@@ -71,6 +71,9 @@ static const struct scan_case cases[] = {
 	{"{\"a\":1}{}", 0, EINVAL, 0, {{0}}},
 	{"{\"a\":1}\0", 8, EINVAL, 0, {{0}}},
 	{"{\"a\":\0}", 7, EINVAL, 0, {{0}}},
+	/* Jansson accepts this one (its stream drops a pushed-back NUL): we do not */
+	{"{\"a\":1\0}", 8, EINVAL, 0, {{0}}},
+	{"{\"a\":true\0}", 11, EINVAL, 0, {{0}}},
 	{"{\"a\":@}", 0, EINVAL, 0, {{0}}},
 	/* only len bytes are looked at */
 	{"{\"a\":1}", 6, EINVAL, 0, {{0}}},
