@@ -1,3 +1,323 @@
-/* main.c: callhook's entry point (being written). */
+/* main.c: callhook's entry point: arguments, config, wiring the hook and the originator, signals. */
+#include "common/common.h"
+#include "config/config.h"
+#include "hook/hook.h"
+#include "policy/policy.h"
+#if defined(CALLHOOK_WITH_ORIGINATOR)
+#include "originator/originator.h"
+#define CALLHOOK_HAVE_ORIGINATOR 1
+#endif
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void) { return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+	"Usage: callhook -c FILE            run in the foreground\n"
+	"       callhook --check -c FILE    validate FILE, print what it will do, exit 0 or 1\n"
+	"       callhook --version | --help\n"
+	"\n"
+	"  -c, --config FILE   the configuration file (libconfig syntax)\n"
+	"  -t, --check         validate the configuration and exit\n"
+	"  -V, --version       print the version and exit\n"
+	"  -h, --help          print this help and exit\n"
+	"\n"
+	"Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT stop gracefully,\n"
+	"SIGUSR1 reopens the log file.\n";
+
+static void print_raise(const char *method, const char *field, const char *old_value, const char *new_value,
+			void *arg)
+{
+	FILE *f = arg;
+	if (f)
+		fprintf(f, "restClientConfig: raised %s.%s: \"%s\" -> \"%s\"\n", method, field, old_value, new_value);
+}
+
+static const char *or_dash(const char *s)
+{
+	return s && *s ? s : "-";
+}
+
+static void print_strv(FILE *f, const char *label, const struct cfg_strv *v)
+{
+	fprintf(f, "  %s:", label);
+	for (size_t i = 0; i < v->n; i++)
+		fprintf(f, " %s", v->v[i]);
+	fprintf(f, "%s\n", v->n ? "" : " -");
+}
+
+/* What the config will do, secrets shown as ***. */
+static void print_summary(FILE *f, const struct cfg *c)
+{
+	fprintf(f, "log: level %s, format %s, to %s\n", c->log.level, c->log.format, c->log.file ? c->log.file : "stderr");
+	if (c->has_hook) {
+		fprintf(f, "hook:\n");
+		print_strv(f, "listen", &c->hook.listen);
+		fprintf(f, "  max_body_bytes %lld, request_timeout_s %lld, max_sessions %lld, session_ttl_s %lld\n",
+			(long long)c->hook.max_body_bytes, (long long)c->hook.request_timeout_s,
+			(long long)c->hook.max_sessions, (long long)c->hook.session_ttl_s);
+		if (c->hook.has_wcs_auth) {
+			const struct cfg_wcs_auth *a = &c->hook.wcs_auth;
+			fprintf(f, "  wcs_auth: %s%s\n",
+				a->hmac_keys.n ? "HMAC-MD5 (keys ***)" : a->basic_user ? "Basic (password ***)" : "none",
+				a->allow_from.n ? ", allow_from:" : "");
+			if (a->allow_from.n)
+				print_strv(f, "  allow_from", &a->allow_from);
+		}
+	}
+	for (size_t i = 0; i < c->n_sites; i++) {
+		const struct cfg_site *s = &c->sites[i];
+		fprintf(f, "site %s:\n", s->name);
+		print_strv(f, "origins", &s->origins);
+		if (s->domain)
+			fprintf(f, "  domain: %s (https://%s and https://*.%s)\n", s->domain, s->domain, s->domain);
+		fprintf(f, "  sip: login %s, auth_name %s, password %s, domain %s, outbound_proxy %s, port %lld, register %s\n",
+			s->sip.login, or_dash(s->sip.auth_name), s->sip.password ? "***" : "-", or_dash(s->sip.domain),
+			or_dash(s->sip.outbound_proxy), (long long)s->sip.port, s->sip.register_required ? "yes" : "no");
+		fprintf(f, "  callee: %s\n", or_dash(s->callee));
+		for (size_t j = 0; j < s->buttons.n; j++)
+			fprintf(f, "  button %s -> %s\n", s->buttons.keys[j], s->buttons.vals[j]);
+		fprintf(f, "  transfer %s, messages %s\n", s->allow_transfer ? "allowed" : "refused",
+			s->allow_messages ? "allowed" : "refused");
+		if (s->token.present)
+			fprintf(f, "  token: %s, secret ***, max_age_s %lld, leeway_s %lld\n",
+				s->token.required ? "required" : "optional", (long long)s->token.max_age_s,
+				(long long)s->token.leeway_s);
+		const struct cfg_site_limits *l = &s->limits;
+		fprintf(f,
+			"  limits: connects_per_minute_per_ip %lld, calls_per_minute_per_ip %lld, calls_per_session %lld, "
+			"calls_per_minute %lld, concurrent_calls %lld\n",
+			(long long)l->connects_per_minute_per_ip, (long long)l->calls_per_minute_per_ip,
+			(long long)l->calls_per_session, (long long)l->calls_per_minute, (long long)l->concurrent_calls);
+	}
+	if (c->has_originator) {
+		const struct cfg_originator *o = &c->orig;
+		fprintf(f, "originator: identity %s, sip %s%s%s\n", o->identity, o->listen, o->tls_listen ? ", tls " : "",
+			o->tls_listen ? o->tls_listen : "");
+		if (o->has_auth)
+			fprintf(f, "  outgoing auth: user %s, password ***\n", o->auth_user);
+		for (size_t i = 0; i < o->n_translations; i++)
+			fprintf(f, "  translate %s -> %s\n", o->translations[i].pattern, o->translations[i].output);
+		if (o->has_dest_allow)
+			print_strv(f, "destinations allow", &o->dest_allow);
+		print_strv(f, "destinations deny", &o->dest_deny);
+		if (o->has_http) {
+			print_strv(f, "http listen", &o->http.listen);
+			fprintf(f, "  http auth: %s %s, user %s, password ***\n", o->http.auth, o->http.digest_algorithm,
+				o->http.user);
+		}
+		if (o->has_xml)
+			print_strv(f, "xml listen", &o->xml.listen);
+	}
+	if (c->has_admin)
+		print_strv(f, "admin listen", &c->admin.listen);
+}
+
+struct app {
+	const char *path;
+	struct cfg *cfg; /* borrowed from the hook runtime, or owned when no hook */
+	struct hook *hook;
+	struct hook_rt *rt;
+#ifdef CALLHOOK_HAVE_ORIGINATOR
+	struct orig *orig;
+#endif
+};
+
+static void apply_log(const struct cfg *c)
+{
+	enum ch_level lvl = CH_LOG_INFO;
+	ch_log_level_parse(c->log.level, &lvl);
+	ch_log_set_level(lvl);
+	ch_log_set_format(strcmp(c->log.format, "json") == 0 ? CH_LOG_JSON : CH_LOG_TEXT);
+	const char *secrets[64];
+	size_t n = cfg_secrets(c, secrets, 64);
+	for (size_t i = 0; i < n; i++)
+		ch_log_add_secret(secrets[i]);
+}
+
+static int load_all(const char *path, struct cfg **cfg, struct hook_rt **rt, FILE *notes)
+{
+	struct cfg_error err;
+	char msg[1200];
+	int rc = cfg_load(path, cfg, &err);
+	if (rc) {
+		cfg_error_format(&err, msg, sizeof(msg));
+		fprintf(stderr, "%s\n", msg);
+		return rc;
+	}
+	/* secrets are known from here on: redact them in every later line */
+	const char *secrets[64];
+	size_t n = cfg_secrets(*cfg, secrets, 64);
+	for (size_t i = 0; i < n; i++)
+		ch_log_add_secret(secrets[i]);
+	const struct cfg_strv *w = cfg_warnings(*cfg);
+	for (size_t i = 0; i < w->n; i++)
+		fprintf(stderr, "warning: %s\n", w->v[i]);
+	*rt = NULL;
+	if ((*cfg)->has_hook) {
+		rc = hook_compile(*cfg, rt, &err, print_raise, notes);
+		if (rc) {
+			cfg_error_format(&err, msg, sizeof(msg));
+			fprintf(stderr, "%s\n", msg);
+			cfg_free(*cfg);
+			*cfg = NULL;
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int run_check(const char *path)
+{
+	struct cfg *cfg;
+	struct hook_rt *rt;
+	if (load_all(path, &cfg, &rt, stdout))
+		return 1;
+	print_summary(stdout, cfg);
+	printf("%s: configuration OK\n", path);
+	if (rt)
+		hook_rt_release(rt);
+	else
+		cfg_free(cfg);
+	return 0;
+}
+
+static void reload(struct app *a)
+{
+	struct cfg *cfg;
+	struct hook_rt *rt;
+	ch_info("reload: loading %s", a->path);
+	if (load_all(a->path, &cfg, &rt, NULL)) {
+		ch_err("reload: %s is invalid (see above); still running the previous configuration", a->path);
+		return;
+	}
+	if (!!cfg->has_hook != !!a->hook) {
+		ch_err("reload: turning the hook on or off needs a restart; still running the previous configuration");
+		goto drop;
+	}
+	if (a->hook) {
+		const struct cfg_strv *o = &a->cfg->hook.listen, *n = &cfg->hook.listen;
+		bool same = o->n == n->n;
+		for (size_t i = 0; same && i < o->n; i++)
+			same = strcmp(o->v[i], n->v[i]) == 0;
+		if (!same)
+			ch_warn("reload: hook.listen changed; the listeners stay as they are until a restart");
+	}
+	apply_log(cfg);
+	if (a->hook) {
+		hook_reload(a->hook, rt);
+		a->rt = rt;
+	} else {
+		cfg_free(a->cfg);
+	}
+	a->cfg = cfg;
+	ch_info("reload: %s loaded", a->path);
+	return;
+drop:
+	if (rt)
+		hook_rt_release(rt);
+	else
+		cfg_free(cfg);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"check", no_argument, NULL, 't'},
+					     {"version", no_argument, NULL, 'V'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *path = NULL;
+	bool check = false;
+	int o;
+	while ((o = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			check = true;
+			break;
+		case 'V':
+			printf("callhook %s\n", CALLHOOK_VERSION);
+			return 0;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (!path || optind != argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (check)
+		return run_check(path);
+
+	/* every thread created from here inherits the mask; main takes signals with sigwait */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct app a = {.path = path};
+	if (load_all(path, &a.cfg, &a.rt, NULL))
+		return 1;
+	apply_log(a.cfg);
+	if (a.cfg->log.file && ch_log_open(a.cfg->log.file) != 0) {
+		fprintf(stderr, "%s: log.file: cannot open \"%s\": %s\n", path, a.cfg->log.file, strerror(errno));
+		return 1;
+	}
+	char err[512] = "";
+	if (a.rt) {
+		if (hook_start(a.rt, &a.hook, err, sizeof(err)) != 0) {
+			ch_err("%s", err);
+			hook_rt_release(a.rt);
+			return 1;
+		}
+	}
+#ifdef CALLHOOK_HAVE_ORIGINATOR
+	if (a.cfg->has_originator && orig_start(a.cfg, &a.orig, err, sizeof(err)) != 0) {
+		ch_err("originator: %s", err);
+		hook_stop(a.hook, 0);
+		return 1;
+	}
+#endif
+	ch_info("callhook ready (version %s, pid %ld)", CALLHOOK_VERSION, (long)getpid());
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			reload(&a);
+		} else if (sig == SIGUSR1) {
+			if (a.cfg->log.file && ch_log_open(a.cfg->log.file) != 0)
+				ch_err("cannot reopen log file %s", a.cfg->log.file);
+		} else {
+			break;
+		}
+	}
+	unsigned grace = (unsigned)a.cfg->shutdown_grace_s * 1000;
+	ch_info("stopping: finishing requests in flight (up to %u ms)", grace);
+	const struct cfg *final_cfg = a.cfg;
+	(void)final_cfg;
+#ifdef CALLHOOK_HAVE_ORIGINATOR
+	orig_stop(a.orig, grace);
+#endif
+	if (a.hook)
+		hook_stop(a.hook, grace);
+	else
+		cfg_free(a.cfg);
+	ch_info("stopped");
+	return 0;
+}

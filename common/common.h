@@ -78,6 +78,7 @@ void ch_buf_free(struct ch_buf *b);
 /* ---- time --------------------------------------------------------------- */
 
 int64_t ch_now_ms(void);      /* monotonic */
+int64_t ch_now_us(void);      /* monotonic, microseconds */
 int64_t ch_wall_s(void);      /* realtime, seconds since the epoch */
 
 /* ---- files -------------------------------------------------------------- */

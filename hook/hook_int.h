@@ -1,0 +1,118 @@
+/* hook/hook_int.h: the hook's private pieces: compiled runtime, state store, pipeline. */
+#ifndef HOOK_INT_H
+#define HOOK_INT_H
+
+#include "common/common.h"
+#include "config/config.h"
+#include "hook/hook.h"
+#include "policy/policy.h"
+
+#include <jansson.h>
+#include <pthread.h>
+
+/* ---- compiled runtime (one per loaded config, read-only, refcounted) ---- */
+
+struct hook_site {
+	const struct cfg_site *cfg; /* borrowed from rt->cfg */
+	struct pol_origin_pattern *patterns;
+	size_t n_patterns;
+};
+
+struct hook_rt {
+	int refs; /* atomic */
+	struct cfg *cfg; /* owned */
+	struct hook_site *sites;
+	size_t n_sites;
+	json_t *rcc; /* raised restClientConfig (owned) */
+	struct pol_cidr *allow_from;
+	size_t n_allow_from;
+};
+
+/* ---- state that survives reloads (sessions, budgets, replay cache) -----
+ * One small interface so that a shared store can replace this in-memory one
+ * without touching the pipeline. Every hs_* call except new/free requires
+ * hs_lock() to be held: a decision reads and updates several entries
+ * atomically. */
+
+#define HS_NAME_MAX 64
+#define HS_KEY_MAX 512
+
+struct hs_session {
+	char site[HS_NAME_MAX + 1];
+	char button[HS_NAME_MAX + 1]; /* "" = none */
+	bool button_locked;           /* set by a token's button claim */
+	unsigned calls;               /* distinct callIds placed */
+	int64_t created_ms;
+};
+
+struct hs_call {
+	char site[HS_NAME_MAX + 1];
+	int status;        /* the answer given, so a retry gets the same */
+	char reason[128];  /* for a refusal */
+	bool active;       /* holds a concurrent slot */
+};
+
+struct hook_store;
+int hs_new(struct hook_store **out);
+void hs_free(struct hook_store *st);
+void hs_lock(struct hook_store *st);
+void hs_unlock(struct hook_store *st);
+/* Drop expired entries (cheap when called often: runs at most once a second). */
+void hs_expire(struct hook_store *st, int64_t now_ms);
+
+size_t hs_session_count(struct hook_store *st);
+/* 0 or ENOENT (absent or expired). */
+int hs_session_get(struct hook_store *st, const char *sid, int64_t now_ms, struct hs_session *out);
+/* Insert or replace. 0, ENOSPC (max reached and sid is new), ENOMEM. */
+int hs_session_put(struct hook_store *st, const char *sid, const struct hs_session *s, size_t max,
+		   int64_t expires_ms);
+void hs_session_del(struct hook_store *st, const char *sid);
+
+/* Take a token from the bucket named key (created full). With commit false,
+ * only say whether a token is there (nothing changes). */
+bool hs_bucket_take(struct hook_store *st, const char *key, unsigned capacity, int64_t now_ms, bool commit);
+
+/* Replay cache: bind jti to sid until expires_ms. 0 (new, or already bound
+ * to this sid) or EEXIST (bound to another sid). */
+int hs_jti_bind(struct hook_store *st, const char *jti, const char *sid, int64_t expires_ms, bool commit);
+
+/* Calls by callId. */
+int hs_call_get(struct hook_store *st, const char *call_id, struct hs_call *out);
+int hs_call_put(struct hook_store *st, const char *call_id, const struct hs_call *c, int64_t expires_ms);
+/* Release the concurrent slot of call_id (if held). True when one was freed. */
+bool hs_call_end(struct hook_store *st, const char *call_id);
+/* Active calls of a site. */
+unsigned hs_site_active(struct hook_store *st, const char *site);
+
+/* ---- the pipeline ----------------------------------------------------- */
+
+struct hook_req {
+	const char *http_method; /* "POST", "GET", ... */
+	const char *path;        /* without the query string */
+	const char *authz;       /* Authorization header or NULL */
+	const char *peer_ip;     /* textual, or NULL */
+	const char *body;
+	size_t body_len;
+	bool body_too_large;
+	bool timed_out;
+};
+
+struct hook_resp {
+	int status;
+	char *body; /* new (free) */
+	size_t len;
+	const char *allow; /* Allow header for 405, or NULL */
+	char method[64];   /* the WCS method, for the log */
+	char site[HS_NAME_MAX + 1];
+	char verdict[48];
+	char sid[128];
+};
+
+/* Decide and build the answer. Thread-safe (rt read-only, st locked inside). */
+void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_req *rq, int64_t now_ms,
+		  int64_t wall_s, struct hook_resp *out);
+void hook_resp_free(struct hook_resp *r);
+/* Is the peer allowed by hook.wcs_auth.allow_from (always, when unset)? */
+bool hook_peer_allowed(const struct hook_rt *rt, const char *peer_ip);
+
+#endif

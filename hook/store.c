@@ -1,0 +1,331 @@
+/* hook/store.c: the in-memory state store: sessions, call slots, budgets and the jti replay cache. */
+#include "hook/hook_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum hs_kind { HS_SESSION, HS_CALL, HS_BUCKET, HS_JTI };
+
+struct hs_entry {
+	struct hs_entry *next;
+	enum hs_kind kind;
+	int64_t expires_ms; /* INT64_MAX = never (buckets, sessions use their own ttl) */
+	union {
+		struct hs_session s;
+		struct hs_call c;
+		struct pol_bucket b;
+		char jti_sid[128];
+	} u;
+	char key[]; /* "<kind char><key>" */
+};
+
+struct site_count {
+	char site[HS_NAME_MAX + 1];
+	unsigned active;
+};
+
+struct hook_store {
+	pthread_mutex_t lock;
+	struct hs_entry **buckets;
+	size_t nbuckets; /* power of two */
+	size_t count;
+	size_t sessions;
+	int64_t last_sweep_ms;
+	struct site_count *sites;
+	size_t nsites;
+};
+
+static uint64_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+int hs_new(struct hook_store **out)
+{
+	struct hook_store *st = calloc(1, sizeof(*st));
+	if (!st)
+		return ENOMEM;
+	st->nbuckets = 1024;
+	st->buckets = calloc(st->nbuckets, sizeof(*st->buckets));
+	if (!st->buckets) {
+		free(st);
+		return ENOMEM;
+	}
+	pthread_mutex_init(&st->lock, NULL);
+	*out = st;
+	return 0;
+}
+
+void hs_free(struct hook_store *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < st->nbuckets; i++) {
+		struct hs_entry *e = st->buckets[i];
+		while (e) {
+			struct hs_entry *n = e->next;
+			free(e);
+			e = n;
+		}
+	}
+	free(st->buckets);
+	free(st->sites);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+void hs_lock(struct hook_store *st)
+{
+	pthread_mutex_lock(&st->lock);
+}
+
+void hs_unlock(struct hook_store *st)
+{
+	pthread_mutex_unlock(&st->lock);
+}
+
+static struct site_count *site_slot(struct hook_store *st, const char *site, bool create)
+{
+	for (size_t i = 0; i < st->nsites; i++) {
+		if (strcmp(st->sites[i].site, site) == 0)
+			return &st->sites[i];
+	}
+	if (!create)
+		return NULL;
+	struct site_count *n = realloc(st->sites, (st->nsites + 1) * sizeof(*n));
+	if (!n)
+		return NULL;
+	st->sites = n;
+	memset(&n[st->nsites], 0, sizeof(n[0]));
+	snprintf(n[st->nsites].site, sizeof(n[0].site), "%s", site);
+	return &n[st->nsites++];
+}
+
+static void entry_gone(struct hook_store *st, struct hs_entry *e)
+{
+	if (e->kind == HS_SESSION)
+		st->sessions--;
+	if (e->kind == HS_CALL && e->u.c.active) {
+		struct site_count *sc = site_slot(st, e->u.c.site, false);
+		if (sc && sc->active)
+			sc->active--;
+	}
+	st->count--;
+}
+
+static struct hs_entry **find(struct hook_store *st, char kind, const char *key)
+{
+	char full[HS_KEY_MAX + 2];
+	full[0] = kind;
+	snprintf(full + 1, sizeof(full) - 1, "%s", key);
+	struct hs_entry **pp = &st->buckets[hash(full) & (st->nbuckets - 1)];
+	for (; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->key, full) == 0)
+			return pp;
+	}
+	return pp;
+}
+
+static void grow(struct hook_store *st)
+{
+	size_t nb = st->nbuckets * 2;
+	struct hs_entry **b = calloc(nb, sizeof(*b));
+	if (!b)
+		return; /* keep the longer chains */
+	for (size_t i = 0; i < st->nbuckets; i++) {
+		struct hs_entry *e = st->buckets[i];
+		while (e) {
+			struct hs_entry *n = e->next;
+			size_t h = hash(e->key) & (nb - 1);
+			e->next = b[h];
+			b[h] = e;
+			e = n;
+		}
+	}
+	free(st->buckets);
+	st->buckets = b;
+	st->nbuckets = nb;
+}
+
+/* The slot for (kind, key): existing, or a new zeroed entry linked in. */
+static struct hs_entry *upsert(struct hook_store *st, enum hs_kind kind, char kc, const char *key, bool *created)
+{
+	if (strlen(key) > HS_KEY_MAX)
+		return NULL;
+	struct hs_entry **pp = find(st, kc, key);
+	*created = false;
+	if (*pp)
+		return *pp;
+	size_t kl = strlen(key);
+	struct hs_entry *e = calloc(1, sizeof(*e) + kl + 2);
+	if (!e)
+		return NULL;
+	e->kind = kind;
+	e->expires_ms = INT64_MAX;
+	e->key[0] = kc;
+	memcpy(e->key + 1, key, kl + 1);
+	*pp = e;
+	st->count++;
+	*created = true;
+	if (st->count > st->nbuckets * 2)
+		grow(st);
+	return e;
+}
+
+static void remove_at(struct hook_store *st, struct hs_entry **pp)
+{
+	struct hs_entry *e = *pp;
+	*pp = e->next;
+	entry_gone(st, e);
+	free(e);
+}
+
+void hs_expire(struct hook_store *st, int64_t now_ms)
+{
+	if (now_ms - st->last_sweep_ms < 1000)
+		return;
+	st->last_sweep_ms = now_ms;
+	for (size_t i = 0; i < st->nbuckets; i++) {
+		struct hs_entry **pp = &st->buckets[i];
+		while (*pp) {
+			if ((*pp)->expires_ms <= now_ms)
+				remove_at(st, pp);
+			else
+				pp = &(*pp)->next;
+		}
+	}
+}
+
+size_t hs_session_count(struct hook_store *st)
+{
+	return st->sessions;
+}
+
+int hs_session_get(struct hook_store *st, const char *sid, int64_t now_ms, struct hs_session *out)
+{
+	struct hs_entry **pp = find(st, 'S', sid);
+	if (!*pp)
+		return ENOENT;
+	if ((*pp)->expires_ms <= now_ms) {
+		remove_at(st, pp);
+		return ENOENT;
+	}
+	*out = (*pp)->u.s;
+	return 0;
+}
+
+int hs_session_put(struct hook_store *st, const char *sid, const struct hs_session *s, size_t max,
+		   int64_t expires_ms)
+{
+	struct hs_entry **pp = find(st, 'S', sid);
+	if (!*pp && st->sessions >= max)
+		return ENOSPC;
+	bool created;
+	struct hs_entry *e = upsert(st, HS_SESSION, 'S', sid, &created);
+	if (!e)
+		return ENOMEM;
+	if (created)
+		st->sessions++;
+	e->u.s = *s;
+	e->expires_ms = expires_ms;
+	return 0;
+}
+
+void hs_session_del(struct hook_store *st, const char *sid)
+{
+	struct hs_entry **pp = find(st, 'S', sid);
+	if (*pp)
+		remove_at(st, pp);
+}
+
+bool hs_bucket_take(struct hook_store *st, const char *key, unsigned capacity, int64_t now_ms, bool commit)
+{
+	if (!commit) {
+		struct hs_entry **pp = find(st, 'B', key);
+		if (!*pp)
+			return capacity > 0;
+		struct pol_bucket copy = (*pp)->u.b;
+		return pol_bucket_take(&copy, capacity, now_ms);
+	}
+	bool created;
+	struct hs_entry *e = upsert(st, HS_BUCKET, 'B', key, &created);
+	if (!e)
+		return false; /* out of memory: refuse rather than let a flood through */
+	bool ok = pol_bucket_take(&e->u.b, capacity, now_ms);
+	/* a bucket refills completely in 60 s: forget it after it would be full */
+	e->expires_ms = now_ms + 61000;
+	return ok;
+}
+
+int hs_jti_bind(struct hook_store *st, const char *jti, const char *sid, int64_t expires_ms, bool commit)
+{
+	if (!commit) {
+		struct hs_entry **pp = find(st, 'J', jti);
+		return *pp && strcmp((*pp)->u.jti_sid, sid) != 0 ? EEXIST : 0;
+	}
+	bool created;
+	struct hs_entry *e = upsert(st, HS_JTI, 'J', jti, &created);
+	if (!e)
+		return ENOMEM;
+	if (created) {
+		snprintf(e->u.jti_sid, sizeof(e->u.jti_sid), "%s", sid);
+		e->expires_ms = expires_ms;
+		return 0;
+	}
+	return strcmp(e->u.jti_sid, sid) == 0 ? 0 : EEXIST;
+}
+
+int hs_call_get(struct hook_store *st, const char *call_id, struct hs_call *out)
+{
+	struct hs_entry **pp = find(st, 'C', call_id);
+	if (!*pp)
+		return ENOENT;
+	*out = (*pp)->u.c;
+	return 0;
+}
+
+int hs_call_put(struct hook_store *st, const char *call_id, const struct hs_call *c, int64_t expires_ms)
+{
+	bool created;
+	struct hs_entry *e = upsert(st, HS_CALL, 'C', call_id, &created);
+	if (!e)
+		return ENOMEM;
+	bool was_active = !created && e->u.c.active;
+	if (was_active) {
+		struct site_count *old = site_slot(st, e->u.c.site, false);
+		if (old && old->active)
+			old->active--;
+	}
+	e->u.c = *c;
+	e->expires_ms = expires_ms;
+	if (c->active) {
+		struct site_count *sc = site_slot(st, c->site, true);
+		if (sc)
+			sc->active++;
+	}
+	return 0;
+}
+
+bool hs_call_end(struct hook_store *st, const char *call_id)
+{
+	struct hs_entry **pp = find(st, 'C', call_id);
+	if (!*pp || !(*pp)->u.c.active)
+		return false;
+	struct site_count *sc = site_slot(st, (*pp)->u.c.site, false);
+	if (sc && sc->active)
+		sc->active--;
+	(*pp)->u.c.active = false;
+	return true;
+}
+
+unsigned hs_site_active(struct hook_store *st, const char *site)
+{
+	struct site_count *sc = site_slot(st, site, false);
+	return sc ? sc->active : 0;
+}
