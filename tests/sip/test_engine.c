@@ -1,0 +1,612 @@
+/* test_engine.c: the SIP engine (orig_sip.h) against SIPp phones on 127.0.0.1; one case per run, named by argv[1]. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "originator/orig_sip.h"
+#include "tests/check.h"
+
+#ifndef SIPP_BIN
+#define SIPP_BIN "sipp"
+#endif
+#ifndef SCENARIO_DIR
+#define SCENARIO_DIR "."
+#endif
+
+/* ---- events ------------------------------------------------------------ */
+
+#define MAX_EV 64
+
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct orig_event ev[MAX_EV];
+	int n;
+} evs = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {{0}}, 0};
+
+static void on_event(const struct orig_event *ev, void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&evs.mu);
+	if (evs.n < MAX_EV)
+		evs.ev[evs.n++] = *ev;
+	pthread_cond_broadcast(&evs.cv);
+	pthread_mutex_unlock(&evs.mu);
+}
+
+static void deadline_after(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Wait until an event of call id matches (state; final if want_final). */
+static bool wait_event(uint64_t id, int state, bool want_final, int timeout_ms)
+{
+	struct timespec ts;
+	deadline_after(&ts, timeout_ms);
+	bool found = false;
+	pthread_mutex_lock(&evs.mu);
+	for (;;) {
+		for (int i = 0; i < evs.n && !found; i++) {
+			const struct orig_event *e = &evs.ev[i];
+			if (e->call_id == id && (state < 0 || (int)e->state == state) &&
+			    (!want_final || e->final))
+				found = true;
+		}
+		if (found)
+			break;
+		if (pthread_cond_timedwait(&evs.cv, &evs.mu, &ts) == ETIMEDOUT)
+			break;
+	}
+	pthread_mutex_unlock(&evs.mu);
+	return found;
+}
+
+static bool wait_final(uint64_t id, int timeout_ms)
+{
+	return wait_event(id, -1, true, timeout_ms);
+}
+
+struct want {
+	enum orig_state state;
+	enum orig_leg leg;
+	int code;
+};
+
+static void print_events(void)
+{
+	pthread_mutex_lock(&evs.mu);
+	for (int i = 0; i < evs.n; i++) {
+		const struct orig_event *e = &evs.ev[i];
+		fprintf(stderr, "  event %d: call %llu %s leg=%s code=%d \"%s\" sip=%d \"%s\"%s%s%s\n", i,
+			(unsigned long long)e->call_id, orig_state_name(e->state), orig_leg_name(e->leg),
+			e->code, e->reason, e->sip_code, e->sip_reason, e->fallback ? " fallback" : "",
+			e->final ? " final by " : "", e->final ? orig_ended_by_name(e->ended_by) : "");
+	}
+	pthread_mutex_unlock(&evs.mu);
+}
+
+/* The events of call id are exactly w[0..n-1]; the last one is final and
+ * ended by `by`. */
+static void expect_events(uint64_t id, const struct want *w, int n, enum orig_ended_by by)
+{
+	int k = 0;
+	bool ok = true;
+	pthread_mutex_lock(&evs.mu);
+	for (int i = 0; i < evs.n; i++) {
+		const struct orig_event *e = &evs.ev[i];
+		if (e->call_id != id)
+			continue;
+		if (k >= n || e->state != w[k].state || e->leg != w[k].leg || e->code != w[k].code)
+			ok = false;
+		if (e->final != (k == n - 1))
+			ok = false;
+		if (e->final && e->ended_by != by)
+			ok = false;
+		k++;
+	}
+	pthread_mutex_unlock(&evs.mu);
+	CHECK_MSG(ok && k == n, "event sequence of call %llu differs (got %d, want %d)",
+		  (unsigned long long)id, k, n);
+	if (!(ok && k == n)) {
+		for (int i = 0; i < n; i++)
+			fprintf(stderr, "  want %d: %s leg=%s code=%d\n", i, orig_state_name(w[i].state),
+				orig_leg_name(w[i].leg), w[i].code);
+		print_events();
+	}
+}
+
+static struct orig_event last_event(uint64_t id)
+{
+	struct orig_event out;
+	memset(&out, 0, sizeof out);
+	pthread_mutex_lock(&evs.mu);
+	for (int i = 0; i < evs.n; i++)
+		if (evs.ev[i].call_id == id)
+			out = evs.ev[i];
+	pthread_mutex_unlock(&evs.mu);
+	return out;
+}
+
+static struct orig_event find_event(uint64_t id, int code)
+{
+	struct orig_event out;
+	memset(&out, 0, sizeof out);
+	pthread_mutex_lock(&evs.mu);
+	for (int i = 0; i < evs.n; i++)
+		if (evs.ev[i].call_id == id && evs.ev[i].code == code)
+			out = evs.ev[i];
+	pthread_mutex_unlock(&evs.mu);
+	return out;
+}
+
+/* ---- SIPp peers --------------------------------------------------------- */
+
+static char workdir[256];
+
+struct peer {
+	pid_t pid;
+	int port;
+	char name[64];
+	char msgs[320];
+	char errs[320];
+	char logs[320];
+	char out[320];
+};
+
+/* A UDP port free right now on 127.0.0.1 (SIPp binds it a moment later). */
+static int free_port(void)
+{
+	for (int tries = 0; tries < 20; tries++) {
+		int fd = socket(AF_INET, SOCK_DGRAM, 0);
+		struct sockaddr_in a;
+		socklen_t al = sizeof a;
+		memset(&a, 0, sizeof a);
+		a.sin_family = AF_INET;
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+		    getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		int port = ntohs(a.sin_port);
+		close(fd);
+		/* SIPp also opens the TCP port of the same number for some modes: check it. */
+		int t = socket(AF_INET, SOCK_STREAM, 0);
+		a.sin_port = htons((uint16_t)port);
+		bool ok = t >= 0 && bind(t, (struct sockaddr *)&a, sizeof a) == 0;
+		if (t >= 0)
+			close(t);
+		if (ok)
+			return port;
+	}
+	return -1;
+}
+
+static bool udp_port_taken(int port)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	bool taken = bind(fd, (struct sockaddr *)&a, sizeof a) != 0 && errno == EADDRINUSE;
+	close(fd);
+	return taken;
+}
+
+/* Start `sipp -sf scenario` as a UAS for one call; extra args end with NULL. */
+static bool peer_start(struct peer *p, const char *name, const char *scenario, ...)
+{
+	memset(p, 0, sizeof *p);
+	(void)ch_fmt(p->name, sizeof p->name, "%s", name);
+	p->port = free_port();
+	if (p->port < 0)
+		return false;
+	char sf[512], port[16];
+	(void)ch_fmt(sf, sizeof sf, "%s/%s", SCENARIO_DIR, scenario);
+	(void)ch_fmt(port, sizeof port, "%d", p->port);
+	(void)ch_fmt(p->msgs, sizeof p->msgs, "%s/%s.msgs", workdir, name);
+	(void)ch_fmt(p->errs, sizeof p->errs, "%s/%s.errors", workdir, name);
+	(void)ch_fmt(p->logs, sizeof p->logs, "%s/%s.logs", workdir, name);
+	(void)ch_fmt(p->out, sizeof p->out, "%s/%s.out", workdir, name);
+	const char *argv[64];
+	int n = 0;
+	argv[n++] = "timeout";
+	argv[n++] = "60";
+	argv[n++] = SIPP_BIN;
+	argv[n++] = "-sf";
+	argv[n++] = sf;
+	argv[n++] = "-i";
+	argv[n++] = "127.0.0.1";
+	argv[n++] = "-p";
+	argv[n++] = port;
+	argv[n++] = "-m";
+	argv[n++] = "1";
+	argv[n++] = "-recv_timeout";
+	argv[n++] = "20000";
+	argv[n++] = "-nostdin";
+	argv[n++] = "-trace_msg";
+	argv[n++] = "-message_file";
+	argv[n++] = p->msgs;
+	argv[n++] = "-trace_err";
+	argv[n++] = "-error_file";
+	argv[n++] = p->errs;
+	argv[n++] = "-trace_logs";
+	argv[n++] = "-log_file";
+	argv[n++] = p->logs;
+	va_list ap;
+	va_start(ap, scenario);
+	const char *a;
+	while ((a = va_arg(ap, const char *)) != NULL && n < 62)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n] = NULL;
+	pid_t pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		int in = open("/dev/null", O_RDONLY);
+		int out = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (in >= 0)
+			dup2(in, 0);
+		if (out >= 0) {
+			dup2(out, 1);
+			dup2(out, 2);
+		}
+		execvp("timeout", (char *const *)argv);
+		_exit(127);
+	}
+	p->pid = pid;
+	/* Ready once it holds its port. */
+	for (int i = 0; i < 250; i++) {
+		if (udp_port_taken(p->port))
+			return true;
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			p->pid = 0;
+			fprintf(stderr, "sipp %s exited early (%d); see %s\n", name, st, p->out);
+			return false;
+		}
+		usleep(20000);
+	}
+	return false;
+}
+
+static void dump_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	char line[512];
+	int n = 0;
+	while (fgets(line, sizeof line, f) && n++ < 60)
+		fprintf(stderr, "    | %s", line);
+	fclose(f);
+}
+
+/* Wait for SIPp to finish; true when it counted its call as successful. */
+static bool peer_wait(struct peer *p, int timeout_ms)
+{
+	if (!p->pid)
+		return false;
+	int st = 0;
+	for (int waited = 0;; waited += 20) {
+		pid_t r = waitpid(p->pid, &st, WNOHANG);
+		if (r == p->pid)
+			break;
+		if (waited >= timeout_ms) {
+			kill(p->pid, SIGKILL);
+			waitpid(p->pid, &st, 0);
+			fprintf(stderr, "sipp %s did not finish in time\n", p->name);
+			st = -1;
+			break;
+		}
+		usleep(20000);
+	}
+	p->pid = 0;
+	bool ok = st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	if (!ok) {
+		fprintf(stderr, "sipp %s failed (status %d); errors %s:\n", p->name,
+			WIFEXITED(st) ? WEXITSTATUS(st) : -1, p->errs);
+		dump_file(p->errs);
+	}
+	return ok;
+}
+
+static void peer_kill(struct peer *p)
+{
+	if (p->pid) {
+		kill(p->pid, SIGKILL);
+		waitpid(p->pid, NULL, 0);
+		p->pid = 0;
+	}
+}
+
+/* The body of the n-th (0-based) SIP message in a SIPp message log whose
+ * first line starts with `start` ("INVITE ", "ACK "). New string or NULL. */
+static char *msg_body(const char *path, const char *start, int nth)
+{
+	char *data = NULL;
+	size_t len = 0;
+	if (ch_read_file(path, 1 << 20, &data, &len) != 0)
+		return NULL;
+	char *p = data;
+	int seen = 0;
+	char *out = NULL;
+	while ((p = strstr(p, start)) != NULL) {
+		/* A message starts right after a blank line in the log. */
+		bool at_line = p == data || p[-1] == '\n';
+		if (!at_line || strncmp(p + strlen(start), "sip:", 4) != 0) {
+			p++;
+			continue;
+		}
+		if (seen++ < nth) {
+			p++;
+			continue;
+		}
+		char *hdr_end = strstr(p, "\r\n\r\n");
+		char *hdr_end_lf = strstr(p, "\n\n");
+		size_t skip = 4;
+		if (!hdr_end || (hdr_end_lf && hdr_end_lf < hdr_end)) {
+			hdr_end = hdr_end_lf;
+			skip = 2;
+		}
+		if (!hdr_end)
+			break;
+		char *b = hdr_end + skip;
+		/* The log separates messages with a dashed line. */
+		char *e = strstr(b, "\n-----");
+		size_t bl = e ? (size_t)(e - b) : strlen(b);
+		out = ch_strndup(b, bl);
+		break;
+	}
+	free(data);
+	return out;
+}
+
+/* Lines of an SDP body, normalised: CRLF -> LF, trailing blank lines and
+ * leading spaces dropped; the o= line replaced by "o=*" when drop_origin. */
+static void sdp_norm(const char *in, char *out, size_t cap, bool drop_origin, char *origin,
+		     size_t ocap)
+{
+	size_t o = 0;
+	if (origin && ocap)
+		origin[0] = '\0';
+	const char *p = in;
+	while (*p) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		const char *e = p + strcspn(p, "\r\n");
+		size_t n = (size_t)(e - p);
+		if (n) {
+			if (p[0] == 'o' && p[1] == '=') {
+				if (origin)
+					(void)ch_fmt(origin, ocap, "%.*s", (int)n, p);
+				if (drop_origin) {
+					p = "o=*";
+					n = 3;
+				}
+			}
+			if (o + n + 2 < cap) {
+				memcpy(out + o, p, n);
+				o += n;
+				out[o++] = '\n';
+			}
+		}
+		p = e;
+		while (*p == '\r' || *p == '\n')
+			p++;
+	}
+	out[o] = '\0';
+}
+
+/* ---- the engine under test --------------------------------------------- */
+
+static struct orig_sip *eng;
+
+static void engine_start(const char *auth_user, const char *auth_password)
+{
+	struct orig_sip_opts o;
+	memset(&o, 0, sizeof o);
+	o.listen = "sip:127.0.0.1:0";
+	o.identity = "sip:c2c@127.0.0.1";
+	o.auth_user = auth_user;
+	o.auth_password = auth_password;
+	o.ring_timeout_s = 10;
+	o.refer_notify_timeout_s = 3;
+	o.reinvite_timeout_s = 2;
+	o.max_call_s = 30;
+	int err = orig_sip_start(&o, on_event, NULL, &eng);
+	CHECK_MSG(err == 0, "orig_sip_start: %s", strerror(err));
+	if (err)
+		exit(check_done());
+	CHECK(orig_sip_port(eng) > 0);
+}
+
+static uint64_t place(const char *initiator, const char *destination, bool anchor, unsigned ring_s)
+{
+	struct orig_call_req r;
+	memset(&r, 0, sizeof r);
+	(void)ch_fmt(r.initiator, sizeof r.initiator, "%s", initiator);
+	(void)ch_fmt(r.destination, sizeof r.destination, "%s", destination);
+	r.anchor = anchor;
+	r.ring_timeout_s = ring_s;
+	uint64_t id = 0;
+	int err = orig_sip_call(eng, &r, &id);
+	CHECK_MSG(err == 0, "orig_sip_call: %s", strerror(err));
+	CHECK(id != 0);
+	return id;
+}
+
+static void uri_of(const struct peer *p, const char *user, char *out, size_t cap)
+{
+	(void)ch_fmt(out, cap, "sip:%s@127.0.0.1:%d", user, p->port);
+}
+
+#define DEST_REFER "sip:9055551234@127.0.0.1"
+
+/* ---- cases --------------------------------------------------------------- */
+
+static void refer_notify(const char *final_code, enum orig_state st, int code,
+			 enum orig_ended_by by)
+{
+	struct peer a;
+	char ini[128];
+	CHECK(peer_start(&a, "initiator", "uas_refer.xml", "-set", "n1", "180", "-set", "n2",
+			 final_code, NULL));
+	uri_of(&a, "alice", ini, sizeof ini);
+	uint64_t id = place(ini, DEST_REFER, false, 0);
+	CHECK(wait_final(id, 15000));
+	const struct want w[] = {
+		{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+		{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+		{ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},
+		{ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
+		{ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
+		{st, ORIG_LEG_DESTINATION, code},
+	};
+	expect_events(id, w, 6, by);
+	CHECK(peer_wait(&a, 15000));
+}
+
+static void case_refer_ok(void)
+{
+	refer_notify("200", ORIG_TRANSFERRED, 200, ORIG_BY_TRANSFER);
+}
+
+static void case_refer_notify_486(void)
+{
+	refer_notify("486", ORIG_FAILED, 486, ORIG_BY_DESTINATION);
+}
+
+static void case_busy(void)
+{
+	struct peer a;
+	char ini[128];
+	CHECK(peer_start(&a, "initiator", "uas_busy.xml", NULL));
+	uri_of(&a, "alice", ini, sizeof ini);
+	uint64_t id = place(ini, DEST_REFER, false, 0);
+	CHECK(wait_final(id, 15000));
+	const struct want w[] = {
+		{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+		{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+		{ORIG_FAILED, ORIG_LEG_INITIATOR, 486},
+	};
+	expect_events(id, w, 3, ORIG_BY_INITIATOR);
+	CHECK(peer_wait(&a, 15000));
+}
+
+static void case_ring_timeout(void)
+{
+	struct peer a;
+	char ini[128];
+	CHECK(peer_start(&a, "initiator", "uas_noanswer.xml", NULL));
+	uri_of(&a, "alice", ini, sizeof ini);
+	int64_t t0 = ch_now_ms();
+	uint64_t id = place(ini, DEST_REFER, false, 1);
+	CHECK(wait_final(id, 15000));
+	int64_t dt = ch_now_ms() - t0;
+	CHECK_MSG(dt >= 900 && dt < 4000, "ring timeout after %lld ms", (long long)dt);
+	const struct want w[] = {
+		{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+		{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+		{ORIG_FAILED, ORIG_LEG_INITIATOR, 408},
+	};
+	expect_events(id, w, 3, ORIG_BY_TIMEOUT);
+	CHECK(peer_wait(&a, 15000)); /* it saw the CANCEL and sent 487 */
+}
+
+static void case_hangup_ringing(void)
+{
+	struct peer a;
+	char ini[128];
+	CHECK(peer_start(&a, "initiator", "uas_noanswer.xml", NULL));
+	uri_of(&a, "alice", ini, sizeof ini);
+	uint64_t id = place(ini, DEST_REFER, false, 0);
+	CHECK(wait_event(id, ORIG_INITIATOR_RINGING, false, 10000));
+	CHECK(orig_sip_hangup(eng, id) == 0);
+	CHECK(wait_final(id, 10000));
+	const struct want w[] = {
+		{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+		{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+		{ORIG_FAILED, ORIG_LEG_INITIATOR, 487},
+	};
+	expect_events(id, w, 3, ORIG_BY_API);
+	CHECK(peer_wait(&a, 15000));
+}
+
+struct case_def {
+	const char *name;
+	void (*fn)(void);
+	const char *auth_user, *auth_password;
+};
+
+static const struct case_def cases[] = {
+	{"refer_ok", case_refer_ok, NULL, NULL},
+	{"refer_notify_486", case_refer_notify_486, NULL, NULL},
+	{"busy", case_busy, NULL, NULL},
+	{"ring_timeout", case_ring_timeout, NULL, NULL},
+	{"hangup_ringing", case_hangup_ringing, NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s CASE\n", argv[0]);
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+			fprintf(stderr, "  %s\n", cases[i].name);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	const struct case_def *c = NULL;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		if (strcmp(cases[i].name, argv[1]) == 0)
+			c = &cases[i];
+	if (!c) {
+		fprintf(stderr, "unknown case %s\n", argv[1]);
+		return 2;
+	}
+	if (getenv("CH_SIP_DEBUG"))
+		ch_log_set_level(CH_LOG_DEBUG);
+	(void)ch_fmt(workdir, sizeof workdir, "/tmp/ch-sip-%s-XXXXXX", c->name);
+	if (!mkdtemp(workdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	engine_start(c->auth_user, c->auth_password);
+	c->fn();
+	orig_sip_stop(eng, 2000);
+	int rc = check_done();
+	if (rc)
+		fprintf(stderr, "SIPp logs kept in %s\n", workdir);
+	else if (!getenv("CH_SIP_KEEP")) {
+		char cmd[300];
+		(void)ch_fmt(cmd, sizeof cmd, "rm -rf '%s'", workdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", workdir);
+	}
+	return rc;
+}
