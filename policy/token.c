@@ -52,7 +52,10 @@ static json_t *segment_json(const char *s, size_t len)
 	if (gnutls_base64_decode2(&in, &out) < 0)
 		return NULL;
 	json_t *v = NULL;
-	if (out.data && out.size > 0)
+	/* libjwt parses the decoded text as a C string, so it would stop at a
+	 * NUL byte where Jansson's json_loadb may read on: refuse NUL outright
+	 * and both parsers see the same text */
+	if (out.data && out.size > 0 && !memchr(out.data, '\0', out.size))
 		v = json_loadb((const char *)out.data, out.size, JSON_REJECT_DUPLICATES, NULL);
 	gnutls_free(out.data);
 	if (v && !json_is_object(v)) {

@@ -58,12 +58,12 @@ static void b64url(const void *in, size_t n, char *out, size_t cap)
 
 /* By hand, so headers and payloads can be anything: b64(hdr).b64(pl).b64(mac)
  * with mac = HMAC(key, first two parts), or no signature for GNUTLS_MAC_UNKNOWN. */
-static void mint_raw(const char *hdr, const char *pl, gnutls_mac_algorithm_t mac,
-		     const unsigned char *key, char *out, size_t cap)
+static void mint_raw_n(const char *hdr, size_t hlen, const char *pl, size_t plen,
+		       gnutls_mac_algorithm_t mac, const unsigned char *key, char *out, size_t cap)
 {
 	char a[2048], b[2048], sig[128] = "";
-	b64url(hdr, strlen(hdr), a, sizeof(a));
-	b64url(pl, strlen(pl), b, sizeof(b));
+	b64url(hdr, hlen, a, sizeof(a));
+	b64url(pl, plen, b, sizeof(b));
 	char signing[4200];
 	CHECK(ch_fmt(signing, sizeof(signing), "%s.%s", a, b) == 0);
 	if (mac != GNUTLS_MAC_UNKNOWN) {
@@ -72,6 +72,12 @@ static void mint_raw(const char *hdr, const char *pl, gnutls_mac_algorithm_t mac
 		b64url(d, gnutls_hmac_get_len(mac), sig, sizeof(sig));
 	}
 	CHECK(ch_fmt(out, cap, "%s.%s", signing, sig) == 0);
+}
+
+static void mint_raw(const char *hdr, const char *pl, gnutls_mac_algorithm_t mac,
+		     const unsigned char *key, char *out, size_t cap)
+{
+	mint_raw_n(hdr, strlen(hdr), pl, strlen(pl), mac, key, out, cap);
 }
 
 static const char HS256_HDR[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
@@ -279,6 +285,21 @@ static void test_malformed(void)
 	CHECK(ch_fmt(dup, sizeof(dup), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"a\\u0000b\"}",
 		     NOW + 60, NOW) == 0);
 	CHECK(check_pl(dup) == POL_TOKEN_MALFORMED);
+
+	/* A NUL byte after a number: Jansson's json_loadb reads past it, libjwt
+	 * (C strings) stops there. Both signed, so only the parsers could differ. */
+	static const char PL_NUL[] = "{\"exp\":1700000060,\"iat\":1700000000\0,\"jti\":\"j\"}";
+	static const char HDR_NUL[] = "{\"alg\":\"HS256\",\"n\":1\0}";
+	mint_raw_n(HS256_HDR, strlen(HS256_HDR), PL_NUL, sizeof(PL_NUL) - 1, GNUTLS_MAC_SHA256, SECRET,
+		   u, sizeof(u));
+	CHECK(pol_token_check(u, &P, ORIGIN, NOW, NULL) == POL_TOKEN_MALFORMED);
+	static const char PL_OK[] = "{\"exp\":1700000060,\"iat\":1700000000,\"jti\":\"j\"}";
+	mint_raw_n(HDR_NUL, sizeof(HDR_NUL) - 1, PL_OK, sizeof(PL_OK) - 1, GNUTLS_MAC_SHA256, SECRET,
+		   u, sizeof(u));
+	CHECK(pol_token_check(u, &P, ORIGIN, NOW, NULL) == POL_TOKEN_MALFORMED);
+	mint_raw_n(HS256_HDR, strlen(HS256_HDR), PL_OK, sizeof(PL_OK) - 1, GNUTLS_MAC_SHA256, SECRET,
+		   u, sizeof(u));
+	CHECK(pol_token_check(u, &P, ORIGIN, NOW, NULL) == POL_TOKEN_OK);
 
 	/* over the length cap: a valid token padded with a long ignored claim */
 	char big[5000];
