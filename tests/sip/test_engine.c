@@ -558,6 +558,154 @@ static void case_hangup_ringing(void)
 	CHECK(peer_wait(&a, 15000));
 }
 
+
+static const char dest_offer[] = "v=0\no=*\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n"
+				 "m=audio 7000 RTP/AVP 0 8\na=rtpmap:0 PCMU/8000\na=rtpmap:8 PCMA/8000\n"
+				 "a=sendrecv\n";
+static const char ini_answer[] = "v=0\no=initiator 53655765 2353687638 IN IP4 127.0.0.1\ns=-\n"
+				 "c=IN IP4 127.0.0.1\nt=0 0\nm=audio 6002 RTP/AVP 0\n"
+				 "a=rtpmap:0 PCMU/8000\na=sendrecv\n";
+
+/* The SDP hand-off of an anchored call, read back from the SIPp message logs:
+ * the initiator's re-INVITE carries the destination's offer under our origin
+ * (same session id as our first offer, version + 1), and the destination's
+ * ACK carries the initiator's answer unchanged. */
+static void check_handoff(const struct peer *a, const struct peer *b)
+{
+	char *first = msg_body(a->msgs, "INVITE ", 0);
+	char *re = msg_body(a->msgs, "INVITE ", 1);
+	char *ack = msg_body(b->msgs, "ACK ", 0);
+	char *inv_b = msg_body(b->msgs, "INVITE ", 0);
+	CHECK(first && re && ack && inv_b);
+	if (first && re && ack && inv_b) {
+		char n1[2048], n2[2048], o1[256], o2[256];
+		sdp_norm(first, n1, sizeof n1, true, o1, sizeof o1);
+		sdp_norm(re, n2, sizeof n2, true, o2, sizeof o2);
+		unsigned long long sid1 = 0, sid2 = 0, v1 = 0, v2 = 0;
+		CHECK(sscanf(o1, "o=callhook %llu %llu IN IP4 127.0.0.1", &sid1, &v1) == 2);
+		CHECK(sscanf(o2, "o=callhook %llu %llu IN IP4 127.0.0.1", &sid2, &v2) == 2);
+		CHECK_MSG(sid1 == sid2 && v2 == v1 + 1, "origins \"%s\" then \"%s\"", o1, o2);
+		CHECK_STR(n2, dest_offer);
+		CHECK(strstr(n1, "m=audio") && strstr(n1, "RTP/AVP 0\n"));
+		sdp_norm(ack, n1, sizeof n1, false, NULL, 0);
+		CHECK_STR(n1, ini_answer);
+		sdp_norm(inv_b, n1, sizeof n1, false, NULL, 0);
+		CHECK_MSG(n1[0] == '\0', "INVITE to the destination has a body: %s", n1);
+	}
+	free(first);
+	free(re);
+	free(ack);
+	free(inv_b);
+}
+
+static const struct want anchored_head[] = {
+	{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+	{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+	{ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},
+	{ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
+	{ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
+	{ORIG_CONNECTED, ORIG_LEG_DESTINATION, 200},
+	{ORIG_ENDED, ORIG_LEG_NONE, 200},
+};
+
+/* Anchored call; who: 0 = hang up through the API, 1 = the initiator sends
+ * BYE, 2 = the destination sends BYE. */
+static void anchored(int who)
+{
+	struct peer a, b;
+	char ini[128], dst[128];
+	CHECK(peer_start(&a, "initiator", who == 1 ? "uas_anchor_init_bye.xml" : "uas_anchor_init.xml",
+			 NULL));
+	CHECK(peer_start(&b, "destination", who == 2 ? "uas_dest_bye.xml" : "uas_dest.xml", NULL));
+	uri_of(&a, "alice", ini, sizeof ini);
+	uri_of(&b, "9055551234", dst, sizeof dst);
+	uint64_t id = place(ini, dst, true, 0);
+	CHECK(wait_event(id, ORIG_CONNECTED, false, 15000));
+	if (who == 0) {
+		usleep(200000);
+		CHECK(orig_sip_hangup(eng, id) == 0);
+	}
+	CHECK(wait_final(id, 15000));
+	expect_events(id, anchored_head, 7,
+		      who == 0 ? ORIG_BY_API : who == 1 ? ORIG_BY_INITIATOR : ORIG_BY_DESTINATION);
+	CHECK(peer_wait(&a, 15000));
+	CHECK(peer_wait(&b, 15000));
+	check_handoff(&a, &b);
+	struct orig_event e = last_event(id);
+	CHECK(e.duration_ms > 0 && e.duration_ms < 10000);
+	CHECK(!e.fallback);
+}
+
+static void case_anchored_api_hangup(void)
+{
+	anchored(0);
+}
+
+static void case_anchored_bye_initiator(void)
+{
+	anchored(1);
+}
+
+static void case_anchored_bye_destination(void)
+{
+	anchored(2);
+}
+
+static void case_refer_501_fallback(void)
+{
+	struct peer a, b;
+	char ini[128], dst[128];
+	CHECK(peer_start(&a, "initiator", "uas_refer_501.xml", NULL));
+	CHECK(peer_start(&b, "destination", "uas_dest_bye.xml", NULL));
+	uri_of(&a, "alice", ini, sizeof ini);
+	uri_of(&b, "9055551234", dst, sizeof dst);
+	uint64_t id = place(ini, dst, false, 0);
+	CHECK(wait_final(id, 15000));
+	const struct want w[] = {
+		{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+		{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+		{ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},
+		{ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
+		{ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 181},
+		{ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
+		{ORIG_CONNECTED, ORIG_LEG_DESTINATION, 200},
+		{ORIG_ENDED, ORIG_LEG_NONE, 200},
+	};
+	expect_events(id, w, 8, ORIG_BY_DESTINATION);
+	struct orig_event e = find_event(id, 181);
+	CHECK(e.fallback && e.fallback_code == 501);
+	CHECK_STR(e.reason, "REFER refused (501), bridging");
+	CHECK(peer_wait(&a, 15000));
+	CHECK(peer_wait(&b, 15000));
+	check_handoff(&a, &b);
+}
+
+static void case_reinvite_timeout(void)
+{
+	struct peer a, b;
+	char ini[128], dst[128];
+	CHECK(peer_start(&a, "initiator", "uas_anchor_init_noreinvite.xml", NULL));
+	CHECK(peer_start(&b, "destination", "uas_dest_release.xml", NULL));
+	uri_of(&a, "alice", ini, sizeof ini);
+	uri_of(&b, "9055551234", dst, sizeof dst);
+	int64_t t0 = ch_now_ms();
+	uint64_t id = place(ini, dst, true, 0);
+	CHECK(wait_final(id, 15000));
+	const struct want w[] = {
+		{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+		{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+		{ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},
+		{ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
+		{ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
+		{ORIG_FAILED, ORIG_LEG_INITIATOR, 408},
+	};
+	expect_events(id, w, 6, ORIG_BY_TIMEOUT);
+	int64_t dt = ch_now_ms() - t0;
+	CHECK_MSG(dt >= 1900 && dt < 6000, "re-INVITE watchdog after %lld ms", (long long)dt);
+	CHECK(peer_wait(&a, 20000));
+	CHECK(peer_wait(&b, 20000));
+}
+
 struct case_def {
 	const char *name;
 	void (*fn)(void);
@@ -570,6 +718,11 @@ static const struct case_def cases[] = {
 	{"busy", case_busy, NULL, NULL},
 	{"ring_timeout", case_ring_timeout, NULL, NULL},
 	{"hangup_ringing", case_hangup_ringing, NULL, NULL},
+	{"anchored_api_hangup", case_anchored_api_hangup, NULL, NULL},
+	{"anchored_bye_initiator", case_anchored_bye_initiator, NULL, NULL},
+	{"anchored_bye_destination", case_anchored_bye_destination, NULL, NULL},
+	{"refer_501_fallback", case_refer_501_fallback, NULL, NULL},
+	{"reinvite_timeout", case_reinvite_timeout, NULL, NULL},
 };
 
 int main(int argc, char **argv)
