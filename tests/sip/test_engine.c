@@ -706,6 +706,58 @@ static void case_reinvite_timeout(void)
 	CHECK(peer_wait(&b, 20000));
 }
 
+/* Digest: the INVITE is challenged, retried with credentials, then the REFER path. */
+static void auth_case(const char *scenario, bool good)
+{
+	struct peer a;
+	char ini[128], logpath[320];
+	(void)ch_fmt(logpath, sizeof logpath, "%s/engine.log", workdir);
+	CHECK(peer_start(&a, "initiator", scenario, NULL));
+	uri_of(&a, "alice", ini, sizeof ini);
+	uint64_t id = place(ini, DEST_REFER, false, 0);
+	CHECK(wait_final(id, 15000));
+	if (good) {
+		const struct want w[] = {
+			{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+			{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+			{ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},
+			{ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
+			{ORIG_TRANSFERRED, ORIG_LEG_DESTINATION, 200},
+		};
+		expect_events(id, w, 5, ORIG_BY_TRANSFER);
+		CHECK(peer_wait(&a, 15000));
+	} else {
+		const struct want w[] = {
+			{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+			{ORIG_FAILED, ORIG_LEG_INITIATOR, 403},
+		};
+		expect_events(id, w, 2, ORIG_BY_INITIATOR);
+		(void)peer_wait(&a, 15000);
+	}
+	/* The password never reaches the log, even at debug level. */
+	char *log = NULL;
+	size_t len = 0;
+	CHECK(ch_read_file(logpath, 1 << 22, &log, &len) == 0);
+	CHECK(log && strstr(log, "authenticating as c2c") != NULL);
+	CHECK(log && strstr(log, "s3cret") == NULL && strstr(log, "wr0ng") == NULL);
+	free(log);
+}
+
+static void case_auth_401(void)
+{
+	auth_case("uas_auth401.xml", true);
+}
+
+static void case_auth_407(void)
+{
+	auth_case("uas_auth407.xml", true);
+}
+
+static void case_auth_401_wrong_password(void)
+{
+	auth_case("uas_auth401.xml", false);
+}
+
 struct case_def {
 	const char *name;
 	void (*fn)(void);
@@ -723,6 +775,9 @@ static const struct case_def cases[] = {
 	{"anchored_bye_destination", case_anchored_bye_destination, NULL, NULL},
 	{"refer_501_fallback", case_refer_501_fallback, NULL, NULL},
 	{"reinvite_timeout", case_reinvite_timeout, NULL, NULL},
+	{"auth_401", case_auth_401, "c2c", "s3cret"},
+	{"auth_407", case_auth_407, "c2c", "s3cret"},
+	{"auth_401_wrong_password", case_auth_401_wrong_password, "c2c", "wr0ng"},
 };
 
 int main(int argc, char **argv)
@@ -748,6 +803,12 @@ int main(int argc, char **argv)
 	if (!mkdtemp(workdir)) {
 		perror("mkdtemp");
 		return 1;
+	}
+	if (c->auth_user) {
+		char logpath[320];
+		(void)ch_fmt(logpath, sizeof logpath, "%s/engine.log", workdir);
+		ch_log_set_level(CH_LOG_DEBUG);
+		CHECK(ch_log_open(logpath) == 0);
 	}
 	engine_start(c->auth_user, c->auth_password);
 	c->fn();
