@@ -1,0 +1,595 @@
+/* originator/http.c: the originator's HTTP listener (libmicrohttpd): Digest auth on every path, the clicktocall.html page and the /v1/calls JSON API. */
+#include "originator/orig_fe_int.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define REALM "callhook originator"
+#define NONCE_TIMEOUT_S 300u
+#define NONCE_NC_SIZE 1024u
+#define BODY_MAX (16 * 1024)
+#define TLS_FILE_MAX (256 * 1024)
+
+struct hl {
+	int fd;
+	char text[80];
+	struct MHD_Daemon *d;
+};
+
+struct orig_http {
+	struct hl *l;
+	size_t n;
+	struct orig *o;
+	unsigned char rnd[32]; /* nonce key for MHD; lives as long as the daemons */
+	char opaque[33];
+	char *tls_cert; /* PEM text, or NULL */
+	char *tls_key;  /* secret */
+};
+
+struct req {
+	bool responded;
+	bool too_big;
+	struct ch_buf body;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || !errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	(void)r;
+}
+
+/* ---- responses ----------------------------------------------------------------- */
+
+static void common_headers(struct MHD_Response *r)
+{
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+}
+
+static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const char *ctype,
+				const char *data, size_t len, const char *allow,
+				const char *location)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+	if (!r)
+		return MHD_NO;
+	common_headers(r);
+	MHD_add_response_header(r, "Content-Type", ctype);
+	if (allow)
+		MHD_add_response_header(r, "Allow", allow);
+	if (location)
+		MHD_add_response_header(r, "Location", location);
+	if (strncmp(ctype, "text/html", 9) == 0)
+		MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'");
+	enum MHD_Result ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j,
+				 const char *allow, const char *location)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (!s)
+		return send_buf(c, 500, "application/json", "{\"status\":500,\"reason\":\"out of memory\"}",
+				39, NULL, NULL);
+	enum MHD_Result ret = send_buf(c, status, "application/json", s, strlen(s), allow, location);
+	free(s);
+	return ret;
+}
+
+static enum MHD_Result send_err(struct MHD_Connection *c, unsigned status, const char *reason,
+				const char *allow)
+{
+	return send_json(c, status, json_pack("{s:i, s:s}", "status", (int)status, "reason", reason),
+			 allow, NULL);
+}
+
+/* ---- authentication ------------------------------------------------------------- */
+
+static enum MHD_Result auth_fail(struct orig_http *h, struct MHD_Connection *c,
+				 const struct orig_snap *s, bool stale)
+{
+	static const char body[] = "{\"status\":401,\"reason\":\"authentication required\"}";
+	struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body,
+								 MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	common_headers(r);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	enum MHD_Result ret;
+	if (s->auth == ORIG_AUTH_BASIC)
+		ret = MHD_queue_basic_auth_fail_response(c, REALM, r);
+	else
+		ret = MHD_queue_auth_fail_response2(c, REALM, h->opaque, r, stale ? MHD_YES : MHD_NO,
+						    s->sha256 ? MHD_DIGEST_ALG_SHA256
+							      : MHD_DIGEST_ALG_MD5);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* true when the request carries valid credentials; *stale for an old nonce */
+static bool auth_ok(struct MHD_Connection *c, const struct orig_snap *s, bool *stale)
+{
+	*stale = false;
+	if (!s->http_password || !*s->http_password)
+		return false;
+	const char *authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	if (!authz)
+		return false;
+	if (s->auth == ORIG_AUTH_BASIC && strncasecmp(authz, "Basic ", 6) == 0) {
+		char *pass = NULL;
+		char *user = MHD_basic_auth_get_username_password(c, &pass);
+		bool ok = user && pass &&
+			  ch_ct_equal(user, strlen(user), s->http_user, strlen(s->http_user)) &&
+			  ch_ct_equal(pass, strlen(pass), s->http_password, strlen(s->http_password));
+		if (pass) {
+			/* the password was ours or a guess: do not leave it in the heap */
+			explicit_bzero(pass, strlen(pass));
+			MHD_free(pass);
+		}
+		MHD_free(user);
+		return ok;
+	}
+	if (strncasecmp(authz, "Digest ", 7) != 0)
+		return false;
+	int rc = MHD_digest_auth_check2(c, REALM, s->http_user, s->http_password, NONCE_TIMEOUT_S,
+					s->sha256 ? MHD_DIGEST_ALG_SHA256 : MHD_DIGEST_ALG_MD5);
+	if (rc == MHD_YES)
+		return true;
+	if (rc == MHD_INVALID_NONCE)
+		*stale = true;
+	return false;
+}
+
+/* ---- the HTML page ----------------------------------------------------------------- */
+
+/* Appends that keep the first error in *e and then do nothing. */
+static void add(struct ch_buf *b, int *e, const char *s)
+{
+	if (!*e)
+		*e = ch_buf_adds(b, s);
+}
+
+static void add_esc(struct ch_buf *b, int *e, const char *s)
+{
+	if (!*e)
+		*e = orig_esc_add(b, s);
+}
+
+/* A query argument as a C string; NULL when absent or when it holds a NUL. */
+static const char *arg(struct MHD_Connection *c, const char *name, bool *bad)
+{
+	const char *v = NULL;
+	size_t n = 0;
+	if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, &n) !=
+		    MHD_YES ||
+	    !v)
+		return NULL;
+	if (strlen(v) != n)
+		*bad = true;
+	return v;
+}
+
+static enum MHD_Result page(struct orig_http *h, struct MHD_Connection *c)
+{
+	bool bad = false;
+	const char *ini = arg(c, "initiator", &bad);
+	const char *dst = arg(c, "destination", &bad);
+	const char *anc = arg(c, "anchor", &bad);
+	struct orig_place_res res;
+	memset(&res, 0, sizeof(res));
+	if (bad) {
+		res.status = 400;
+		(void)ch_fmt(res.reason, sizeof(res.reason), "a parameter contains a NUL byte");
+	} else if (!ini || !*ini || !dst || !*dst) {
+		res.status = 400;
+		(void)ch_fmt(res.reason, sizeof(res.reason),
+			     "missing parameter: initiator and destination are required");
+	} else {
+		struct orig_place_req rq = {
+			.initiator = ini,
+			.destination = dst,
+			.anchor = anc && strcasecmp(anc, "true") == 0,
+		};
+		orig_place(h->o, &rq, NULL, &res);
+	}
+
+	struct ch_buf b;
+	ch_buf_init(&b, 64 * 1024);
+	int e = 0;
+	add(&b, &e, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+				"<title>Click-to-call</title></head>\n<body>\n");
+	char num[64];
+	if (!res.status) {
+		(void)ch_fmt(num, sizeof(num), "%llu", (unsigned long long)res.id);
+		add(&b, &e, "<h1>Call placed</h1>\n<p>Call ");
+		add(&b, &e, num);
+		add(&b, &e, ": calling <b>");
+		add_esc(&b, &e, ini);
+		add(&b, &e, "</b> (");
+		add_esc(&b, &e, res.tinit);
+		add(&b, &e, "), then connecting to <b>");
+		add_esc(&b, &e, dst);
+		add(&b, &e, "</b> (");
+		add_esc(&b, &e, res.tdest);
+		add(&b, &e, ").</p>\n");
+	} else {
+		(void)ch_fmt(num, sizeof(num), "%d", res.status);
+		add(&b, &e, "<h1>Call not placed</h1>\n<p>");
+		add(&b, &e, num);
+		add(&b, &e, ": ");
+		add_esc(&b, &e, res.reason);
+		add(&b, &e, "</p>\n");
+		if (ini && !bad) {
+			add(&b, &e, "<p>Initiator: ");
+			add_esc(&b, &e, ini);
+			add(&b, &e, "</p>\n");
+		}
+		if (dst && !bad) {
+			add(&b, &e, "<p>Destination: ");
+			add_esc(&b, &e, dst);
+			add(&b, &e, "</p>\n");
+		}
+	}
+	add(&b, &e, "</body></html>\n");
+	enum MHD_Result ret;
+	if (e)
+		ret = send_buf(c, 500, "text/plain; charset=utf-8", "out of memory\n", 14, NULL, NULL);
+	else
+		ret = send_buf(c, res.status ? (unsigned)res.status : 200, "text/html; charset=utf-8",
+			       b.data, b.len, NULL, NULL);
+	ch_buf_free(&b);
+	return ret;
+}
+
+/* ---- the JSON API -------------------------------------------------------------------- */
+
+static bool is_json_ctype(const char *ct)
+{
+	if (!ct || strncasecmp(ct, "application/json", 16) != 0)
+		return false;
+	return ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ';
+}
+
+static enum MHD_Result create_call(struct orig_http *h, struct MHD_Connection *c, struct req *r)
+{
+	if (r->too_big)
+		return send_err(c, 413, "body too large", NULL);
+	if (!is_json_ctype(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")))
+		return send_err(c, 415, "Content-Type must be application/json", NULL);
+	json_error_t je;
+	json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES,
+			       &je);
+	if (!j || !json_is_object(j)) {
+		json_decref(j);
+		return send_err(c, 400, "body must be one JSON object", NULL);
+	}
+	enum MHD_Result ret;
+	char why[160];
+	const char *key;
+	json_t *v;
+	json_object_foreach(j, key, v)
+	{
+		if (strcmp(key, "initiator") && strcmp(key, "destination") && strcmp(key, "anchor") &&
+		    strcmp(key, "ring_timeout_s") && strcmp(key, "status_callback")) {
+			(void)ch_fmt(why, sizeof(why), "unknown member \"%.64s\"", key);
+			ret = send_err(c, 400, why, NULL);
+			goto out;
+		}
+	}
+	json_t *ji = json_object_get(j, "initiator");
+	json_t *jd = json_object_get(j, "destination");
+	json_t *ja = json_object_get(j, "anchor");
+	json_t *jr = json_object_get(j, "ring_timeout_s");
+	json_t *jc = json_object_get(j, "status_callback");
+	if (!json_is_string(ji) || !json_is_string(jd)) {
+		ret = send_err(c, 400, "initiator and destination are required strings", NULL);
+		goto out;
+	}
+	if (strlen(json_string_value(ji)) != json_string_length(ji) ||
+	    strlen(json_string_value(jd)) != json_string_length(jd)) {
+		ret = send_err(c, 400, "a string contains a NUL character", NULL);
+		goto out;
+	}
+	if (ja && !json_is_boolean(ja)) {
+		ret = send_err(c, 400, "anchor must be true or false", NULL);
+		goto out;
+	}
+	if (jr && (!json_is_integer(jr) || json_integer_value(jr) < 1 ||
+		   json_integer_value(jr) > ORIG_RING_TIMEOUT_MAX)) {
+		(void)ch_fmt(why, sizeof(why), "ring_timeout_s must be an integer from 1 to %d",
+			     ORIG_RING_TIMEOUT_MAX);
+		ret = send_err(c, 400, why, NULL);
+		goto out;
+	}
+	if (jc && !json_is_null(jc)) {
+		if (!json_is_string(jc) || strlen(json_string_value(jc)) != json_string_length(jc)) {
+			ret = send_err(c, 400, "status_callback must be a URL string", NULL);
+			goto out;
+		}
+		struct orig_snap *s = orig_snap_get(h->o);
+		bool ok = orig_cb_url_allowed(json_string_value(jc), s->cb_allow, s->n_cb_allow);
+		orig_snap_put(h->o, s);
+		if (!ok) {
+			ret = send_err(c, 403, "status_callback URL not allowed", NULL);
+			goto out;
+		}
+	}
+	struct orig_place_req rq = {
+		.initiator = json_string_value(ji),
+		.destination = json_string_value(jd),
+		.anchor = ja && json_is_true(ja),
+		.ring_timeout_s = jr ? (unsigned)json_integer_value(jr) : 0,
+		.status_callback = jc && json_is_string(jc) ? json_string_value(jc) : NULL,
+	};
+	struct orig_place_res res;
+	orig_place(h->o, &rq, NULL, &res);
+	if (res.status) {
+		ret = send_err(c, (unsigned)res.status, res.reason, NULL);
+		goto out;
+	}
+	char loc[64];
+	(void)ch_fmt(loc, sizeof(loc), "/v1/calls/%llu", (unsigned long long)res.id);
+	ret = send_json(c, 202,
+			json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)res.id, "state",
+				  orig_state_name(ORIG_CALLING_INITIATOR), "translated_initiator",
+				  res.tinit, "translated_destination", res.tdest),
+			NULL, loc);
+out:
+	json_decref(j);
+	return ret;
+}
+
+static enum MHD_Result one_call(struct orig_http *h, struct MHD_Connection *c, const char *method,
+				const char *idtext)
+{
+	int64_t id;
+	if (ch_parse_i64(idtext, strlen(idtext), 1, INT64_MAX, &id) != 0)
+		return send_err(c, 404, "no such call", NULL);
+	if (strcmp(method, "GET") == 0) {
+		json_t *j = orig_call_json(h->o, (uint64_t)id);
+		if (!j)
+			return send_err(c, 404, "no such call", NULL);
+		return send_json(c, 200, j, NULL, NULL);
+	}
+	if (strcmp(method, "DELETE") == 0) {
+		int rc = orig_hangup(h->o, (uint64_t)id);
+		switch (rc) {
+		case 0:
+			return send_json(c, 202, orig_call_json(h->o, (uint64_t)id), NULL, NULL);
+		case ENOENT:
+			return send_err(c, 404, "no such call", NULL);
+		case EALREADY:
+			return send_err(c, 409, "call already ended", NULL);
+		default:
+			return send_err(c, 503, "originator unavailable", NULL);
+		}
+	}
+	return send_err(c, 405, "method not allowed", "GET, DELETE");
+}
+
+static enum MHD_Result route(struct orig_http *h, struct MHD_Connection *c, const char *url,
+			     const char *method, struct req *r)
+{
+	if (strcmp(url, "/clicktocall.html") == 0) {
+		if (strcmp(method, "GET") != 0)
+			return send_err(c, 405, "method not allowed", "GET");
+		return page(h, c);
+	}
+	if (strcmp(url, "/v1/calls") == 0) {
+		if (strcmp(method, "GET") == 0)
+			return send_json(c, 200, orig_calls_json(h->o), NULL, NULL);
+		if (strcmp(method, "POST") == 0)
+			return create_call(h, c, r);
+		return send_err(c, 405, "method not allowed", "GET, POST");
+	}
+	if (strncmp(url, "/v1/calls/", 10) == 0)
+		return one_call(h, c, method, url + 10);
+	return send_err(c, 404, "not found", NULL);
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+			       const char *method, const char *version, const char *upload_data,
+			       size_t *upload_size, void **con_cls)
+{
+	(void)version;
+	struct orig_http *h = cls;
+	struct req *r = *con_cls;
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		ch_buf_init(&r->body, BODY_MAX);
+		*con_cls = r;
+		/* authenticate before accepting any body */
+		struct orig_snap *s = orig_snap_get(h->o);
+		bool stale;
+		bool ok = auth_ok(c, s, &stale);
+		enum MHD_Result ret = MHD_YES;
+		if (!ok) {
+			r->responded = true;
+			ret = auth_fail(h, c, s, stale);
+		}
+		orig_snap_put(h->o, s);
+		return ret;
+	}
+	if (r->responded) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!r->too_big && ch_buf_add(&r->body, upload_data, *upload_size) != 0)
+			r->too_big = true;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	r->responded = true;
+	return route(h, c, url, method, r);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)c;
+	(void)toe;
+	struct req *r = *con_cls;
+	if (!r)
+		return;
+	ch_buf_free(&r->body);
+	free(r);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	if (ch_log_get_level() >= CH_LOG_DEBUG)
+		ch_logv(CH_LOG_DEBUG, fmt, ap);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------- */
+
+int orig_http_bind(const struct cfg_orig_http *cfg, struct orig_http **out, char *err,
+		   size_t errlen)
+{
+	int rc = ENOMEM;
+	struct orig_http *h = calloc(1, sizeof(*h));
+	if (!h)
+		goto out;
+	h->l = calloc(cfg->listen.n, sizeof(*h->l));
+	if (!h->l)
+		goto out;
+	for (size_t i = 0; i < cfg->listen.n; i++)
+		h->l[i].fd = -1;
+	h->n = cfg->listen.n;
+	if (getrandom(h->rnd, sizeof(h->rnd), 0) != (ssize_t)sizeof(h->rnd)) {
+		rc = EIO;
+		set_err(err, errlen, "originator.http: no random bytes for digest nonces");
+		goto out;
+	}
+	unsigned char op[16];
+	if (getrandom(op, sizeof(op), 0) != (ssize_t)sizeof(op)) {
+		rc = EIO;
+		set_err(err, errlen, "originator.http: no random bytes for digest nonces");
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(op); i++) {
+		static const char hx[] = "0123456789abcdef";
+		h->opaque[2 * i] = hx[op[i] >> 4];
+		h->opaque[2 * i + 1] = hx[op[i] & 15];
+	}
+	h->opaque[32] = '\0';
+	if (cfg->tls.cert) {
+		size_t len;
+		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
+			rc = ENOTSUP;
+			set_err(err, errlen, "originator.http.tls: libmicrohttpd was built without TLS");
+			goto out;
+		}
+		rc = ch_read_file(cfg->tls.cert, TLS_FILE_MAX, &h->tls_cert, &len);
+		if (rc) {
+			set_err(err, errlen, "originator.http.tls.cert: %s: %s", cfg->tls.cert,
+				strerror(rc));
+			goto out;
+		}
+		rc = ch_read_file(cfg->tls.key ? cfg->tls.key : cfg->tls.cert, TLS_FILE_MAX,
+				  &h->tls_key, &len);
+		if (rc) {
+			set_err(err, errlen, "originator.http.tls.key: %s",
+				strerror(rc));
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < cfg->listen.n; i++) {
+		rc = orig_listen_tcp(cfg->listen.v[i], true, &h->l[i].fd, h->l[i].text,
+				     sizeof(h->l[i].text));
+		if (rc) {
+			set_err(err, errlen, "originator.http.listen.[%zu]: cannot listen on %s: %s", i,
+				cfg->listen.v[i], strerror(rc));
+			goto out;
+		}
+	}
+	*out = h;
+	h = NULL;
+	rc = 0;
+out:
+	if (rc == ENOMEM)
+		set_err(err, errlen, "out of memory");
+	orig_http_stop(h);
+	return rc;
+}
+
+int orig_http_run(struct orig_http *h, struct orig *o, char *err, size_t errlen)
+{
+	h->o = o;
+	for (size_t i = 0; i < h->n; i++) {
+		unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+		if (h->tls_cert)
+			flags |= MHD_USE_TLS;
+		if (strchr(h->l[i].text, '['))
+			flags |= MHD_USE_IPv6;
+		if (h->tls_cert)
+			h->l[i].d = MHD_start_daemon(
+				flags, 0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_LISTEN_SOCKET, h->l[i].fd,
+				MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_CONNECTION_LIMIT,
+				256u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u,
+				MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_DIGEST_AUTH_RANDOM,
+				sizeof(h->rnd), h->rnd, MHD_OPTION_NONCE_NC_SIZE, NONCE_NC_SIZE,
+				MHD_OPTION_HTTPS_MEM_CERT,
+				h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
+		else
+			h->l[i].d = MHD_start_daemon(
+				flags, 0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				MHD_OPTION_LISTEN_SOCKET, h->l[i].fd,
+				MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_CONNECTION_LIMIT,
+				256u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u,
+				MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_DIGEST_AUTH_RANDOM,
+				sizeof(h->rnd), h->rnd, MHD_OPTION_NONCE_NC_SIZE, NONCE_NC_SIZE,
+				MHD_OPTION_END);
+		if (!h->l[i].d) {
+			set_err(err, errlen, "originator.http.listen.[%zu]: %s: cannot start the HTTP server",
+				i, h->l[i].text);
+			return EIO;
+		}
+		ch_info("originator-http: listening on %s%s", h->l[i].text,
+			h->tls_cert ? " (TLS)" : "");
+	}
+	return 0;
+}
+
+void orig_http_stop(struct orig_http *h)
+{
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->n; i++) {
+		if (h->l[i].d)
+			MHD_stop_daemon(h->l[i].d); /* closes the listen socket it was given */
+		else if (h->l[i].fd >= 0)
+			close(h->l[i].fd);
+	}
+	free(h->l);
+	free(h->tls_cert);
+	if (h->tls_key) {
+		explicit_bzero(h->tls_key, strlen(h->tls_key));
+		free(h->tls_key);
+	}
+	explicit_bzero(h->rnd, sizeof(h->rnd));
+	free(h);
+}

@@ -1,0 +1,732 @@
+/* originator/originator.c: wires the originator together: settings snapshots, start / reload / stop, placing a call through policy and limits. */
+#include "originator/originator.h"
+
+#include "originator/orig_fe_int.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Copies of the settings that need a restart, to say so on reload. */
+struct fixed {
+	char *sip_listen;
+	char *sip_tls_listen;
+	char *identity;
+	char *outbound_proxy;
+	char *sip_auth; /* "user\npassword" or NULL */
+	char *timers;   /* "ring/notify/reinvite/max" */
+	char *http_listen;
+	char *http_tls;
+	char *xml_listen;
+	int64_t xml_max_connections;
+};
+
+struct orig {
+	pthread_mutex_t snap_mu;
+	struct orig_snap *snap;
+	struct orig_sip *sip;
+	struct orig_calls *calls;
+	struct orig_cb *cb;
+	struct orig_http *http;
+	struct orig_xml *xml;
+	atomic_bool stopping;
+	struct fixed fixed;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || !errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	(void)r;
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+int orig_esc_add(struct ch_buf *b, const char *s)
+{
+	const char *run = s;
+	for (const char *p = s;; p++) {
+		const char *rep = NULL;
+		switch (*p) {
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&#39;";
+			break;
+		case '\0':
+			break;
+		default:
+			continue;
+		}
+		int rc = ch_buf_add(b, run, (size_t)(p - run));
+		if (rc)
+			return rc;
+		if (!*p)
+			return 0;
+		rc = ch_buf_adds(b, rep);
+		if (rc)
+			return rc;
+		run = p + 1;
+	}
+}
+
+int orig_xlate_status(enum pol_xlate_verdict v)
+{
+	switch (v) {
+	case POL_XLATE_OK:
+		return 0;
+	case POL_XLATE_BAD_INPUT:
+	case POL_XLATE_NO_RULE:
+	case POL_XLATE_BAD_CAPTURE:
+	case POL_XLATE_BAD_URI:
+	case POL_XLATE_TOO_LONG:
+	case POL_XLATE_LIMIT:
+		return 400;
+	case POL_XLATE_DENIED:
+	case POL_XLATE_NOT_ALLOWED:
+		return 403;
+	}
+	return 400;
+}
+
+int orig_listen_tcp(const char *hostport, bool nonblock, int *fdp, char *text, size_t textcap)
+{
+	char host[256];
+	const char *portp;
+	if (!hostport)
+		return EINVAL;
+	if (hostport[0] == '[') {
+		const char *rb = strchr(hostport, ']');
+		if (!rb || rb[1] != ':' || (size_t)(rb - hostport - 1) >= sizeof(host))
+			return EINVAL;
+		memcpy(host, hostport + 1, (size_t)(rb - hostport - 1));
+		host[rb - hostport - 1] = '\0';
+		portp = rb + 2;
+	} else {
+		const char *c = strrchr(hostport, ':');
+		if (!c || (size_t)(c - hostport) >= sizeof(host) || memchr(hostport, ':', (size_t)(c - hostport)))
+			return EINVAL;
+		memcpy(host, hostport, (size_t)(c - hostport));
+		host[c - hostport] = '\0';
+		portp = c + 1;
+	}
+	int64_t port;
+	if (ch_parse_i64(portp, strlen(portp), 0, 65535, &port) != 0)
+		return EINVAL;
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	char ps[8];
+	if (ch_fmt(ps, sizeof(ps), "%d", (int)port) != 0)
+		return EINVAL;
+	if (getaddrinfo(host[0] && strcmp(host, "*") != 0 ? host : NULL, ps, &hints, &ai) != 0 || !ai)
+		return EADDRNOTAVAIL;
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+	if (fd < 0) {
+		int e = errno;
+		freeaddrinfo(ai);
+		return e;
+	}
+	int one = 1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ai->ai_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+		int e = errno;
+		close(fd);
+		freeaddrinfo(ai);
+		return e;
+	}
+	freeaddrinfo(ai);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char a[INET6_ADDRSTRLEN] = "?";
+	int bport = 0;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+			bport = ntohs(s4->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+			bport = ntohs(s6->sin6_port);
+		}
+	}
+	if (text && textcap) {
+		int r = ss.ss_family == AF_INET6 ? ch_fmt(text, textcap, "[%s]:%d", a, bport)
+						 : ch_fmt(text, textcap, "%s:%d", a, bport);
+		(void)r;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/* ---- snapshots -------------------------------------------------------------- */
+
+static void snap_free(struct orig_snap *s)
+{
+	if (!s)
+		return;
+	pol_xlate_free(s->xlate);
+	free(s->http_user);
+	free(s->http_password);
+	free(s->xml_allow);
+	for (size_t i = 0; i < s->n_cb_allow; i++)
+		free(s->cb_allow[i]);
+	free(s->cb_allow);
+	free(s);
+}
+
+static unsigned clamp_u(int64_t v)
+{
+	return v <= 0 ? 0 : v > 1000000000 ? 1000000000u : (unsigned)v;
+}
+
+static int snap_build(const struct cfg *cfg, struct orig_snap **out, char *err, size_t errlen)
+{
+	const struct cfg_originator *c = &cfg->orig;
+	int rc = ENOMEM;
+	const char **pats = NULL, **outs = NULL;
+	struct orig_snap *s = calloc(1, sizeof(*s));
+	if (!s)
+		goto out;
+	s->refs = 1;
+	if (c->n_translations) {
+		pats = calloc(c->n_translations, sizeof(*pats));
+		outs = calloc(c->n_translations, sizeof(*outs));
+		if (!pats || !outs)
+			goto out;
+		for (size_t i = 0; i < c->n_translations; i++) {
+			pats[i] = c->translations[i].pattern;
+			outs[i] = c->translations[i].output;
+		}
+	}
+	size_t bad = 0;
+	char perr[300];
+	rc = pol_xlate_compile(pats, outs, c->n_translations, (const char *const *)c->dest_allow.v,
+			       c->dest_allow.n, c->has_dest_allow,
+			       (const char *const *)c->dest_deny.v, c->dest_deny.n, &s->xlate, &bad,
+			       perr, sizeof(perr));
+	if (rc) {
+		/* perr starts with "translations.[i]..." or "destinations...." */
+		char path[128];
+		const char *colon = strchr(perr, ':');
+		size_t plen = colon ? (size_t)(colon - perr) : 0;
+		int line = 0;
+		if (plen && plen < sizeof(path) - 12) {
+			memcpy(path, "originator.", 11);
+			memcpy(path + 11, perr, plen);
+			path[11 + plen] = '\0';
+			line = cfg_line_of(cfg, path);
+		}
+		if (line)
+			set_err(err, errlen, "%s:%d: originator.%s", cfg->path ? cfg->path : "config",
+				line, perr);
+		else
+			set_err(err, errlen, "originator.%s", perr);
+		goto out;
+	}
+	rc = ENOMEM;
+	s->concurrent_calls = clamp_u(c->limits.concurrent_calls);
+	s->calls_per_minute = clamp_u(c->limits.calls_per_minute);
+	s->calls_per_minute_per_initiator = clamp_u(c->limits.calls_per_minute_per_initiator);
+	s->keep_ended_s = c->keep_ended_s < 0 ? 0 : c->keep_ended_s;
+
+	const struct cfg_orig_http *h = &c->http;
+	s->http_user = strdup(h->user && *h->user ? h->user : "admin");
+	if (!s->http_user)
+		goto out;
+	if (h->password) {
+		s->http_password = strdup(h->password);
+		if (!s->http_password)
+			goto out;
+	}
+	s->sha256 = !(h->digest_algorithm && strcasecmp(h->digest_algorithm, "MD5") == 0);
+	s->auth = h->auth && strcasecmp(h->auth, "basic") == 0 ? ORIG_AUTH_BASIC : ORIG_AUTH_DIGEST;
+	if (c->has_http && h->listen.n) {
+		rc = EINVAL;
+		if (!s->http_password || !*s->http_password) {
+			set_err(err, errlen,
+				"originator.http: no password (password or password_file): the HTTP listener refuses to start without one");
+			goto out;
+		}
+		if (h->digest_algorithm && strcasecmp(h->digest_algorithm, "MD5") != 0 &&
+		    strcasecmp(h->digest_algorithm, "SHA-256") != 0) {
+			set_err(err, errlen,
+				"originator.http.digest_algorithm: \"%s\" is neither \"SHA-256\" nor \"MD5\"",
+				h->digest_algorithm);
+			goto out;
+		}
+		if (s->auth == ORIG_AUTH_BASIC && !h->tls.cert) {
+			set_err(err, errlen,
+				"originator.http.auth: \"basic\" needs TLS on the listener (http.tls)");
+			goto out;
+		}
+		rc = ENOMEM;
+	}
+
+	const struct cfg_orig_xml *x = &c->xml;
+	if (x->allow_from.n) {
+		s->xml_allow = calloc(x->allow_from.n, sizeof(*s->xml_allow));
+		if (!s->xml_allow)
+			goto out;
+		for (size_t i = 0; i < x->allow_from.n; i++) {
+			if (pol_cidr_parse(x->allow_from.v[i], &s->xml_allow[i]) != 0) {
+				rc = EINVAL;
+				set_err(err, errlen,
+					"originator.xml.allow_from.[%zu]: \"%s\" is not an address or CIDR",
+					i, x->allow_from.v[i]);
+				goto out;
+			}
+		}
+		s->n_xml_allow = x->allow_from.n;
+	} else {
+		/* no list: loopback only (the old port let anyone in) */
+		s->xml_allow = calloc(2, sizeof(*s->xml_allow));
+		if (!s->xml_allow || pol_cidr_parse("127.0.0.0/8", &s->xml_allow[0]) != 0 ||
+		    pol_cidr_parse("::1/128", &s->xml_allow[1]) != 0)
+			goto out;
+		s->n_xml_allow = 2;
+	}
+	if (c->callbacks_allow.n) {
+		s->cb_allow = calloc(c->callbacks_allow.n, sizeof(*s->cb_allow));
+		if (!s->cb_allow)
+			goto out;
+		for (size_t i = 0; i < c->callbacks_allow.n; i++) {
+			const char *p = c->callbacks_allow.v[i];
+			if (strncmp(p, "https://", 8) != 0 && strncmp(p, "http://", 7) != 0) {
+				rc = EINVAL;
+				set_err(err, errlen,
+					"originator.callbacks.allow.[%zu]: \"%s\" must start with https:// or http://",
+					i, p);
+				goto out;
+			}
+			s->cb_allow[i] = strdup(p);
+			if (!s->cb_allow[i])
+				goto out;
+			s->n_cb_allow = i + 1;
+		}
+	}
+	*out = s;
+	s = NULL;
+	rc = 0;
+out:
+	if (rc == ENOMEM)
+		set_err(err, errlen, "out of memory");
+	free(pats);
+	free(outs);
+	snap_free(s);
+	return rc;
+}
+
+struct orig_snap *orig_snap_get(struct orig *o)
+{
+	pthread_mutex_lock(&o->snap_mu);
+	struct orig_snap *s = o->snap;
+	s->refs++;
+	pthread_mutex_unlock(&o->snap_mu);
+	return s;
+}
+
+void orig_snap_put(struct orig *o, struct orig_snap *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&o->snap_mu);
+	bool last = --s->refs == 0;
+	pthread_mutex_unlock(&o->snap_mu);
+	if (last)
+		snap_free(s);
+}
+
+/* ---- restart-only settings ---------------------------------------------------- */
+
+static char *join_strv(const struct cfg_strv *v)
+{
+	struct ch_buf b;
+	ch_buf_init(&b, 1 << 16);
+	for (size_t i = 0; i < v->n; i++) {
+		if ((i && ch_buf_adds(&b, ", ")) || ch_buf_adds(&b, v->v[i]))
+			break;
+	}
+	if (ch_buf_nul(&b) != 0) {
+		ch_buf_free(&b);
+		return NULL;
+	}
+	return b.data ? b.data : strdup("");
+}
+
+static char *dupz(const char *s)
+{
+	return strdup(s ? s : "");
+}
+
+static void fixed_free(struct fixed *f)
+{
+	free(f->sip_listen);
+	free(f->sip_tls_listen);
+	free(f->identity);
+	free(f->outbound_proxy);
+	free(f->sip_auth);
+	free(f->timers);
+	free(f->http_listen);
+	free(f->http_tls);
+	free(f->xml_listen);
+	memset(f, 0, sizeof(*f));
+}
+
+static int fixed_build(const struct cfg *cfg, struct fixed *f)
+{
+	const struct cfg_originator *c = &cfg->orig;
+	char t[128];
+	memset(f, 0, sizeof(*f));
+	if (ch_fmt(t, sizeof(t), "%lld/%lld/%lld/%lld", (long long)c->timers.ring_timeout_s,
+		   (long long)c->timers.refer_notify_timeout_s,
+		   (long long)c->timers.reinvite_timeout_s, (long long)c->timers.max_call_s) != 0)
+		t[0] = '\0';
+	f->timers = strdup(t);
+	f->sip_listen = dupz(c->listen);
+	f->sip_tls_listen = dupz(c->tls_listen);
+	f->identity = dupz(c->identity);
+	f->outbound_proxy = dupz(c->outbound_proxy);
+	struct ch_buf b;
+	ch_buf_init(&b, 4096);
+	if (c->has_auth) {
+		if (ch_buf_adds(&b, c->auth_user ? c->auth_user : "") || ch_buf_adds(&b, "\n") ||
+		    ch_buf_adds(&b, c->auth_password ? c->auth_password : ""))
+			b.len = 0;
+	}
+	if (ch_buf_nul(&b) == 0)
+		f->sip_auth = b.data ? b.data : strdup("");
+	else
+		ch_buf_free(&b);
+	f->http_listen = c->has_http ? join_strv(&c->http.listen) : strdup("");
+	char tl[1024];
+	if (ch_fmt(tl, sizeof(tl), "%s|%s", c->http.tls.cert ? c->http.tls.cert : "",
+		   c->http.tls.key ? c->http.tls.key : "") != 0)
+		tl[0] = '\0';
+	f->http_tls = strdup(tl);
+	f->xml_listen = c->has_xml ? join_strv(&c->xml.listen) : strdup("");
+	f->xml_max_connections = c->xml.max_connections;
+	if (!f->timers || !f->sip_listen || !f->sip_tls_listen || !f->identity ||
+	    !f->outbound_proxy || !f->sip_auth || !f->http_listen || !f->http_tls ||
+	    !f->xml_listen) {
+		fixed_free(f);
+		return ENOMEM;
+	}
+	return 0;
+}
+
+static void fixed_compare(const struct fixed *a, const struct fixed *b)
+{
+	static const char *const fmt = "originator: reload: %s changed; this needs a restart (the running value stays)";
+	if (strcmp(a->sip_listen, b->sip_listen) || strcmp(a->sip_tls_listen, b->sip_tls_listen))
+		ch_warn(fmt, "the SIP listener (originator.listen / tls_listen)");
+	if (strcmp(a->identity, b->identity))
+		ch_warn(fmt, "originator.identity");
+	if (strcmp(a->outbound_proxy, b->outbound_proxy))
+		ch_warn(fmt, "originator.outbound_proxy");
+	if (!ch_ct_equal(a->sip_auth, strlen(a->sip_auth), b->sip_auth, strlen(b->sip_auth)))
+		ch_warn(fmt, "originator.auth");
+	if (strcmp(a->timers, b->timers))
+		ch_warn(fmt, "originator.timers");
+	if (strcmp(a->http_listen, b->http_listen) || strcmp(a->http_tls, b->http_tls))
+		ch_warn(fmt, "originator.http.listen / tls");
+	if (strcmp(a->xml_listen, b->xml_listen) || a->xml_max_connections != b->xml_max_connections)
+		ch_warn(fmt, "originator.xml.listen / max_connections");
+}
+
+/* ---- engine events ---------------------------------------------------------- */
+
+static void on_sip_event(const struct orig_event *ev, void *arg)
+{
+	struct orig *o = arg;
+	struct orig_snap *s = orig_snap_get(o);
+	int64_t keep = s->keep_ended_s;
+	orig_snap_put(o, s);
+	orig_calls_event(o->calls, ev, o->cb, keep, ch_now_ms());
+	if (ev->final)
+		ch_dbg("originator: call %llu %s: %d %s (ended by %s, %.1f s connected)",
+			(unsigned long long)ev->call_id, orig_state_name(ev->state), ev->code,
+			ev->reason, orig_ended_by_name(ev->ended_by),
+			(double)ev->duration_ms / 1000.0);
+}
+
+/* "sip:0.0.0.0:5072" -> "0.0.0.0"; "sip:[::1]:5072" -> "[::1]". */
+static void sip_host(const char *listen, char *out, size_t cap)
+{
+	const char *p = listen && *listen ? listen : "sip:0.0.0.0:5072";
+	const char *c = strchr(p, ':');
+	p = c ? c + 1 : p;
+	size_t n;
+	if (*p == '[') {
+		const char *rb = strchr(p, ']');
+		n = rb ? (size_t)(rb - p + 1) : strlen(p);
+	} else {
+		n = strcspn(p, ":;");
+	}
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+/* ---- public ------------------------------------------------------------------ */
+
+bool orig_stopping(struct orig *o)
+{
+	return atomic_load(&o->stopping);
+}
+
+int orig_start(const struct cfg *cfg, struct orig **out, char *err, size_t errlen)
+{
+	int rc = ENOMEM;
+	if (!cfg || !out)
+		return EINVAL;
+	const struct cfg_originator *c = &cfg->orig;
+	struct orig *o = calloc(1, sizeof(*o));
+	if (!o) {
+		set_err(err, errlen, "out of memory");
+		return ENOMEM;
+	}
+	atomic_init(&o->stopping, false);
+	if (pthread_mutex_init(&o->snap_mu, NULL) != 0) {
+		free(o);
+		return ENOMEM;
+	}
+	/* before any thread of ours exists; reference counted by libcurl */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		pthread_mutex_destroy(&o->snap_mu);
+		free(o);
+		set_err(err, errlen, "libcurl: global init failed");
+		return ENOMEM;
+	}
+	/* everything that can be refused is checked before any socket is bound */
+	rc = snap_build(cfg, &o->snap, err, errlen);
+	if (rc)
+		goto out;
+	rc = fixed_build(cfg, &o->fixed);
+	if (rc) {
+		set_err(err, errlen, "out of memory");
+		goto out;
+	}
+	if (c->has_http && c->http.listen.n) {
+		rc = orig_http_bind(&c->http, &o->http, err, errlen);
+		if (rc)
+			goto out;
+	}
+	if (c->has_xml && c->xml.listen.n) {
+		rc = orig_xml_bind(&c->xml, &o->xml, err, errlen);
+		if (rc)
+			goto out;
+	}
+	rc = orig_calls_new(&o->calls);
+	if (rc) {
+		set_err(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = orig_cb_start(1000, &o->cb);
+	if (rc) {
+		set_err(err, errlen, "status callbacks: cannot start: %s", strerror(rc));
+		goto out;
+	}
+	struct orig_sip_opts so = {
+		.listen = c->listen,
+		.tls_listen = c->tls_listen,
+		.identity = c->identity,
+		.outbound_proxy = c->outbound_proxy,
+		.auth_user = c->has_auth ? c->auth_user : NULL,
+		.auth_password = c->has_auth ? c->auth_password : NULL,
+		.ring_timeout_s = clamp_u(c->timers.ring_timeout_s),
+		.refer_notify_timeout_s = clamp_u(c->timers.refer_notify_timeout_s),
+		.reinvite_timeout_s = clamp_u(c->timers.reinvite_timeout_s),
+		.max_call_s = clamp_u(c->timers.max_call_s),
+	};
+	rc = orig_sip_start(&so, on_sip_event, o, &o->sip);
+	if (rc) {
+		set_err(err, errlen, "originator.listen: SIP engine did not start (%s): %s",
+			c->listen ? c->listen : "default", strerror(rc));
+		goto out;
+	}
+	char host[128];
+	sip_host(c->listen, host, sizeof(host));
+	ch_info("sip: listening on %s:%d", host, orig_sip_port(o->sip));
+	if (o->http) {
+		rc = orig_http_run(o->http, o, err, errlen);
+		if (rc)
+			goto out;
+	}
+	if (o->xml) {
+		rc = orig_xml_run(o->xml, o, err, errlen);
+		if (rc)
+			goto out;
+	}
+	ch_info("originator: %zu translation rule(s), %s", c->n_translations,
+		c->has_dest_allow ? "destination allow list" : "no destination allow list");
+	*out = o;
+	return 0;
+out:
+	orig_stop(o, 0);
+	return rc;
+}
+
+int orig_reload(struct orig *o, const struct cfg *cfg, char *err, size_t errlen)
+{
+	if (!o || !cfg)
+		return EINVAL;
+	struct orig_snap *s = NULL;
+	int rc = snap_build(cfg, &s, err, errlen);
+	if (rc)
+		return rc;
+	struct fixed f;
+	if (fixed_build(cfg, &f) != 0) {
+		snap_free(s);
+		set_err(err, errlen, "out of memory");
+		return ENOMEM;
+	}
+	fixed_compare(&o->fixed, &f);
+	fixed_free(&f);
+	pthread_mutex_lock(&o->snap_mu);
+	struct orig_snap *old = o->snap;
+	o->snap = s;
+	pthread_mutex_unlock(&o->snap_mu);
+	orig_snap_put(o, old);
+	ch_info("originator: reloaded (%zu translation rule(s))", cfg->orig.n_translations);
+	return 0;
+}
+
+void orig_stop(struct orig *o, unsigned grace_ms)
+{
+	if (!o)
+		return;
+	atomic_store(&o->stopping, true);
+	orig_http_stop(o->http);
+	o->http = NULL;
+	/* the XML port keeps writing while the engine delivers the final results */
+	orig_sip_stop(o->sip, grace_ms);
+	o->sip = NULL;
+	orig_xml_stop(o->xml, grace_ms < 1000 ? grace_ms : 1000);
+	o->xml = NULL;
+	orig_cb_stop(o->cb, grace_ms < 3000 ? grace_ms : 3000);
+	o->cb = NULL;
+	orig_calls_free(o->calls);
+	if (o->snap)
+		orig_snap_put(o, o->snap);
+	fixed_free(&o->fixed);
+	pthread_mutex_destroy(&o->snap_mu);
+	free(o);
+	curl_global_cleanup();
+}
+
+/* ---- placing calls ------------------------------------------------------------- */
+
+void orig_place(struct orig *o, const struct orig_place_req *rq, const struct orig_watch *watch,
+		struct orig_place_res *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (orig_stopping(o)) {
+		res->status = 503;
+		(void)ch_fmt(res->reason, sizeof(res->reason), "shutting down");
+		return;
+	}
+	struct orig_snap *s = orig_snap_get(o);
+	enum pol_xlate_verdict v =
+		pol_xlate_apply(s->xlate, rq->initiator, res->tinit, sizeof(res->tinit));
+	if (v != POL_XLATE_OK) {
+		res->status = orig_xlate_status(v);
+		(void)ch_fmt(res->reason, sizeof(res->reason), "initiator: %s", pol_xlate_reason(v));
+		goto out;
+	}
+	v = pol_xlate_apply(s->xlate, rq->destination, res->tdest, sizeof(res->tdest));
+	if (v != POL_XLATE_OK) {
+		res->status = orig_xlate_status(v);
+		(void)ch_fmt(res->reason, sizeof(res->reason), "destination: %s",
+			     pol_xlate_reason(v));
+		goto out;
+	}
+	struct orig_call_req r;
+	memset(&r, 0, sizeof(r));
+	memcpy(r.initiator, res->tinit, strlen(res->tinit) + 1);
+	memcpy(r.destination, res->tdest, strlen(res->tdest) + 1);
+	r.anchor = rq->anchor;
+	r.ring_timeout_s = rq->ring_timeout_s;
+	uint64_t id = 0;
+	enum orig_admit a = orig_calls_admit(o->calls, o->sip, s, &r, rq->status_callback, watch,
+					     ch_now_ms(), &id);
+	switch (a) {
+	case ORIG_ADMIT_OK:
+		res->id = id;
+		ch_info("originator: call %llu: %s -> %s (%s)", (unsigned long long)id, res->tinit,
+			res->tdest, rq->anchor ? "anchored" : "REFER");
+		break;
+	case ORIG_ADMIT_CONCURRENT:
+		res->status = 429;
+		(void)ch_fmt(res->reason, sizeof(res->reason), "too many concurrent calls");
+		break;
+	case ORIG_ADMIT_RATE:
+		res->status = 429;
+		(void)ch_fmt(res->reason, sizeof(res->reason), "calls per minute limit reached");
+		break;
+	case ORIG_ADMIT_INITIATOR:
+		res->status = 429;
+		(void)ch_fmt(res->reason, sizeof(res->reason),
+			     "calls per minute limit reached for this initiator");
+		break;
+	case ORIG_ADMIT_ENGINE:
+		res->status = 503;
+		(void)ch_fmt(res->reason, sizeof(res->reason), "originator unavailable");
+		break;
+	}
+out:
+	if (res->status)
+		ch_info("originator: call refused (%d %s)", res->status, res->reason);
+	orig_snap_put(o, s);
+}
+
+int orig_hangup(struct orig *o, uint64_t id)
+{
+	int rc = orig_calls_check_active(o->calls, id);
+	if (rc)
+		return rc;
+	return orig_sip_hangup(o->sip, id);
+}
+
+json_t *orig_call_json(struct orig *o, uint64_t id)
+{
+	struct orig_snap *s = orig_snap_get(o);
+	json_t *j = orig_calls_get(o->calls, id, s->keep_ended_s, ch_now_ms());
+	orig_snap_put(o, s);
+	return j;
+}
+
+json_t *orig_calls_json(struct orig *o)
+{
+	return orig_calls_list(o->calls);
+}
