@@ -336,15 +336,6 @@ static bool peer_wait(struct peer *p, int timeout_ms)
 	return ok;
 }
 
-static void peer_kill(struct peer *p)
-{
-	if (p->pid) {
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, NULL, 0);
-		p->pid = 0;
-	}
-}
-
 /* The body of the n-th (0-based) SIP message in a SIPp message log whose
  * first line starts with `start` ("INVITE ", "ACK "). New string or NULL. */
 static char *msg_body(const char *path, const char *start, int nth)
@@ -427,7 +418,7 @@ static void sdp_norm(const char *in, char *out, size_t cap, bool drop_origin, ch
 
 static struct orig_sip *eng;
 
-static void engine_start(const char *auth_user, const char *auth_password)
+static void engine_start(const char *auth_user, const char *auth_password, unsigned max_call_s)
 {
 	struct orig_sip_opts o;
 	memset(&o, 0, sizeof o);
@@ -438,7 +429,7 @@ static void engine_start(const char *auth_user, const char *auth_password)
 	o.ring_timeout_s = 10;
 	o.refer_notify_timeout_s = 3;
 	o.reinvite_timeout_s = 2;
-	o.max_call_s = 30;
+	o.max_call_s = max_call_s ? max_call_s : 30;
 	int err = orig_sip_start(&o, on_event, NULL, &eng);
 	CHECK_MSG(err == 0, "orig_sip_start: %s", strerror(err));
 	if (err)
@@ -758,26 +749,163 @@ static void case_auth_401_wrong_password(void)
 	auth_case("uas_auth401.xml", false);
 }
 
+static void case_hold_relay(void)
+{
+	struct peer a, b;
+	char ini[128], dst[128];
+	CHECK(peer_start(&a, "initiator", "uas_anchor_init_hold.xml", NULL));
+	CHECK(peer_start(&b, "destination", "uas_dest_hold.xml", NULL));
+	uri_of(&a, "alice", ini, sizeof ini);
+	uri_of(&b, "9055551234", dst, sizeof dst);
+	uint64_t id = place(ini, dst, true, 0);
+	CHECK(wait_final(id, 15000));
+	expect_events(id, anchored_head, 7, ORIG_BY_DESTINATION);
+	CHECK(peer_wait(&a, 15000));
+	CHECK(peer_wait(&b, 15000));
+	/* The hold offer reached the initiator with only our origin changed. */
+	char *re = msg_body(a.msgs, "INVITE ", 2);
+	CHECK(re != NULL);
+	if (re) {
+		char n[2048], o[256];
+		sdp_norm(re, n, sizeof n, true, o, sizeof o);
+		CHECK(strstr(n, "a=sendonly\n") != NULL && strstr(n, "m=audio 7000 RTP/AVP 0 8\n") != NULL);
+		CHECK(strstr(o, " 3 IN IP4 127.0.0.1") != NULL);
+	}
+	free(re);
+}
+
+/* Two-peer call whose outcome is one failure on a leg. */
+static void two_legs_fail(const char *sa, const char *sb, bool anchor, unsigned ring_s,
+			  const struct want *w, int n, enum orig_ended_by by)
+{
+	struct peer a, b;
+	char ini[128], dst[128];
+	CHECK(peer_start(&a, "initiator", sa, NULL));
+	CHECK(peer_start(&b, "destination", sb, NULL));
+	uri_of(&a, "alice", ini, sizeof ini);
+	uri_of(&b, "9055551234", dst, sizeof dst);
+	uint64_t id = place(ini, dst, anchor, ring_s);
+	CHECK(wait_final(id, 15000));
+	expect_events(id, w, n, by);
+	CHECK(peer_wait(&a, 15000));
+	CHECK(peer_wait(&b, 15000));
+}
+
+static const struct want dest_head[] = {
+	{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+	{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+	{ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},
+	{ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
+};
+
+static void case_cancel_ringing_destination(void)
+{
+	const struct want w[] = {dest_head[0], dest_head[1], dest_head[2], dest_head[3],
+				 {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
+				 {ORIG_FAILED, ORIG_LEG_DESTINATION, 487}};
+	two_legs_fail("uas_answer_bye.xml", "uas_noanswer.xml", true, 0, w, 6, ORIG_BY_INITIATOR);
+}
+
+static void case_destination_busy(void)
+{
+	const struct want w[] = {dest_head[0], dest_head[1], dest_head[2], dest_head[3],
+				 {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
+				 {ORIG_FAILED, ORIG_LEG_DESTINATION, 486}};
+	two_legs_fail("uas_answer.xml", "uas_busy.xml", true, 0, w, 6, ORIG_BY_DESTINATION);
+}
+
+static void case_destination_ring_timeout(void)
+{
+	const struct want w[] = {dest_head[0], dest_head[1], dest_head[2], dest_head[3],
+				 {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
+				 {ORIG_FAILED, ORIG_LEG_DESTINATION, 408}};
+	two_legs_fail("uas_answer.xml", "uas_noanswer.xml", true, 1, w, 6, ORIG_BY_TIMEOUT);
+}
+
+static void case_refer_notify_timeout(void)
+{
+	struct peer a;
+	char ini[128];
+	CHECK(peer_start(&a, "initiator", "uas_refer_silent.xml", NULL));
+	uri_of(&a, "alice", ini, sizeof ini);
+	int64_t t0 = ch_now_ms();
+	uint64_t id = place(ini, DEST_REFER, false, 0);
+	CHECK(wait_final(id, 15000));
+	int64_t dt = ch_now_ms() - t0;
+	CHECK_MSG(dt >= 2900 && dt < 6000, "NOTIFY timeout after %lld ms", (long long)dt);
+	const struct want w[] = {dest_head[0], dest_head[1], dest_head[2], dest_head[3],
+				 {ORIG_FAILED, ORIG_LEG_DESTINATION, 408}};
+	expect_events(id, w, 5, ORIG_BY_TIMEOUT);
+	CHECK(peer_wait(&a, 15000));
+}
+
+static void connected_then(void (*action)(uint64_t id), enum orig_ended_by by, int end_code)
+{
+	struct peer a, b;
+	char ini[128], dst[128];
+	CHECK(peer_start(&a, "initiator", "uas_anchor_init.xml", NULL));
+	CHECK(peer_start(&b, "destination", "uas_dest.xml", NULL));
+	uri_of(&a, "alice", ini, sizeof ini);
+	uri_of(&b, "9055551234", dst, sizeof dst);
+	uint64_t id = place(ini, dst, true, 0);
+	CHECK(wait_event(id, ORIG_CONNECTED, false, 15000));
+	if (action)
+		action(id);
+	CHECK(wait_final(id, 15000));
+	struct want w[7];
+	memcpy(w, anchored_head, sizeof w);
+	w[6].code = end_code;
+	expect_events(id, w, 7, by);
+	CHECK(peer_wait(&a, 15000));
+	CHECK(peer_wait(&b, 15000));
+}
+
+static void stop_now(uint64_t id)
+{
+	(void)id;
+	orig_sip_stop(eng, 3000);
+	eng = NULL;
+	CHECK(orig_sip_hangup(NULL, 1) == EINVAL);
+}
+
+static void case_shutdown(void)
+{
+	connected_then(stop_now, ORIG_BY_SHUTDOWN, 200);
+}
+
+static void case_max_call(void)
+{
+	connected_then(NULL, ORIG_BY_TIMEOUT, 408);
+}
+
 struct case_def {
 	const char *name;
 	void (*fn)(void);
 	const char *auth_user, *auth_password;
+	unsigned max_call_s;
 };
 
 static const struct case_def cases[] = {
-	{"refer_ok", case_refer_ok, NULL, NULL},
-	{"refer_notify_486", case_refer_notify_486, NULL, NULL},
-	{"busy", case_busy, NULL, NULL},
-	{"ring_timeout", case_ring_timeout, NULL, NULL},
-	{"hangup_ringing", case_hangup_ringing, NULL, NULL},
-	{"anchored_api_hangup", case_anchored_api_hangup, NULL, NULL},
-	{"anchored_bye_initiator", case_anchored_bye_initiator, NULL, NULL},
-	{"anchored_bye_destination", case_anchored_bye_destination, NULL, NULL},
-	{"refer_501_fallback", case_refer_501_fallback, NULL, NULL},
-	{"reinvite_timeout", case_reinvite_timeout, NULL, NULL},
-	{"auth_401", case_auth_401, "c2c", "s3cret"},
-	{"auth_407", case_auth_407, "c2c", "s3cret"},
-	{"auth_401_wrong_password", case_auth_401_wrong_password, "c2c", "wr0ng"},
+	{.name = "refer_ok", .fn = case_refer_ok},
+	{.name = "refer_notify_486", .fn = case_refer_notify_486},
+	{.name = "busy", .fn = case_busy},
+	{.name = "ring_timeout", .fn = case_ring_timeout},
+	{.name = "hangup_ringing", .fn = case_hangup_ringing},
+	{.name = "anchored_api_hangup", .fn = case_anchored_api_hangup},
+	{.name = "anchored_bye_initiator", .fn = case_anchored_bye_initiator},
+	{.name = "anchored_bye_destination", .fn = case_anchored_bye_destination},
+	{.name = "refer_501_fallback", .fn = case_refer_501_fallback},
+	{.name = "reinvite_timeout", .fn = case_reinvite_timeout},
+	{.name = "auth_401", .fn = case_auth_401, .auth_user = "c2c", .auth_password = "s3cret"},
+	{.name = "auth_407", .fn = case_auth_407, .auth_user = "c2c", .auth_password = "s3cret"},
+	{.name = "auth_401_wrong_password", .fn = case_auth_401_wrong_password, .auth_user = "c2c", .auth_password = "wr0ng"},
+	{.name = "hold_relay", .fn = case_hold_relay},
+	{.name = "cancel_ringing_destination", .fn = case_cancel_ringing_destination},
+	{.name = "destination_busy", .fn = case_destination_busy},
+	{.name = "destination_ring_timeout", .fn = case_destination_ring_timeout},
+	{.name = "refer_notify_timeout", .fn = case_refer_notify_timeout},
+	{.name = "shutdown", .fn = case_shutdown},
+	{.name = "max_call", .fn = case_max_call, .max_call_s = 1},
 };
 
 int main(int argc, char **argv)
@@ -810,7 +938,7 @@ int main(int argc, char **argv)
 		ch_log_set_level(CH_LOG_DEBUG);
 		CHECK(ch_log_open(logpath) == 0);
 	}
-	engine_start(c->auth_user, c->auth_password);
+	engine_start(c->auth_user, c->auth_password, c->max_call_s);
 	c->fn();
 	orig_sip_stop(eng, 2000);
 	int rc = check_done();
