@@ -66,6 +66,7 @@ enum leg_st {
 	LS_INVITING, /* initial INVITE in progress */
 	LS_UP,       /* dialog confirmed (2xx received) */
 	LS_CLOSING,  /* CANCEL or BYE sent */
+	LS_SUBSCRIBED, /* initiator: its session ended but the REFER subscription lives on */
 	LS_GONE,     /* handle destroyed */
 };
 
@@ -488,6 +489,9 @@ static void release_leg(struct leg *l)
 		}
 		nua_bye(l->nh, TAG_END());
 		l->st = LS_CLOSING;
+		break;
+	case LS_SUBSCRIBED:
+		leg_gone(l);
 		break;
 	case LS_NONE:
 	case LS_CLOSING:
@@ -1053,6 +1057,15 @@ static void leg_terminated(struct leg *l)
 {
 	struct call *c = l->c;
 	enum leg_st was = l->st;
+	if (was == LS_SUBSCRIBED)
+		return;
+	if (!c->ended && l == &c->a && c->ph == PH_REFER_ACCEPTED) {
+		/* Transferees may hang up on us as soon as they accept the REFER:
+		 * the subscription outlives the session, keep following NOTIFYs
+		 * (the NOTIFY timer still runs). */
+		l->st = LS_SUBSCRIBED;
+		return;
+	}
 	leg_gone(l);
 	if (!c->ended && was != LS_NONE) {
 		enum orig_ended_by by =

@@ -878,6 +878,20 @@ static void case_max_call(void)
 	connected_then(NULL, ORIG_BY_TIMEOUT, 408);
 }
 
+static void case_refer_bye_early(void)
+{
+	struct peer a;
+	char ini[128];
+	CHECK(peer_start(&a, "initiator", "uas_refer_bye_early.xml", NULL));
+	uri_of(&a, "alice", ini, sizeof ini);
+	uint64_t id = place(ini, DEST_REFER, false, 0);
+	CHECK(wait_final(id, 15000));
+	const struct want w[] = {dest_head[0], dest_head[1], dest_head[2], dest_head[3],
+				 {ORIG_TRANSFERRED, ORIG_LEG_DESTINATION, 200}};
+	expect_events(id, w, 5, ORIG_BY_TRANSFER);
+	CHECK(peer_wait(&a, 15000));
+}
+
 struct case_def {
 	const char *name;
 	void (*fn)(void);
@@ -905,6 +919,7 @@ static const struct case_def cases[] = {
 	{.name = "destination_ring_timeout", .fn = case_destination_ring_timeout},
 	{.name = "refer_notify_timeout", .fn = case_refer_notify_timeout},
 	{.name = "shutdown", .fn = case_shutdown},
+	{.name = "refer_bye_early", .fn = case_refer_bye_early},
 	{.name = "max_call", .fn = case_max_call, .max_call_s = 1},
 };
 
