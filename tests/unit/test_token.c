@@ -510,8 +510,8 @@ static void test_claims_untouched(void)
 	static const char *const PL[] = {
 		"{\"exp\":1,\"iat\":1,\"jti\":\"j\",\"button\":\"b\"}",     /* expired */
 		"{\"iat\":1700000000,\"jti\":\"j\",\"button\":\"b\"}",       /* missing exp */
-		"{\"exp\":1700000060,\"iat\":1700000000,\"jti\":\"j\",\"button\":\"b\","
-		"\"origin\":\"https://evil.example\"}",                       /* origin */
+		("{\"exp\":1700000060,\"iat\":1700000000,\"jti\":\"j\",\"button\":\"b\","
+		 "\"origin\":\"https://evil.example\"}"),                      /* origin */
 	};
 	for (size_t i = 0; i < sizeof(PL) / sizeof(PL[0]); i++) {
 		char t[4200];
