@@ -508,13 +508,17 @@ int orig_http_bind(const struct cfg_orig_http *cfg, struct orig_http **out, char
 				strerror(rc));
 			goto out;
 		}
-		rc = ch_read_file(cfg->tls.key ? cfg->tls.key : cfg->tls.cert, TLS_FILE_MAX,
-				  &h->tls_key, &len);
+		/* the key is a secret: refused when others may read it */
+		bool warn = false;
+		const char *why = NULL;
+		rc = ch_read_secret_file(cfg->tls.key ? cfg->tls.key : cfg->tls.cert, NULL,
+					 TLS_FILE_MAX, &h->tls_key, &warn, &why);
 		if (rc) {
-			set_err(err, errlen, "originator.http.tls.key: %s",
-				strerror(rc));
+			set_err(err, errlen, "originator.http.tls.key: %s", why ? why : strerror(rc));
 			goto out;
 		}
+		if (warn)
+			ch_warn("originator.http.tls.key: the key file is readable by its group");
 	}
 	for (size_t i = 0; i < cfg->listen.n; i++) {
 		rc = orig_listen_tcp(cfg->listen.v[i], true, &h->l[i].fd, h->l[i].text,
