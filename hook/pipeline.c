@@ -80,15 +80,22 @@ static int parse_body(const struct hook_rt *rt, const struct hook_req *rq, struc
 		return EINVAL;
 	}
 	json_error_t jerr;
-	b->root = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
+	/* DECODE_ANY: a scalar body is valid JSON but not an object, and says so */
+	b->root = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY,
+			     &jerr);
 	if (!b->root) {
-		/* Jansson's text names duplicates and bad UTF-8; never echo body bytes */
-		if (strstr(jerr.text, "duplicate"))
+		/* never echo body bytes back: only the kind of fault */
+		switch (json_error_code(&jerr)) {
+		case json_error_duplicate_key:
 			*why = "duplicate object key";
-		else if (strstr(jerr.text, "UTF-8") || strstr(jerr.text, "unicode") || strstr(jerr.text, "Unicode"))
+			break;
+		case json_error_invalid_utf8:
 			*why = "invalid UTF-8";
-		else
+			break;
+		default:
 			*why = "malformed JSON";
+			break;
+		}
 		return EINVAL;
 	}
 	if (!json_is_object(b->root)) {

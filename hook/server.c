@@ -258,7 +258,7 @@ int hook_start(struct hook_rt *rt, struct hook **out, char *err, size_t errlen)
 			(unsigned)hc->request_timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)hc->max_connections,
 			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)hc->max_connections_per_ip,
 			MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-			MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, MHD_OPTION_END);
+			MHD_OPTION_END);
 		if (!h->d[h->nd]) {
 			snprintf(err, errlen, "hook.listen: cannot listen on %s (address in use or not local?)",
 				 hc->listen.v[i]);

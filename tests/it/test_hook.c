@@ -1,0 +1,521 @@
+/* tests/it/test_hook.c: the hook end to end: real daemon on loopback, libcurl over keep-alive. */
+#include "../check.h"
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *conf_two_sites =
+	"log = { level = \"debug\"; };\n"
+	"hook = { listen = [ \"127.0.0.1:0\" ]; max_sessions = 40; request_timeout_s = 2; max_body_bytes = 65536;\n"
+	"  max_json_depth = 16;\n"
+	"  rest_client_config = \"" CH_SOURCE_DIR "/../shared/spec/rest_client_config.json\"; };\n"
+	"sites = (\n"
+	" { name = \"shop\"; origins = [ \"https://www.example.com\", \"https://*.example.com\" ];\n"
+	"   sip = { login = \"10001\"; auth_name = \"10001a\"; password = \"Shop-Secret-77\"; domain = \"sip.example.com\";\n"
+	"           outbound_proxy = \"proxy.example.com\"; port = 5060; register_required = true; };\n"
+	"   callee = \"10002\"; buttons = { sales = \"10002\"; support = \"10003\"; };\n"
+	"   limits = { connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = 1000;\n"
+	"              calls_per_minute = 1000; concurrent_calls = 1000; }; },\n"
+	" { name = \"clinic\"; domain = \"clinic.test\"; sip = { login = \"20001\"; password = \"Clinic-Secret-88\"; };\n"
+	"   buttons = { desk = \"20002\"; }; allow_transfer = true; allow_messages = true;\n"
+	"   limits = { connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = 1000;\n"
+	"              calls_per_minute = 1000; concurrent_calls = 1000; }; }\n"
+	");\n";
+
+static struct chd d;
+static CURL *c;
+
+static struct chr post(const char *path, const char *body)
+{
+	char url[256];
+	struct chr r;
+	const char *hdr[] = {"Content-Type: application/json;charset=UTF-8", NULL};
+	ch_http(c, "POST", ch_url(url, sizeof(url), d.hook_port, path), hdr, body, strlen(body), &r);
+	return r;
+}
+
+static json_t *parse(const struct chr *r)
+{
+	return json_loadb(r->body, r->len, JSON_DECODE_INT_AS_REAL, NULL);
+}
+
+static bool is_error(const struct chr *r, long status, const char *reason)
+{
+	char want[256];
+	snprintf(want, sizeof(want), "{\"status\":%ld,\"reason\":\"%s\"}", status, reason);
+	bool ok = r->status == status && strcmp(r->body, want) == 0 && strncmp(r->ctype, "application/json", 16) == 0;
+	if (!ok)
+		fprintf(stderr, "  got %ld %s [%s], want %s\n", r->status, r->body, r->ctype, want);
+	return ok;
+}
+
+static const char *connect_body(char *buf, size_t cap, const char *sid, const char *origin, const char *custom)
+{
+	snprintf(buf, cap,
+		 "{\"nodeId\":\"Qb3rAjf3@192.168.1.5\",\"appKey\":\"clickToCallApp\",\"sessionId\":\"%s\","
+		 "\"useWsTunnel\":false,\"mediaProviders\":[\"WebRTC\"],\"clientVersion\":\"2.0\",\"keepAlive\":false,"
+		 "\"custom\":%s,\"origin\":\"%s\"}",
+		 sid, custom ? custom : "{}", origin);
+	return buf;
+}
+
+static void test_connect_allowed(void)
+{
+	/* members the hook does not touch come back byte for byte: floats, huge ints, {} and escapes */
+	const char *body = "{\"nodeId\":\"n@1.2.3.4\" , \"appKey\":\"clickToCallApp\",\"sessionId\":\"/10.0.0.1:5000/s-a\","
+			   "\"f\":0.1,\"big\":123456789012345678901234567890,\"neg\":-1.5e-300,\"empty\":{},\"arr\":[],"
+			   "\"u\":\"\\u00e9t\\u00e9 \xc3\xa9 /path\\/x\",\"custom\":{\"button\":\"sales\"},"
+			   "\"sipPassword\":\"browser-chosen\",\"sipProxy\":\"evil.example\",\"sipLogin\":\"999\","
+			   "\"restClientConfig\":{\"call\":{\"restPolicy\":\"NOTIFY\"}},"
+			   "\"origin\":\"https://www.example.com\"}";
+	struct chr r = post("/rest-hook/connect", body);
+	CHECK(r.status == 200);
+	CHECK_STR(r.ctype, "application/json");
+	const char *prefix = "{\"nodeId\":\"n@1.2.3.4\",\"appKey\":\"clickToCallApp\",\"sessionId\":\"/10.0.0.1:5000/s-a\","
+			     "\"f\":0.1,\"big\":123456789012345678901234567890,\"neg\":-1.5e-300,\"empty\":{},\"arr\":[],"
+			     "\"u\":\"\\u00e9t\\u00e9 \xc3\xa9 /path\\/x\",\"custom\":{\"button\":\"sales\"},"
+			     "\"origin\":\"https://www.example.com\",\"sipLogin\":\"10001\",\"sipAuthenticationName\":\"10001a\","
+			     "\"sipPassword\":\"Shop-Secret-77\",\"sipDomain\":\"sip.example.com\","
+			     "\"sipOutboundProxy\":\"proxy.example.com\",\"sipPort\":\"5060\",\"sipRegisterRequired\":true,"
+			     "\"restClientConfig\":{";
+	CHECK_MSG(strncmp(r.body, prefix, strlen(prefix)) == 0, "answer: %s", r.body);
+	CHECK(strstr(r.body, "browser-chosen") == NULL);
+	CHECK(strstr(r.body, "evil.example") == NULL);
+	CHECK(strstr(r.body, "\"999\"") == NULL);
+	json_t *j = parse(&r);
+	CHECK(j != NULL);
+	json_t *rcc = json_object_get(j, "restClientConfig");
+	json_t *call = json_object_get(rcc, "call");
+	CHECK_STR(json_string_value(json_object_get(call, "restPolicy")), "OVERWRITE");
+	CHECK_STR(json_string_value(json_object_get(call, "restOnError")), "FAIL");
+	CHECK_STR(json_string_value(json_object_get(call, "restOverwrite")), "callee,inviteParameters");
+	CHECK_STR(json_string_value(json_object_get(json_object_get(rcc, "transfer"), "restPolicy")), "OVERWRITE");
+	CHECK_STR(json_string_value(json_object_get(json_object_get(rcc, "sendMessage"), "restOnError")), "FAIL");
+	const char *excl = "sipLogin,sipAuthenticationName,sipPassword,sipDomain,sipOutboundProxy,sipPort";
+	CHECK_STR(json_string_value(json_object_get(json_object_get(rcc, "ConnectionStatusEvent"), "clientExclude")), excl);
+	CHECK_STR(json_string_value(json_object_get(json_object_get(rcc, "RegistrationStatusEvent"), "clientExclude")), excl);
+	CHECK_STR(json_string_value(json_object_get(json_object_get(rcc, "connect"), "clientExclude")), excl);
+	CHECK(json_object_size(rcc) == 33); /* the file's 32 methods + connect */
+	json_decref(j);
+	chr_free(&r);
+
+	/* wildcard subdomain, default port, upper case: all the same origin */
+	char b[1024];
+	const char *ok_origins[] = {"https://shop.example.com", "https://a.b.example.com", "https://WWW.EXAMPLE.COM",
+				    "https://www.example.com:443"};
+	for (size_t i = 0; i < 4; i++) {
+		char sid[64];
+		snprintf(sid, sizeof(sid), "/10.0.0.2:%zu/ok", 6000 + i);
+		r = post("/rest-hook/connect", connect_body(b, sizeof(b), sid, ok_origins[i], NULL));
+		CHECK_MSG(r.status == 200, "origin %s -> %ld", ok_origins[i], r.status);
+		chr_free(&r);
+	}
+}
+
+static void test_connect_refused(void)
+{
+	/* the PHP's substring test let every one of these in */
+	const char *bad[] = {"https://example.com.evil.net", "https://evilexample.com", "https://www.example.com@evil.net",
+			     "https://evil.net/https://www.example.com", "https://evil.net?x=www.example.com",
+			     "http://www.example.com", "https://www.example.com:8443", "https://www.example.com.",
+			     "https://www.example.com/", "null", "", "https://www.example.com%2f", "https://www.example.com\\\\"};
+	char b[1024];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct chr r = post("/rest-hook/connect", connect_body(b, sizeof(b), "/10.0.0.3:1/bad", bad[i], NULL));
+		CHECK_MSG(r.status == 403, "origin \"%s\" -> %ld", bad[i], r.status);
+		CHECK(strncmp(r.body, "{\"status\":403,\"reason\":\"origin", 30) == 0);
+		CHECK(strstr(r.body, "Secret") == NULL);
+		chr_free(&r);
+	}
+	struct chr r = post("/rest-hook/connect", "{\"sessionId\":\"/1.1.1.1:1/x\"}");
+	CHECK(is_error(&r, 403, "origin is missing"));
+	chr_free(&r);
+	r = post("/rest-hook/connect", "{\"sessionId\":\"/1.1.1.1:1/x\",\"origin\":42}");
+	CHECK(is_error(&r, 403, "origin is missing"));
+	chr_free(&r);
+	/* an unknown button is refused at connect */
+	r = post("/rest-hook/connect",
+		 connect_body(b, sizeof(b), "/10.0.0.3:2/btn", "https://www.example.com", "{\"button\":\"premium\"}"));
+	CHECK(is_error(&r, 403, "unknown button"));
+	chr_free(&r);
+}
+
+static void call_expect(const char *sid, const char *custom, const char *callee)
+{
+	char body[1024];
+	snprintf(body, sizeof(body),
+		 "{\"callId\":\"c-%s-%ld\",\"incoming\":false,\"hasVideo\":false,\"callee\":\"+44900123456\",\"sessionId\":\"%s\","
+		 "\"sdp\":\"v=0\\r\\no=- 1 1 IN IP4 1.2.3.4\\r\\n\",\"inviteParameters\":{\"X-Evil\":\"1\"},\"custom\":%s,\"f\":1.10}",
+		 sid, (long)rand(), sid, custom ? custom : "{}");
+	struct chr r = post("/rest-hook/call", body);
+	CHECK(r.status == 200);
+	char want[64];
+	snprintf(want, sizeof(want), "\"callee\":\"%s\",", callee);
+	CHECK_MSG(strstr(r.body, want) != NULL, "want %s in %s", want, r.body);
+	CHECK(strstr(r.body, "\"inviteParameters\":{},") != NULL);
+	CHECK(strstr(r.body, "X-Evil") == NULL);
+	CHECK(strstr(r.body, "\"f\":1.10}") != NULL);
+	CHECK(strstr(r.body, "\"sdp\":\"v=0\\r\\no=- 1 1 IN IP4 1.2.3.4\\r\\n\"") != NULL);
+	chr_free(&r);
+}
+
+static void test_calls(void)
+{
+	char b[1024];
+	struct chr r = post("/rest-hook/connect",
+			    connect_body(b, sizeof(b), "/10.0.1.1:1/sales", "https://www.example.com", "{\"button\":\"sales\"}"));
+	CHECK(r.status == 200);
+	chr_free(&r);
+	r = post("/rest-hook/connect", connect_body(b, sizeof(b), "/10.0.1.1:2/none", "https://shop.example.com", NULL));
+	CHECK(r.status == 200);
+	chr_free(&r);
+	r = post("/rest-hook/connect", connect_body(b, sizeof(b), "/10.0.1.1:3/clinic", "https://clinic.test", NULL));
+	CHECK(r.status == 200);
+	CHECK(strstr(r.body, "\"sipLogin\":\"20001\"") != NULL);
+	CHECK(strstr(r.body, "\"sipPort\":\"\"") != NULL); /* not configured -> "" */
+	CHECK(strstr(r.body, "\"sipRegisterRequired\":false") != NULL);
+	chr_free(&r);
+
+	call_expect("/10.0.1.1:1/sales", NULL, "10002");                        /* connect's button */
+	call_expect("/10.0.1.1:1/sales", "{\"button\":\"support\"}", "10003");  /* call's button wins */
+	call_expect("/10.0.1.1:2/none", NULL, "10002");                         /* the site's callee */
+	call_expect("/10.0.1.1:3/clinic", "{\"button\":\"desk\"}", "20002");    /* the other site */
+
+	/* a callee is never the browser's; an unknown button is refused */
+	r = post("/rest-hook/call", "{\"callId\":\"x1\",\"sessionId\":\"/10.0.1.1:1/sales\",\"custom\":{\"button\":\"premium\"}}");
+	CHECK(is_error(&r, 403, "unknown button"));
+	chr_free(&r);
+	/* the clinic has buttons but no default callee */
+	r = post("/rest-hook/call", "{\"callId\":\"x2\",\"sessionId\":\"/10.0.1.1:3/clinic\",\"callee\":\"666\"}");
+	CHECK(is_error(&r, 403, "no callee configured for this site"));
+	chr_free(&r);
+	/* two sites: a session we never accepted is refused */
+	r = post("/rest-hook/call", "{\"callId\":\"x3\",\"sessionId\":\"/10.9.9.9:1/never\",\"callee\":\"666\"}");
+	CHECK(is_error(&r, 403, "unknown session"));
+	chr_free(&r);
+	/* a call without callee or inviteParameters gets both appended */
+	r = post("/rest-hook/call", "{\"callId\":\"x4\",\"sessionId\":\"/10.0.1.1:2/none\"}");
+	CHECK_STR(r.body, "{\"callId\":\"x4\",\"sessionId\":\"/10.0.1.1:2/none\",\"callee\":\"10002\",\"inviteParameters\":{}}");
+	chr_free(&r);
+
+	/* transfer and sendMessage: refused for the shop, mirrored for the clinic */
+	const char *tb = "{\"sessionId\":\"/10.0.1.1:1/sales\",\"callId\":\"c\",\"target\":\"+1900555\"}";
+	r = post("/rest-hook/transfer", tb);
+	CHECK(is_error(&r, 403, "transfers are not allowed for this site"));
+	chr_free(&r);
+	r = post("/rest-hook/sendMessage", "{\"sessionId\":\"/10.0.1.1:1/sales\",\"to\":\"x\"}");
+	CHECK(is_error(&r, 403, "messages are not allowed for this site"));
+	chr_free(&r);
+	tb = "{\"sessionId\":\"/10.0.1.1:3/clinic\",\"callId\":\"c\",\"target\":\"20003\"}";
+	r = post("/rest-hook/transfer", tb);
+	CHECK(r.status == 200 && strcmp(r.body, tb) == 0);
+	chr_free(&r);
+
+	/* DISCONNECTED closes the session: the next call of it is refused */
+	const char *ev = "{ \"nodeId\" : \"n\", \"sessionId\":\"/10.0.1.1:1/sales\",\"status\":\"DISCONNECTED\",\"info\":\"Normal disconnect\" }";
+	r = post("/rest-hook/ConnectionStatusEvent", ev);
+	CHECK(r.status == 200 && strcmp(r.body, ev) == 0);
+	chr_free(&r);
+	r = post("/rest-hook/call", "{\"callId\":\"x5\",\"sessionId\":\"/10.0.1.1:1/sales\"}");
+	CHECK(is_error(&r, 403, "unknown session"));
+	chr_free(&r);
+}
+
+static void test_mirror_and_routing(void)
+{
+	/* events come back exactly as sent, whitespace and all */
+	const char *ev = "{\n  \"nodeId\": \"n@1\",\n  \"sessionId\": \"/1.2.3.4:5/x\", \"callId\": \"c\",\n"
+			 "  \"status\": \"RING\", \"sipStatus\": 180, \"v\": 1e400, \"u\": \"\xe2\x82\xac\",\n"
+			 "  \"n\": 18446744073709551616123 }";
+	const char *paths[] = {"/rest-hook/CallStatusEvent", "/CallStatusEvent", "/a/b/CallStatusEvent/",
+			       "/rest-hook/CallStatusEvent?x=1"};
+	for (size_t i = 0; i < 4; i++) {
+		struct chr r = post(paths[i], ev);
+		/* 1e400 overflows a double: Jansson refuses it, so this body is a 400 */
+		CHECK_MSG(r.status == 400, "%s -> %ld %s", paths[i], r.status, r.body);
+		chr_free(&r);
+	}
+	const char *ev2 = "{\n  \"nodeId\": \"n@1\",\n  \"sessionId\": \"/1.2.3.4:5/x\", \"callId\": \"c\",\n"
+			  "  \"status\": \"RING\", \"sipStatus\": 180, \"v\": 1.000, \"u\": \"\xe2\x82\xac\\u20ac\",\n"
+			  "  \"n\": 18446744073709551616123 }";
+	for (size_t i = 0; i < 4; i++) {
+		struct chr r = post(paths[i], ev2);
+		CHECK_MSG(r.status == 200 && r.len == strlen(ev2) && memcmp(r.body, ev2, r.len) == 0, "%s -> %ld %s",
+			  paths[i], r.status, r.body);
+		CHECK_STR(r.ctype, "application/json");
+		chr_free(&r);
+	}
+	/* the method is case-sensitive: "Connect" is not connect, so it is mirrored */
+	const char *cb = "{\"origin\":\"https://evil.net\",\"sessionId\":\"/1.1.1.1:1/c\"}";
+	struct chr r = post("/rest-hook/Connect", cb);
+	CHECK(r.status == 200 && strcmp(r.body, cb) == 0);
+	chr_free(&r);
+	/* trailing slash and query string still reach connect */
+	r = post("/rest-hook/connect/", cb);
+	CHECK(is_error(&r, 403, "origin not allowed"));
+	chr_free(&r);
+	r = post("/rest-hook/connect?x=1", cb);
+	CHECK(is_error(&r, 403, "origin not allowed"));
+	chr_free(&r);
+}
+
+static void test_bad_inputs(void)
+{
+	struct {
+		const char *body;
+		size_t len;
+		const char *reason;
+	} cases[] = {
+		{"", 0, "empty body: a JSON object is required"},
+		{"{\"a\":", 5, "malformed JSON"},
+		{"[1,2]", 5, "the body must be a JSON object"},
+		{"\"str\"", 5, "the body must be a JSON object"},
+		{"{\"a\":1,\"a\":2}", 13, "duplicate object key"},
+		{"{\"a\":\"\xff\xfe\"}", 9, "invalid UTF-8"},
+		{"{\"a\":\"\xc3\"}", 8, "invalid UTF-8"},
+		{"{\"a\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}", 47, "JSON nested too deeply"},
+		{"{\"a\":1} x", 9, "malformed JSON"},
+		{"{\"a\":\"x\x01y\"}", 11, "malformed JSON"},
+	};
+	char url[256];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct chr r;
+		ch_http(c, "POST", ch_url(url, sizeof(url), d.hook_port, "/rest-hook/connect"), NULL, cases[i].body,
+			cases[i].len, &r);
+		CHECK_MSG(is_error(&r, 400, cases[i].reason), "case %zu", i);
+		chr_free(&r);
+	}
+	/* oversize: declared by Content-Length, and chunked with no length */
+	size_t big = 70000;
+	char *huge = malloc(big + 1);
+	memset(huge, ' ', big);
+	huge[0] = '{';
+	huge[big - 1] = '}';
+	huge[big] = '\0';
+	struct chr r;
+	ch_http(c, "POST", ch_url(url, sizeof(url), d.hook_port, "/rest-hook/call"), NULL, huge, big, &r);
+	CHECK(is_error(&r, 413, "body larger than max_body_bytes"));
+	chr_free(&r);
+	const char *chunked[] = {"Transfer-Encoding: chunked", NULL};
+	ch_http(c, "POST", ch_url(url, sizeof(url), d.hook_port, "/rest-hook/call"), chunked, huge, big, &r);
+	CHECK(is_error(&r, 413, "body larger than max_body_bytes"));
+	chr_free(&r);
+	free(huge);
+	/* wrong methods */
+	const char *methods[] = {"GET", "PUT", "DELETE", "PATCH", "OPTIONS"};
+	for (size_t i = 0; i < 5; i++) {
+		ch_http(c, methods[i], ch_url(url, sizeof(url), d.hook_port, "/rest-hook/connect"), NULL, NULL, 0, &r);
+		CHECK_MSG(is_error(&r, 405, "use POST"), "%s", methods[i]);
+		CHECK_STR(r.allow, "POST");
+		chr_free(&r);
+	}
+	ch_http(c, "GET", ch_url(url, sizeof(url), d.hook_port, "/healthz"), NULL, NULL, 0, &r);
+	CHECK(r.status == 200 && strcmp(r.body, "{\"status\":\"ok\"}") == 0);
+	chr_free(&r);
+	ch_http(c, "HEAD", ch_url(url, sizeof(url), d.hook_port, "/healthz"), NULL, NULL, 0, &r);
+	CHECK(r.status == 200 && r.len == 0);
+	chr_free(&r);
+	ch_http(c, "DELETE", ch_url(url, sizeof(url), d.hook_port, "/healthz"), NULL, NULL, 0, &r);
+	CHECK(r.status == 405);
+	CHECK_STR(r.allow, "GET, HEAD");
+	chr_free(&r);
+}
+
+static void test_keepalive(void)
+{
+	/* WCS reuses its connection: so must we */
+	char b[512];
+	long conns = -1;
+	for (int i = 0; i < 20; i++) {
+		char sid[64];
+		snprintf(sid, sizeof(sid), "/10.0.2.1:%d/ka", i);
+		struct chr r = post("/rest-hook/connect", connect_body(b, sizeof(b), sid, "https://www.example.com", NULL));
+		CHECK(r.status == 200);
+		chr_free(&r);
+		long n = 0;
+		curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &n);
+		if (i > 0)
+			conns = conns < 0 ? n : conns + n;
+		struct chr e = post("/rest-hook/ConnectionStatusEvent", "{\"sessionId\":\"x\",\"status\":\"ESTABLISHED\"}");
+		curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &n);
+		conns += n;
+		chr_free(&e);
+	}
+	CHECK_MSG(conns == 0, "%ld new connections after the first", conns);
+}
+
+/* A client that trickles its body is cut at request_timeout_s (2 s here). */
+static void test_trickle(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d.hook_port)};
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	CHECK(connect(s, (struct sockaddr *)&a, sizeof(a)) == 0);
+	const char *head = "POST /rest-hook/connect HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{";
+	CHECK(write(s, head, strlen(head)) > 0);
+	bool closed = false;
+	time_t start = time(NULL);
+	for (int i = 0; i < 12 && !closed; i++) {
+		struct timespec ts = {0, 500 * 1000000L};
+		nanosleep(&ts, NULL);
+		if (send(s, " ", 1, MSG_NOSIGNAL) < 0)
+			closed = true;
+		char buf[256];
+		struct timeval tv = {0, 1000};
+		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		ssize_t n = recv(s, buf, sizeof(buf), 0);
+		if (n == 0)
+			closed = true;
+	}
+	CHECK_MSG(closed, "connection still open after %ld s", (long)(time(NULL) - start));
+	CHECK(time(NULL) - start <= 5);
+	close(s);
+	/* and the daemon still answers */
+	struct chr r = post("/rest-hook/CallStatusEvent", "{\"a\":1}");
+	CHECK(r.status == 200);
+	chr_free(&r);
+}
+
+static void test_session_table_full(void)
+{
+	/* max_sessions = 40; earlier tests used some: fill the rest, the next new one gets 503 */
+	char b[512];
+	int got503 = 0, ok = 0;
+	for (int i = 0; i < 60; i++) {
+		char sid[64];
+		snprintf(sid, sizeof(sid), "/10.0.3.1:%d/full", i);
+		struct chr r = post("/rest-hook/connect", connect_body(b, sizeof(b), sid, "https://www.example.com", NULL));
+		if (r.status == 503) {
+			got503++;
+			CHECK(is_error(&r, 503, "session table full"));
+		} else if (r.status == 200) {
+			ok++;
+		}
+		chr_free(&r);
+	}
+	CHECK(got503 > 0);
+	CHECK(ok + got503 == 60);
+	/* a retry of an existing session is still answered */
+	struct chr r = post("/rest-hook/connect", connect_body(b, sizeof(b), "/10.0.3.1:0/full", "https://www.example.com", NULL));
+	CHECK(r.status == 200);
+	chr_free(&r);
+	/* closing one makes room */
+	r = post("/rest-hook/ConnectionStatusEvent", "{\"sessionId\":\"/10.0.3.1:0/full\",\"status\":\"FAILED\"}");
+	chr_free(&r);
+	r = post("/rest-hook/connect", connect_body(b, sizeof(b), "/10.0.3.9:1/new", "https://www.example.com", NULL));
+	CHECK(r.status == 200);
+	chr_free(&r);
+}
+
+static void test_log_has_no_secret(void)
+{
+	char *log = chd_log(&d);
+	CHECK(strstr(log, "Shop-Secret-77") == NULL);
+	CHECK(strstr(log, "Clinic-Secret-88") == NULL);
+	CHECK(strstr(log, "method=connect site=shop verdict=allow status=200") != NULL);
+	CHECK(strstr(log, "verdict=origin status=403") != NULL);
+	free(log);
+}
+
+/* One site: a call for a session we never saw (a restarted hook) still works. */
+static void test_single_site_fallback(void)
+{
+	struct chd d1 = {0};
+	CHECK(chd_start(&d1,
+			"hook = { listen = [ \"127.0.0.1:0\" ]; };\n"
+			"sites = ( { name = \"only\"; domain = \"example.org\"; sip = { login = \"1\"; }; callee = \"555\"; } );\n") ==
+	      0);
+	char url[256];
+	struct chr r;
+	const char *b = "{\"callId\":\"z\",\"sessionId\":\"/10.0.0.1:1/unknown\",\"callee\":\"+1900\"}";
+	ch_http(c, "POST", ch_url(url, sizeof(url), d1.hook_port, "/rest-hook/call"), NULL, b, strlen(b), &r);
+	CHECK(r.status == 200);
+	CHECK(strstr(r.body, "\"callee\":\"555\"") != NULL);
+	chr_free(&r);
+	CHECK(chd_stop(&d1) == 0);
+	chd_cleanup(&d1);
+}
+
+static void test_cli(void)
+{
+	struct chd t = {0};
+	char *out = NULL;
+	const char *v[] = {"--version", NULL};
+	CHECK(chd_run(&t, NULL, v, &out) == 0);
+	CHECK(strncmp(out, "callhook ", 9) == 0);
+	free(out);
+	const char *h[] = {"--help", NULL};
+	CHECK(chd_run(&t, NULL, h, &out) == 0);
+	CHECK(strstr(out, "--check") != NULL);
+	free(out);
+	const char *bad[] = {"--bogus", NULL};
+	CHECK(chd_run(&t, NULL, bad, &out) == 2);
+	free(out);
+	char confpath[400];
+	snprintf(confpath, sizeof(confpath), "%s/callhook.conf", t.dir);
+	const char *chk[] = {"--check", "-c", confpath, NULL};
+	CHECK(chd_run(&t, conf_two_sites, chk, &out) == 0);
+	CHECK(strstr(out, "configuration OK") != NULL);
+	CHECK(strstr(out, "restClientConfig: raised call.restOnError: \"LOG\" -> \"FAIL\"") != NULL);
+	CHECK(strstr(out, "password ***") != NULL);
+	CHECK(strstr(out, "Shop-Secret-77") == NULL);
+	free(out);
+	CHECK(chd_run(&t, "sites = ( { name = \"s\"; origins = [ \"https//x\" ]; sip = { login = \"1\"; }; callee = \"1\"; } );\n",
+		      chk, &out) == 1);
+	CHECK_MSG(strstr(out, "callhook.conf:1: sites.[0].origins.[0]: \"https//x\" is not an origin") != NULL, "%s", out);
+	free(out);
+	CHECK(chd_run(&t, "hook = { listen = [ \"127.0.0.1:0\" ]; rest_client_config = \"missing.json\"; };\n", chk, &out) == 1);
+	CHECK(strstr(out, "hook.rest_client_config: cannot read") != NULL);
+	free(out);
+	chd_write(&t, "bad_rcc.json", "{\"call\": {\"restPolicy\": 5}}", 0644);
+	CHECK(chd_run(&t, "hook = { listen = [ \"127.0.0.1:0\" ]; rest_client_config = \"bad_rcc.json\"; };\n", chk, &out) == 1);
+	CHECK(strstr(out, "hook.rest_client_config:") != NULL);
+	free(out);
+	/* a port already taken fails start-up with a message */
+	const char *run[] = {"-c", confpath, NULL};
+	char conf[512];
+	snprintf(conf, sizeof(conf), "hook = { listen = [ \"127.0.0.1:%d\" ]; };\n", d.hook_port);
+	CHECK(chd_run(&t, conf, run, &out) == 1);
+	CHECK(strstr(out, "cannot listen") != NULL);
+	free(out);
+	chd_cleanup(&t);
+}
+
+int main(void)
+{
+	srand((unsigned)time(NULL));
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	c = curl_easy_init();
+	if (chd_start(&d, conf_two_sites) != 0) {
+		CHECK(!"daemon did not start");
+		return check_done();
+	}
+	CHECK(d.hook_port > 0);
+	test_connect_allowed();
+	test_connect_refused();
+	test_calls();
+	test_mirror_and_routing();
+	test_bad_inputs();
+	test_keepalive();
+	test_trickle();
+	test_session_table_full();
+	test_single_site_fallback();
+	test_cli();
+	test_log_has_no_secret();
+	CHECK(chd_stop(&d) == 0);
+	char *log = chd_log(&d);
+	CHECK(strstr(log, "stopped") != NULL);
+	free(log);
+	chd_cleanup(&d);
+	curl_easy_cleanup(c);
+	curl_global_cleanup();
+	return check_done();
+}

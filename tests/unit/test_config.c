@@ -1,0 +1,214 @@
+/* tests/unit/test_config.c: config loader: defaults, bounds, unknown keys, secrets, and the exact error text. */
+#include "../check.h"
+#include "config/config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *base_site =
+	"sites = ( { name = \"shop\"; origins = [ \"https://www.example.com\" ];\n"
+	"  sip = { login = \"10001\"; password = \"pw-secret-1\"; }; callee = \"10002\"; } );\n";
+
+/* Load text; on error return the formatted message (static). */
+static const char *load_err(const char *text)
+{
+	static char msg[1400];
+	struct cfg *c = NULL;
+	struct cfg_error err;
+	if (cfg_load_string(text, "t.conf", "/tmp", &c, &err) == 0) {
+		cfg_free(c);
+		return NULL;
+	}
+	cfg_error_format(&err, msg, sizeof(msg));
+	return msg;
+}
+
+struct err_case {
+	const char *text;
+	const char *expect; /* substring of the formatted error */
+};
+
+static const struct err_case err_cases[] = {
+	{"hook = { listen = [ \"127.0.0.1:8081\" ]; bogus = 1; };\n", "t.conf:1: hook.bogus: unknown setting"},
+	{"hook = { max_body_bytes = 10; };\n", "t.conf:1: hook.max_body_bytes: 10 is out of range"},
+	{"hook = { max_body_bytes = \"big\"; };\n", "hook.max_body_bytes: must be an integer"},
+	{"hook = { listen = [ \"127.0.0.1\" ]; };\n", "hook.listen.[0]: \"127.0.0.1\" is not host:port"},
+	{"hook = { listen = [ \"[::1]:99999\" ]; };\n", "hook.listen.[0]"},
+	{"hook = { listen = [ ]; };\n", "hook.listen: at least one listen address is required"},
+	{"log = { level = \"loud\"; };\nhook = {};\n", "t.conf:1: log.level: \"loud\" is not one of"},
+	{"sites = ( { name = \"shop\"; origins = [ \"https://x.com\" ]; } );\n", "sites.[0].sip: required setting is missing"},
+	{"sites = ( { origins = [ \"https://x.com\" ]; sip = { login = \"1\"; }; } );\n", "sites.[0].name: required"},
+	{"sites = ( { name = \"a b\"; origins = [ \"https://x.com\" ]; sip = { login = \"1\"; }; } );\n",
+	 "sites.[0].name: \"a b\" is not a name"},
+	{"sites = ( { name = \"a\"; sip = { login = \"1\"; }; } );\n", "sites.[0].origins: a site needs origins or domain"},
+	{"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; }; },\n"
+	 "          { name = \"a\"; domain = \"y.com\"; sip = { login = \"1\"; }; } );\n",
+	 "t.conf:2: sites.[1].name: duplicate site name \"a\""},
+	{"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; password = \"p\"; password_file = \"/x\"; }; } );\n",
+	 "sites.[0].sip.password_file: set either password or password_file, not both"},
+	{"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; }; limits = { calls_per_session = -1; }; } );\n",
+	 "sites.[0].limits.calls_per_session: -1 is out of range"},
+	{"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; }; buttons = { sales = 5; }; } );\n",
+	 "sites.[0].buttons.sales: must be a string"},
+	{"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; }; allow_transfer = \"yes\"; } );\n",
+	 "sites.[0].allow_transfer: must be true or false"},
+	{"hook = { wcs_auth = { hmac_keys = [ \"k1\" ]; basic_user = \"u\"; basic_password = \"p\"; }; };\n",
+	 "hook.wcs_auth.basic_user: HMAC keys and Basic credentials both use the Authorization header"},
+	{"hook = { wcs_auth = { basic_user = \"u\"; }; };\n", "hook.wcs_auth.basic_password: required"},
+	{"hook = { tls = { cert = \"/x\"; }; };\n", "hook.tls.key: required when tls is set"},
+	{"originator = { identity = \"x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } ); };\n",
+	 "originator.identity: \"x\" is not a SIP URI"},
+	{"originator = { identity = \"sip:c2c@x\"; };\n", "originator.translations: required"},
+	{"originator = { identity = \"sip:c2c@x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } );\n"
+	 "  http = { listen = [ \"127.0.0.1:0\" ]; }; };\n",
+	 "originator.http.password: required"},
+	{"originator = { identity = \"sip:c2c@x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } );\n"
+	 "  http = { listen = [ \"127.0.0.1:0\" ]; password = \"p\"; auth = \"basic\"; }; };\n",
+	 "originator.http.auth: \"basic\" sends the password in clear"},
+	{"log = { level = \"info\"; };\n", "nothing to do"},
+	{"hook = { listen = [ \"127.0.0.1:1\" ] \n", "t.conf:2: syntax error"},
+	{"sites = { name = \"a\"; };\n", "sites: must be a list of groups"},
+};
+
+static void test_errors(void)
+{
+	for (size_t i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++) {
+		const char *e = load_err(err_cases[i].text);
+		CHECK_MSG(e != NULL, "case %zu loaded but should fail", i);
+		if (e)
+			CHECK_MSG(strstr(e, err_cases[i].expect) != NULL, "case %zu: got \"%s\", want \"%s\"", i, e,
+				  err_cases[i].expect);
+	}
+}
+
+static void test_defaults(void)
+{
+	struct cfg *c = NULL;
+	struct cfg_error err;
+	CHECK(cfg_load_string(base_site, "t.conf", "/tmp", &c, &err) == 0);
+	if (!c)
+		return;
+	CHECK(c->has_hook);
+	CHECK(c->hook.listen.n == 1 && strcmp(c->hook.listen.v[0], "127.0.0.1:8081") == 0);
+	CHECK(c->hook.max_body_bytes == 1048576);
+	CHECK(c->hook.request_timeout_s == 10);
+	CHECK(c->hook.max_sessions == 100000);
+	CHECK(c->hook.session_ttl_s == 86400);
+	CHECK(c->n_sites == 1);
+	CHECK_STR(c->sites[0].name, "shop");
+	CHECK(c->sites[0].limits.connects_per_minute_per_ip == 10);
+	CHECK(c->sites[0].limits.calls_per_minute_per_ip == 3);
+	CHECK(c->sites[0].limits.calls_per_session == 3);
+	CHECK(c->sites[0].limits.calls_per_minute == 30);
+	CHECK(c->sites[0].limits.concurrent_calls == 10);
+	CHECK(!c->sites[0].allow_transfer && !c->sites[0].allow_messages);
+	CHECK_STR(c->log.level, "info");
+	const char *secrets[8];
+	size_t n = cfg_secrets(c, secrets, 8);
+	CHECK(n == 1 && strcmp(secrets[0], "pw-secret-1") == 0);
+	CHECK(cfg_line_of(c, "sites.[0].sip") == 2);
+	cfg_free(c);
+}
+
+static void test_secret_files(void)
+{
+	char dir[] = "/tmp/ch-cfg-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char path[256], text[1024];
+	snprintf(path, sizeof(path), "%s/sip.pass", dir);
+	FILE *f = fopen(path, "w");
+	fputs("from-file-secret\n", f);
+	fclose(f);
+	snprintf(text, sizeof(text),
+		 "sites = ( { name = \"a\"; domain = \"x.com\"; callee = \"1\"; sip = { login = \"1\"; password_file = \"sip.pass\"; }; } );\n");
+
+	chmod(path, 0644);
+	struct cfg *c = NULL;
+	struct cfg_error err;
+	CHECK(cfg_load_string(text, "t.conf", dir, &c, &err) != 0);
+	CHECK_MSG(strstr(err.msg, "readable by others") != NULL, "%s", err.msg);
+	CHECK(strstr(err.msg, "from-file-secret") == NULL);
+
+	chmod(path, 0640);
+	CHECK(cfg_load_string(text, "t.conf", dir, &c, &err) == 0);
+	if (c) {
+		CHECK_STR(c->sites[0].sip.password, "from-file-secret");
+		CHECK(cfg_warnings(c)->n == 1);
+		CHECK(strstr(cfg_warnings(c)->v[0], "readable by its group") != NULL);
+		cfg_free(c);
+	}
+
+	chmod(path, 0600);
+	c = NULL;
+	CHECK(cfg_load_string(text, "t.conf", dir, &c, &err) == 0);
+	if (c) {
+		CHECK(cfg_warnings(c)->n == 0);
+		cfg_free(c);
+	}
+
+	/* systemd credentials win over the configured path */
+	char cred[256];
+	snprintf(cred, sizeof(cred), "%s/creds", dir);
+	mkdir(cred, 0700);
+	char cpath[300];
+	snprintf(cpath, sizeof(cpath), "%s/sip.pass", cred);
+	f = fopen(cpath, "w");
+	fputs("credential-secret", f);
+	fclose(f);
+	chmod(cpath, 0400);
+	setenv("CREDENTIALS_DIRECTORY", cred, 1);
+	c = NULL;
+	CHECK(cfg_load_string(text, "t.conf", dir, &c, &err) == 0);
+	if (c) {
+		CHECK_STR(c->sites[0].sip.password, "credential-secret");
+		cfg_free(c);
+	}
+	unsetenv("CREDENTIALS_DIRECTORY");
+
+	/* a token secret shorter than 32 bytes refuses to start */
+	char tpath[256];
+	snprintf(tpath, sizeof(tpath), "%s/token.key", dir);
+	f = fopen(tpath, "w");
+	fputs("short", f);
+	fclose(f);
+	chmod(tpath, 0600);
+	snprintf(text, sizeof(text),
+		 "sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; };\n"
+		 "  token = { secret_file = \"token.key\"; }; } );\n");
+	CHECK(cfg_load_string(text, "t.conf", dir, &c, &err) != 0);
+	CHECK_MSG(strstr(err.msg, "at least 32 bytes") != NULL, "%s", err.msg);
+	CHECK(err.line == 2);
+
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK(system(cmd) == 0);
+}
+
+static void test_example_and_shared_rcc(void)
+{
+	struct cfg *c = NULL;
+	struct cfg_error err;
+	int rc = cfg_load(CH_SOURCE_DIR "/examples/callhook.conf", &c, &err);
+	char msg[1400];
+	cfg_error_format(&err, msg, sizeof(msg));
+	CHECK_MSG(rc == 0, "%s", msg);
+	if (c) {
+		CHECK(c->n_sites == 1);
+		CHECK(strstr(c->hook.rest_client_config, "/examples/rest_client_config.json") != NULL);
+		cfg_free(c);
+	}
+	rc = cfg_load("/nonexistent/callhook.conf", &c, &err);
+	CHECK(rc != 0);
+	CHECK(strstr(err.msg, "cannot read") != NULL);
+}
+
+int main(void)
+{
+	test_errors();
+	test_defaults();
+	test_secret_files();
+	test_example_and_shared_rcc();
+	return check_done();
+}
