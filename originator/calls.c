@@ -153,7 +153,7 @@ int orig_calls_new(struct orig_calls **out)
 		return ENOMEM;
 	c->nb = 256;
 	c->tab = calloc(c->nb, sizeof(*c->tab));
-	c->ib_nb = 256;
+	c->ib_nb = 4096;
 	c->ib = calloc(c->ib_nb, sizeof(*c->ib));
 	if (!c->tab || !c->ib || pthread_mutex_init(&c->mu, NULL) != 0) {
 		free(c->tab);

@@ -19,6 +19,7 @@
 #define VAL_MAX 1024              /* one element's text */
 #define DEPTH_MAX 16
 #define DEFAULT_MAX_CONNECTIONS 64
+#define DOC_TIMEOUT_MS 30000      /* a started request must be complete within this */
 
 enum field { F_NONE = -1, F_INI = 0, F_DST = 1, F_ANC = 2 };
 static const char *const field_name[3] = {"Initiator", "Destination", "AnchorCall"};
@@ -58,6 +59,7 @@ struct xconn {
 	XML_Parser p;
 	struct xdoc doc;
 	size_t fed; /* bytes of in given to p */
+	int64_t doc_started_ms;
 	bool eof;
 	bool broken_flag;
 	bool close_after_flush;
@@ -477,6 +479,7 @@ static void process_input(struct orig_xml *x, struct xconn *c)
 				return;
 			}
 			c->fed = 0;
+			c->doc_started_ms = ch_now_ms();
 		}
 		if (c->fed < c->in.len) {
 			size_t n = c->in.len - c->fed;
@@ -732,7 +735,22 @@ static void *xml_main(void *arg)
 		}
 		if (draining && (!pending_any || ch_now_ms() >= deadline))
 			break;
+		/* a request left half-sent holds a connection slot: time it out */
 		int timeout = draining ? 50 : -1;
+		int64_t now = ch_now_ms();
+		for (struct xconn *c = x->conns; c; c = c->next) {
+			if (!c->p || c->close_after_flush)
+				continue;
+			if (now - c->doc_started_ms >= DOC_TIMEOUT_MS) {
+				send_doc(c, bare_pre, sizeof(bare_pre) - 1, bare_suf,
+					 sizeof(bare_suf) - 1, NULL, NULL, 400, NULL,
+					 "request incomplete after 30 s");
+				c->close_after_flush = true;
+				timeout = 0;
+			} else if (timeout != 0) {
+				timeout = 1000;
+			}
+		}
 		int r = poll(pf, (nfds_t)n, timeout);
 		if (r < 0 && errno != EINTR) {
 			ch_err("originator-xml: poll: %s", strerror(errno));
