@@ -393,8 +393,10 @@ static void end_call(struct call *c, enum orig_state st, enum orig_leg leg, int 
 	c->ended = true;
 	c->ph = PH_DONE;
 	timer_stop(c);
-	emit(c, st, leg, code, reason, sip_code, sip_reason, true, by);
+	/* Count the call out before its final event, so that a reader woken by
+	 * that event sees a consistent orig_sip_active(). */
 	atomic_fetch_sub(&c->s->active, 1);
+	emit(c, st, leg, code, reason, sip_code, sip_reason, true, by);
 	ch_info("sip: call %" PRIu64 " %s: %d %s, ended by %s", c->id, orig_state_name(st), code,
 		sip_reason && *sip_reason ? sip_reason : reason, orig_ended_by_name(by));
 	release_leg(&c->a);
@@ -589,9 +591,9 @@ static void start_call(struct orig_sip *s, uint64_t id, const struct orig_call_r
 		tmp.t_start = ch_now_ms();
 		emit(&tmp, ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100, "In progress", 0, NULL, false,
 		     ORIG_BY_NONE);
+		atomic_fetch_sub(&s->active, 1);
 		emit(&tmp, ORIG_FAILED, ORIG_LEG_INITIATOR, 500, "Failed to connect to initiator", 500,
 		     "out of memory", true, ORIG_BY_ERROR);
-		atomic_fetch_sub(&s->active, 1);
 		return;
 	}
 	c->s = s;
