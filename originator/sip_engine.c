@@ -88,6 +88,8 @@ struct leg {
 	struct relay in;  /* a request from this phone being relayed to the other */
 	bool out_relay;   /* a request we sent to this phone on behalf of the other */
 	bool out_ack_pending; /* our relayed offerless re-INVITE got 2xx, ACK held for the answer */
+	nua_saved_event_t saved[1]; /* the incoming request being relayed, answered later */
+	bool has_saved;
 };
 
 struct call {
@@ -464,6 +466,10 @@ static void leg_gone(struct leg *l)
 {
 	if (l->st == LS_GONE || l->st == LS_NONE)
 		return;
+	if (l->has_saved) {
+		nua_destroy_event(l->saved);
+		l->has_saved = false;
+	}
 	if (l->nh) {
 		nua_handle_bind(l->nh, NULL);
 		nua_handle_destroy(l->nh);
@@ -726,6 +732,22 @@ static struct leg *other(struct leg *l)
 	return l == &l->c->a ? &l->c->b : &l->c->a;
 }
 
+/* Answer the request of phone l saved by relay_request (sdp NULL = no body). */
+static void respond_in(struct leg *l, int status, const char *phrase, const char *sdp)
+{
+	if (sdp)
+		nua_respond(l->nh, status, phrase, TAG_IF(l->has_saved, NUTAG_WITH_SAVED(l->saved)),
+			    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
+			    TAG_END());
+	else
+		nua_respond(l->nh, status, phrase, TAG_IF(l->has_saved, NUTAG_WITH_SAVED(l->saved)),
+			    TAG_END());
+	if (l->has_saved) {
+		nua_destroy_event(l->saved);
+		l->has_saved = false;
+	}
+}
+
 /* A re-INVITE or UPDATE from phone l while connected: send it on to the other. */
 static void relay_request(struct leg *l, bool is_update, const sip_t *sip)
 {
@@ -735,17 +757,17 @@ static void relay_request(struct leg *l, bool is_update, const sip_t *sip)
 	const char *body = sdp_of(sip, &len);
 	if (c->ph != PH_CONNECTED || l->in.active || o->in.active || l->out_relay || o->out_relay ||
 	    o->st != LS_UP) {
-		nua_respond(l->nh, SIP_491_REQUEST_PENDING, TAG_END());
+		nua_respond(l->nh, SIP_491_REQUEST_PENDING, NUTAG_WITH_THIS(c->s->nua), TAG_END());
 		return;
 	}
 	if (!body && is_update) {
 		/* A session refresh without SDP: nothing to negotiate. */
-		nua_respond(l->nh, SIP_200_OK, TAG_END());
+		nua_respond(l->nh, SIP_200_OK, NUTAG_WITH_THIS(c->s->nua), TAG_END());
 		return;
 	}
 	char *sdp = malloc(SDP_MAX);
 	if (!sdp) {
-		nua_respond(l->nh, SIP_500_INTERNAL_SERVER_ERROR, TAG_END());
+		nua_respond(l->nh, SIP_500_INTERNAL_SERVER_ERROR, NUTAG_WITH_THIS(c->s->nua), TAG_END());
 		return;
 	}
 	int err = 0;
@@ -760,10 +782,11 @@ static void relay_request(struct leg *l, bool is_update, const sip_t *sip)
 		}
 	}
 	if (err) {
-		nua_respond(l->nh, SIP_488_NOT_ACCEPTABLE, TAG_END());
+		nua_respond(l->nh, SIP_488_NOT_ACCEPTABLE, NUTAG_WITH_THIS(c->s->nua), TAG_END());
 		free(sdp);
 		return;
 	}
+	l->has_saved = nua_save_event(c->s->nua, l->saved) != 0;
 	l->in.active = true;
 	l->in.is_update = is_update;
 	l->in.offerless = body == NULL;
@@ -798,7 +821,7 @@ static void relay_response(struct orig_sip *s, struct leg *o, int status, const 
 	}
 	if (status >= 300) {
 		l->in.active = false;
-		nua_respond(l->nh, status, phrase, TAG_END());
+		respond_in(l, status, phrase, NULL);
 		return;
 	}
 	size_t len = 0;
@@ -825,11 +848,7 @@ static void relay_response(struct orig_sip *s, struct leg *o, int status, const 
 	} else {
 		l->in.active = false;
 	}
-	if (sdp)
-		nua_respond(l->nh, SIP_200_OK, SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-			    SIPTAG_PAYLOAD_STR(sdp), TAG_END());
-	else
-		nua_respond(l->nh, SIP_200_OK, TAG_END());
+	respond_in(l, SIP_200_OK, sdp);
 	free(sdp);
 }
 

@@ -754,12 +754,14 @@ static void case_auth_401_wrong_password(void)
 	auth_case("uas_auth401.xml", false);
 }
 
-static void case_hold_relay(void)
+/* A hold offer from the destination (re-INVITE or UPDATE) relayed to the initiator. */
+static void hold_relay(bool update)
 {
 	struct peer a, b;
 	char ini[128], dst[128];
-	CHECK(peer_start(&a, "initiator", "uas_anchor_init_hold.xml", NULL));
-	CHECK(peer_start(&b, "destination", "uas_dest_hold.xml", NULL));
+	CHECK(peer_start(&a, "initiator", update ? "uas_anchor_init_update.xml" : "uas_anchor_init_hold.xml",
+			 NULL));
+	CHECK(peer_start(&b, "destination", update ? "uas_dest_update.xml" : "uas_dest_hold.xml", NULL));
 	uri_of(&a, "alice", ini, sizeof ini);
 	uri_of(&b, "9055551234", dst, sizeof dst);
 	uint64_t id = place(ini, dst, true, 0);
@@ -768,7 +770,7 @@ static void case_hold_relay(void)
 	CHECK(peer_wait(&a, 15000));
 	CHECK(peer_wait(&b, 15000));
 	/* The hold offer reached the initiator with only our origin changed. */
-	char *re = msg_body(a.msgs, "INVITE ", 2);
+	char *re = update ? msg_body(a.msgs, "UPDATE ", 0) : msg_body(a.msgs, "INVITE ", 2);
 	CHECK(re != NULL);
 	if (re) {
 		char n[2048], o[256];
@@ -777,6 +779,16 @@ static void case_hold_relay(void)
 		CHECK(strstr(o, " 3 IN IP4 127.0.0.1") != NULL);
 	}
 	free(re);
+}
+
+static void case_hold_relay(void)
+{
+	hold_relay(false);
+}
+
+static void case_update_relay(void)
+{
+	hold_relay(true);
 }
 
 /* Two-peer call whose outcome is one failure on a leg. */
@@ -1051,6 +1063,7 @@ static const struct case_def cases[] = {
 	{.name = "refer_tcp", .fn = case_refer_tcp},
 	{.name = "parallel_refer", .fn = case_parallel_refer},
 	{.name = "unsolicited_invite", .fn = case_unsolicited_invite},
+	{.name = "update_relay", .fn = case_update_relay},
 	{.name = "max_call", .fn = case_max_call, .max_call_s = 1},
 };
 
