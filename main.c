@@ -1,13 +1,14 @@
 /* main.c: callhook's entry point: arguments, config, wiring the hook and the originator, signals. */
 #include "common/common.h"
+#include "common/metrics.h"
 #include "config/config.h"
 #include "hook/hook.h"
 #include "policy/policy.h"
 #if defined(CALLHOOK_WITH_ORIGINATOR)
 #include "originator/originator.h"
-#define CALLHOOK_HAVE_ORIGINATOR 1
 #endif
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -122,7 +123,8 @@ struct app {
 	struct cfg *cfg; /* borrowed from the hook runtime, or owned when no hook */
 	struct hook *hook;
 	struct hook_rt *rt;
-#ifdef CALLHOOK_HAVE_ORIGINATOR
+	struct hook_admin *admin;
+#ifdef CALLHOOK_WITH_ORIGINATOR
 	struct orig *orig;
 #endif
 };
@@ -186,42 +188,79 @@ static int run_check(const char *path)
 	return 0;
 }
 
+static bool strv_equal(const struct cfg_strv *a, const struct cfg_strv *b)
+{
+	bool same = a->n == b->n;
+	for (size_t i = 0; same && i < a->n; i++)
+		same = strcmp(a->v[i], b->v[i]) == 0;
+	return same;
+}
+
+static void reload_result(bool ok)
+{
+	ch_metrics_add("callhook_reloads_total", ok ? "result=\"ok\"" : "result=\"failed\"", 1);
+}
+
 static void reload(struct app *a)
 {
 	struct cfg *cfg;
 	struct hook_rt *rt;
+	char err[512] = "";
 	ch_info("reload: loading %s", a->path);
 	if (load_all(a->path, &cfg, &rt, NULL)) {
 		ch_err("reload: %s is invalid (see above); still running the previous configuration", a->path);
+		reload_result(false);
 		return;
 	}
-	if (!!cfg->has_hook != !!a->hook) {
-		ch_err("reload: turning the hook on or off needs a restart; still running the previous configuration");
+	if (!!cfg->has_hook != !!a->hook || cfg->has_admin != a->cfg->has_admin
+#ifdef CALLHOOK_WITH_ORIGINATOR
+	    || !!cfg->has_originator != !!a->orig
+#endif
+	) {
+		ch_err("reload: adding or removing the hook, originator or admin group needs a restart; "
+		       "still running the previous configuration");
 		goto drop;
 	}
-	if (a->hook) {
-		const struct cfg_strv *o = &a->cfg->hook.listen, *n = &cfg->hook.listen;
-		bool same = o->n == n->n;
-		for (size_t i = 0; same && i < o->n; i++)
-			same = strcmp(o->v[i], n->v[i]) == 0;
-		if (!same)
-			ch_warn("reload: hook.listen changed; the listeners stay as they are until a restart");
+	if (cfg->has_admin && !strv_equal(&cfg->admin.listen, &a->cfg->admin.listen))
+		ch_warn("reload: admin.listen changed; it needs a restart (the admin listener stays as it is)");
+#ifdef CALLHOOK_WITH_ORIGINATOR
+	/* the originator checks everything before it changes anything */
+	if (a->orig && orig_reload(a->orig, cfg, err, sizeof(err)) != 0) {
+		ch_err("reload: originator: %s; still running the previous configuration", err);
+		goto drop;
 	}
+#endif
+	if (a->hook && hook_reload(a->hook, rt, err, sizeof(err)) != 0) {
+		/* the originator already took the new settings: say so plainly */
+		ch_err("reload: %s; the hook keeps its previous configuration%s", err,
+		       a->cfg->has_originator ? " (the originator has the new one)" : "");
+		goto drop;
+	}
+	struct cfg *old = a->cfg;
 	apply_log(cfg);
-	if (a->hook) {
-		hook_reload(a->hook, rt);
-		a->rt = rt;
-	} else {
-		cfg_free(a->cfg);
-	}
 	a->cfg = cfg;
+	a->rt = rt;
+	/* with a hook the old cfg belongs to the old runtime, released by hook_reload */
+	if (!a->hook)
+		cfg_free(old);
 	ch_info("reload: %s loaded", a->path);
+	reload_result(true);
 	return;
 drop:
+	reload_result(false);
 	if (rt)
 		hook_rt_release(rt);
 	else
 		cfg_free(cfg);
+}
+
+static int write_pid_file(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return errno;
+	fprintf(f, "%ld\n", (long)getpid());
+	return fclose(f) == 0 ? 0 : errno;
 }
 
 int main(int argc, char **argv)
@@ -278,7 +317,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: log.file: cannot open \"%s\": %s\n", path, a.cfg->log.file, strerror(errno));
 		return 1;
 	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	char err[512] = "";
+	int rc = 1;
 	if (a.rt) {
 		if (hook_start(a.rt, &a.hook, err, sizeof(err)) != 0) {
 			ch_err("%s", err);
@@ -286,13 +327,21 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-#ifdef CALLHOOK_HAVE_ORIGINATOR
+	if (a.cfg->has_admin && hook_admin_start(a.cfg, &a.admin, err, sizeof(err)) != 0) {
+		ch_err("%s", err);
+		goto out;
+	}
+	hook_metrics_declare();
+#ifdef CALLHOOK_WITH_ORIGINATOR
 	if (a.cfg->has_originator && orig_start(a.cfg, &a.orig, err, sizeof(err)) != 0) {
 		ch_err("originator: %s", err);
-		hook_stop(a.hook, 0);
-		return 1;
+		goto out;
 	}
 #endif
+	if (a.cfg->pid_file && write_pid_file(a.cfg->pid_file) != 0) {
+		ch_err("pid_file: cannot write %s: %s", a.cfg->pid_file, strerror(errno));
+		goto out;
+	}
 	ch_info("callhook ready (version %s, pid %ld)", CALLHOOK_VERSION, (long)getpid());
 	for (;;) {
 		int sig = 0;
@@ -307,17 +356,23 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	rc = 0;
+	ch_info("stopping: finishing requests in flight (up to %lld s)", (long long)a.cfg->shutdown_grace_s);
+out:;
 	unsigned grace = (unsigned)a.cfg->shutdown_grace_s * 1000;
-	ch_info("stopping: finishing requests in flight (up to %u ms)", grace);
-	const struct cfg *final_cfg = a.cfg;
-	(void)final_cfg;
-#ifdef CALLHOOK_HAVE_ORIGINATOR
+#ifdef CALLHOOK_WITH_ORIGINATOR
 	orig_stop(a.orig, grace);
 #endif
+	hook_admin_stop(a.admin);
+	if (a.cfg->pid_file && rc == 0)
+		unlink(a.cfg->pid_file);
 	if (a.hook)
-		hook_stop(a.hook, grace);
+		hook_stop(a.hook, grace); /* frees the runtime and with it a.cfg */
+	else if (a.rt)
+		hook_rt_release(a.rt);
 	else
 		cfg_free(a.cfg);
+	curl_global_cleanup();
 	ch_info("stopped");
-	return 0;
+	return rc;
 }

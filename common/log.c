@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static enum ch_level log_level = CH_LOG_INFO;
 static enum ch_log_format log_format = CH_LOG_TEXT;
 static int log_fd = 2;
+static bool log_syslog;
 static char *secrets[CH_LOG_MAX_SECRETS];
 static size_t n_secrets;
 
@@ -51,6 +53,13 @@ void ch_log_set_format(enum ch_log_format fmt)
 int ch_log_open(const char *path)
 {
 	int fd = 2;
+	if (path && strcmp(path, "syslog") == 0) {
+		openlog("callhook", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		pthread_mutex_lock(&log_lock);
+		log_syslog = true;
+		pthread_mutex_unlock(&log_lock);
+		return 0;
+	}
 	if (path) {
 		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 		if (fd < 0)
@@ -160,6 +169,12 @@ void ch_logv(enum ch_level lvl, const char *fmt, va_list ap)
 
 	pthread_mutex_lock(&log_lock);
 	redact_locked(msg, sizeof(msg));
+	if (log_syslog) {
+		static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+		syslog(prio[lvl], "%s", msg);
+		pthread_mutex_unlock(&log_lock);
+		return;
+	}
 	size_t len;
 	if (__atomic_load_n(&log_format, __ATOMIC_RELAXED) == CH_LOG_JSON) {
 		char esc[CH_LOG_LINE_MAX * 2 - 128];

@@ -19,11 +19,27 @@ void hook_rt_release(struct hook_rt *rt);
 /* The config a runtime was compiled from (borrowed). */
 const struct cfg *hook_rt_cfg(const struct hook_rt *rt);
 
+/* Read a TLS certificate and its key (a secret file: refused when readable
+ * by others) for the listener group at path ("hook.tls"). New strings. */
+int hook_tls_load(const struct cfg *cfg, const char *path, const struct cfg_tls *t, char **cert, char **key,
+		  struct cfg_error *err);
+
+/* The admin listener (admin.listen): GET/HEAD /healthz and /metrics only.
+ * Logs "admin: listening on ADDR:PORT". 0 or errno with a message in err. */
+struct hook_admin;
+int hook_admin_start(const struct cfg *cfg, struct hook_admin **out, char *err, size_t errlen);
+void hook_admin_stop(struct hook_admin *a);
+
 /* Bind every listener of rt's hook.listen and start serving; logs
  * "hook: listening on ADDR:PORT" for each. Takes rt. 0 or errno, message in err. */
 int hook_start(struct hook_rt *rt, struct hook **out, char *err, size_t errlen);
-/* Swap in a new runtime (taken); requests in flight finish on the old. */
-void hook_reload(struct hook *h, struct hook_rt *rt);
+/* Swap in a new runtime (taken on success); requests in flight finish on the
+ * old. Listeners of addresses no longer configured close, new ones bind (a
+ * TLS change rebinds all); unchanged ones never close. On failure (a new
+ * address cannot bind) nothing changes and rt is not taken. */
+int hook_reload(struct hook *h, struct hook_rt *rt, char *err, size_t errlen);
+/* Declare the hook's metric families (idempotent). */
+void hook_metrics_declare(void);
 /* Stop accepting, wait for requests in flight (grace_ms at most), free. NULL-safe. */
 void hook_stop(struct hook *h, unsigned grace_ms);
 

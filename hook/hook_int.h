@@ -26,6 +26,8 @@ struct hook_rt {
 	json_t *rcc; /* raised restClientConfig (owned) */
 	struct pol_cidr *allow_from;
 	size_t n_allow_from;
+	char *tls_cert; /* PEM text of hook.tls, or NULL */
+	char *tls_key;  /* secret */
 };
 
 /* ---- state that survives reloads (sessions, budgets, replay cache) -----
@@ -95,6 +97,7 @@ struct hook_req {
 	size_t body_len;
 	bool body_too_large;
 	bool timed_out;
+	bool admin_elsewhere; /* /healthz and /metrics live on the admin listener */
 };
 
 struct hook_resp {

@@ -594,14 +594,15 @@ void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_r
 	memset(out, 0, sizeof(*out));
 	const char *hm = rq->http_method ? rq->http_method : "";
 	bool get_like = strcmp(hm, "GET") == 0 || strcmp(hm, "HEAD") == 0;
-	if (strcmp(rq->path, "/healthz") == 0 && get_like) {
+	/* with an admin listener, health and metrics live there and not on the public port */
+	bool health = !rq->admin_elsewhere && strcmp(rq->path, "/healthz") == 0;
+	if (health && get_like) {
 		snprintf(out->method, sizeof(out->method), "healthz");
 		answer_raw(out, "{\"status\":\"ok\"}", 15, "health");
 		return;
 	}
 	wcs_method(rq->path, out->method, sizeof(out->method));
 	if (strcmp(hm, "POST") != 0) {
-		bool health = strcmp(rq->path, "/healthz") == 0;
 		out->allow = health ? "GET, HEAD" : "POST";
 		answer_error(out, 405, "method", health ? "use GET or HEAD" : "use POST");
 		return;

@@ -1,5 +1,7 @@
-/* hook/server.c: libmicrohttpd glue: listeners, capped body intake, request deadline, runtime swap, one log line per request. */
+/* hook/server.c: libmicrohttpd glue: listeners (rebound on reload), capped body intake, request deadline, runtime swap, metrics, one log line per request. */
 #include "hook/hook_int.h"
+
+#include "common/metrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,14 +16,21 @@
 
 #define HOOK_MAX_LISTEN 16
 
+struct listener {
+	char addr[128];
+	bool tls;
+	struct MHD_Daemon *d;
+};
+
 struct hook {
-	struct MHD_Daemon *d[HOOK_MAX_LISTEN];
-	size_t nd;
+	struct listener l[HOOK_MAX_LISTEN];
+	size_t nl;
 	pthread_mutex_t rt_lock;
 	struct hook_rt *rt; /* current runtime; requests hold their own reference */
 	struct hook_store *store;
-	uint64_t next_id;   /* atomic request id */
-	int inflight;       /* atomic */
+	uint64_t next_id; /* atomic request id */
+	int inflight;     /* atomic */
+	bool admin_elsewhere;
 };
 
 struct req {
@@ -35,6 +44,40 @@ struct req {
 	uint64_t id;
 };
 
+/* WCS method names used as metric labels; anything else is "other" so that a
+ * client cannot grow the label set. */
+static const char *const known_methods[] = {
+	"connect", "call", "answer", "hangup", "hold", "unhold", "transfer", "sendDtmf", "sendMessage",
+	"publishStream", "unPublishStream", "playStream", "stopStream", "pauseStream", "snapshot", "OnDataEvent",
+	"submitBugReport", "pushLogs", "sessionDebug", "OnCallEvent", "OnTransferEvent", "OnMessageEvent",
+	"ConnectionStatusEvent", "RegistrationStatusEvent", "CallStatusEvent", "TransferStatusEvent",
+	"MessageStatusEvent", "StreamStatusEvent", "StreamKeepAliveEvent", "DataStatusEvent", "BugReportStatusEvent",
+	"SessionDebugStatusEvent", "ErrorEvent", "healthz", "metrics", NULL};
+
+static const char *metric_method(const char *m)
+{
+	for (size_t i = 0; known_methods[i]; i++) {
+		if (strcmp(known_methods[i], m) == 0)
+			return known_methods[i];
+	}
+	return "other";
+}
+
+void hook_metrics_declare(void)
+{
+	ch_metrics_declare("callhook_build_info", "gauge", "Version of this callhook build.");
+	char labels[64];
+	snprintf(labels, sizeof(labels), "version=\"%s\"", CALLHOOK_VERSION);
+	ch_metrics_set("callhook_build_info", labels, 1);
+	ch_metrics_declare("callhook_requests_total", "counter", "Hook requests by WCS method and HTTP status.");
+	ch_metrics_declare("callhook_verdicts_total", "counter",
+			   "Hook decisions by verdict (allow, mirror, origin, token, budget, auth, body, size, ...).");
+	ch_metrics_declare("callhook_request_duration_seconds", "histogram", "Time to answer a hook request.");
+	ch_metrics_declare("callhook_sessions_active", "gauge", "WCS sessions the hook accepted and still tracks.");
+	ch_metrics_declare("callhook_site_concurrent_calls", "gauge", "Calls holding a concurrent slot, per site.");
+	ch_metrics_declare("callhook_reloads_total", "counter", "Configuration reloads by result.");
+}
+
 static struct hook_rt *rt_acquire(struct hook *h)
 {
 	pthread_mutex_lock(&h->rt_lock);
@@ -42,6 +85,22 @@ static struct hook_rt *rt_acquire(struct hook *h)
 	__atomic_add_fetch(&rt->refs, 1, __ATOMIC_ACQ_REL);
 	pthread_mutex_unlock(&h->rt_lock);
 	return rt;
+}
+
+static void collect(void *arg)
+{
+	struct hook *h = arg;
+	struct hook_rt *rt = rt_acquire(h);
+	hs_lock(h->store);
+	ch_metrics_set("callhook_sessions_active", "", (double)hs_session_count(h->store));
+	for (size_t i = 0; i < rt->n_sites; i++) {
+		char labels[128];
+		snprintf(labels, sizeof(labels), "site=\"%s\"", rt->sites[i].cfg->name);
+		ch_metrics_set("callhook_site_concurrent_calls", labels,
+			       (double)hs_site_active(h->store, rt->sites[i].cfg->name));
+	}
+	hs_unlock(h->store);
+	hook_rt_release(rt);
 }
 
 static void peer_ip(struct MHD_Connection *c, char *out, size_t cap)
@@ -57,20 +116,31 @@ static void peer_ip(struct MHD_Connection *c, char *out, size_t cap)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)cap);
 }
 
-static enum MHD_Result respond(struct MHD_Connection *c, struct hook_resp *r)
+static enum MHD_Result queue(struct MHD_Connection *c, int status, char *body, size_t len, const char *ctype,
+			     const char *allow)
 {
-	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(r->len, r->body ? r->body : (char *)"", r->body ? MHD_RESPMEM_MUST_FREE
-												    : MHD_RESPMEM_PERSISTENT);
-	r->body = NULL; /* owned by MHD now */
-	if (!resp)
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body ? body : (char *)"",
+								     body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		free(body);
 		return MHD_NO;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	if (r->allow)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
-	enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	if (allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+static enum MHD_Result respond_metrics(struct MHD_Connection *c)
+{
+	size_t len = 0;
+	char *text = ch_metrics_render(&len);
+	if (!text)
+		return queue(c, 500, strdup("{\"status\":500,\"reason\":\"out of memory\"}"), 39, "application/json",
+			     NULL);
+	return queue(c, 200, text, len, "text/plain; version=0.0.4; charset=utf-8", NULL);
 }
 
 static void log_request(const struct req *rq, const struct hook_resp *r, const char *http_method)
@@ -78,14 +148,22 @@ static void log_request(const struct req *rq, const struct hook_resp *r, const c
 	int64_t us = ch_now_us() - rq->start_us;
 	ch_log(r->status >= 500 ? CH_LOG_WARN : CH_LOG_INFO,
 	       "req=%llu peer=%s http=%s method=%s site=%s verdict=%s status=%d us=%lld sid=%s",
-	       (unsigned long long)rq->id, rq->peer[0] ? rq->peer : "-", http_method,
-	       r->method[0] ? r->method : "-", r->site[0] ? r->site : "-", r->verdict, r->status, (long long)us,
-	       r->sid[0] ? r->sid : "-");
+	       (unsigned long long)rq->id, rq->peer[0] ? rq->peer : "-", http_method, r->method[0] ? r->method : "-",
+	       r->site[0] ? r->site : "-", r->verdict, r->status, (long long)us, r->sid[0] ? r->sid : "-");
+	char labels[160];
+	snprintf(labels, sizeof(labels), "method=\"%s\",status=\"%d\"", metric_method(r->method), r->status);
+	ch_metrics_add("callhook_requests_total", labels, 1);
+	snprintf(labels, sizeof(labels), "verdict=\"%s\"", r->verdict);
+	ch_metrics_add("callhook_verdicts_total", labels, 1);
+	ch_metrics_observe("callhook_request_duration_seconds", "", (double)us / 1e6);
 }
 
 static enum MHD_Result finish(struct hook *h, struct MHD_Connection *c, struct req *rq, const char *url,
 			      const char *method)
 {
+	bool get_like = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	if (!h->admin_elsewhere && get_like && strcmp(url, "/metrics") == 0)
+		return respond_metrics(c);
 	struct hook_req in = {
 		.http_method = method,
 		.path = url,
@@ -95,11 +173,13 @@ static enum MHD_Result finish(struct hook *h, struct MHD_Connection *c, struct r
 		.body_len = rq->body.len,
 		.body_too_large = rq->too_large,
 		.timed_out = rq->timed_out,
+		.admin_elsewhere = h->admin_elsewhere,
 	};
 	struct hook_resp out;
 	hook_process(rq->rt, h->store, &in, ch_now_ms(), ch_wall_s(), &out);
 	log_request(rq, &out, method);
-	enum MHD_Result ret = respond(c, &out);
+	enum MHD_Result ret = queue(c, out.status, out.body, out.len, "application/json", out.allow);
+	out.body = NULL; /* owned by MHD now */
 	hook_resp_free(&out);
 	return ret;
 }
@@ -139,6 +219,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			/* a client trickling its body is cut: the deadline is for the whole request */
 			ch_warn("req=%llu peer=%s: request not complete within request_timeout_s, closing",
 				(unsigned long long)rq->id, rq->peer);
+			ch_metrics_add("callhook_verdicts_total", "verdict=\"timeout\"", 1);
 			return MHD_NO;
 		}
 		if (!rq->too_large && ch_buf_add(&rq->body, upload_data, *upload_size) != 0) {
@@ -225,6 +306,89 @@ static int bound_port(struct MHD_Daemon *d)
 	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 }
 
+struct mhd_params {
+	MHD_AccessHandlerCallback handler;
+	void *arg;
+	MHD_RequestCompletedCallback completed;
+	unsigned threads;
+	unsigned timeout_s;
+	unsigned max_conn;
+	unsigned per_ip;
+	const char *cert; /* PEM or NULL */
+	const char *key;
+};
+
+/* Start one libmicrohttpd daemon on addr; logs "<name>: listening on host:port". */
+static struct MHD_Daemon *start_daemon(const char *name, const char *addr, const struct mhd_params *p, char *err,
+				       size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (parse_listen(addr, &ss, &sl) != 0) {
+		snprintf(err, errlen, "%s.listen: \"%s\" is not host:port", name, addr);
+		return NULL;
+	}
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (p->cert)
+		flags |= MHD_USE_TLS;
+	struct MHD_OptionItem tls_opts[] = {
+		{p->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)p->cert},
+		{MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)p->key},
+		{MHD_OPTION_END, 0, NULL},
+	};
+	struct MHD_Daemon *d = MHD_start_daemon(
+		flags, 0, NULL, NULL, p->handler, p->arg, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+		MHD_OPTION_THREAD_POOL_SIZE, p->threads, MHD_OPTION_CONNECTION_TIMEOUT, p->timeout_s,
+		MHD_OPTION_CONNECTION_LIMIT, p->max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, p->per_ip,
+		MHD_OPTION_NOTIFY_COMPLETED, p->completed, p->arg, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+	if (!d) {
+		snprintf(err, errlen, "%s.listen: cannot listen on %s (address in use, not local, or bad TLS files?)",
+			 name, addr);
+		return NULL;
+	}
+	char host[128];
+	snprintf(host, sizeof(host), "%s", addr);
+	char *colon = strrchr(host, ':');
+	if (colon)
+		*colon = '\0';
+	ch_info("%s: listening on %s:%d%s", name, host, bound_port(d), p->cert ? " (TLS)" : "");
+	return d;
+}
+
+static unsigned thread_count(const struct cfg_hook *hc)
+{
+	if (hc->threads > 0)
+		return (unsigned)hc->threads;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+static struct MHD_Daemon *start_hook_listener(struct hook *h, const struct hook_rt *rt, const char *addr, char *err,
+					      size_t errlen)
+{
+	const struct cfg_hook *hc = &rt->cfg->hook;
+	struct mhd_params p = {.handler = on_request,
+			       .arg = h,
+			       .completed = on_completed,
+			       .threads = thread_count(hc),
+			       .timeout_s = (unsigned)hc->request_timeout_s,
+			       .max_conn = (unsigned)hc->max_connections,
+			       .per_ip = (unsigned)hc->max_connections_per_ip,
+			       .cert = rt->tls_cert,
+			       .key = rt->tls_key};
+	return start_daemon("hook", addr, &p, err, errlen);
+}
+
+static void stop_listener(struct listener *l)
+{
+	MHD_quiesce_daemon(l->d);
+	MHD_stop_daemon(l->d);
+	l->d = NULL;
+}
+
 int hook_start(struct hook_rt *rt, struct hook **out, char *err, size_t errlen)
 {
 	const struct cfg_hook *hc = &rt->cfg->hook;
@@ -233,83 +397,201 @@ int hook_start(struct hook_rt *rt, struct hook **out, char *err, size_t errlen)
 		return ENOMEM;
 	pthread_mutex_init(&h->rt_lock, NULL);
 	h->rt = rt;
+	h->admin_elsewhere = rt->cfg->has_admin;
 	int rc = hs_new(&h->store);
 	if (rc)
 		goto fail;
-	unsigned threads = (unsigned)hc->threads;
-	if (threads == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = n > 0 ? (unsigned)n : 1;
+	if (hc->listen.n > HOOK_MAX_LISTEN) {
+		snprintf(err, errlen, "hook.listen: at most %d addresses", HOOK_MAX_LISTEN);
+		rc = EINVAL;
+		goto fail;
 	}
-	for (size_t i = 0; i < hc->listen.n && i < HOOK_MAX_LISTEN; i++) {
-		struct sockaddr_storage ss;
-		socklen_t sl;
-		if (parse_listen(hc->listen.v[i], &ss, &sl) != 0) {
-			snprintf(err, errlen, "hook.listen: \"%s\" is not host:port", hc->listen.v[i]);
-			rc = EINVAL;
-			goto fail;
-		}
-		unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
-		if (ss.ss_family == AF_INET6)
-			flags |= MHD_USE_IPv6;
-		h->d[h->nd] = MHD_start_daemon(
-			flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-			MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
-			(unsigned)hc->request_timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)hc->max_connections,
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)hc->max_connections_per_ip,
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-			MHD_OPTION_END);
-		if (!h->d[h->nd]) {
-			snprintf(err, errlen, "hook.listen: cannot listen on %s (address in use or not local?)",
-				 hc->listen.v[i]);
+	for (size_t i = 0; i < hc->listen.n; i++) {
+		struct listener *l = &h->l[h->nl];
+		l->d = start_hook_listener(h, rt, hc->listen.v[i], err, errlen);
+		if (!l->d) {
 			rc = EADDRINUSE;
 			goto fail;
 		}
-		int port = bound_port(h->d[h->nd]);
-		char host[128];
-		snprintf(host, sizeof(host), "%s", hc->listen.v[i]);
-		char *colon = strrchr(host, ':');
-		if (colon)
-			*colon = '\0';
-		ch_info("hook: listening on %s:%d", host, port);
-		h->nd++;
+		snprintf(l->addr, sizeof(l->addr), "%s", hc->listen.v[i]);
+		l->tls = rt->tls_cert != NULL;
+		h->nl++;
 	}
+	hook_metrics_declare();
+	ch_metrics_collector(0, collect, h);
 	*out = h;
 	return 0;
 fail:
-	for (size_t i = 0; i < h->nd; i++)
-		MHD_stop_daemon(h->d[i]);
+	for (size_t i = 0; i < h->nl; i++)
+		stop_listener(&h->l[i]);
 	hs_free(h->store);
 	pthread_mutex_destroy(&h->rt_lock);
 	free(h);
 	return rc;
 }
 
-void hook_reload(struct hook *h, struct hook_rt *rt)
+static bool tls_same(const struct hook_rt *a, const struct hook_rt *b)
 {
+	if (!a->tls_cert || !b->tls_cert)
+		return !a->tls_cert && !b->tls_cert;
+	return strcmp(a->tls_cert, b->tls_cert) == 0 && strcmp(a->tls_key, b->tls_key) == 0;
+}
+
+int hook_reload(struct hook *h, struct hook_rt *rt, char *err, size_t errlen)
+{
+	const struct cfg_strv *nl = &rt->cfg->hook.listen;
+	if (nl->n > HOOK_MAX_LISTEN) {
+		snprintf(err, errlen, "hook.listen: at most %d addresses", HOOK_MAX_LISTEN);
+		return EINVAL;
+	}
+	bool tls_changed = !tls_same(h->rt, rt);
+	/* bind the new addresses first: if one fails, nothing changes */
+	struct listener fresh[HOOK_MAX_LISTEN];
+	size_t nfresh = 0;
+	bool keep[HOOK_MAX_LISTEN] = {false};
+	for (size_t i = 0; i < nl->n; i++) {
+		bool have = false;
+		for (size_t j = 0; j < h->nl && !have && !tls_changed; j++) {
+			if (strcmp(h->l[j].addr, nl->v[i]) == 0) {
+				keep[j] = true;
+				have = true;
+			}
+		}
+		if (have)
+			continue;
+		struct MHD_Daemon *d = start_hook_listener(h, rt, nl->v[i], err, errlen);
+		if (!d) {
+			for (size_t k = 0; k < nfresh; k++)
+				stop_listener(&fresh[k]);
+			return EADDRINUSE;
+		}
+		snprintf(fresh[nfresh].addr, sizeof(fresh[nfresh].addr), "%s", nl->v[i]);
+		fresh[nfresh].tls = rt->tls_cert != NULL;
+		fresh[nfresh++].d = d;
+	}
 	pthread_mutex_lock(&h->rt_lock);
 	struct hook_rt *old = h->rt;
 	h->rt = rt;
 	pthread_mutex_unlock(&h->rt_lock);
+	/* close what is no longer configured; unchanged listeners never close */
+	size_t n = 0;
+	for (size_t j = 0; j < h->nl; j++) {
+		if (keep[j]) {
+			h->l[n++] = h->l[j];
+		} else {
+			ch_info("hook: closing listener %s", h->l[j].addr);
+			stop_listener(&h->l[j]);
+		}
+	}
+	for (size_t k = 0; k < nfresh; k++)
+		h->l[n++] = fresh[k];
+	h->nl = n;
 	hook_rt_release(old);
+	return 0;
 }
 
 void hook_stop(struct hook *h, unsigned grace_ms)
 {
 	if (!h)
 		return;
+	ch_metrics_collector(0, NULL, NULL);
 	/* stop accepting first, then let requests in flight finish */
-	for (size_t i = 0; i < h->nd; i++)
-		MHD_quiesce_daemon(h->d[i]);
+	for (size_t i = 0; i < h->nl; i++)
+		MHD_quiesce_daemon(h->l[i].d);
 	for (unsigned waited = 0; waited < grace_ms && __atomic_load_n(&h->inflight, __ATOMIC_RELAXED) > 0;
 	     waited += 10) {
 		struct timespec ts = {0, 10 * 1000000L};
 		nanosleep(&ts, NULL);
 	}
-	for (size_t i = 0; i < h->nd; i++)
-		MHD_stop_daemon(h->d[i]);
+	for (size_t i = 0; i < h->nl; i++)
+		MHD_stop_daemon(h->l[i].d);
 	hs_free(h->store);
 	hook_rt_release(h->rt);
 	pthread_mutex_destroy(&h->rt_lock);
 	free(h);
+}
+
+/* ---- admin listener ------------------------------------------------------ */
+
+struct hook_admin {
+	struct MHD_Daemon *d[HOOK_MAX_LISTEN];
+	size_t nd;
+	char *cert;
+	char *key;
+};
+
+static enum MHD_Result on_admin(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
+{
+	(void)cls;
+	(void)version;
+	(void)upload_data;
+	if (!*con_cls) {
+		*con_cls = (void *)1; /* answer after the (ignored) body */
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	bool get_like = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	bool known = strcmp(url, "/healthz") == 0 || strcmp(url, "/metrics") == 0;
+	if (!known)
+		return queue(c, 404, strdup("{\"status\":404,\"reason\":\"not found: use /healthz or /metrics\"}"), 60,
+			     "application/json", NULL);
+	if (!get_like)
+		return queue(c, 405, strdup("{\"status\":405,\"reason\":\"use GET or HEAD\"}"), 41, "application/json",
+			     "GET, HEAD");
+	if (strcmp(url, "/metrics") == 0)
+		return respond_metrics(c);
+	return queue(c, 200, strdup("{\"status\":\"ok\"}"), 15, "application/json", NULL);
+}
+
+int hook_admin_start(const struct cfg *cfg, struct hook_admin **out, char *err, size_t errlen)
+{
+	struct hook_admin *a = calloc(1, sizeof(*a));
+	if (!a)
+		return ENOMEM;
+	int rc = EINVAL;
+	if (cfg->admin.tls.cert) {
+		struct cfg_error e;
+		if (hook_tls_load(cfg, "admin.tls", &cfg->admin.tls, &a->cert, &a->key, &e) != 0) {
+			cfg_error_format(&e, err, errlen);
+			goto fail;
+		}
+	}
+	hook_metrics_declare();
+	struct mhd_params p = {.handler = on_admin,
+			       .threads = 1,
+			       .timeout_s = 10,
+			       .max_conn = 64,
+			       .per_ip = 0,
+			       .cert = a->cert,
+			       .key = a->key};
+	for (size_t i = 0; i < cfg->admin.listen.n && i < HOOK_MAX_LISTEN; i++) {
+		a->d[a->nd] = start_daemon("admin", cfg->admin.listen.v[i], &p, err, errlen);
+		if (!a->d[a->nd]) {
+			rc = EADDRINUSE;
+			goto fail;
+		}
+		a->nd++;
+	}
+	*out = a;
+	return 0;
+fail:
+	hook_admin_stop(a);
+	return rc;
+}
+
+void hook_admin_stop(struct hook_admin *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->nd; i++)
+		MHD_stop_daemon(a->d[i]);
+	free(a->cert);
+	if (a->key)
+		memset(a->key, 0, strlen(a->key));
+	free(a->key);
+	free(a);
 }

@@ -1,0 +1,28 @@
+/* common/metrics.h: a tiny Prometheus registry: counters, gauges and one histogram kind, rendered as text. */
+#ifndef CH_METRICS_H
+#define CH_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Declare a family once (name, "counter" | "gauge" | "histogram", help).
+ * Thread-safe; declaring twice is harmless. */
+void ch_metrics_declare(const char *name, const char *type, const char *help);
+/* labels: a ready label set like "method=\"connect\",status=\"200\"" or "".
+ * Callers pass only label values they control (never raw client input). */
+void ch_metrics_add(const char *name, const char *labels, double v);
+void ch_metrics_set(const char *name, const char *labels, double v);
+/* Histogram with fixed latency buckets (seconds). */
+void ch_metrics_observe(const char *name, const char *labels, double seconds);
+
+/* Called at each render to refresh gauges computed on demand. */
+typedef void (*ch_metrics_collect_fn)(void *arg);
+/* Register (arg non-NULL) or remove (fn NULL) the collector for a slot 0..7. */
+void ch_metrics_collector(unsigned slot, ch_metrics_collect_fn fn, void *arg);
+
+/* The whole exposition text; new string (caller frees), NULL on ENOMEM. */
+char *ch_metrics_render(size_t *len);
+/* Forget everything (tests). */
+void ch_metrics_reset(void);
+
+#endif
