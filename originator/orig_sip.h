@@ -149,7 +149,8 @@ int orig_sip_start(const struct orig_sip_opts *o, orig_sip_event_fn cb, void *ar
  * id) before the request is handed to the SIP thread, so a caller that holds
  * its own lock across this call and takes it in the callback always knows the
  * id before the first event. The first event of the call is
- * ORIG_CALLING_INITIATOR. Returns 0, EINVAL (empty URI), EAGAIN (max_calls
+ * ORIG_CALLING_INITIATOR. Returns 0, EINVAL (a URI that is not sip:/sips:
+ * or holds whitespace, controls, quotes or angle brackets), EAGAIN (max_calls
  * reached), ESHUTDOWN (stopping), ENOMEM. */
 int orig_sip_call(struct orig_sip *s, const struct orig_call_req *r, uint64_t *id);
 

@@ -250,6 +250,21 @@ static void display_user(const char *uri, char *out, size_t cap)
 	out[o] = '\0';
 }
 
+/* A URI we put between angle brackets in a header: SIP or SIPS scheme, no
+ * whitespace, controls, quotes or brackets (no header injection). The caller
+ * has validated it already; this is the engine's own guard. */
+static bool uri_ok(const char *u, size_t cap)
+{
+	if (!memchr(u, '\0', cap))
+		return false;
+	if (strncasecmp(u, "sip:", 4) != 0 && strncasecmp(u, "sips:", 5) != 0)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)u; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f || *p == '<' || *p == '>' || *p == '"')
+			return false;
+	return true;
+}
+
 static int64_t since(int64_t t0)
 {
 	return t0 ? ch_now_ms() - t0 : 0;
@@ -1095,6 +1110,9 @@ static void leg_terminated(struct leg *l)
 								 : "Destination hung up";
 		if (c->ph == PH_CONNECTED)
 			end_call(c, ORIG_ENDED, ORIG_LEG_NONE, 200, 0, why, by);
+		else if (c->ph == PH_REINVITE)
+			/* Both phones answered; the hand-off failed on the side that left. */
+			end_call(c, ORIG_FAILED, l->which, 487, 0, why, by);
 		else
 			end_call(c, ORIG_FAILED, attempt_leg(c), 487, 0, why, by);
 	}
@@ -1378,7 +1396,7 @@ static void free_engine(struct orig_sip *s)
 int orig_sip_start(const struct orig_sip_opts *o, orig_sip_event_fn cb, void *arg,
 		   struct orig_sip **out)
 {
-	if (!o || !cb || !out || !o->identity || strncasecmp(o->identity, "sip", 3) != 0)
+	if (!o || !cb || !out || !o->identity || !uri_ok(o->identity, strlen(o->identity) + 1))
 		return EINVAL;
 	struct orig_sip *s = calloc(1, sizeof *s);
 	if (!s)
@@ -1442,9 +1460,8 @@ out:
 
 int orig_sip_call(struct orig_sip *s, const struct orig_call_req *r, uint64_t *id)
 {
-	if (!s || !r || !id || !r->initiator[0] || !r->destination[0] ||
-	    !memchr(r->initiator, '\0', sizeof r->initiator) ||
-	    !memchr(r->destination, '\0', sizeof r->destination))
+	if (!s || !r || !id || !uri_ok(r->initiator, sizeof r->initiator) ||
+	    !uri_ok(r->destination, sizeof r->destination))
 		return EINVAL;
 	struct orig_msg d;
 	memset(&d, 0, sizeof d);

@@ -205,18 +205,27 @@ static int free_port(void)
 	return -1;
 }
 
-/* SIPp holds the port (UDP, or TCP with -t t1). */
+/* SIPp holds the port (UDP, or TCP with -t t1; on 127.0.0.1 or ::1). */
 static bool port_taken(int port)
 {
 	bool taken = false;
-	for (int i = 0; i < 2 && !taken; i++) {
-		int fd = socket(AF_INET, i ? SOCK_STREAM : SOCK_DGRAM, 0);
+	for (int i = 0; i < 4 && !taken; i++) {
+		int fd = socket(i < 2 ? AF_INET : AF_INET6, i % 2 ? SOCK_STREAM : SOCK_DGRAM, 0);
 		struct sockaddr_in a;
+		struct sockaddr_in6 a6;
 		memset(&a, 0, sizeof a);
+		memset(&a6, 0, sizeof a6);
 		a.sin_family = AF_INET;
 		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		a.sin_port = htons((uint16_t)port);
-		taken = bind(fd, (struct sockaddr *)&a, sizeof a) != 0 && errno == EADDRINUSE;
+		a6.sin6_family = AF_INET6;
+		a6.sin6_addr = in6addr_loopback;
+		a6.sin6_port = htons((uint16_t)port);
+		if (fd < 0)
+			continue;
+		int r = i < 2 ? bind(fd, (struct sockaddr *)&a, sizeof a)
+			      : bind(fd, (struct sockaddr *)&a6, sizeof a6);
+		taken = r != 0 && errno == EADDRINUSE;
 		close(fd);
 	}
 	return taken;
@@ -423,11 +432,12 @@ static void sdp_norm(const char *in, char *out, size_t cap, bool drop_origin, ch
 
 static struct orig_sip *eng;
 
-static void engine_start(const char *auth_user, const char *auth_password, unsigned max_call_s)
+static void engine_start(const char *listen, const char *auth_user, const char *auth_password,
+			 unsigned max_call_s)
 {
 	struct orig_sip_opts o;
 	memset(&o, 0, sizeof o);
-	o.listen = "sip:127.0.0.1:0";
+	o.listen = listen ? listen : "sip:127.0.0.1:0";
 	o.identity = "sip:c2c@127.0.0.1";
 	o.auth_user = auth_user;
 	o.auth_password = auth_password;
@@ -1031,11 +1041,70 @@ static void case_unsolicited_invite(void)
 	CHECK(orig_sip_active(eng) == 0);
 }
 
+/* The REFER path over IPv6 loopback: our SDP says IP6 and our address. */
+static void case_ipv6_refer(void)
+{
+	struct peer a;
+	char ini[128];
+	CHECK(peer_start(&a, "initiator", "uas_refer_v6.xml", "-i", "::1", "-set", "n1", "180",
+			 "-set", "n2", "200", NULL));
+	(void)ch_fmt(ini, sizeof ini, "sip:alice@[::1]:%d", a.port);
+	uint64_t id = place(ini, "sip:9055551234@[::1]", false, 0);
+	CHECK(wait_final(id, 15000));
+	const struct want w[] = {dest_head[0], dest_head[1], dest_head[2], dest_head[3],
+				 {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
+				 {ORIG_TRANSFERRED, ORIG_LEG_DESTINATION, 200}};
+	expect_events(id, w, 6, ORIG_BY_TRANSFER);
+	CHECK(peer_wait(&a, 15000));
+	char *first = msg_body(a.msgs, "INVITE ", 0);
+	CHECK(first && strstr(first, "c=IN IP6 ::1") && strstr(first, " IN IP6 ::1"));
+	free(first);
+}
+
+/* Bad inputs refused synchronously; a busy port is EADDRINUSE. */
+static void case_api_errors(void)
+{
+	struct orig_call_req r;
+	uint64_t id = 0;
+	memset(&r, 0, sizeof r);
+	(void)ch_fmt(r.initiator, sizeof r.initiator, "sip:alice@127.0.0.1");
+	(void)ch_fmt(r.destination, sizeof r.destination, "sip:bob@127.0.0.1>\r\nX-Evil: 1");
+	CHECK(orig_sip_call(eng, &r, &id) == EINVAL);
+	(void)ch_fmt(r.destination, sizeof r.destination, "tel:+15551234");
+	CHECK(orig_sip_call(eng, &r, &id) == EINVAL);
+	r.destination[0] = '\0';
+	CHECK(orig_sip_call(eng, &r, &id) == EINVAL);
+	CHECK(id == 0);
+	CHECK(orig_sip_active(eng) == 0);
+
+	char listen[64];
+	(void)ch_fmt(listen, sizeof listen, "sip:127.0.0.1:%d", orig_sip_port(eng));
+	struct orig_sip_opts o;
+	memset(&o, 0, sizeof o);
+	o.listen = listen;
+	o.identity = "sip:c2c@127.0.0.1";
+	struct orig_sip *second = NULL;
+	CHECK(orig_sip_start(&o, on_event, NULL, &second) == EADDRINUSE);
+	CHECK(second == NULL);
+	o.listen = "sip:127.0.0.1:0";
+	o.identity = "sip:c2c@127.0.0.1>";
+	CHECK(orig_sip_start(&o, on_event, NULL, &second) == EINVAL);
+	o.identity = NULL;
+	CHECK(orig_sip_start(&o, on_event, NULL, &second) == EINVAL);
+	CHECK(orig_sip_start(&o, NULL, NULL, &second) == EINVAL);
+	orig_sip_stop(NULL, 0);
+	CHECK(orig_sip_port(NULL) == 0);
+	CHECK_STR(orig_state_name(ORIG_DESTINATION_RINGING), "destination_ringing");
+	CHECK_STR(orig_leg_name(ORIG_LEG_INITIATOR), "initiator");
+	CHECK_STR(orig_ended_by_name(ORIG_BY_API), "api");
+}
+
 struct case_def {
 	const char *name;
 	void (*fn)(void);
 	const char *auth_user, *auth_password;
 	unsigned max_call_s;
+	const char *listen; /* NULL = sip:127.0.0.1:0 */
 };
 
 static const struct case_def cases[] = {
@@ -1064,6 +1133,8 @@ static const struct case_def cases[] = {
 	{.name = "parallel_refer", .fn = case_parallel_refer},
 	{.name = "unsolicited_invite", .fn = case_unsolicited_invite},
 	{.name = "update_relay", .fn = case_update_relay},
+	{.name = "ipv6_refer", .fn = case_ipv6_refer, .listen = "sip:[::1]:0"},
+	{.name = "api_errors", .fn = case_api_errors},
 	{.name = "max_call", .fn = case_max_call, .max_call_s = 1},
 };
 
@@ -1097,7 +1168,7 @@ int main(int argc, char **argv)
 		ch_log_set_level(CH_LOG_DEBUG);
 		CHECK(ch_log_open(logpath) == 0);
 	}
-	engine_start(c->auth_user, c->auth_password, c->max_call_s);
+	engine_start(c->listen, c->auth_user, c->auth_password, c->max_call_s);
 	c->fn();
 	orig_sip_stop(eng, 2000);
 	int rc = check_done();
