@@ -238,6 +238,10 @@ static void reload(struct app *a)
 	}
 	struct cfg *old = a->cfg;
 	apply_log(cfg);
+	bool same_file = (!cfg->log.file && !old->log.file) ||
+			 (cfg->log.file && old->log.file && strcmp(cfg->log.file, old->log.file) == 0);
+	if (!same_file && ch_log_open(cfg->log.file) != 0)
+		ch_err("reload: log.file: cannot open %s; logging stays where it was", cfg->log.file);
 	a->cfg = cfg;
 	a->rt = rt;
 	/* with a hook the old cfg belongs to the old runtime, released by hook_reload */

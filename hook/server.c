@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@ struct hook {
 	uint64_t next_id; /* atomic request id */
 	int inflight;     /* atomic */
 	bool admin_elsewhere;
+	bool stopping; /* atomic: answers carry Connection: close */
 };
 
 struct req {
@@ -178,8 +180,19 @@ static enum MHD_Result finish(struct hook *h, struct MHD_Connection *c, struct r
 	struct hook_resp out;
 	hook_process(rq->rt, h->store, &in, ch_now_ms(), ch_wall_s(), &out);
 	log_request(rq, &out, method);
-	enum MHD_Result ret = queue(c, out.status, out.body, out.len, "application/json", out.allow);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(out.len, out.body ? out.body : (char *)"",
+								     out.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	out.body = NULL; /* owned by MHD now */
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (out.allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, out.allow);
+	/* while stopping, tell keep-alive clients not to send another request here */
+	if (__atomic_load_n(&h->stopping, __ATOMIC_RELAXED))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	enum MHD_Result ret = MHD_queue_response(c, (unsigned)out.status, resp);
+	MHD_destroy_response(resp);
 	hook_resp_free(&out);
 	return ret;
 }
@@ -382,9 +395,32 @@ static struct MHD_Daemon *start_hook_listener(struct hook *h, const struct hook_
 	return start_daemon("hook", addr, &p, err, errlen);
 }
 
+/* Stop accepting without resetting clients: connections already queued in the
+ * kernel's backlog are handed to libmicrohttpd and answered, and only then is
+ * the listening socket closed (new attempts are refused, not reset). */
+static void quiesce(struct MHD_Daemon *d)
+{
+	MHD_socket fd = MHD_quiesce_daemon(d);
+	if (fd == MHD_INVALID_SOCKET)
+		return;
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int c = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+		if (c < 0)
+			break;
+		if (MHD_add_connection(d, c, (struct sockaddr *)&ss, sl) != MHD_YES)
+			close(c);
+	}
+	close(fd);
+}
+
 static void stop_listener(struct listener *l)
 {
-	MHD_quiesce_daemon(l->d);
+	quiesce(l->d);
 	MHD_stop_daemon(l->d);
 	l->d = NULL;
 }
@@ -495,13 +531,16 @@ void hook_stop(struct hook *h, unsigned grace_ms)
 	if (!h)
 		return;
 	ch_metrics_collector(0, NULL, NULL);
-	/* stop accepting first, then let requests in flight finish */
+	/* stop accepting first, then let requests in flight finish; keep-alive
+	 * clients are told to close, and the drain ends after 100 ms of quiet */
+	__atomic_store_n(&h->stopping, true, __ATOMIC_RELAXED);
 	for (size_t i = 0; i < h->nl; i++)
-		MHD_quiesce_daemon(h->l[i].d);
-	for (unsigned waited = 0; waited < grace_ms && __atomic_load_n(&h->inflight, __ATOMIC_RELAXED) > 0;
-	     waited += 10) {
+		quiesce(h->l[i].d);
+	unsigned quiet = 0;
+	for (unsigned waited = 0; waited < grace_ms && quiet < 100; waited += 10) {
 		struct timespec ts = {0, 10 * 1000000L};
 		nanosleep(&ts, NULL);
+		quiet = __atomic_load_n(&h->inflight, __ATOMIC_RELAXED) > 0 ? 0 : quiet + 10;
 	}
 	for (size_t i = 0; i < h->nl; i++)
 		MHD_stop_daemon(h->l[i].d);

@@ -1,0 +1,415 @@
+/* tests/it/test_ops.c: operations: /metrics parsed by a Prometheus parser, admin listener, reload under load, broken reload, rebinding, graceful stop, pid file, TLS, JSON logs, log reopen. */
+#include "../check.h"
+#include "harness.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void msleep(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static const char *site_conf(char *buf, size_t cap, const char *hook_extra, const char *callee, const char *top)
+{
+	snprintf(buf, cap,
+		 "%s\nhook = { listen = [ \"127.0.0.1:0\" ]; %s };\n"
+		 "sites = ( { name = \"shop\"; domain = \"example.com\"; sip = { login = \"10001\"; password = \"Ops-Secret-1\"; };\n"
+		 "  callee = \"%s\"; limits = { connects_per_minute_per_ip = 0; calls_per_minute_per_ip = 0;\n"
+		 "  calls_per_session = 0; calls_per_minute = 0; concurrent_calls = 0; }; } );\n",
+		 top ? top : "", hook_extra ? hook_extra : "", callee);
+	return buf;
+}
+
+static long post_status(CURL *c, int port, const char *path, const char *body, char **answer)
+{
+	char url[256];
+	struct chr r;
+	int rc = ch_http(c, "POST", ch_url(url, sizeof(url), port, path), NULL, body, strlen(body), &r);
+	long st = rc == CURLE_OK ? r.status : -rc;
+	if (answer)
+		*answer = strdup(r.body);
+	chr_free(&r);
+	return st;
+}
+
+/* ---- /metrics through a real Prometheus parser ------------------------- */
+
+static void test_metrics(void)
+{
+	struct chd d = {0};
+	char conf[4096];
+	CHECK(chd_start(&d, site_conf(conf, sizeof(conf), "", "10002", NULL)) == 0);
+	CURL *c = curl_easy_init();
+	CHECK(post_status(c, d.hook_port, "/rest-hook/connect",
+			  "{\"sessionId\":\"/1.2.3.4:1/m\",\"origin\":\"https://www.example.com\"}", NULL) == 200);
+	CHECK(post_status(c, d.hook_port, "/rest-hook/connect", "{\"sessionId\":\"/1.2.3.4:1/m2\",\"origin\":\"https://evil.net\"}",
+			  NULL) == 403);
+	CHECK(post_status(c, d.hook_port, "/rest-hook/Whatever123", "{}", NULL) == 200);
+	char url[256];
+	struct chr r;
+	ch_http(c, "GET", ch_url(url, sizeof(url), d.hook_port, "/metrics"), NULL, NULL, 0, &r);
+	CHECK(r.status == 200);
+	CHECK(strncmp(r.ctype, "text/plain", 10) == 0);
+	CHECK(strstr(r.body, "callhook_requests_total{method=\"connect\",status=\"200\"} 1") != NULL);
+	CHECK(strstr(r.body, "callhook_requests_total{method=\"connect\",status=\"403\"} 1") != NULL);
+	CHECK(strstr(r.body, "method=\"other\"") != NULL);
+	CHECK(strstr(r.body, "Whatever123") == NULL); /* client text never becomes a label */
+	CHECK(strstr(r.body, "callhook_verdicts_total{verdict=\"origin\"} 1") != NULL);
+	CHECK(strstr(r.body, "callhook_sessions_active 1") != NULL);
+	CHECK(strstr(r.body, "callhook_site_concurrent_calls{site=\"shop\"} 0") != NULL);
+	CHECK(strstr(r.body, "callhook_build_info{version=") != NULL);
+	CHECK(strstr(r.body, "callhook_request_duration_seconds_bucket{le=\"+Inf\"} 3") != NULL);
+	chd_write(&d, "metrics.txt", r.body, 0600);
+	chr_free(&r);
+	/* Debian's python3-prometheus-client parses the exposition format strictly */
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "/usr/bin/python3 -c 'import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\n"
+		 "fams = {f.name: f for f in p(open(sys.argv[1]).read())}\n"
+		 "need = [\"callhook_requests\", \"callhook_verdicts\", \"callhook_request_duration_seconds\", "
+		 "\"callhook_sessions_active\", \"callhook_reloads\", \"callhook_build_info\"]\n"
+		 "missing = [n for n in need if n not in fams]\nassert not missing, missing\n"
+		 "assert fams[\"callhook_request_duration_seconds\"].type == \"histogram\"\n' '%s/metrics.txt'",
+		 d.dir);
+	CHECK_MSG(system(cmd) == 0, "the Prometheus parser refused /metrics");
+	CHECK(chd_stop(&d) == 0);
+	chd_cleanup(&d);
+	curl_easy_cleanup(c);
+}
+
+/* ---- admin listener moves /healthz and /metrics ----------------------- */
+
+static void test_admin(void)
+{
+	struct chd d = {0};
+	char conf[4096];
+	CHECK(chd_start(&d, site_conf(conf, sizeof(conf), "", "1", "admin = { listen = [ \"127.0.0.1:0\" ]; };")) == 0);
+	CHECK(d.admin_port > 0 && d.admin_port != d.hook_port);
+	CURL *c = curl_easy_init();
+	char url[256];
+	struct chr r;
+	ch_http(c, "GET", ch_url(url, sizeof(url), d.admin_port, "/healthz"), NULL, NULL, 0, &r);
+	CHECK(r.status == 200 && strcmp(r.body, "{\"status\":\"ok\"}") == 0);
+	chr_free(&r);
+	ch_http(c, "GET", ch_url(url, sizeof(url), d.admin_port, "/metrics"), NULL, NULL, 0, &r);
+	CHECK(r.status == 200 && strstr(r.body, "# TYPE callhook_requests_total counter") != NULL);
+	chr_free(&r);
+	ch_http(c, "POST", ch_url(url, sizeof(url), d.admin_port, "/metrics"), NULL, "x", 1, &r);
+	CHECK(r.status == 405 && strcmp(r.allow, "GET, HEAD") == 0);
+	chr_free(&r);
+	ch_http(c, "GET", ch_url(url, sizeof(url), d.admin_port, "/connect"), NULL, NULL, 0, &r);
+	CHECK(r.status == 404);
+	chr_free(&r);
+	/* the public port no longer serves them */
+	ch_http(c, "GET", ch_url(url, sizeof(url), d.hook_port, "/healthz"), NULL, NULL, 0, &r);
+	CHECK(r.status == 405);
+	chr_free(&r);
+	ch_http(c, "GET", ch_url(url, sizeof(url), d.hook_port, "/metrics"), NULL, NULL, 0, &r);
+	CHECK(r.status == 405);
+	chr_free(&r);
+	CHECK(chd_stop(&d) == 0);
+	chd_cleanup(&d);
+	curl_easy_cleanup(c);
+}
+
+/* ---- reload under load ----------------------------------------------- */
+
+struct load {
+	int port;
+	volatile bool stop;
+	long ok;
+	long failed;
+	long refused; /* could not connect: only expected after a stop */
+	long last_fail_status;
+};
+
+static void *load_loop(void *arg)
+{
+	struct load *l = arg;
+	CURL *c = curl_easy_init();
+	for (long i = 0; !l->stop; i++) {
+		char body[256];
+		snprintf(body, sizeof(body), "{\"sessionId\":\"/10.1.0.1:%ld/load\",\"origin\":\"https://www.example.com\"}", i % 500);
+		long st = post_status(c, l->port, "/rest-hook/connect", body, NULL);
+		if (st == 200) {
+			l->ok++;
+		} else if (st == -CURLE_COULDNT_CONNECT) {
+			l->refused++;
+			msleep(5);
+		} else {
+			l->failed++;
+			l->last_fail_status = st;
+		}
+	}
+	curl_easy_cleanup(c);
+	return NULL;
+}
+
+static void test_reload(void)
+{
+	struct chd d = {0};
+	char conf[4096];
+	CHECK(chd_start(&d, site_conf(conf, sizeof(conf), "", "10002", NULL)) == 0);
+	struct load l = {.port = d.hook_port};
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, load_loop, &l);
+	msleep(200);
+	/* five good reloads under load, the callee changing each time */
+	for (int i = 0; i < 5; i++) {
+		char callee[16];
+		snprintf(callee, sizeof(callee), "2000%d", i);
+		chd_write(&d, "callhook.conf", site_conf(conf, sizeof(conf), "", callee, NULL), 0600);
+		CHECK(chd_signal(&d, SIGHUP) == 0);
+		msleep(150);
+	}
+	l.stop = true;
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	CHECK_MSG(l.failed == 0 && l.refused == 0, "ok %ld failed %ld refused %ld (last %ld)", l.ok, l.failed, l.refused,
+		  l.last_fail_status);
+	CHECK(l.ok > 100);
+	CURL *c = curl_easy_init();
+	char *ans = NULL;
+	CHECK(post_status(c, d.hook_port, "/rest-hook/call", "{\"sessionId\":\"/10.1.0.1:1/load\",\"callId\":\"r1\"}", &ans) ==
+	      200);
+	CHECK_MSG(strstr(ans, "\"callee\":\"20004\"") != NULL, "%s", ans);
+	free(ans);
+
+	/* a broken config is refused with the --check message; the old one keeps serving */
+	chd_write(&d, "callhook.conf", "hook = { listen = [ \"127.0.0.1:0\" ]; bogus = 1; };\n", 0600);
+	CHECK(chd_signal(&d, SIGHUP) == 0);
+	CHECK(chd_wait_log(&d, "still running the previous configuration", 3000));
+	CHECK(chd_wait_log(&d, "callhook.conf:1: hook.bogus: unknown setting", 100));
+	ans = NULL;
+	CHECK(post_status(c, d.hook_port, "/rest-hook/call", "{\"sessionId\":\"/10.1.0.1:2/load\",\"callId\":\"r2\"}", &ans) ==
+	      200);
+	CHECK(strstr(ans, "\"callee\":\"20004\"") != NULL);
+	free(ans);
+	/* a pattern error (found after loading) is refused the same way */
+	chd_write(&d, "callhook.conf",
+		  "sites = ( { name = \"s\"; origins = [ \"https//x\" ]; sip = { login = \"1\"; }; callee = \"1\"; } );\n", 0600);
+	CHECK(chd_signal(&d, SIGHUP) == 0);
+	CHECK(chd_wait_log(&d, "sites.[0].origins.[0]: \"https//x\" is not an origin", 3000));
+
+	/* a second listen address binds on reload; the first never closes */
+	chd_write(&d, "callhook.conf",
+		  site_conf(conf, sizeof(conf), "", "30003", NULL), 0600);
+	char two[4096];
+	snprintf(two, sizeof(two), "%s", conf);
+	char *p = strstr(two, "[ \"127.0.0.1:0\" ]");
+	CHECK(p != NULL);
+	if (p) {
+		char rest[4096];
+		snprintf(rest, sizeof(rest), "%s", p + strlen("[ \"127.0.0.1:0\" ]"));
+		snprintf(p, sizeof(two) - (size_t)(p - two), "[ \"127.0.0.1:0\", \"127.0.0.2:0\" ]%s", rest);
+	}
+	chd_write(&d, "callhook.conf", two, 0600);
+	CHECK(chd_signal(&d, SIGHUP) == 0);
+	CHECK(chd_wait_log(&d, "hook: listening on 127.0.0.2:", 3000));
+	char *log = chd_log(&d);
+	const char *q = strstr(log, "hook: listening on 127.0.0.2:");
+	int port2 = q ? atoi(q + strlen("hook: listening on 127.0.0.2:")) : 0;
+	free(log);
+	CHECK(port2 > 0);
+	char url[256];
+	struct chr r;
+	snprintf(url, sizeof(url), "http://127.0.0.2:%d/rest-hook/call", port2);
+	const char *cb = "{\"sessionId\":\"/10.1.0.1:3/load\",\"callId\":\"r3\"}";
+	ch_http(c, "POST", url, NULL, cb, strlen(cb), &r);
+	CHECK(r.status == 200 && strstr(r.body, "\"callee\":\"30003\"") != NULL);
+	chr_free(&r);
+	CHECK(post_status(c, d.hook_port, "/rest-hook/call", "{\"sessionId\":\"/10.1.0.1:4/load\",\"callId\":\"r4\"}", NULL) ==
+	      200);
+	ch_http(c, "GET", ch_url(url, sizeof(url), d.hook_port, "/metrics"), NULL, NULL, 0, &r);
+	CHECK(strstr(r.body, "callhook_reloads_total{result=\"ok\"} 6") != NULL);
+	CHECK(strstr(r.body, "callhook_reloads_total{result=\"failed\"} 2") != NULL);
+	chr_free(&r);
+	/* and dropping the first address closes only it */
+	snprintf(conf, sizeof(conf), "%s", two);
+	p = strstr(conf, "\"127.0.0.1:0\", ");
+	if (p)
+		memmove(p, p + strlen("\"127.0.0.1:0\", "), strlen(p + strlen("\"127.0.0.1:0\", ")) + 1);
+	chd_write(&d, "callhook.conf", conf, 0600);
+	CHECK(chd_signal(&d, SIGHUP) == 0);
+	CHECK(chd_wait_log(&d, "hook: closing listener 127.0.0.1:0", 3000));
+	snprintf(url, sizeof(url), "http://127.0.0.2:%d/healthz", port2);
+	ch_http(c, "GET", url, NULL, NULL, 0, &r);
+	CHECK(r.status == 200);
+	chr_free(&r);
+	CHECK(chd_stop(&d) == 0);
+	chd_cleanup(&d);
+	curl_easy_cleanup(c);
+}
+
+/* ---- graceful stop, pid file ------------------------------------------- */
+
+static void test_stop(void)
+{
+	struct chd d = {0};
+	chd_init(&d);
+	char conf[4096], top[1024];
+	snprintf(top, sizeof(top), "pid_file = \"%s/callhook.pid\";\nshutdown_grace_s = 5;", d.dir);
+	CHECK(chd_start(&d, site_conf(conf, sizeof(conf), "", "1", top)) == 0);
+	char pidpath[400];
+	snprintf(pidpath, sizeof(pidpath), "%s/callhook.pid", d.dir);
+	FILE *f = fopen(pidpath, "r");
+	long pid = 0;
+	CHECK(f != NULL);
+	if (f) {
+		CHECK(fscanf(f, "%ld", &pid) == 1);
+		fclose(f);
+	}
+	CHECK(pid == (long)d.pid);
+	struct load l = {.port = d.hook_port};
+	pthread_t t[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, load_loop, &l);
+	msleep(300);
+	CHECK(chd_stop(&d) == 0); /* SIGTERM: exit 0 */
+	msleep(100);
+	l.stop = true;
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	/* every request that reached the daemon was answered; after the stop, connections are refused */
+	CHECK_MSG(l.failed == 0, "ok %ld failed %ld (last %ld)", l.ok, l.failed, l.last_fail_status);
+	CHECK(l.ok > 10);
+	CHECK(access(pidpath, F_OK) != 0);
+	chd_cleanup(&d);
+}
+
+/* ---- TLS -------------------------------------------------------------- */
+
+static void test_tls(void)
+{
+	struct chd d = {0};
+	chd_init(&d);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -addext subjectAltName=DNS:localhost "
+		 "-keyout key.pem -out cert.pem -days 1 >/dev/null 2>&1 && chmod 600 key.pem",
+		 d.dir);
+	CHECK(system(cmd) == 0);
+	char conf[4096], extra[1024];
+	snprintf(extra, sizeof(extra), "tls = { cert = \"%s/cert.pem\"; key = \"%s/key.pem\"; };", d.dir, d.dir);
+	CHECK(chd_start(&d, site_conf(conf, sizeof(conf), extra, "1", NULL)) == 0);
+	CHECK(chd_wait_log(&d, "(TLS)", 100));
+	CURL *c = curl_easy_init();
+	char url[256], ca[400];
+	snprintf(url, sizeof(url), "https://localhost:%d/rest-hook/connect", d.hook_port);
+	snprintf(ca, sizeof(ca), "%s/cert.pem", d.dir);
+	struct chr r;
+	curl_easy_reset(c);
+	const char *body = "{\"sessionId\":\"/1.1.1.1:1/tls\",\"origin\":\"https://www.example.com\"}";
+	/* ch_http resets the handle, so do this one by hand */
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	FILE *devnull = fopen("/dev/null", "w");
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
+	CHECK(curl_easy_perform(c) == CURLE_OK);
+	long st = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+	CHECK(st == 200);
+	fclose(devnull);
+	/* plain HTTP to the TLS port does not get an answer */
+	ch_http(c, "GET", ch_url(url, sizeof(url), d.hook_port, "/healthz"), NULL, NULL, 0, &r);
+	CHECK(r.status != 200);
+	chr_free(&r);
+	CHECK(chd_stop(&d) == 0);
+	/* a key readable by others refuses to start, and says why */
+	snprintf(cmd, sizeof(cmd), "chmod 644 '%s/key.pem'", d.dir);
+	CHECK(system(cmd) == 0);
+	char *out = NULL;
+	char confpath[400];
+	snprintf(confpath, sizeof(confpath), "%s/callhook.conf", d.dir);
+	const char *args[] = {"--check", "-c", confpath, NULL};
+	CHECK(chd_run(&d, site_conf(conf, sizeof(conf), extra, "1", NULL), args, &out) == 1);
+	CHECK_MSG(strstr(out, "hook.tls.key: cannot use") != NULL && strstr(out, "readable by others") != NULL, "%s", out);
+	free(out);
+	chd_cleanup(&d);
+	curl_easy_cleanup(c);
+}
+
+/* ---- JSON logs and reopening the log file --------------------------- */
+
+static void test_logs(void)
+{
+	struct chd d = {0};
+	char conf[4096];
+	CHECK(chd_start(&d, site_conf(conf, sizeof(conf), "", "1", "log = { format = \"json\"; };")) == 0);
+	CURL *c = curl_easy_init();
+	CHECK(post_status(c, d.hook_port, "/rest-hook/connect", "{\"sessionId\":\"/1.1.1.1:1/j\",\"origin\":\"https://x.example.com\"}",
+			  NULL) == 200);
+	int lines = 0, bad = 0;
+	char *log = chd_log(&d);
+	char *save = NULL;
+	for (char *line = strtok_r(log, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		json_t *j = json_loads(line, 0, NULL);
+		lines++;
+		if (!j || !json_is_string(json_object_get(j, "ts")) || !json_is_string(json_object_get(j, "level")) ||
+		    !json_is_string(json_object_get(j, "msg"))) {
+			bad++;
+			fprintf(stderr, "not a JSON log line: %s\n", line);
+		}
+		json_decref(j);
+	}
+	free(log);
+	CHECK(lines >= 3 && bad == 0);
+
+	/* reload into a log file, then logrotate: rename + SIGUSR1 opens a new file */
+	char top[512];
+	snprintf(top, sizeof(top), "log = { file = \"%s/app.log\"; };", d.dir);
+	chd_write(&d, "callhook.conf", site_conf(conf, sizeof(conf), "", "1", top), 0600);
+	CHECK(chd_signal(&d, SIGHUP) == 0);
+	CHECK(chd_wait_log(&d, "reload: loading", 2000));
+	char p1[400], p2[400];
+	snprintf(p1, sizeof(p1), "%s/app.log", d.dir);
+	snprintf(p2, sizeof(p2), "%s/app.log.1", d.dir);
+	for (int i = 0; i < 100 && access(p1, F_OK) != 0; i++)
+		msleep(20);
+	CHECK(post_status(c, d.hook_port, "/rest-hook/x", "{}", NULL) == 200);
+	CHECK(rename(p1, p2) == 0);
+	CHECK(chd_signal(&d, SIGUSR1) == 0);
+	for (int i = 0; i < 100 && access(p1, F_OK) != 0; i++)
+		msleep(20);
+	CHECK(post_status(c, d.hook_port, "/rest-hook/after-rotate", "{}", NULL) == 200);
+	msleep(50);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = fopen(p1, "r");
+	CHECK(f != NULL);
+	if (f) {
+		text = calloc(1, 65536);
+		len = fread(text, 1, 65535, f);
+		fclose(f);
+		CHECK(len > 0 && strstr(text, "method=after-rotate") != NULL);
+		free(text);
+	}
+	CHECK(chd_stop(&d) == 0);
+	chd_cleanup(&d);
+	curl_easy_cleanup(c);
+}
+
+int main(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	test_metrics();
+	test_admin();
+	test_reload();
+	test_stop();
+	test_tls();
+	test_logs();
+	curl_global_cleanup();
+	return check_done();
+}
