@@ -15,7 +15,7 @@ struct hs_entry {
 		struct hs_session s;
 		struct hs_call c;
 		struct pol_bucket b;
-		char jti_sid[128];
+		char *jti_sid; /* new, freed with the entry: a sessionId may be HS_KEY_MAX long */
 	} u;
 	char key[]; /* "<kind char><key>" */
 };
@@ -70,6 +70,8 @@ void hs_free(struct hook_store *st)
 		struct hs_entry *e = st->buckets[i];
 		while (e) {
 			struct hs_entry *n = e->next;
+			if (e->kind == HS_JTI)
+				free(e->u.jti_sid);
 			free(e);
 			e = n;
 		}
@@ -109,6 +111,8 @@ static struct site_count *site_slot(struct hook_store *st, const char *site, boo
 
 static void entry_gone(struct hook_store *st, struct hs_entry *e)
 {
+	if (e->kind == HS_JTI)
+		free(e->u.jti_sid);
 	if (e->kind == HS_SESSION)
 		st->sessions--;
 	if (e->kind == HS_CALL && e->u.c.active) {
@@ -274,7 +278,11 @@ int hs_jti_bind(struct hook_store *st, const char *jti, const char *sid, int64_t
 	if (!e)
 		return ENOMEM;
 	if (created) {
-		snprintf(e->u.jti_sid, sizeof(e->u.jti_sid), "%s", sid);
+		e->u.jti_sid = ch_strndup(sid, strlen(sid));
+		if (!e->u.jti_sid) {
+			remove_at(st, find(st, 'J', jti));
+			return ENOMEM;
+		}
 		e->expires_ms = expires_ms;
 		return 0;
 	}
