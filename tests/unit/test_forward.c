@@ -1,0 +1,515 @@
+/* tests/unit/test_forward.c: event forwarding against a real HTTP receiver on 127.0.0.1 (slow, down, back, full queue, sanitising). */
+#include "../check.h"
+#include "common/common.h"
+#include "hook/forward.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- the receiver --------------------------------------------------------- */
+
+#define RX_KEEP 64
+
+struct rx_msg {
+	char *body;
+	char event[64];
+	char ctype[64];
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct rx_msg msgs[RX_KEEP];
+	size_t n;       /* kept */
+	int total;      /* requests seen (atomic) */
+	int status;     /* the answer (atomic) */
+	int slow_left;  /* so many next requests answer after delay_ms (under mu) */
+	int delay_ms;   /* (atomic) */
+	int in_slow;    /* requests sleeping now (atomic) */
+	bool release;   /* end every sleep now (atomic) */
+	struct MHD_Daemon *d;
+	uint16_t port;
+} rx = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static void copy_hdr(struct MHD_Connection *c, const char *name, char *out, size_t cap)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+	ch_fmt(out, cap, "%s", v ? v : "");
+}
+
+static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+				  const char *version, const char *data, size_t *size, void **con_cls)
+{
+	(void)cls;
+	(void)url;
+	(void)method;
+	(void)version;
+	struct ch_buf *b = *con_cls;
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b)
+			return MHD_NO;
+		ch_buf_init(b, 1 << 20);
+		*con_cls = b;
+		return MHD_YES;
+	}
+	if (*size) {
+		ch_buf_add(b, data, *size);
+		*size = 0;
+		return MHD_YES;
+	}
+	ch_buf_nul(b);
+	bool slow = false;
+	pthread_mutex_lock(&rx.mu);
+	if (rx.n < RX_KEEP) {
+		struct rx_msg *m = &rx.msgs[rx.n++];
+		m->body = ch_strndup(b->data ? b->data : "", b->len);
+		copy_hdr(c, "X-Callhook-Event", m->event, sizeof(m->event));
+		copy_hdr(c, MHD_HTTP_HEADER_CONTENT_TYPE, m->ctype, sizeof(m->ctype));
+	}
+	if (rx.slow_left > 0) {
+		rx.slow_left--;
+		slow = true;
+	}
+	pthread_mutex_unlock(&rx.mu);
+	__atomic_add_fetch(&rx.total, 1, __ATOMIC_SEQ_CST);
+	if (slow) {
+		__atomic_add_fetch(&rx.in_slow, 1, __ATOMIC_SEQ_CST);
+		int delay = __atomic_load_n(&rx.delay_ms, __ATOMIC_SEQ_CST);
+		for (int w = 0; w < delay && !__atomic_load_n(&rx.release, __ATOMIC_SEQ_CST); w += 10)
+			sleep_ms(10);
+		__atomic_sub_fetch(&rx.in_slow, 1, __ATOMIC_SEQ_CST);
+	}
+	static char ok[] = "{}";
+	struct MHD_Response *r = MHD_create_response_from_buffer(2, ok, MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret = MHD_queue_response(c, (unsigned)__atomic_load_n(&rx.status, __ATOMIC_SEQ_CST), r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void rx_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)c;
+	(void)toe;
+	struct ch_buf *b = *con_cls;
+	if (b) {
+		ch_buf_free(b);
+		free(b);
+		*con_cls = NULL;
+	}
+}
+
+static void rx_reset(void)
+{
+	pthread_mutex_lock(&rx.mu);
+	for (size_t i = 0; i < rx.n; i++)
+		free(rx.msgs[i].body);
+	rx.n = 0;
+	rx.slow_left = 0;
+	pthread_mutex_unlock(&rx.mu);
+	__atomic_store_n(&rx.total, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&rx.status, 200, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&rx.delay_ms, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&rx.release, false, __ATOMIC_SEQ_CST);
+}
+
+/* Listen on 127.0.0.1:rx.port (0 = ephemeral, remembered). */
+static bool rx_start(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(rx.port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	rx.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
+				rx_handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+				MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED, rx_completed,
+				NULL, MHD_OPTION_END);
+	if (!rx.d)
+		return false;
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(rx.d, MHD_DAEMON_INFO_BIND_PORT);
+	rx.port = di ? di->port : 0;
+	return rx.port != 0;
+}
+
+/* Close the port: a connection to it is refused. */
+static void rx_stop(void)
+{
+	__atomic_store_n(&rx.release, true, __ATOMIC_SEQ_CST);
+	if (rx.d)
+		MHD_stop_daemon(rx.d);
+	rx.d = NULL;
+}
+
+static bool rx_has_body(const char *needle)
+{
+	bool found = false;
+	pthread_mutex_lock(&rx.mu);
+	for (size_t i = 0; i < rx.n && !found; i++)
+		found = strstr(rx.msgs[i].body, needle) != NULL;
+	pthread_mutex_unlock(&rx.mu);
+	return found;
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static char url[128];
+static char *methods_ev[] = {"ConnectionStatusEvent", "CallStatusEvent"};
+
+static struct cfg_forward fwd_cfg(int64_t timeout_ms, int64_t queue_max, int64_t retries)
+{
+	struct cfg_forward f = {.url = url, .methods = {methods_ev, 2}, .timeout_ms = timeout_ms,
+				.queue_max = queue_max, .retries = retries};
+	return f;
+}
+
+struct stats {
+	uint64_t sent, failed, dropped;
+};
+
+static struct stats stats_of(struct hook_fwd *fw)
+{
+	struct stats s;
+	hook_fwd_stats(fw, &s.sent, &s.failed, &s.dropped);
+	return s;
+}
+
+/* Poll until sent/failed reach the given counts or ms pass. */
+static bool wait_counts(struct hook_fwd *fw, uint64_t sent, uint64_t failed, int ms)
+{
+	for (int w = 0; w <= ms; w += 10) {
+		struct stats s = stats_of(fw);
+		if (s.sent >= sent && s.failed >= failed)
+			return true;
+		sleep_ms(10);
+	}
+	return false;
+}
+
+static const char ev_body[] = "{\"status\":\"ESTABLISHED\",\"sessionId\":\"s1\"}";
+
+/* ---- cases ----------------------------------------------------------------------- */
+
+static void t_sanitize(void)
+{
+	static const struct {
+		const char *in, *out; /* out NULL = EINVAL */
+	} cases[] = {
+		{"{}", "{}"},
+		{" { } ", "{}"},
+		{"{\"a\":1}", "{\"a\":1}"},
+		{"{\"sipLogin\":\"a\",\"sipPassword\":\"p\",\"sipProxy\":\"x\",\"sipRegisterRequired\":true}", "{}"},
+		{"{\"a\":1,\"sipPassword\":\"p\",\"b\":2}", "{\"a\":1,\"b\":2}"},
+		{"{\"\\u0073ipPassword\":\"p\",\"b\":2}", "{\"b\":2}"},
+		{"{\"SIPPort\":\"5060\",\"SipX\":1,\"si\":1}", "{\"si\":1}"},
+		{"{\"token\":\"t\",\"authToken\":\"at\",\"tokens\":1}", "{\"tokens\":1}"},
+		{"{\"custom\":{\"button\":\"sales\",\"token\":\"eyJ.x.y\",\"n\":1}}", "{\"custom\":{\"button\":\"sales\",\"n\":1}}"},
+		{"{\"custom\":{\"token\":\"t\"}}", "{\"custom\":{}}"},
+		{"{\"custom\":\"token\"}", "{\"custom\":\"token\"}"},
+		{"{\"custom\":{\"sipLogin\":\"kept: only custom.token goes\"}}",
+		 "{\"custom\":{\"sipLogin\":\"kept: only custom.token goes\"}}"},
+		{"{\"f\":0.1,\"big\":123456789012345678901234567890,\"e\":1E3,\"u\":\"\\u00e9\\n\"}",
+		 "{\"f\":0.1,\"big\":123456789012345678901234567890,\"e\":1E3,\"u\":\"\\u00e9\\n\"}"},
+		{"{\"e\":1E400}", NULL}, /* Jansson refuses a real it cannot hold: so does the hook */
+		{"{ \"a\" : [1, {\"sipx\": 1}] ,\n \"sipY\" : 2 }", "{\"a\":[1, {\"sipx\": 1}]}"},
+		{"[]", NULL},
+		{"\"s\"", NULL},
+		{"", NULL},
+		{"{\"a\":1", NULL},
+		{"{\"a\":1,\"a\":2}", NULL},
+		{"{\"custom\":{\"t\":1,\"t\":2}}", NULL},
+		{"{\"a\":\"\xff\"}", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out = NULL;
+		size_t len = 0;
+		int rc = hook_fwd_sanitize(cases[i].in, strlen(cases[i].in), &out, &len);
+		if (!cases[i].out) {
+			CHECK_MSG(rc == EINVAL, "case %zu: %s: rc %d", i, cases[i].in, rc);
+			CHECK(out == NULL);
+		} else {
+			CHECK_MSG(rc == 0, "case %zu: %s: rc %d", i, cases[i].in, rc);
+			if (rc == 0) {
+				CHECK_STR(out, cases[i].out);
+				CHECK(len == strlen(out));
+			}
+		}
+		free(out);
+	}
+}
+
+static void t_none(void)
+{
+	struct hook_fwd *fw = (struct hook_fwd *)&fw; /* must be overwritten with NULL */
+	CHECK(hook_fwd_start(NULL, 0, &fw) == 0);
+	CHECK(fw == NULL);
+	hook_fwd_submit(NULL, "CallStatusEvent", ev_body, strlen(ev_body));
+	struct stats s = {1, 1, 1};
+	hook_fwd_stats(NULL, &s.sent, &s.failed, &s.dropped);
+	CHECK(s.sent == 0 && s.failed == 0 && s.dropped == 0);
+	hook_fwd_stats(NULL, NULL, NULL, NULL);
+	CHECK(hook_fwd_same(NULL, NULL, 0));
+	hook_fwd_stop(NULL, 100);
+}
+
+/* Only configured methods go; the copy is sanitised, typed and labelled. */
+static void t_deliver(void)
+{
+	rx_reset();
+	struct cfg_forward f = fwd_cfg(2000, 100, 2);
+	struct hook_fwd *fw = NULL;
+	CHECK(hook_fwd_start(&f, 1, &fw) == 0);
+	CHECK(hook_fwd_same(fw, &f, 1));
+	struct cfg_forward g = f;
+	g.retries = 3;
+	CHECK(!hook_fwd_same(fw, &g, 1));
+	CHECK(!hook_fwd_same(fw, &f, 0));
+	static const char in[] =
+		"{\"nodeId\":\"n1\",\"sipLogin\":\"alice\",\"sessionId\":\"s1\",\"sipPassword\":\"hunter2\","
+		"\"custom\":{\"button\":\"sales\",\"token\":\"eyJ.x.y\"},\"authToken\":\"at\","
+		"\"status\":\"ESTABLISHED\",\"big\":123456789012345678901234567890,\"f\":0.1}";
+	static const char want[] = "{\"nodeId\":\"n1\",\"sessionId\":\"s1\",\"custom\":{\"button\":\"sales\"},"
+				   "\"status\":\"ESTABLISHED\",\"big\":123456789012345678901234567890,\"f\":0.1}";
+	hook_fwd_submit(fw, "call", in, strlen(in));                  /* not configured */
+	hook_fwd_submit(fw, "callstatusevent", in, strlen(in));       /* case-sensitive */
+	hook_fwd_submit(fw, "ConnectionStatusEvent", in, strlen(in)); /* goes */
+	CHECK(wait_counts(fw, 1, 0, 3000));
+	sleep_ms(200); /* nothing else may arrive */
+	struct stats s = stats_of(fw);
+	CHECK_MSG(s.sent == 1 && s.failed == 0 && s.dropped == 0, "sent %llu failed %llu dropped %llu",
+		  (unsigned long long)s.sent, (unsigned long long)s.failed, (unsigned long long)s.dropped);
+	CHECK(__atomic_load_n(&rx.total, __ATOMIC_SEQ_CST) == 1);
+	pthread_mutex_lock(&rx.mu);
+	if (rx.n == 1) {
+		CHECK_STR(rx.msgs[0].body, want);
+		CHECK_STR(rx.msgs[0].event, "ConnectionStatusEvent");
+		CHECK_STR(rx.msgs[0].ctype, "application/json");
+		CHECK(strstr(rx.msgs[0].body, "hunter2") == NULL);
+		CHECK(strstr(rx.msgs[0].body, "eyJ") == NULL);
+	} else {
+		CHECK_MSG(false, "receiver kept %zu messages", rx.n);
+	}
+	pthread_mutex_unlock(&rx.mu);
+	hook_fwd_stop(fw, 1000);
+}
+
+/* A receiver slower than timeout_ms: the attempt is cut and retried. */
+static void t_slow(void)
+{
+	rx_reset();
+	pthread_mutex_lock(&rx.mu);
+	rx.slow_left = 1;
+	pthread_mutex_unlock(&rx.mu);
+	__atomic_store_n(&rx.delay_ms, 2000, __ATOMIC_SEQ_CST);
+	struct cfg_forward f = fwd_cfg(300, 100, 3);
+	struct hook_fwd *fw = NULL;
+	CHECK(hook_fwd_start(&f, 1, &fw) == 0);
+	int64_t t0 = ch_now_ms();
+	hook_fwd_submit(fw, "CallStatusEvent", ev_body, strlen(ev_body));
+	CHECK(wait_counts(fw, 1, 0, 5000));
+	int64_t took = ch_now_ms() - t0;
+	struct stats s = stats_of(fw);
+	CHECK(s.sent == 1 && s.failed == 0);
+	CHECK_MSG(took >= 300 + HOOK_FWD_BACKOFF_MS, "delivered after %lld ms: not timed out and retried?",
+		  (long long)took);
+	CHECK_MSG(__atomic_load_n(&rx.total, __ATOMIC_SEQ_CST) == 2, "receiver saw %d",
+		  __atomic_load_n(&rx.total, __ATOMIC_SEQ_CST));
+	hook_fwd_stop(fw, 1000);
+	__atomic_store_n(&rx.release, true, __ATOMIC_SEQ_CST);
+}
+
+/* Down (port closed), retried with backoff, then back: delivered. */
+static void t_down_then_back(void)
+{
+	rx_reset();
+	rx_stop();
+	struct cfg_forward f = fwd_cfg(1000, 100, 6);
+	struct hook_fwd *fw = NULL;
+	CHECK(hook_fwd_start(&f, 1, &fw) == 0);
+	int64_t t0 = ch_now_ms();
+	hook_fwd_submit(fw, "CallStatusEvent", ev_body, strlen(ev_body));
+	sleep_ms(450); /* attempts at 0 and ~200-250 ms are refused */
+	struct stats s = stats_of(fw);
+	CHECK(s.sent == 0 && s.failed == 0);
+	rx_reset();
+	CHECK(rx_start());
+	CHECK(wait_counts(fw, 1, 0, 8000));
+	int64_t took = ch_now_ms() - t0;
+	s = stats_of(fw);
+	CHECK(s.sent == 1 && s.failed == 0 && s.dropped == 0);
+	/* backoff: the third attempt waits 200 + 400 ms at least */
+	CHECK_MSG(took >= 3 * HOOK_FWD_BACKOFF_MS, "delivered after %lld ms", (long long)took);
+	CHECK(__atomic_load_n(&rx.total, __ATOMIC_SEQ_CST) == 1);
+	hook_fwd_stop(fw, 1000);
+}
+
+/* Down for good: retries, then one failure counted. */
+static void t_down_fails(void)
+{
+	rx_stop();
+	struct cfg_forward f = fwd_cfg(1000, 100, 2);
+	struct hook_fwd *fw = NULL;
+	CHECK(hook_fwd_start(&f, 1, &fw) == 0);
+	int64_t t0 = ch_now_ms();
+	hook_fwd_submit(fw, "CallStatusEvent", ev_body, strlen(ev_body));
+	CHECK(wait_counts(fw, 0, 1, 5000));
+	int64_t took = ch_now_ms() - t0;
+	struct stats s = stats_of(fw);
+	CHECK(s.sent == 0 && s.failed == 1 && s.dropped == 0);
+	CHECK_MSG(took >= 3 * HOOK_FWD_BACKOFF_MS, "gave up after %lld ms: no backoff?", (long long)took);
+	hook_fwd_stop(fw, 0);
+	rx_reset();
+	CHECK(rx_start());
+}
+
+/* 4xx is final; 5xx is retried. */
+static void t_status(void)
+{
+	rx_reset();
+	__atomic_store_n(&rx.status, 400, __ATOMIC_SEQ_CST);
+	struct cfg_forward f = fwd_cfg(1000, 100, 3);
+	struct hook_fwd *fw = NULL;
+	CHECK(hook_fwd_start(&f, 1, &fw) == 0);
+	hook_fwd_submit(fw, "CallStatusEvent", ev_body, strlen(ev_body));
+	CHECK(wait_counts(fw, 0, 1, 3000));
+	CHECK(__atomic_load_n(&rx.total, __ATOMIC_SEQ_CST) == 1);
+	hook_fwd_stop(fw, 0);
+
+	rx_reset();
+	__atomic_store_n(&rx.status, 503, __ATOMIC_SEQ_CST);
+	f = fwd_cfg(1000, 100, 1);
+	CHECK(hook_fwd_start(&f, 1, &fw) == 0);
+	hook_fwd_submit(fw, "CallStatusEvent", ev_body, strlen(ev_body));
+	CHECK(wait_counts(fw, 0, 1, 3000));
+	CHECK(__atomic_load_n(&rx.total, __ATOMIC_SEQ_CST) == 2);
+	CHECK(stats_of(fw).sent == 0);
+	hook_fwd_stop(fw, 0);
+	rx_reset();
+}
+
+/* Every transfer slot held by a slow receiver: the queue fills, the oldest go. */
+static void t_full_queue(void)
+{
+	rx_reset();
+	pthread_mutex_lock(&rx.mu);
+	rx.slow_left = HOOK_FWD_CONCURRENCY;
+	pthread_mutex_unlock(&rx.mu);
+	__atomic_store_n(&rx.delay_ms, 10000, __ATOMIC_SEQ_CST);
+	struct cfg_forward f = fwd_cfg(15000, 3, 0);
+	struct hook_fwd *fw = NULL;
+	CHECK(hook_fwd_start(&f, 1, &fw) == 0);
+	char body[64];
+	/* one at a time: four at once would already overflow a queue of three */
+	for (int i = 0; i < HOOK_FWD_CONCURRENCY; i++) {
+		ch_fmt(body, sizeof(body), "{\"n\":\"A%d\"}", i);
+		hook_fwd_submit(fw, "CallStatusEvent", body, strlen(body));
+		for (int w = 0; w < 3000 && __atomic_load_n(&rx.in_slow, __ATOMIC_SEQ_CST) < i + 1; w += 10)
+			sleep_ms(10);
+	}
+	CHECK_MSG(__atomic_load_n(&rx.in_slow, __ATOMIC_SEQ_CST) == HOOK_FWD_CONCURRENCY, "%d in flight",
+		  __atomic_load_n(&rx.in_slow, __ATOMIC_SEQ_CST));
+	int64_t t0 = ch_now_us();
+	for (int i = 0; i < 5; i++) {
+		ch_fmt(body, sizeof(body), "{\"n\":\"B%d\"}", i);
+		hook_fwd_submit(fw, "CallStatusEvent", body, strlen(body));
+	}
+	int64_t us = ch_now_us() - t0;
+	CHECK_MSG(us < 50000, "5 submits took %lld us", (long long)us);
+	struct stats s = stats_of(fw);
+	CHECK_MSG(s.dropped == 2, "dropped %llu", (unsigned long long)s.dropped);
+	CHECK(s.sent == 0);
+	__atomic_store_n(&rx.release, true, __ATOMIC_SEQ_CST);
+	CHECK(wait_counts(fw, HOOK_FWD_CONCURRENCY + 3, 0, 5000));
+	s = stats_of(fw);
+	CHECK(s.sent == HOOK_FWD_CONCURRENCY + 3 && s.failed == 0 && s.dropped == 2);
+	CHECK(!rx_has_body("\"B0\"") && !rx_has_body("\"B1\""));
+	CHECK(rx_has_body("\"B2\"") && rx_has_body("\"B3\"") && rx_has_body("\"B4\""));
+	CHECK(rx_has_body("\"A0\"") && rx_has_body("\"A3\""));
+	hook_fwd_stop(fw, 1000);
+}
+
+/* Stop delivers what is queued within the grace... */
+static void t_stop_delivers(void)
+{
+	rx_reset();
+	struct cfg_forward f = fwd_cfg(2000, 100, 0);
+	struct hook_fwd *fw = NULL;
+	CHECK(hook_fwd_start(&f, 1, &fw) == 0);
+	for (int i = 0; i < 10; i++)
+		hook_fwd_submit(fw, "CallStatusEvent", ev_body, strlen(ev_body));
+	hook_fwd_stop(fw, 3000);
+	CHECK_MSG(__atomic_load_n(&rx.total, __ATOMIC_SEQ_CST) == 10, "receiver saw %d",
+		  __atomic_load_n(&rx.total, __ATOMIC_SEQ_CST));
+}
+
+/* ...and gives up when the grace runs out. */
+static void t_stop_grace(void)
+{
+	rx_stop();
+	struct cfg_forward f = fwd_cfg(1000, 100, 10);
+	struct hook_fwd *fw = NULL;
+	CHECK(hook_fwd_start(&f, 1, &fw) == 0);
+	for (int i = 0; i < 10; i++)
+		hook_fwd_submit(fw, "CallStatusEvent", ev_body, strlen(ev_body));
+	sleep_ms(50);
+	int64_t t0 = ch_now_ms();
+	hook_fwd_stop(fw, 300);
+	int64_t took = ch_now_ms() - t0;
+	CHECK_MSG(took >= 250 && took < 2000, "stop took %lld ms", (long long)took);
+	rx_reset();
+	CHECK(rx_start());
+}
+
+/* Two entries: each gets its own copy of what it asked for. */
+static void t_two_targets(void)
+{
+	rx_reset();
+	static char *only_call[] = {"CallStatusEvent"};
+	struct cfg_forward f[2] = {fwd_cfg(2000, 100, 0), fwd_cfg(2000, 100, 0)};
+	f[1].methods.v = only_call;
+	f[1].methods.n = 1;
+	struct hook_fwd *fw = NULL;
+	CHECK(hook_fwd_start(f, 2, &fw) == 0);
+	hook_fwd_submit(fw, "ConnectionStatusEvent", ev_body, strlen(ev_body));
+	hook_fwd_submit(fw, "CallStatusEvent", ev_body, strlen(ev_body));
+	CHECK(wait_counts(fw, 3, 0, 3000));
+	sleep_ms(100);
+	CHECK(stats_of(fw).sent == 3);
+	CHECK(__atomic_load_n(&rx.total, __ATOMIC_SEQ_CST) == 3);
+	hook_fwd_stop(fw, 1000);
+}
+
+int main(void)
+{
+	ch_log_set_level(CH_LOG_ERROR);
+	t_sanitize();
+	t_none();
+	rx_reset();
+	if (!rx_start()) {
+		CHECK_MSG(false, "cannot start the receiver on 127.0.0.1");
+		return check_done();
+	}
+	ch_fmt(url, sizeof(url), "http://127.0.0.1:%u/events", (unsigned)rx.port);
+	t_deliver();
+	t_two_targets();
+	t_slow();
+	t_down_then_back();
+	t_down_fails();
+	t_status();
+	t_full_queue();
+	t_stop_delivers();
+	t_stop_grace();
+	rx_stop();
+	rx_reset();
+	return check_done();
+}
