@@ -1,0 +1,158 @@
+/* bench_engine.c: places REFER calls at a fixed rate through the SIP engine against one SIPp phone; reports failures, rate and RSS (not a ctest).
+ * Usage: sip_bench_engine [calls_per_s [seconds [linger_s]]] */
+#include <errno.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "originator/orig_sip.h"
+
+#ifndef SIPP_BIN
+#define SIPP_BIN "sipp"
+#endif
+#ifndef BENCH_DIR
+#define BENCH_DIR "."
+#endif
+
+static atomic_long finals, transferred, failed;
+static atomic_int fail_codes[700];
+
+static void on_event(const struct orig_event *ev, void *arg)
+{
+	(void)arg;
+	if (!ev->final)
+		return;
+	atomic_fetch_add(&finals, 1);
+	if (ev->state == ORIG_TRANSFERRED) {
+		atomic_fetch_add(&transferred, 1);
+	} else {
+		atomic_fetch_add(&failed, 1);
+		if (ev->code > 0 && ev->code < 700)
+			atomic_fetch_add(&fail_codes[ev->code], 1);
+	}
+}
+
+static long rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = 0;
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = strtol(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a;
+	socklen_t al = sizeof a;
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &al))
+		return -1;
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+int main(int argc, char **argv)
+{
+	int64_t rate = 200, secs = 10;
+	if (argc > 1 && ch_parse_i64(argv[1], strlen(argv[1]), 1, 100000, &rate))
+		return 2;
+	if (argc > 2 && ch_parse_i64(argv[2], strlen(argv[2]), 1, 3600, &secs))
+		return 2;
+	ch_log_set_level(CH_LOG_WARN);
+	long total = (long)(rate * secs);
+	int port = free_port();
+	char sport[16], sm[32], sf[512];
+	(void)ch_fmt(sport, sizeof sport, "%d", port);
+	(void)ch_fmt(sm, sizeof sm, "%ld", total);
+	(void)ch_fmt(sf, sizeof sf, "%s/sipp_uas_refer.xml", BENCH_DIR);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (!freopen("/dev/null", "w", stdout))
+			_exit(127);
+		execlp(SIPP_BIN, SIPP_BIN, "-sf", sf, "-i", "127.0.0.1", "-p", sport, "-m", sm, "-nostdin",
+		       "-recv_timeout", "20000", "-max_recv_loops", "100000", "-buff_size", "8388608",
+		       (char *)NULL);
+		_exit(127);
+	}
+	usleep(500000);
+
+	struct orig_sip_opts o;
+	memset(&o, 0, sizeof o);
+	o.listen = "sip:127.0.0.1:0";
+	o.identity = "sip:c2c@127.0.0.1";
+	struct orig_sip *eng = NULL;
+	int err = orig_sip_start(&o, on_event, NULL, &eng);
+	if (err) {
+		fprintf(stderr, "start: %s\n", strerror(err));
+		return 1;
+	}
+	struct orig_call_req r;
+	memset(&r, 0, sizeof r);
+	(void)ch_fmt(r.initiator, sizeof r.initiator, "sip:alice@127.0.0.1:%d", port);
+	(void)ch_fmt(r.destination, sizeof r.destination, "sip:9055551234@127.0.0.1");
+	int64_t t0 = ch_now_ms();
+	long placed = 0, refused = 0;
+	long peak_rss = 0;
+	unsigned peak_active = 0;
+	while (placed < total) {
+		int64_t due = (ch_now_ms() - t0) * rate / 1000;
+		while (placed < due && placed < total) {
+			uint64_t id;
+			if (orig_sip_call(eng, &r, &id) != 0)
+				refused++;
+			placed++;
+		}
+		unsigned act = orig_sip_active(eng);
+		if (act > peak_active)
+			peak_active = act;
+		long kb = rss_kb();
+		if (kb > peak_rss)
+			peak_rss = kb;
+		usleep(2000);
+	}
+	int64_t t_placed = ch_now_ms() - t0;
+	while (atomic_load(&finals) + refused < total && ch_now_ms() - t0 < (secs + 40) * 1000)
+		usleep(20000);
+	int64_t dt = ch_now_ms() - t0;
+	printf("rate %lld/s for %lld s: placed %ld in %lld ms, finals %ld, transferred %ld, failed %ld, "
+	       "refused %ld, total %lld ms, peak active %u, peak RSS %ld kB\n",
+	       (long long)rate, (long long)secs, placed, (long long)t_placed, atomic_load(&finals),
+	       atomic_load(&transferred), atomic_load(&failed), refused, (long long)dt, peak_active,
+	       peak_rss);
+	for (int c = 0; c < 700; c++)
+		if (atomic_load(&fail_codes[c]))
+			printf("  failed with %d: %d\n", c, atomic_load(&fail_codes[c]));
+	/* Optional: how much the stack still holds some seconds later (Sofia keeps
+	 * completed transactions for their timers). */
+	int64_t linger = 0;
+	if (argc > 3 && ch_parse_i64(argv[3], strlen(argv[3]), 0, 600, &linger) == 0) {
+		for (int64_t i = 0; i < linger; i += 5) {
+			sleep(5);
+			malloc_trim(0);
+			printf("  +%llds: RSS %ld kB\n", (long long)i + 5, rss_kb());
+			fflush(stdout);
+		}
+	}
+	orig_sip_stop(eng, 2000);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	return atomic_load(&failed) || refused ? 1 : 0;
+}
