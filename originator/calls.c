@@ -1,6 +1,8 @@
 /* originator/calls.c: the call registry (id -> state, legs, result), the call limits, and event fan-out to watchers and callbacks. */
 #include "originator/orig_fe_int.h"
 
+#include "common/metrics.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +150,8 @@ static void call_free(struct call *k)
 
 int orig_calls_new(struct orig_calls **out)
 {
+	ch_metrics_declare("callhook_originator_calls_total", "counter",
+			   "Originator calls by final state and by who ended them.");
 	struct orig_calls *c = calloc(1, sizeof(*c));
 	if (!c)
 		return ENOMEM;
@@ -398,6 +402,10 @@ void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct 
 	if (k->has_watch && k->watch.on_event)
 		k->watch.on_event(k->watch.arg, ev, k->leg[0].uri, k->leg[1].uri);
 	if (ev->final) {
+		char labels[128];
+		snprintf(labels, sizeof(labels), "state=\"%s\",ended_by=\"%s\"", orig_state_name(ev->state),
+			 orig_ended_by_name(ev->ended_by));
+		ch_metrics_add("callhook_originator_calls_total", labels, 1);
 		k->ended = true;
 		k->res_code = ev->code;
 		copy_reason(k->res_reason, sizeof(k->res_reason), ev->reason);
