@@ -207,6 +207,7 @@ static void start(const struct opts *o)
 	int rc = ch_fmt(
 		conf, sizeof conf,
 		"log = { level = \"debug\"; };\n"
+		"admin = { listen = [ \"127.0.0.1:0\" ]; };\n"
 		"originator = {\n"
 		"  identity = \"sip:c2c@127.0.0.1\";\n"
 		"  listen = \"sip:127.0.0.1:0\";\n"
@@ -667,6 +668,17 @@ static void case_json(void)
 	r = req(A_DIGEST, "GET", "/v1/calls", NULL, NULL);
 	CHECK_STR(r.body, "{\"calls\":[]}");
 	resp_free(&r);
+	/* an originator-only daemon serves /metrics on its admin listener */
+	CHECK(D.admin_port > 0);
+	CURL *mc = curl_easy_init();
+	struct chr m;
+	char murl[128];
+	ch_http(mc, "GET", ch_url(murl, sizeof murl, D.admin_port, "/metrics"), NULL, NULL, 0, &m);
+	CHECK(m.status == 200);
+	CHECK_MSG(strstr(m.body, "callhook_originator_calls_total{state=\"transferred\",ended_by=\"transfer\"} 1") != NULL,
+		  "%s", m.body);
+	chr_free(&m);
+	curl_easy_cleanup(mc);
 	stop();
 }
 
