@@ -1,6 +1,8 @@
 /* tests/it/harness.c: daemon lifecycle and libcurl helpers for integration tests. */
 #include "harness.h"
 
+#include "config/config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -17,6 +19,68 @@ static void msleep(int ms)
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 }
+
+/* ---- run-wide log collection for the secrets-leak check (test_zz_secrets.c) ----
+ * With CH_TEST_LOG_DIR defined (tests/CMakeLists.txt), every daemon log and
+ * every chd_run output is copied there before it is deleted, and the secrets
+ * of every config the harness starts are appended to <prog>-<pid>.secrets
+ * (NUL-separated), so the last ctest can grep all logs for all secrets. */
+#ifdef CH_TEST_LOG_DIR
+static void collect_file(const char *src, const char *kind)
+{
+	static unsigned seq;
+	FILE *in = fopen(src, "rb");
+	if (!in)
+		return;
+	mkdir(CH_TEST_LOG_DIR, 0700);
+	char dst[512];
+	snprintf(dst, sizeof(dst), "%s/%s-%ld-%u-%s.log", CH_TEST_LOG_DIR, program_invocation_short_name, (long)getpid(),
+		 seq++, kind);
+	int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd >= 0) {
+		char buf[65536];
+		size_t n;
+		while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
+			if (write(fd, buf, n) != (ssize_t)n)
+				break;
+		}
+		close(fd);
+	}
+	fclose(in);
+}
+
+static void collect_secrets(const struct chd *d)
+{
+	struct cfg *cfg = NULL;
+	struct cfg_error err;
+	if (access(d->conf, R_OK) != 0 || cfg_load(d->conf, &cfg, &err) != 0)
+		return; /* a config that does not load has its secrets in tests/it/secrets.h */
+	const char *sec[64];
+	size_t n = cfg_secrets(cfg, sec, 64);
+	mkdir(CH_TEST_LOG_DIR, 0700);
+	char dst[512];
+	snprintf(dst, sizeof(dst), "%s/%s-%ld.secrets", CH_TEST_LOG_DIR, program_invocation_short_name, (long)getpid());
+	int fd = open(dst, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	for (size_t i = 0; fd >= 0 && i < n && i < 64; i++) {
+		if (sec[i] && sec[i][0] && write(fd, sec[i], strlen(sec[i]) + 1) < 0)
+			break;
+	}
+	if (fd >= 0)
+		close(fd);
+	cfg_free(cfg);
+}
+#else
+static void collect_file(const char *src, const char *kind)
+{
+	(void)src;
+	(void)kind;
+}
+
+static void collect_secrets(const struct chd *d)
+{
+	(void)d;
+}
+#endif
 
 int chd_init(struct chd *d)
 {
@@ -139,6 +203,8 @@ int chd_start_args(struct chd *d, const char *const *extra)
 	for (size_t i = 0; extra && extra[i] && n < 30; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;
+	collect_file(d->log, "daemon"); /* a restart would lose the previous run's log */
+	collect_secrets(d);
 	unlink(d->log);
 	pid_t pid = fork();
 	if (pid < 0)
@@ -212,6 +278,9 @@ int chd_run(struct chd *d, const char *conf_text, const char *const *args, char 
 	}
 	int st = 0;
 	waitpid(pid, &st, 0);
+	if (conf_text)
+		collect_secrets(d);
+	collect_file(outpath, "run");
 	FILE *f = fopen(outpath, "rb");
 	char *buf = calloc(1, 1 << 20);
 	if (f) {
@@ -251,6 +320,8 @@ void chd_cleanup(struct chd *d)
 {
 	if (d->pid > 0)
 		chd_stop(d);
+	if (d->dir[0])
+		collect_file(d->log, "daemon");
 	if (d->dir[0]) {
 		char cmd[600];
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);

@@ -42,7 +42,10 @@ int chd_signal(struct chd *d, int sig);
 char *chd_log(struct chd *d);
 /* Wait until the log contains needle (timeout_ms). */
 bool chd_wait_log(struct chd *d, const char *needle, int timeout_ms);
-/* Remove the temp dir. */
+/* Remove the temp dir. With CH_TEST_LOG_DIR defined, the daemon log (and
+ * each chd_run output, and a log about to be replaced by a restart) is first
+ * copied into that run-wide folder, and the secrets of each config the
+ * harness starts are recorded there, for tests/it/test_zz_secrets.c. */
 void chd_cleanup(struct chd *d);
 
 struct chr {
