@@ -1,0 +1,34 @@
+# cmake/docs.cmake: generates callhook(8) and callhook_usage.h (the --help text) from the one source, docs/callhook.8.txt.
+# Outputs: ${CALLHOOK_MAN_PAGE} (troff) and ${CALLHOOK_GEN_DIR}/callhook_usage.h, which
+# declares static const char callhook_usage[] for main.c.
+find_program(CALLHOOK_AWK NAMES awk mawk gawk REQUIRED)
+
+set(CALLHOOK_GEN_DIR ${CMAKE_BINARY_DIR}/generated)
+set(CALLHOOK_MAN_PAGE ${CMAKE_BINARY_DIR}/docs/callhook.8)
+file(MAKE_DIRECTORY ${CALLHOOK_GEN_DIR} ${CMAKE_BINARY_DIR}/docs)
+# honours SOURCE_DATE_EPOCH, for reproducible packages
+string(TIMESTAMP CALLHOOK_MAN_DATE "%Y-%m-%d" UTC)
+
+set(_ch_doc_src ${CMAKE_SOURCE_DIR}/docs/callhook.8.txt)
+set(_ch_doc_awk ${CMAKE_SOURCE_DIR}/docs/mangen.awk)
+foreach(_ch_mode help man)
+  if(_ch_mode STREQUAL "help")
+    set(_ch_out ${CALLHOOK_GEN_DIR}/callhook_usage.h)
+  else()
+    set(_ch_out ${CALLHOOK_MAN_PAGE})
+  endif()
+  add_custom_command(OUTPUT ${_ch_out}
+    COMMAND ${CMAKE_COMMAND} -DAWK=${CALLHOOK_AWK} -DSCRIPT=${_ch_doc_awk} -DSRC=${_ch_doc_src}
+            -DOUT=${_ch_out} -DMODE=${_ch_mode} -DVERSION=${PROJECT_VERSION} -DDATE=${CALLHOOK_MAN_DATE}
+            -P ${CMAKE_CURRENT_LIST_DIR}/mangen.cmake
+    DEPENDS ${_ch_doc_src} ${_ch_doc_awk} ${CMAKE_CURRENT_LIST_DIR}/mangen.cmake
+    COMMENT "Generating ${_ch_out} from docs/callhook.8.txt"
+    VERBATIM)
+endforeach()
+
+add_custom_target(callhook_docs ALL DEPENDS ${CALLHOOK_GEN_DIR}/callhook_usage.h ${CALLHOOK_MAN_PAGE})
+if(TARGET callhook)
+  # main.c: #include "callhook_usage.h"
+  target_include_directories(callhook PRIVATE ${CALLHOOK_GEN_DIR})
+  add_dependencies(callhook callhook_docs)
+endif()
