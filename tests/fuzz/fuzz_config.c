@@ -1,4 +1,5 @@
-/* tests/fuzz/fuzz_config.c: fuzz the config loader (and the hook compiler on what loads): no crash, no leak, errors say something. */
+/* tests/fuzz/fuzz_config.c: fuzz the config loader (and the hook compiler on what loads): no crash, no leak, errors say
+ * something. */
 #include "common/common.h"
 #include "config/config.h"
 #include "hook/hook.h"

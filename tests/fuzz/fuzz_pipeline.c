@@ -20,41 +20,44 @@
  * A token for the sites below is minted with SECRET and NOW (see the
  * corpus: tokens are valid at NOW + 0..60 s). */
 
-#define MAX_REQ 6
+#define MAX_REQ   6
 #define INPUT_MAX 16384
-#define NOW_MS 5000000LL
-#define NOW_S 1700000000LL
-#define SECRET "fuzz-token-secret-0123456789abcdef" /* 34 bytes */
-#define HMAC_KEY "fuzz-hmac-key"
+#define NOW_MS    5000000LL
+#define NOW_S     1700000000LL
+#define SECRET    "fuzz-token-secret-0123456789abcdef" /* 34 bytes */
+#define HMAC_KEY  "fuzz-hmac-key"
 #define BASIC_HDR "Basic d2NzOmZ1enotcGFzcw==" /* wcs:fuzz-pass */
 
 static const char *conf_open =
-	"hook = { listen = [ \"127.0.0.1:0\" ]; max_body_bytes = 8192; max_sessions = 4; max_json_depth = 8;\n"
-	"  max_members = 32; };\n"
-	"sites = (\n"
-	" { name = \"shop\"; origins = [ \"https://www.example.com\", \"https://*.example.com\", \"http://[::1]:8080\" ];\n"
-	"   sip = { login = \"10001\"; auth_name = \"10001a\"; password = \"shop-pw\"; domain = \"sip.example.com\"; port = 5060; };\n"
-	"   callee = \"10002\"; buttons = { sales = \"10002\"; support = \"10003\"; };\n"
-	"   token = { secret_file = \"token.key\"; required = false; };\n"
-	"   limits = { connects_per_minute_per_ip = 3; calls_per_minute_per_ip = 2; calls_per_session = 2;\n"
-	"              calls_per_minute = 3; concurrent_calls = 2; }; },\n"
-	" { name = \"clinic\"; domain = \"clinic.test\"; sip = { login = \"20001\"; password = \"clinic-pw\"; };\n"
-	"   buttons = { desk = \"20002\"; }; allow_transfer = true; allow_messages = true;\n"
-	"   token = { secret_file = \"token.key\"; required = true; }; }\n"
-	");\n";
+    "hook = { listen = [ \"127.0.0.1:0\" ]; max_body_bytes = 8192; max_sessions = 4; max_json_depth = 8;\n"
+    "  max_members = 32; };\n"
+    "sites = (\n"
+    " { name = \"shop\"; origins = [ \"https://www.example.com\", \"https://*.example.com\", \"http://[::1]:8080\" ];\n"
+    "   sip = { login = \"10001\"; auth_name = \"10001a\"; password = \"shop-pw\"; domain = \"sip.example.com\"; port "
+    "= 5060; };\n"
+    "   callee = \"10002\"; buttons = { sales = \"10002\"; support = \"10003\"; };\n"
+    "   token = { secret_file = \"token.key\"; required = false; };\n"
+    "   limits = { connects_per_minute_per_ip = 3; calls_per_minute_per_ip = 2; calls_per_session = 2;\n"
+    "              calls_per_minute = 3; concurrent_calls = 2; }; },\n"
+    " { name = \"clinic\"; domain = \"clinic.test\"; sip = { login = \"20001\"; password = \"clinic-pw\"; };\n"
+    "   buttons = { desk = \"20002\"; }; allow_transfer = true; allow_messages = true;\n"
+    "   token = { secret_file = \"token.key\"; required = true; }; }\n"
+    ");\n";
 
-static const char *conf_hmac =
-	"hook = { listen = [ \"127.0.0.1:0\" ]; max_body_bytes = 8192;\n"
-	"  wcs_auth = { hmac_keys = [ \"other-key\", \"" HMAC_KEY "\" ]; allow_from = [ \"127.0.0.0/8\", \"::1/128\" ]; }; };\n"
-	"sites = ( { name = \"one\"; domain = \"example.com\"; sip = { login = \"30001\"; password = \"one-pw\"; }; callee = \"30002\";\n"
-	"   limits = { connects_per_minute_per_ip = 2; calls_per_session = 1; }; } );\n";
+static const char *conf_hmac = "hook = { listen = [ \"127.0.0.1:0\" ]; max_body_bytes = 8192;\n"
+			       "  wcs_auth = { hmac_keys = [ \"other-key\", \"" HMAC_KEY
+			       "\" ]; allow_from = [ \"127.0.0.0/8\", \"::1/128\" ]; }; };\n"
+			       "sites = ( { name = \"one\"; domain = \"example.com\"; sip = { login = \"30001\"; "
+			       "password = \"one-pw\"; }; callee = \"30002\";\n"
+			       "   limits = { connects_per_minute_per_ip = 2; calls_per_session = 1; }; } );\n";
 
 static const char *conf_basic =
-	"hook = { listen = [ \"127.0.0.1:0\" ]; max_body_bytes = 8192;\n"
-	"  wcs_auth = { basic_user = \"wcs\"; basic_password = \"fuzz-pass\"; allow_from = [ \"10.0.0.0/8\" ]; }; };\n"
-	"sites = ( { name = \"one\"; domain = \"example.com\"; sip = { login = \"40001\"; password = \"basic-site-pw\"; };\n"
-	"   callee = \"40002\"; buttons = { b = \"40003\"; };\n"
-	"   token = { secret_file = \"token.key\"; required = true; }; } );\n";
+    "hook = { listen = [ \"127.0.0.1:0\" ]; max_body_bytes = 8192;\n"
+    "  wcs_auth = { basic_user = \"wcs\"; basic_password = \"fuzz-pass\"; allow_from = [ \"10.0.0.0/8\" ]; }; };\n"
+    "sites = ( { name = \"one\"; domain = \"example.com\"; sip = { login = \"40001\"; password = \"basic-site-pw\"; "
+    "};\n"
+    "   callee = \"40002\"; buttons = { b = \"40003\"; };\n"
+    "   token = { secret_file = \"token.key\"; required = true; }; } );\n";
 
 static struct hook_rt *rts[3];
 
@@ -129,12 +132,12 @@ static size_t sessions(struct hook_store *st)
 	return n;
 }
 
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c)) {                                                                        \
-			fprintf(stderr, "fuzz_pipeline: invariant failed: %s (line %d)\n", #c, __LINE__); \
-			abort();                                                                   \
-		}                                                                                  \
+#define REQUIRE(c)                                                                                                     \
+	do {                                                                                                           \
+		if (!(c)) {                                                                                            \
+			fprintf(stderr, "fuzz_pipeline: invariant failed: %s (line %d)\n", #c, __LINE__);              \
+			abort();                                                                                       \
+		}                                                                                                      \
 	} while (0)
 
 static void check_answer(const struct hook_rt *rt, const struct hook_req *rq, const struct hook_resp *out,
@@ -167,7 +170,8 @@ static void check_answer(const struct hook_rt *rt, const struct hook_req *rq, co
 	if (!post && s != 405)
 		REQUIRE(strcmp(rq->path, "/healthz") == 0 && s == 200);
 	if (post && !hook_peer_allowed(rt, rq->peer_ip))
-		REQUIRE(s == 403 && strcmp(json_string_value(json_object_get(j, "reason")), "address not allowed") == 0);
+		REQUIRE(s == 403 &&
+			strcmp(json_string_value(json_object_get(j, "reason")), "address not allowed") == 0);
 	else if (post && rq->body_too_large)
 		REQUIRE(s == 413);
 	if (s == 200 && post) {
@@ -250,13 +254,13 @@ static void one(struct hook_store *st, const uint8_t *p, size_t n, int idx)
 		authz = ch_strndup(good, strlen(good));
 	}
 	struct hook_req rq = {
-		.http_method = methods[mode & 3],
-		.path = path,
-		.authz = authz,
-		.peer_ip = peers[(mode >> 4) & 3],
-		.body = b,
-		.body_len = blen,
-		.body_too_large = (mode >> 6) & 1,
+	    .http_method = methods[mode & 3],
+	    .path = path,
+	    .authz = authz,
+	    .peer_ip = peers[(mode >> 4) & 3],
+	    .body = b,
+	    .body_len = blen,
+	    .body_too_large = (mode >> 6) & 1,
 	};
 	size_t sb = sessions(st);
 	unsigned ab = active_total(st, rt);

@@ -1,4 +1,5 @@
-/* tests/it/test_abuse.c: the abuse suite: forged WCS auth and tokens, budgets cut exactly, floods, slow and huge bodies, against the real daemon. */
+/* tests/it/test_abuse.c: the abuse suite: forged WCS auth and tokens, budgets cut exactly, floods, slow and huge
+ * bodies, against the real daemon. */
 #include "../check.h"
 #include "harness.h"
 #include "secrets.h"
@@ -18,8 +19,7 @@ static CURL *c;
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static struct chr req_url(CURL *h, const char *method, const char *url, const char *authz, const char *body,
-			  size_t len)
+static struct chr req_url(CURL *h, const char *method, const char *url, const char *authz, const char *body, size_t len)
 {
 	char ah[512];
 	const char *hdr[3] = {"Content-Type: application/json;charset=UTF-8", NULL, NULL};
@@ -52,23 +52,24 @@ static bool is_error(const struct chr *r, long status, const char *reason)
 	bool ok = r->status == status && r->body && strcmp(r->body, want) == 0 &&
 		  strncmp(r->ctype, "application/json", 16) == 0;
 	if (!ok)
-		fprintf(stderr, "  got %ld %s [%s], want %s\n", r->status, r->body ? r->body : "(null)", r->ctype, want);
+		fprintf(stderr, "  got %ld %s [%s], want %s\n", r->status, r->body ? r->body : "(null)", r->ctype,
+			want);
 	return ok;
 }
 
 /* One request, then the exact error answer. */
-#define EXPECT_ERR(r_, status_, reason_)                                                           \
-	do {                                                                                       \
-		struct chr r__ = (r_);                                                             \
-		CHECK(is_error(&r__, (status_), (reason_)));                                      \
-		chr_free(&r__);                                                                    \
+#define EXPECT_ERR(r_, status_, reason_)                                                                               \
+	do {                                                                                                           \
+		struct chr r__ = (r_);                                                                                 \
+		CHECK(is_error(&r__, (status_), (reason_)));                                                           \
+		chr_free(&r__);                                                                                        \
 	} while (0)
 
-#define EXPECT_STATUS(r_, status_)                                                                 \
-	do {                                                                                       \
-		struct chr r__ = (r_);                                                             \
-		CHECK_MSG(r__.status == (status_), "got %ld %s", r__.status, r__.body);            \
-		chr_free(&r__);                                                                    \
+#define EXPECT_STATUS(r_, status_)                                                                                     \
+	do {                                                                                                           \
+		struct chr r__ = (r_);                                                                                 \
+		CHECK_MSG(r__.status == (status_), "got %ld %s", r__.status, r__.body);                                \
+		chr_free(&r__);                                                                                        \
 	} while (0)
 
 static const char *connect_body(char *buf, size_t cap, const char *sid, const char *origin, const char *custom)
@@ -161,8 +162,8 @@ static size_t b64url(const unsigned char *in, size_t n, char *out)
 }
 
 /* header.payload.signature into buf; mac GNUTLS_MAC_UNKNOWN leaves the signature empty (alg none). */
-static const char *jwt_mint(char *buf, size_t cap, const char *header, const char *payload,
-			    gnutls_mac_algorithm_t mac, const char *secret)
+static const char *jwt_mint(char *buf, size_t cap, const char *header, const char *payload, gnutls_mac_algorithm_t mac,
+			    const char *secret)
 {
 	if ((strlen(header) + strlen(payload)) * 4 / 3 + 100 > cap) {
 		buf[0] = '\0';
@@ -239,14 +240,8 @@ static void test_hmac(void)
 	connect_body(body, sizeof(body), "/10.1.0.1:1/a", O, NULL);
 
 	/* missing, empty, garbage, wrong key, the other scheme: all 403, and none takes a connect token */
-	const char *bad_authz[] = {NULL,
-				   "",
-				   "WCS",
-				   "WCS ",
-				   "WCS 00000000000000000000000000000000",
-				   "WCS zz",
-				   "Basic d2NzOng=",
-				   "Bearer abc"};
+	const char *bad_authz[] = {
+	    NULL, "", "WCS", "WCS ", "WCS 00000000000000000000000000000000", "WCS zz", "Basic d2NzOng=", "Bearer abc"};
 	for (size_t i = 0; i < sizeof(bad_authz) / sizeof(bad_authz[0]); i++) {
 		struct chr r = post(p, "/rest-hook/connect", bad_authz[i], body);
 		CHECK_MSG(is_error(&r, 403, "WCS authentication failed"), "authz case %zu", i);
@@ -275,11 +270,13 @@ static void test_hmac(void)
 	EXPECT_ERR(post(p, "/rest-hook/connect", az, body), 403, "WCS authentication failed");
 	/* auth comes before the body check: bad JSON without a MAC is 403, with one it is 400 */
 	EXPECT_ERR(post(p, "/rest-hook/connect", NULL, "{\"a\":"), 403, "WCS authentication failed");
-	EXPECT_ERR(post(p, "/rest-hook/connect", wcs_authz(az, sizeof(az), CH_SECRET_HMAC_2, "{\"a\":", false), "{\"a\":"),
-		   400, "malformed JSON");
+	EXPECT_ERR(
+	    post(p, "/rest-hook/connect", wcs_authz(az, sizeof(az), CH_SECRET_HMAC_2, "{\"a\":", false), "{\"a\":"),
+	    400, "malformed JSON");
 	/* 405 and 413 come before auth */
 	char url[256];
-	EXPECT_ERR(req_url(c, "GET", ch_url(url, sizeof(url), p, "/rest-hook/connect"), NULL, NULL, 0), 405, "use POST");
+	EXPECT_ERR(req_url(c, "GET", ch_url(url, sizeof(url), p, "/rest-hook/connect"), NULL, NULL, 0), 405,
+		   "use POST");
 	char *huge = malloc(5001);
 	memset(huge, ' ', 5000);
 	huge[0] = '{';
@@ -298,9 +295,11 @@ static void test_hmac(void)
 	CHECK(r.status == 200 && has(&r, "\"sipLogin\":\"30001\""));
 	CHECK(strstr(r.body, "browser-pw") == NULL);
 	chr_free(&r);
-	EXPECT_STATUS(post(p, "/rest-hook/connect", wcs_authz(az, sizeof(az), CH_SECRET_HMAC_1, body, true), body), 200);
+	EXPECT_STATUS(post(p, "/rest-hook/connect", wcs_authz(az, sizeof(az), CH_SECRET_HMAC_1, body, true), body),
+		      200);
 	connect_body(other, sizeof(other), "/10.1.0.1:2/b", O, NULL);
-	EXPECT_STATUS(post(p, "/rest-hook/connect", wcs_authz(az, sizeof(az), CH_SECRET_HMAC_2, other, false), other), 200);
+	EXPECT_STATUS(post(p, "/rest-hook/connect", wcs_authz(az, sizeof(az), CH_SECRET_HMAC_2, other, false), other),
+		      200);
 	/* the budget (2 per IP) was untouched by the 17 refusals above: the third new session is the one cut */
 	connect_body(other, sizeof(other), "/10.1.0.1:3/c", O, NULL);
 	EXPECT_ERR(post(p, "/rest-hook/connect", wcs_authz(az, sizeof(az), CH_SECRET_HMAC_2, other, false), other), 429,
@@ -341,10 +340,10 @@ static void test_basic(void)
 			     "",
 			     "Basic",
 			     "Basic !!!!",
-			     "Basic d2NzYXBwOndyb25n",         /* wcsapp:wrong */
+			     "Basic d2NzYXBwOndyb25n",                     /* wcsapp:wrong */
 			     "Basic b3RoZXI6YmFzaWMtcGFzcy1WYjI5cVdlSw==", /* other:<right password> */
-			     "Basic d2NzYXBw",                 /* wcsapp, no colon */
-			     "Basic d2NzYXBwOg==",             /* wcsapp: (empty password) */
+			     "Basic d2NzYXBw",                             /* wcsapp, no colon */
+			     "Basic d2NzYXBwOg==",                         /* wcsapp: (empty password) */
 			     "WCS 00000000000000000000000000000000",
 			     "Bearer " CH_SECRET_BASIC_B64};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -380,13 +379,15 @@ static void test_allow_from(void)
 	/* 127.0.0.1 is outside 10.0.0.0/8: every hook is refused, /healthz is not */
 	struct chd d = {0};
 	if (chd_start(&d, "log = { level = \"debug\"; };\n"
-			  "hook = { listen = [ \"127.0.0.1:0\" ]; max_body_bytes = 4096; wcs_auth = { allow_from = [ \"10.0.0.0/8\" ]; }; };\n"
-			  "sites = ( { name = \"shop\"; origins = [ \"https://www.example.com\" ]; sip = { login = \"1\"; }; callee = \"2\"; } );\n") !=
-	    0) {
+			  "hook = { listen = [ \"127.0.0.1:0\" ]; max_body_bytes = 4096; wcs_auth = { allow_from = [ "
+			  "\"10.0.0.0/8\" ]; }; };\n"
+			  "sites = ( { name = \"shop\"; origins = [ \"https://www.example.com\" ]; sip = { login = "
+			  "\"1\"; }; callee = \"2\"; } );\n") != 0) {
 		CHECK(!"allow_from daemon did not start");
 	} else {
 		int p = d.hook_port;
-		EXPECT_ERR(do_connect(p, NULL, "/10.1.2.1:1/a", "https://www.example.com", NULL), 403, "address not allowed");
+		EXPECT_ERR(do_connect(p, NULL, "/10.1.2.1:1/a", "https://www.example.com", NULL), 403,
+			   "address not allowed");
 		EXPECT_ERR(post(p, "/rest-hook/CallStatusEvent", NULL, "{\"a\":1}"), 403, "address not allowed");
 		/* before the size and body checks, after the method check */
 		char *huge = malloc(8001);
@@ -396,7 +397,8 @@ static void test_allow_from(void)
 		free(huge);
 		EXPECT_ERR(post(p, "/rest-hook/connect", NULL, "not json"), 403, "address not allowed");
 		char url[256];
-		EXPECT_ERR(req_url(c, "PUT", ch_url(url, sizeof(url), p, "/rest-hook/connect"), NULL, NULL, 0), 405, "use POST");
+		EXPECT_ERR(req_url(c, "PUT", ch_url(url, sizeof(url), p, "/rest-hook/connect"), NULL, NULL, 0), 405,
+			   "use POST");
 		EXPECT_STATUS(req_url(c, "GET", ch_url(url, sizeof(url), p, "/healthz"), NULL, NULL, 0), 200);
 		CHECK(log_has(&d, "peer=127.0.0.1 http=POST method=connect site=- verdict=auth status=403"));
 		CHECK(chd_stop(&d) == 0);
@@ -406,9 +408,10 @@ static void test_allow_from(void)
 	/* 127.0.0.1/32 accepted on IPv4; the same daemon on [::1] refuses ::1 */
 	struct chd d2 = {0};
 	if (chd_start(&d2, "log = { level = \"debug\"; };\n"
-			   "hook = { listen = [ \"127.0.0.1:0\", \"[::1]:0\" ]; wcs_auth = { allow_from = [ \"127.0.0.1/32\" ]; }; };\n"
-			   "sites = ( { name = \"shop\"; origins = [ \"https://www.example.com\" ]; sip = { login = \"1\"; }; callee = \"2\"; } );\n") !=
-	    0) {
+			   "hook = { listen = [ \"127.0.0.1:0\", \"[::1]:0\" ]; wcs_auth = { allow_from = [ "
+			   "\"127.0.0.1/32\" ]; }; };\n"
+			   "sites = ( { name = \"shop\"; origins = [ \"https://www.example.com\" ]; sip = { login = "
+			   "\"1\"; }; callee = \"2\"; } );\n") != 0) {
 		fprintf(stderr, "  note: no [::1] listener possible here, IPv6 peers not tested\n");
 	} else {
 		EXPECT_STATUS(do_connect(d2.hook_port, NULL, "/10.1.2.2:1/a", "https://www.example.com", NULL), 200);
@@ -426,15 +429,17 @@ static void test_allow_from(void)
 	/* an IPv6 socket bound to ::ffff:127.0.0.1 sees IPv4-mapped peers: they match 127.0.0.1/32 */
 	struct chd d3 = {0};
 	if (chd_start(&d3, "log = { level = \"debug\"; };\n"
-			   "hook = { listen = [ \"[::ffff:127.0.0.1]:0\" ]; wcs_auth = { allow_from = [ \"127.0.0.1/32\" ]; }; };\n"
-			   "sites = ( { name = \"shop\"; origins = [ \"https://www.example.com\" ]; sip = { login = \"1\"; }; callee = \"2\"; } );\n") !=
-	    0) {
+			   "hook = { listen = [ \"[::ffff:127.0.0.1]:0\" ]; wcs_auth = { allow_from = [ "
+			   "\"127.0.0.1/32\" ]; }; };\n"
+			   "sites = ( { name = \"shop\"; origins = [ \"https://www.example.com\" ]; sip = { login = "
+			   "\"1\"; }; callee = \"2\"; } );\n") != 0) {
 		fprintf(stderr, "  note: cannot bind [::ffff:127.0.0.1] here, IPv4-mapped peers not tested\n");
 	} else {
 		int pm = port_of(&d3, "hook: listening on [::ffff:127.0.0.1]:");
 		CHECK(pm > 0);
 		EXPECT_STATUS(do_connect(pm, NULL, "/10.1.2.3:1/a", "https://www.example.com", NULL), 200);
-		CHECK(log_has(&d3, "peer=::ffff:127.0.0.1 http=POST method=connect site=shop verdict=allow status=200"));
+		CHECK(
+		    log_has(&d3, "peer=::ffff:127.0.0.1 http=POST method=connect site=shop verdict=allow status=200"));
 		CHECK(chd_stop(&d3) == 0);
 	}
 	chd_cleanup(&d3);
@@ -454,7 +459,8 @@ static void test_tokens(void)
 		 "  sip = { login = \"50000\"; password = \"%s\"; }; callee = \"50001\";\n"
 		 "  buttons = { sales = \"50002\"; support = \"50003\"; };\n"
 		 "  token = { secret_file = \"token.key\"; required = true; max_age_s = 300; leeway_s = 30; };\n"
-		 "  limits = { connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = 1000;\n"
+		 "  limits = { connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = "
+		 "1000;\n"
 		 "             calls_per_minute = 1000; concurrent_calls = 1000; }; } );\n",
 		 CH_SECRET_SIP_ABUSE);
 	if (chd_start(&d, conf) != 0) {
@@ -497,18 +503,22 @@ static void test_tokens(void)
 	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.2:1/a", O, "{\"token\":\"\"}"), 403, "token malformed");
 
 	/* time: expired past the leeway, too old, issued in the future; inside the leeway passes */
-	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.3:1/a", O,
-			      tok_custom(cu, sizeof(cu), tok(t, sizeof(t), now - 200, now - 31 - 5, "jti-exp", NULL), NULL)),
-		   403, "token expired");
-	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.3:2/a", O,
-			      tok_custom(cu, sizeof(cu), tok(t, sizeof(t), now - 400, now + 100, "jti-old", NULL), NULL)),
-		   403, "token too old");
-	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.3:3/a", O,
-			      tok_custom(cu, sizeof(cu), tok(t, sizeof(t), now + 100, now + 200, "jti-fut", NULL), NULL)),
-		   403, "token issued in the future");
-	EXPECT_STATUS(do_connect(p, NULL, "/10.2.1.3:4/a", O,
-				 tok_custom(cu, sizeof(cu), tok(t, sizeof(t), now - 60, now - 10, "jti-leeway", NULL), NULL)),
-		      200);
+	EXPECT_ERR(
+	    do_connect(p, NULL, "/10.2.1.3:1/a", O,
+		       tok_custom(cu, sizeof(cu), tok(t, sizeof(t), now - 200, now - 31 - 5, "jti-exp", NULL), NULL)),
+	    403, "token expired");
+	EXPECT_ERR(
+	    do_connect(p, NULL, "/10.2.1.3:2/a", O,
+		       tok_custom(cu, sizeof(cu), tok(t, sizeof(t), now - 400, now + 100, "jti-old", NULL), NULL)),
+	    403, "token too old");
+	EXPECT_ERR(
+	    do_connect(p, NULL, "/10.2.1.3:3/a", O,
+		       tok_custom(cu, sizeof(cu), tok(t, sizeof(t), now + 100, now + 200, "jti-fut", NULL), NULL)),
+	    403, "token issued in the future");
+	EXPECT_STATUS(
+	    do_connect(p, NULL, "/10.2.1.3:4/a", O,
+		       tok_custom(cu, sizeof(cu), tok(t, sizeof(t), now - 60, now - 10, "jti-leeway", NULL), NULL)),
+	    200);
 
 	/* claims missing or of the wrong type */
 	char pl[512];
@@ -556,24 +566,27 @@ static void test_tokens(void)
 	/* the origin claim: another origin is refused; the same origin after normalisation passes */
 	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.6:1/a", O,
 			      tok_custom(cu, sizeof(cu),
-					 tok(t, sizeof(t), now, now + 100, "jti-o1", ",\"origin\":\"https://shop.example.com\""),
+					 tok(t, sizeof(t), now, now + 100, "jti-o1",
+					     ",\"origin\":\"https://shop.example.com\""),
 					 NULL)),
 		   403, "token origin mismatch");
 	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.6:2/a", O,
 			      tok_custom(cu, sizeof(cu),
-					 tok(t, sizeof(t), now, now + 100, "jti-o2", ",\"origin\":\"https://www.example.com.evil.net\""),
+					 tok(t, sizeof(t), now, now + 100, "jti-o2",
+					     ",\"origin\":\"https://www.example.com.evil.net\""),
 					 NULL)),
 		   403, "token origin mismatch");
 	EXPECT_STATUS(do_connect(p, NULL, "/10.2.1.6:3/a", O,
 				 tok_custom(cu, sizeof(cu),
-					    tok(t, sizeof(t), now, now + 100, "jti-o3", ",\"origin\":\"https://WWW.Example.com:443\""),
+					    tok(t, sizeof(t), now, now + 100, "jti-o3",
+						",\"origin\":\"https://WWW.Example.com:443\""),
 					    NULL)),
 		      200);
 
 	/* a refused connect binds no jti: the token stays usable by one session */
 	tok(t, sizeof(t), now, now + 100, "jti-refused", NULL);
-	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.7:1/a", O, tok_custom(cu, sizeof(cu), t, ",\"button\":\"premium\"")), 403,
-		   "unknown button");
+	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.7:1/a", O, tok_custom(cu, sizeof(cu), t, ",\"button\":\"premium\"")),
+		   403, "unknown button");
 	EXPECT_STATUS(do_connect(p, NULL, "/10.2.1.7:2/b", O, tok_custom(cu, sizeof(cu), t, NULL)), 200);
 
 	/* a button claim locks the button: neither connect's nor the call's custom.button changes the callee */
@@ -595,16 +608,18 @@ static void test_tokens(void)
 	CHECK(r.status == 200 && has(&r, "\"callee\":\"50003\""));
 	chr_free(&r);
 	/* a claim naming no configured button is refused */
-	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.8:3/c", O,
-			      tok_custom(cu, sizeof(cu), tok(t, sizeof(t), now, now + 100, "jti-badbtn", ",\"button\":\"premium\""),
-					 NULL)),
-		   403, "unknown button");
+	EXPECT_ERR(
+	    do_connect(p, NULL, "/10.2.1.8:3/c", O,
+		       tok_custom(cu, sizeof(cu),
+				  tok(t, sizeof(t), now, now + 100, "jti-badbtn", ",\"button\":\"premium\""), NULL)),
+	    403, "unknown button");
 
 	/* token required: the one-site fallback for unknown sessions is off */
 	EXPECT_ERR(post(p, "/rest-hook/call", NULL, call_body(b, sizeof(b), "tc-4", "/10.2.1.9:1/never", NULL)), 403,
 		   "unknown session");
 	/* a session closed by DISCONNECTED is unknown too */
-	r = post(p, "/rest-hook/ConnectionStatusEvent", NULL, "{\"sessionId\":\"/10.2.1.8:1/a\",\"status\":\"DISCONNECTED\"}");
+	r = post(p, "/rest-hook/ConnectionStatusEvent", NULL,
+		 "{\"sessionId\":\"/10.2.1.8:1/a\",\"status\":\"DISCONNECTED\"}");
 	CHECK(r.status == 200);
 	chr_free(&r);
 	EXPECT_ERR(do_call(p, "tc-5", "/10.2.1.8:1/a", NULL), 403, "unknown session");
@@ -622,26 +637,29 @@ static int start_budget_daemon(void)
 	CHECK(chd_write(&bd, "token.key", CH_SECRET_TOKEN, 0600) == 0);
 	static char conf[16384];
 	char l[8][512];
-	snprintf(conf, sizeof(conf),
-		 "log = { level = \"debug\"; };\n"
-		 "hook = { listen = [ \"127.0.0.1:0\" ]; max_body_bytes = 4096; request_timeout_s = 2; };\n"
-		 "sites = (\n"
-		 " { name = \"conn\"; domain = \"conn.test\"; sip = { login = \"41001\"; password = \"%s\"; }; callee = \"41002\";\n"
-		 "   buttons = { b = \"41003\"; }; token = { secret_file = \"token.key\"; required = false; }; %s },\n"
-		 " { name = \"sess\"; domain = \"sess.test\"; sip = { login = \"42001\"; }; callee = \"42002\"; buttons = { b = \"42003\"; }; %s },\n"
-		 " { name = \"calls\"; domain = \"calls.test\"; sip = { login = \"43001\"; }; callee = \"43002\"; buttons = { b = \"43003\"; }; %s },\n"
-		 " { name = \"conc\"; domain = \"conc.test\"; sip = { login = \"44001\"; }; callee = \"44002\"; %s },\n"
-		 " { name = \"floodc\"; domain = \"floodc.test\"; sip = { login = \"45001\"; }; callee = \"45002\"; %s },\n"
-		 " { name = \"floodk\"; domain = \"floodk.test\"; sip = { login = \"46001\"; }; callee = \"46002\"; %s },\n"
-		 " { name = \"floodx\"; domain = \"floodx.test\"; sip = { login = \"47001\"; }; callee = \"47002\"; %s }\n"
-		 ");\n",
-		 CH_SECRET_SIP_ABUSE, limits(l[0], sizeof(l[0]), "connects_per_minute_per_ip = 3;"),
-		 limits(l[1], sizeof(l[1]), "calls_per_session = 2;"),
-		 limits(l[2], sizeof(l[2]), "calls_per_minute_per_ip = 3; calls_per_minute = 4;"),
-		 limits(l[3], sizeof(l[3]), "concurrent_calls = 2;"),
-		 limits(l[4], sizeof(l[4]), "connects_per_minute_per_ip = 8;"),
-		 limits(l[5], sizeof(l[5]), "calls_per_minute = 12;"),
-		 limits(l[6], sizeof(l[6]), "concurrent_calls = 5;"));
+	snprintf(
+	    conf, sizeof(conf),
+	    "log = { level = \"debug\"; };\n"
+	    "hook = { listen = [ \"127.0.0.1:0\" ]; max_body_bytes = 4096; request_timeout_s = 2; };\n"
+	    "sites = (\n"
+	    " { name = \"conn\"; domain = \"conn.test\"; sip = { login = \"41001\"; password = \"%s\"; }; callee = "
+	    "\"41002\";\n"
+	    "   buttons = { b = \"41003\"; }; token = { secret_file = \"token.key\"; required = false; }; %s },\n"
+	    " { name = \"sess\"; domain = \"sess.test\"; sip = { login = \"42001\"; }; callee = \"42002\"; buttons = { "
+	    "b = \"42003\"; }; %s },\n"
+	    " { name = \"calls\"; domain = \"calls.test\"; sip = { login = \"43001\"; }; callee = \"43002\"; buttons = "
+	    "{ b = \"43003\"; }; %s },\n"
+	    " { name = \"conc\"; domain = \"conc.test\"; sip = { login = \"44001\"; }; callee = \"44002\"; %s },\n"
+	    " { name = \"floodc\"; domain = \"floodc.test\"; sip = { login = \"45001\"; }; callee = \"45002\"; %s },\n"
+	    " { name = \"floodk\"; domain = \"floodk.test\"; sip = { login = \"46001\"; }; callee = \"46002\"; %s },\n"
+	    " { name = \"floodx\"; domain = \"floodx.test\"; sip = { login = \"47001\"; }; callee = \"47002\"; %s }\n"
+	    ");\n",
+	    CH_SECRET_SIP_ABUSE, limits(l[0], sizeof(l[0]), "connects_per_minute_per_ip = 3;"),
+	    limits(l[1], sizeof(l[1]), "calls_per_session = 2;"),
+	    limits(l[2], sizeof(l[2]), "calls_per_minute_per_ip = 3; calls_per_minute = 4;"),
+	    limits(l[3], sizeof(l[3]), "concurrent_calls = 2;"),
+	    limits(l[4], sizeof(l[4]), "connects_per_minute_per_ip = 8;"),
+	    limits(l[5], sizeof(l[5]), "calls_per_minute = 12;"), limits(l[6], sizeof(l[6]), "concurrent_calls = 5;"));
 	return chd_start(&bd, conf);
 }
 
@@ -658,12 +676,15 @@ static void test_connect_budget(void)
 		EXPECT_ERR(do_connect(p, NULL, sid, O, "{\"token\":\"x.y.z\"}"), 403, "token malformed");
 		EXPECT_ERR(do_connect(p, NULL, sid, O, "{\"button\":\"premium\"}"), 403, "unknown button");
 		EXPECT_ERR(do_connect(p, NULL, sid, "https://conn.test.evil.net", NULL), 403, "origin not allowed");
-		EXPECT_ERR(do_connect(p, NULL, sid, "https://evil.conn.test@x.net", NULL), 403, "origin is not a valid origin");
-		EXPECT_ERR(do_connect(p, NULL, sid, O,
-				      tok_custom(cu, sizeof(cu), tok(t, sizeof(t), now - 999, now - 900, "old", NULL), NULL)),
-			   403, "token expired");
+		EXPECT_ERR(do_connect(p, NULL, sid, "https://evil.conn.test@x.net", NULL), 403,
+			   "origin is not a valid origin");
+		EXPECT_ERR(
+		    do_connect(p, NULL, sid, O,
+			       tok_custom(cu, sizeof(cu), tok(t, sizeof(t), now - 999, now - 900, "old", NULL), NULL)),
+		    403, "token expired");
 	}
-	EXPECT_ERR(post(p, "/rest-hook/connect", NULL, "{\"sessionId\":\"/10.20.0.1:1/x\",\"origin\":"), 400, "malformed JSON");
+	EXPECT_ERR(post(p, "/rest-hook/connect", NULL, "{\"sessionId\":\"/10.20.0.1:1/x\",\"origin\":"), 400,
+		   "malformed JSON");
 	/* exactly 3 distinct sessions per IP; a retry is not counted, before or after the cut */
 	EXPECT_STATUS(do_connect(p, NULL, "/10.20.0.1:1/a", O, NULL), 200);
 	EXPECT_STATUS(do_connect(p, NULL, "/10.20.0.1:1/a", O, NULL), 200);
@@ -789,8 +810,8 @@ static void test_concurrent_budget(void)
 
 /* ---- concurrent clients -------------------------------------------------------------- */
 
-#define FLOOD_THREADS 4
-#define FLOOD_MS 1500
+#define FLOOD_THREADS  4
+#define FLOOD_MS       1500
 #define FLOOD_MAX_ITER 5000
 
 struct flood {
@@ -829,7 +850,8 @@ static void *flood_thread(void *arg)
 			      connect_body(b, sizeof(b), sid_k, "https://floodk.test", NULL));
 	f->setup_failed |= r.status != 200;
 	chr_free(&r);
-	r = post_h(h, f->port, "/rest-hook/connect", NULL, connect_body(b, sizeof(b), sid_x, "https://floodx.test", NULL));
+	r = post_h(h, f->port, "/rest-hook/connect", NULL,
+		   connect_body(b, sizeof(b), sid_x, "https://floodx.test", NULL));
 	f->setup_failed |= r.status != 200;
 	chr_free(&r);
 	int64_t end = mono_ms() + FLOOD_MS;
@@ -838,7 +860,8 @@ static void *flood_thread(void *arg)
 		char sid[64], id[64];
 		/* every thread connects from the same client IP */
 		snprintf(sid, sizeof(sid), "/10.30.0.1:%d/f%d", 1000 + i, f->idx);
-		r = post_h(h, f->port, "/rest-hook/connect", NULL, connect_body(b, sizeof(b), sid, "https://floodc.test", NULL));
+		r = post_h(h, f->port, "/rest-hook/connect", NULL,
+			   connect_body(b, sizeof(b), sid, "https://floodc.test", NULL));
 		f->reqs += 3;
 		if (r.status == 200)
 			f->conn_ok++;
@@ -907,7 +930,8 @@ static void test_flood(void)
 	}
 	/* a bucket refills value/60 per second: allow what the elapsed time could add back */
 	int conn_max = 8 + (int)(elapsed * 8 / 60000), calls_max = 12 + (int)(elapsed * 12 / 60000);
-	printf("flood: %d threads, %d requests in %lld ms, connects ok %d (budget 8), calls ok %d (budget 12), concurrent ok %d (budget 5)\n",
+	printf("flood: %d threads, %d requests in %lld ms, connects ok %d (budget 8), calls ok %d (budget 12), "
+	       "concurrent ok %d (budget 5)\n",
 	       FLOOD_THREADS, reqs, (long long)elapsed, conn, calls, conc);
 	CHECK_MSG(conn >= 8 && conn <= conn_max, "connects ok %d, budget 8 (max %d)", conn, conn_max);
 	CHECK_MSG(calls >= 12 && calls <= calls_max, "calls ok %d, budget 12 (max %d)", calls, calls_max);
@@ -996,8 +1020,8 @@ static void test_oversize(void)
 	s = raw_connect(p);
 	CHECK(s >= 0);
 	if (s >= 0) {
-		const char *h =
-			"POST /rest-hook/connect HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999999999999999999\r\n\r\n{}";
+		const char *h = "POST /rest-hook/connect HTTP/1.1\r\nHost: x\r\nContent-Length: "
+				"999999999999999999999999999\r\n\r\n{}";
 		CHECK(write(s, h, strlen(h)) == (ssize_t)strlen(h));
 		char buf[4096];
 		raw_read(s, buf, sizeof(buf));

@@ -1,4 +1,5 @@
-/* tests/it/test_zz_secrets.c: runs last: greps every daemon log and --check output of the run for every configured secret. */
+/* tests/it/test_zz_secrets.c: runs last: greps every daemon log and --check output of the run for every configured
+ * secret. */
 #include "../check.h"
 #include "secrets.h"
 
@@ -17,7 +18,7 @@
  * run starts empty. Secrets shorter than MIN_SECRET are not greppable
  * without false hits and are counted, not checked. */
 
-#define MIN_SECRET 6
+#define MIN_SECRET  6
 #define MAX_SECRETS 4096
 
 static char *slurp(const char *path, size_t *len)
@@ -159,9 +160,10 @@ int main(void)
 		free(buf);
 	}
 	closedir(dir);
-	printf("%zu logs (%zu bytes, %zu lines) checked for %zu secrets (%zu listed, %zu more from started configs; %zu "
-	       "shorter than %d bytes not checked)\n",
-	       files, bytes, lines, S.n, n_fixed, S.from_configs, S.too_short, MIN_SECRET);
+	printf(
+	    "%zu logs (%zu bytes, %zu lines) checked for %zu secrets (%zu listed, %zu more from started configs; %zu "
+	    "shorter than %d bytes not checked)\n",
+	    files, bytes, lines, S.n, n_fixed, S.from_configs, S.too_short, MIN_SECRET);
 	CHECK_MSG(files > 0, "no logs in %s: run this after the http/sip tests", CH_TEST_LOG_DIR);
 	CHECK_MSG(leaks == 0, "%zu secret(s) found in logs; the files are kept in %s", leaks, CH_TEST_LOG_DIR);
 	/* a clean run leaves an empty folder for the next one */
