@@ -54,7 +54,7 @@ struct hook_fwd {
 	CURLM *multi;
 	struct fwd_target *t;
 	size_t n;
-	unsigned rng; /* jitter, forwarding thread only */
+	unsigned rng;                   /* jitter, forwarding thread only */
 	uint64_t sent, failed, dropped; /* atomic */
 };
 

@@ -19,13 +19,13 @@
  * failed. Redirects are not followed. Order of delivery is not guaranteed
  * once a copy is being retried. */
 
-#define HOOK_FWD_CONCURRENCY 4
-#define HOOK_FWD_BACKOFF_MS 200
+#define HOOK_FWD_CONCURRENCY    4
+#define HOOK_FWD_BACKOFF_MS     200
 #define HOOK_FWD_BACKOFF_MAX_MS 30000
 /* Besides queue_max entries, a queue never holds more than this many bytes
  * of bodies: drop-oldest applies to whichever cap is reached first. */
 #define HOOK_FWD_QUEUE_BYTES_MAX (64u * 1024u * 1024u)
-#define HOOK_FWD_METHOD_MAX 63
+#define HOOK_FWD_METHOD_MAX      63
 
 struct hook_fwd;
 

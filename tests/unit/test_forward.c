@@ -1,4 +1,4 @@
-/* tests/unit/test_forward.c: event forwarding against a real HTTP receiver on 127.0.0.1 (slow, down, back, full queue, sanitising). */
+/* tests/unit/test_forward.c: event forwarding against a real HTTP receiver on 127.0.0.1 (slow, down, back, full). */
 #include "../check.h"
 #include "common/common.h"
 #include "hook/forward.h"
@@ -26,13 +26,13 @@ struct rx_msg {
 static struct {
 	pthread_mutex_t mu;
 	struct rx_msg msgs[RX_KEEP];
-	size_t n;       /* kept */
-	int total;      /* requests seen (atomic) */
-	int status;     /* the answer (atomic) */
-	int slow_left;  /* so many next requests answer after delay_ms (under mu) */
-	int delay_ms;   /* (atomic) */
-	int in_slow;    /* requests sleeping now (atomic) */
-	bool release;   /* end every sleep now (atomic) */
+	size_t n;      /* kept */
+	int total;     /* requests seen (atomic) */
+	int status;    /* the answer (atomic) */
+	int slow_left; /* so many next requests answer after delay_ms (under mu) */
+	int delay_ms;  /* (atomic) */
+	int in_slow;   /* requests sleeping now (atomic) */
+	bool release;  /* end every sleep now (atomic) */
 	struct MHD_Daemon *d;
 	uint16_t port;
 } rx = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -129,12 +129,12 @@ static void rx_reset(void)
 /* Listen on 127.0.0.1:rx.port (0 = ephemeral, remembered). */
 static bool rx_start(void)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(rx.port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	rx.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL,
-				rx_handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-				MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED, rx_completed,
-				NULL, MHD_OPTION_END);
+	struct sockaddr_in sa = {
+	    .sin_family = AF_INET, .sin_port = htons(rx.port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	rx.d =
+	    MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, rx_handler,
+			     NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+			     MHD_OPTION_NOTIFY_COMPLETED, rx_completed, NULL, MHD_OPTION_END);
 	if (!rx.d)
 		return false;
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(rx.d, MHD_DAEMON_INFO_BIND_PORT);
@@ -168,8 +168,11 @@ static char *methods_ev[] = {"ConnectionStatusEvent", "CallStatusEvent"};
 
 static struct cfg_forward fwd_cfg(int64_t timeout_ms, int64_t queue_max, int64_t retries)
 {
-	struct cfg_forward f = {.url = url, .methods = {methods_ev, 2}, .timeout_ms = timeout_ms,
-				.queue_max = queue_max, .retries = retries};
+	struct cfg_forward f = {.url = url,
+				.methods = {methods_ev, 2},
+				.timeout_ms = timeout_ms,
+				.queue_max = queue_max,
+				.retries = retries};
 	return f;
 }
 
@@ -205,30 +208,31 @@ static void t_sanitize(void)
 	static const struct {
 		const char *in, *out; /* out NULL = EINVAL */
 	} cases[] = {
-		{"{}", "{}"},
-		{" { } ", "{}"},
-		{"{\"a\":1}", "{\"a\":1}"},
-		{"{\"sipLogin\":\"a\",\"sipPassword\":\"p\",\"sipProxy\":\"x\",\"sipRegisterRequired\":true}", "{}"},
-		{"{\"a\":1,\"sipPassword\":\"p\",\"b\":2}", "{\"a\":1,\"b\":2}"},
-		{"{\"\\u0073ipPassword\":\"p\",\"b\":2}", "{\"b\":2}"},
-		{"{\"SIPPort\":\"5060\",\"SipX\":1,\"si\":1}", "{\"si\":1}"},
-		{"{\"token\":\"t\",\"authToken\":\"at\",\"tokens\":1}", "{\"tokens\":1}"},
-		{"{\"custom\":{\"button\":\"sales\",\"token\":\"eyJ.x.y\",\"n\":1}}", "{\"custom\":{\"button\":\"sales\",\"n\":1}}"},
-		{"{\"custom\":{\"token\":\"t\"}}", "{\"custom\":{}}"},
-		{"{\"custom\":\"token\"}", "{\"custom\":\"token\"}"},
-		{"{\"custom\":{\"sipLogin\":\"kept: only custom.token goes\"}}",
-		 "{\"custom\":{\"sipLogin\":\"kept: only custom.token goes\"}}"},
-		{"{\"f\":0.1,\"big\":123456789012345678901234567890,\"e\":1E3,\"u\":\"\\u00e9\\n\"}",
-		 "{\"f\":0.1,\"big\":123456789012345678901234567890,\"e\":1E3,\"u\":\"\\u00e9\\n\"}"},
-		{"{\"e\":1E400}", NULL}, /* Jansson refuses a real it cannot hold: so does the hook */
-		{"{ \"a\" : [1, {\"sipx\": 1}] ,\n \"sipY\" : 2 }", "{\"a\":[1, {\"sipx\": 1}]}"},
-		{"[]", NULL},
-		{"\"s\"", NULL},
-		{"", NULL},
-		{"{\"a\":1", NULL},
-		{"{\"a\":1,\"a\":2}", NULL},
-		{"{\"custom\":{\"t\":1,\"t\":2}}", NULL},
-		{"{\"a\":\"\xff\"}", NULL},
+	    {"{}", "{}"},
+	    {" { } ", "{}"},
+	    {"{\"a\":1}", "{\"a\":1}"},
+	    {"{\"sipLogin\":\"a\",\"sipPassword\":\"p\",\"sipProxy\":\"x\",\"sipRegisterRequired\":true}", "{}"},
+	    {"{\"a\":1,\"sipPassword\":\"p\",\"b\":2}", "{\"a\":1,\"b\":2}"},
+	    {"{\"\\u0073ipPassword\":\"p\",\"b\":2}", "{\"b\":2}"},
+	    {"{\"SIPPort\":\"5060\",\"SipX\":1,\"si\":1}", "{\"si\":1}"},
+	    {"{\"token\":\"t\",\"authToken\":\"at\",\"tokens\":1}", "{\"tokens\":1}"},
+	    {"{\"custom\":{\"button\":\"sales\",\"token\":\"eyJ.x.y\",\"n\":1}}",
+	     "{\"custom\":{\"button\":\"sales\",\"n\":1}}"},
+	    {"{\"custom\":{\"token\":\"t\"}}", "{\"custom\":{}}"},
+	    {"{\"custom\":\"token\"}", "{\"custom\":\"token\"}"},
+	    {"{\"custom\":{\"sipLogin\":\"kept: only custom.token goes\"}}",
+	     "{\"custom\":{\"sipLogin\":\"kept: only custom.token goes\"}}"},
+	    {"{\"f\":0.1,\"big\":123456789012345678901234567890,\"e\":1E3,\"u\":\"\\u00e9\\n\"}",
+	     "{\"f\":0.1,\"big\":123456789012345678901234567890,\"e\":1E3,\"u\":\"\\u00e9\\n\"}"},
+	    {"{\"e\":1E400}", NULL}, /* Jansson refuses a real it cannot hold: so does the hook */
+	    {"{ \"a\" : [1, {\"sipx\": 1}] ,\n \"sipY\" : 2 }", "{\"a\":[1, {\"sipx\": 1}]}"},
+	    {"[]", NULL},
+	    {"\"s\"", NULL},
+	    {"", NULL},
+	    {"{\"a\":1", NULL},
+	    {"{\"a\":1,\"a\":2}", NULL},
+	    {"{\"custom\":{\"t\":1,\"t\":2}}", NULL},
+	    {"{\"a\":\"\xff\"}", NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *out = NULL;
@@ -275,9 +279,9 @@ static void t_deliver(void)
 	CHECK(!hook_fwd_same(fw, &g, 1));
 	CHECK(!hook_fwd_same(fw, &f, 0));
 	static const char in[] =
-		"{\"nodeId\":\"n1\",\"sipLogin\":\"alice\",\"sessionId\":\"s1\",\"sipPassword\":\"hunter2\","
-		"\"custom\":{\"button\":\"sales\",\"token\":\"eyJ.x.y\"},\"authToken\":\"at\","
-		"\"status\":\"ESTABLISHED\",\"big\":123456789012345678901234567890,\"f\":0.1}";
+	    "{\"nodeId\":\"n1\",\"sipLogin\":\"alice\",\"sessionId\":\"s1\",\"sipPassword\":\"hunter2\","
+	    "\"custom\":{\"button\":\"sales\",\"token\":\"eyJ.x.y\"},\"authToken\":\"at\","
+	    "\"status\":\"ESTABLISHED\",\"big\":123456789012345678901234567890,\"f\":0.1}";
 	static const char want[] = "{\"nodeId\":\"n1\",\"sessionId\":\"s1\",\"custom\":{\"button\":\"sales\"},"
 				   "\"status\":\"ESTABLISHED\",\"big\":123456789012345678901234567890,\"f\":0.1}";
 	hook_fwd_submit(fw, "call", in, strlen(in));                  /* not configured */
