@@ -9,6 +9,7 @@ void hook_rt_release(struct hook_rt *rt)
 {
 	if (!rt || __atomic_sub_fetch(&rt->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
+	hook_fwd_ref_release(rt->fwd, 200);
 	for (size_t i = 0; i < rt->n_sites; i++)
 		free(rt->sites[i].patterns);
 	free(rt->sites);
@@ -20,6 +21,14 @@ void hook_rt_release(struct hook_rt *rt)
 	free(rt->tls_key);
 	cfg_free(rt->cfg);
 	free(rt);
+}
+
+void hook_fwd_ref_release(struct hook_fwd_ref *r, unsigned grace_ms)
+{
+	if (!r || __atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	hook_fwd_stop(r->fw, grace_ms);
+	free(r);
 }
 
 const struct cfg *hook_rt_cfg(const struct hook_rt *rt)

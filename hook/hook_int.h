@@ -4,6 +4,7 @@
 
 #include "common/common.h"
 #include "config/config.h"
+#include "hook/forward.h"
 #include "hook/hook.h"
 #include "policy/policy.h"
 
@@ -28,7 +29,16 @@ struct hook_rt {
 	size_t n_allow_from;
 	char *tls_cert; /* PEM text of hook.tls, or NULL */
 	char *tls_key;  /* secret */
+	struct hook_fwd_ref *fwd; /* event forwarding, shared by runtimes with the same hook.forward; or NULL */
 };
+
+/* A forwarder shared by every runtime that forwards the same way (reloads
+ * that do not touch hook.forward keep it and its queue). */
+struct hook_fwd_ref {
+	int refs; /* atomic */
+	struct hook_fwd *fw;
+};
+void hook_fwd_ref_release(struct hook_fwd_ref *r, unsigned grace_ms);
 
 /* ---- state that survives reloads (sessions, budgets, replay cache) -----
  * One small interface so that a shared store can replace this in-memory one

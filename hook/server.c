@@ -78,6 +78,8 @@ void hook_metrics_declare(void)
 	ch_metrics_declare("callhook_sessions_active", "gauge", "WCS sessions the hook accepted and still tracks.");
 	ch_metrics_declare("callhook_site_concurrent_calls", "gauge", "Calls holding a concurrent slot, per site.");
 	ch_metrics_declare("callhook_reloads_total", "counter", "Configuration reloads by result.");
+	ch_metrics_declare("callhook_forward_total", "counter",
+			   "Forwarded event copies by outcome (sent, failed, dropped: queue full or stopped).");
 }
 
 static struct hook_rt *rt_acquire(struct hook *h)
@@ -102,6 +104,13 @@ static void collect(void *arg)
 			       (double)hs_site_active(h->store, rt->sites[i].cfg->name));
 	}
 	hs_unlock(h->store);
+	if (rt->fwd) {
+		uint64_t sent, failed, dropped;
+		hook_fwd_stats(rt->fwd->fw, &sent, &failed, &dropped);
+		ch_metrics_set("callhook_forward_total", "outcome=\"sent\"", (double)sent);
+		ch_metrics_set("callhook_forward_total", "outcome=\"failed\"", (double)failed);
+		ch_metrics_set("callhook_forward_total", "outcome=\"dropped\"", (double)dropped);
+	}
 	hook_rt_release(rt);
 }
 
@@ -193,6 +202,9 @@ static enum MHD_Result finish(struct hook *h, struct MHD_Connection *c, struct r
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	enum MHD_Result ret = MHD_queue_response(c, (unsigned)out.status, resp);
 	MHD_destroy_response(resp);
+	/* copies go to a queue; WCS never waits for them */
+	if (rq->rt->fwd && out.status == 200)
+		hook_fwd_submit(rq->rt->fwd->fw, out.method, in.body, in.body_len);
 	hook_resp_free(&out);
 	return ret;
 }
@@ -453,6 +465,17 @@ int hook_start(struct hook_rt *rt, struct hook **out, char *err, size_t errlen)
 		l->tls = rt->tls_cert != NULL;
 		h->nl++;
 	}
+	if (hc->n_forward) {
+		rt->fwd = calloc(1, sizeof(*rt->fwd));
+		if (!rt->fwd || hook_fwd_start(hc->forward, hc->n_forward, &rt->fwd->fw) != 0) {
+			free(rt->fwd);
+			rt->fwd = NULL;
+			snprintf(err, errlen, "hook.forward: cannot start the forwarding thread");
+			rc = ENOMEM;
+			goto fail;
+		}
+		rt->fwd->refs = 1;
+	}
 	hook_metrics_declare();
 	ch_metrics_collector(0, collect, h);
 	*out = h;
@@ -481,6 +504,21 @@ int hook_reload(struct hook *h, struct hook_rt *rt, char *err, size_t errlen)
 		return EINVAL;
 	}
 	bool tls_changed = !tls_same(h->rt, rt);
+	const struct cfg_hook *nh = &rt->cfg->hook;
+	struct hook_fwd_ref *fwd = NULL;
+	if (hook_fwd_same(h->rt->fwd ? h->rt->fwd->fw : NULL, nh->forward, nh->n_forward)) {
+		fwd = h->rt->fwd;
+		if (fwd)
+			__atomic_add_fetch(&fwd->refs, 1, __ATOMIC_ACQ_REL);
+	} else if (nh->n_forward) {
+		fwd = calloc(1, sizeof(*fwd));
+		if (!fwd || hook_fwd_start(nh->forward, nh->n_forward, &fwd->fw) != 0) {
+			free(fwd);
+			snprintf(err, errlen, "hook.forward: cannot start the forwarding thread");
+			return ENOMEM;
+		}
+		fwd->refs = 1;
+	}
 	/* bind the new addresses first: if one fails, nothing changes */
 	struct listener fresh[HOOK_MAX_LISTEN];
 	size_t nfresh = 0;
@@ -499,12 +537,14 @@ int hook_reload(struct hook *h, struct hook_rt *rt, char *err, size_t errlen)
 		if (!d) {
 			for (size_t k = 0; k < nfresh; k++)
 				stop_listener(&fresh[k]);
+			hook_fwd_ref_release(fwd, 0);
 			return EADDRINUSE;
 		}
 		snprintf(fresh[nfresh].addr, sizeof(fresh[nfresh].addr), "%s", nl->v[i]);
 		fresh[nfresh].tls = rt->tls_cert != NULL;
 		fresh[nfresh++].d = d;
 	}
+	rt->fwd = fwd;
 	pthread_mutex_lock(&h->rt_lock);
 	struct hook_rt *old = h->rt;
 	h->rt = rt;
@@ -545,6 +585,11 @@ void hook_stop(struct hook *h, unsigned grace_ms)
 	for (size_t i = 0; i < h->nl; i++)
 		MHD_stop_daemon(h->l[i].d);
 	hs_free(h->store);
+	/* the listeners are gone: nothing submits any more; deliver what is queued */
+	if (h->rt->fwd) {
+		hook_fwd_ref_release(h->rt->fwd, grace_ms);
+		h->rt->fwd = NULL;
+	}
 	hook_rt_release(h->rt);
 	pthread_mutex_destroy(&h->rt_lock);
 	free(h);

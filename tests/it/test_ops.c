@@ -3,11 +3,14 @@
 #include "harness.h"
 
 #include <jansson.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -401,6 +404,148 @@ static void test_logs(void)
 	curl_easy_cleanup(c);
 }
 
+/* ---- event forwarding to a receiver on loopback --------------------- */
+
+struct receiver {
+	int fd;
+	int port;
+	pthread_mutex_t mu;
+	char bodies[8][2048];
+	char headers[8][1024];
+	int n;
+};
+
+/* A one-request-per-connection HTTP receiver: stores each POST body. */
+static void *receiver_loop(void *arg)
+{
+	struct receiver *r = arg;
+	for (;;) {
+		int c = accept(r->fd, NULL, NULL);
+		if (c < 0)
+			return NULL;
+		char buf[8192];
+		size_t got = 0;
+		char *body = NULL;
+		long clen = -1;
+		while (got < sizeof(buf) - 1) {
+			ssize_t n = recv(c, buf + got, sizeof(buf) - 1 - got, 0);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+			buf[got] = '\0';
+			char *end = strstr(buf, "\r\n\r\n");
+			if (end && clen < 0) {
+				char *cl = strcasestr(buf, "Content-Length:");
+				clen = cl ? strtol(cl + 15, NULL, 10) : 0;
+				body = end + 4;
+			}
+			if (body && (long)(got - (size_t)(body - buf)) >= clen)
+				break;
+		}
+		if (body) {
+			pthread_mutex_lock(&r->mu);
+			if (r->n < 8) {
+				snprintf(r->bodies[r->n], sizeof(r->bodies[0]), "%.*s", (int)clen, body);
+				snprintf(r->headers[r->n], sizeof(r->headers[0]), "%.*s", (int)(body - buf), buf);
+				r->n++;
+			}
+			pthread_mutex_unlock(&r->mu);
+		}
+		const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+		ssize_t w = send(c, ok, strlen(ok), MSG_NOSIGNAL);
+		(void)w;
+		close(c);
+	}
+}
+
+static void test_forward(void)
+{
+	struct receiver rc = {.mu = PTHREAD_MUTEX_INITIALIZER};
+	rc.fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	CHECK(bind(rc.fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	socklen_t al = sizeof(a);
+	getsockname(rc.fd, (struct sockaddr *)&a, &al);
+	rc.port = ntohs(a.sin_port);
+	CHECK(listen(rc.fd, 16) == 0);
+	pthread_t t;
+	pthread_create(&t, NULL, receiver_loop, &rc);
+
+	struct chd d = {0};
+	char conf[4096], extra[512];
+	snprintf(extra, sizeof(extra),
+		 "forward = ( { url = \"http://127.0.0.1:%d/hooks\"; methods = [ \"CallStatusEvent\" ]; timeout_ms = 2000; } );",
+		 rc.port);
+	CHECK(chd_start(&d, site_conf(conf, sizeof(conf), extra, "1", NULL)) == 0);
+	CURL *c = curl_easy_init();
+	const char *ev = "{\"sessionId\":\"/1.1.1.1:1/f\",\"callId\":\"c1\",\"status\":\"FINISH\",\"f\":0.1,"
+			 "\"sipPassword\":\"Ops-Secret-1\",\"custom\":{\"token\":\"eyJhbGciOi.x.y\",\"button\":\"sales\"}}";
+	char *ans = NULL;
+	CHECK(post_status(c, d.hook_port, "/rest-hook/CallStatusEvent", ev, &ans) == 200);
+	CHECK(ans && strcmp(ans, ev) == 0); /* WCS still gets the exact mirror */
+	free(ans);
+	/* not a forwarded method */
+	CHECK(post_status(c, d.hook_port, "/rest-hook/ConnectionStatusEvent", "{\"status\":\"ESTABLISHED\"}", NULL) == 200);
+	int n = 0;
+	for (int i = 0; i < 200 && n < 1; i++) {
+		msleep(10);
+		pthread_mutex_lock(&rc.mu);
+		n = rc.n;
+		pthread_mutex_unlock(&rc.mu);
+	}
+	msleep(100);
+	pthread_mutex_lock(&rc.mu);
+	CHECK(rc.n == 1);
+	CHECK_MSG(strstr(rc.bodies[0], "\"callId\":\"c1\"") != NULL && strstr(rc.bodies[0], "\"f\":0.1") != NULL, "%s",
+		  rc.bodies[0]);
+	CHECK(strstr(rc.bodies[0], "sipPassword") == NULL);
+	CHECK(strstr(rc.bodies[0], "Ops-Secret-1") == NULL);
+	CHECK(strstr(rc.bodies[0], "eyJhbGciOi") == NULL);
+	CHECK(strstr(rc.bodies[0], "\"button\":\"sales\"") != NULL);
+	CHECK(strstr(rc.headers[0], "POST /hooks") != NULL);
+	pthread_mutex_unlock(&rc.mu);
+	char url[256];
+	struct chr r;
+	ch_http(c, "GET", ch_url(url, sizeof(url), d.hook_port, "/metrics"), NULL, NULL, 0, &r);
+	CHECK_MSG(strstr(r.body, "callhook_forward_total{outcome=\"sent\"} 1") != NULL, "%s", r.body);
+	chr_free(&r);
+	/* a reload that keeps hook.forward keeps the forwarder; one that drops it stops it */
+	CHECK(chd_signal(&d, SIGHUP) == 0);
+	CHECK(chd_wait_log(&d, "reload: ", 2000));
+	CHECK(post_status(c, d.hook_port, "/rest-hook/CallStatusEvent", ev, NULL) == 200);
+	for (int i = 0; i < 200 && n < 2; i++) {
+		msleep(10);
+		pthread_mutex_lock(&rc.mu);
+		n = rc.n;
+		pthread_mutex_unlock(&rc.mu);
+	}
+	CHECK(n == 2);
+	chd_write(&d, "callhook.conf", site_conf(conf, sizeof(conf), "", "1", NULL), 0600);
+	CHECK(chd_signal(&d, SIGHUP) == 0);
+	bool second = false;
+	for (int i = 0; i < 200 && !second; i++) {
+		char *log = chd_log(&d);
+		const char *p1 = strstr(log, " loaded");
+		second = p1 && strstr(p1 + 1, " loaded") != NULL;
+		free(log);
+		if (!second)
+			msleep(10);
+	}
+	CHECK(second);
+	CHECK(post_status(c, d.hook_port, "/rest-hook/CallStatusEvent", ev, NULL) == 200);
+	msleep(300);
+	pthread_mutex_lock(&rc.mu);
+	CHECK(rc.n == 2);
+	pthread_mutex_unlock(&rc.mu);
+	CHECK(chd_stop(&d) == 0);
+	chd_cleanup(&d);
+	curl_easy_cleanup(c);
+	shutdown(rc.fd, SHUT_RDWR);
+	close(rc.fd);
+	pthread_join(t, NULL);
+}
+
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -410,6 +555,7 @@ int main(void)
 	test_stop();
 	test_tls();
 	test_logs();
+	test_forward();
 	curl_global_cleanup();
 	return check_done();
 }
