@@ -17,18 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char usage[] =
-	"Usage: callhook -c FILE            run in the foreground\n"
-	"       callhook --check -c FILE    validate FILE, print what it will do, exit 0 or 1\n"
-	"       callhook --version | --help\n"
-	"\n"
-	"  -c, --config FILE   the configuration file (libconfig syntax)\n"
-	"  -t, --check         validate the configuration and exit\n"
-	"  -V, --version       print the version and exit\n"
-	"  -h, --help          print this help and exit\n"
-	"\n"
-	"Signals: SIGHUP reloads the configuration, SIGTERM/SIGINT stop gracefully,\n"
-	"SIGUSR1 reopens the log file.\n";
+/* the --help text, generated from docs/callhook.8.txt (the man page's source) */
+#include "callhook_usage.h"
 
 static void print_raise(const char *method, const char *field, const char *old_value, const char *new_value,
 			void *arg)
@@ -289,15 +279,15 @@ int main(int argc, char **argv)
 			printf("callhook %s\n", CALLHOOK_VERSION);
 			return 0;
 		case 'h':
-			fputs(usage, stdout);
+			fputs(callhook_usage, stdout);
 			return 0;
 		default:
-			fputs(usage, stderr);
+			fputs(callhook_usage, stderr);
 			return 2;
 		}
 	}
 	if (!path || optind != argc) {
-		fputs(usage, stderr);
+		fputs(callhook_usage, stderr);
 		return 2;
 	}
 	if (check)
