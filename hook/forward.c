@@ -96,7 +96,9 @@ static int strip_object(const char *buf, size_t len, size_t nexp, const json_t *
 		enum fwd_act act = FWD_KEEP;
 		const json_t *custom = NULL;
 		if (top) {
-			if ((kl >= 3 && strncasecmp(ks, "sip", 3) == 0) || key_is(ks, kl, "token") ||
+			/* sipStatus and sipCallId describe the call, not the account: a CRM needs them */
+			bool call_data = key_is(ks, kl, "sipStatus") || key_is(ks, kl, "sipCallId");
+			if ((kl >= 3 && strncasecmp(ks, "sip", 3) == 0 && !call_data) || key_is(ks, kl, "token") ||
 			    key_is(ks, kl, "authToken")) {
 				act = FWD_DROP;
 			} else if (key_is(ks, kl, "custom")) {

@@ -65,7 +65,8 @@ void hook_fwd_stop(struct hook_fwd *fw, unsigned grace_ms);
 /* The copy that is sent: body must be a JSON object (validated with Jansson,
  * JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL). Removed: every top-level
  * member whose (decoded) name starts with "sip", case-insensitively (the
- * injected SIP account, whatever the browser sent), the top-level "token"
+ * injected SIP account, whatever the browser sent), except exactly
+ * "sipStatus" and "sipCallId" (call data a receiver needs), the top-level "token"
  * and "authToken" (WCS's reconnect token), and "token" inside a top-level
  * "custom" object (the visitor token). Every other member is copied byte for
  * byte, so numbers, floats and strings reach the receiver as WCS sent them.

@@ -213,6 +213,9 @@ static void t_sanitize(void)
 	    {"{\"a\":1}", "{\"a\":1}"},
 	    {"{\"sipLogin\":\"a\",\"sipPassword\":\"p\",\"sipProxy\":\"x\",\"sipRegisterRequired\":true}", "{}"},
 	    {"{\"a\":1,\"sipPassword\":\"p\",\"b\":2}", "{\"a\":1,\"b\":2}"},
+	    /* call data stays; the account and anything else named sip* goes */
+	    {"{\"sipStatus\":486,\"sipCallId\":\"c@h\",\"sipPassword\":\"p\",\"SIPSTATUS\":1,\"sipMessageRaw\":\"x\"}",
+	     "{\"sipStatus\":486,\"sipCallId\":\"c@h\"}"},
 	    {"{\"\\u0073ipPassword\":\"p\",\"b\":2}", "{\"b\":2}"},
 	    {"{\"SIPPort\":\"5060\",\"SipX\":1,\"si\":1}", "{\"si\":1}"},
 	    {"{\"token\":\"t\",\"authToken\":\"at\",\"tokens\":1}", "{\"tokens\":1}"},
