@@ -256,7 +256,7 @@ static void test_hmac(void)
 	wcs_authz(az, sizeof(az), CH_SECRET_HMAC_1, body, false);
 	connect_body(other, sizeof(other), "/10.1.0.1:1/b", O, NULL);
 	EXPECT_ERR(post(p, "/rest-hook/connect", az, other), 403, "WCS authentication failed");
-	snprintf(other, sizeof(other), "%s ", body);
+	CHECK(snprintf(other, sizeof(other), "%s ", body) < (int)sizeof(other));
 	EXPECT_ERR(post(p, "/rest-hook/connect", az, other), 403, "WCS authentication failed");
 	/* the MAC of another hook's body replayed on connect */
 	const char *ev = "{\"sessionId\":\"/10.1.0.1:1/a\",\"status\":\"ESTABLISHED\"}";
