@@ -444,23 +444,25 @@ static int fixed_build(const struct cfg *cfg, struct fixed *f)
 	return 0;
 }
 
+/* a literal, so the compiler checks the arguments at every call */
+#define RESTART_FMT "originator: reload: %s changed; this needs a restart (the running value stays)"
+
 static void fixed_compare(const struct fixed *a, const struct fixed *b)
 {
-	static const char *const fmt = "originator: reload: %s changed; this needs a restart (the running value stays)";
 	if (strcmp(a->sip_listen, b->sip_listen) || strcmp(a->sip_tls_listen, b->sip_tls_listen))
-		ch_warn(fmt, "the SIP listener (originator.listen / tls_listen)");
+		ch_warn(RESTART_FMT, "the SIP listener (originator.listen / tls_listen)");
 	if (strcmp(a->identity, b->identity))
-		ch_warn(fmt, "originator.identity");
+		ch_warn(RESTART_FMT, "originator.identity");
 	if (strcmp(a->outbound_proxy, b->outbound_proxy))
-		ch_warn(fmt, "originator.outbound_proxy");
+		ch_warn(RESTART_FMT, "originator.outbound_proxy");
 	if (!ch_ct_equal(a->sip_auth, strlen(a->sip_auth), b->sip_auth, strlen(b->sip_auth)))
-		ch_warn(fmt, "originator.auth");
+		ch_warn(RESTART_FMT, "originator.auth");
 	if (strcmp(a->timers, b->timers))
-		ch_warn(fmt, "originator.timers");
+		ch_warn(RESTART_FMT, "originator.timers");
 	if (strcmp(a->http_listen, b->http_listen) || strcmp(a->http_tls, b->http_tls))
-		ch_warn(fmt, "originator.http.listen / tls");
+		ch_warn(RESTART_FMT, "originator.http.listen / tls");
 	if (strcmp(a->xml_listen, b->xml_listen) || a->xml_max_connections != b->xml_max_connections)
-		ch_warn(fmt, "originator.xml.listen / max_connections");
+		ch_warn(RESTART_FMT, "originator.xml.listen / max_connections");
 }
 
 /* ---- engine events ---------------------------------------------------------- */
