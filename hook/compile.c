@@ -10,8 +10,12 @@ void hook_rt_release(struct hook_rt *rt)
 	if (!rt || __atomic_sub_fetch(&rt->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	hook_fwd_ref_release(rt->fwd, 200);
-	for (size_t i = 0; i < rt->n_sites; i++)
+	for (size_t i = 0; i < rt->n_sites; i++) {
 		free(rt->sites[i].patterns);
+		if (rt->sites[i].connect_tail)
+			memset(rt->sites[i].connect_tail, 0, rt->sites[i].connect_tail_len);
+		free(rt->sites[i].connect_tail);
+	}
 	free(rt->sites);
 	free(rt->allow_from);
 	json_decref(rt->rcc);
@@ -91,6 +95,32 @@ int hook_tls_load(const struct cfg *cfg, const char *path, const struct cfg_tls 
 	return 0;
 }
 
+/* The SIP account fields (JSON strings as the PHP wrote them, "" when not
+ * configured), sipRegisterRequired and restClientConfig, serialised once. */
+static int connect_tail(struct hook_site *hs, json_t *rcc)
+{
+	const struct cfg_sip_account *a = &hs->cfg->sip;
+	char port[24] = "";
+	if (a->port > 0)
+		snprintf(port, sizeof(port), "%lld", (long long)a->port);
+	json_t *add = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:O}", "sipLogin", a->login, "sipAuthenticationName",
+				a->auth_name ? a->auth_name : "", "sipPassword", a->password ? a->password : "",
+				"sipDomain", a->domain ? a->domain : "", "sipOutboundProxy",
+				a->outbound_proxy ? a->outbound_proxy : "", "sipPort", port, "sipRegisterRequired",
+				a->register_required, "restClientConfig", rcc);
+	char *s = add ? json_dumps(add, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(add);
+	if (!s)
+		return ENOMEM;
+	size_t n = strlen(s);
+	/* drop the braces: the answer splices these members after the kept ones */
+	memmove(s, s + 1, n - 2);
+	s[n - 2] = '\0';
+	hs->connect_tail = s;
+	hs->connect_tail_len = n - 2;
+	return 0;
+}
+
 int hook_compile(struct cfg *cfg, struct hook_rt **out, struct cfg_error *err, pol_rcc_note_fn note, void *arg)
 {
 	struct hook_rt *rt = calloc(1, sizeof(*rt));
@@ -152,6 +182,11 @@ int hook_compile(struct cfg *cfg, struct hook_rt **out, struct cfg_error *err, p
 	rc = pol_rcc_raise(rt->rcc, note, arg);
 	if (rc)
 		goto out;
+	for (size_t i = 0; i < rt->n_sites; i++) {
+		rc = connect_tail(&rt->sites[i], rt->rcc);
+		if (rc)
+			goto out;
+	}
 	if (cfg->hook.tls.cert) {
 		rc = hook_tls_load(cfg, "hook.tls", &cfg->hook.tls, &rt->tls_cert, &rt->tls_key, err);
 		if (rc)

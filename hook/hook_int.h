@@ -17,6 +17,10 @@ struct hook_site {
 	const struct cfg_site *cfg; /* borrowed from rt->cfg */
 	struct pol_origin_pattern *patterns;
 	size_t n_patterns;
+	/* The members every connect answer of this site appends (the SIP account
+	 * and restClientConfig), serialised once per runtime, without braces. */
+	char *connect_tail;
+	size_t connect_tail_len;
 };
 
 struct hook_rt {

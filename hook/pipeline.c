@@ -6,11 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The SIP account fields the answer injects (and the browser may not send). */
-static const char *const sip_fields[] = {"sipLogin",	     "sipAuthenticationName", "sipPassword",
-					 "sipDomain",	     "sipOutboundProxy",      "sipPort",
-					 "sipRegisterRequired", NULL};
-
 struct body {
 	json_t *root;
 	struct pol_member *m;
@@ -102,20 +97,21 @@ static int parse_body(const struct hook_rt *rt, const struct hook_req *rq, struc
 		*why = "the body must be a JSON object";
 		goto bad;
 	}
-	size_t max = (size_t)rt->cfg->hook.max_members;
-	b->m = calloc(max, sizeof(*b->m));
-	if (!b->m)
-		goto nomem;
-	int err = pol_json_members(rq->body, rq->body_len, b->m, max, &b->n);
-	if (err == E2BIG) {
+	size_t count = json_object_size(b->root);
+	if (count > (size_t)rt->cfg->hook.max_members) {
 		*why = "too many members in the body object";
 		goto bad;
 	}
-	if (err || b->n != json_object_size(b->root)) {
+	/* sized from the real count: most bodies have a dozen members, not max_members */
+	b->m = malloc((count + 1) * sizeof(*b->m));
+	if (!b->m)
+		goto nomem;
+	int err = pol_json_members(rq->body, rq->body_len, b->m, count + 1, &b->n);
+	if (err || b->n != count) {
 		*why = "malformed JSON";
 		goto bad;
 	}
-	b->names = calloc(b->n ? b->n : 1, sizeof(*b->names));
+	b->names = malloc((b->n + 1) * sizeof(*b->names));
 	if (!b->names)
 		goto nomem;
 	size_t i = 0;
@@ -153,25 +149,6 @@ static int copy_member(struct ch_buf *o, const struct body *b, size_t i, bool *f
 		return ENOMEM;
 	*first = false;
 	return ch_buf_add(o, b->raw + m->key_off, m->val_off + m->val_len - m->key_off);
-}
-
-/* Append the members of a JSON object (without its braces). */
-static int append_object(struct ch_buf *o, json_t *add, bool *first)
-{
-	char *s = json_dumps(add, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (!s)
-		return ENOMEM;
-	size_t n = strlen(s);
-	int err = 0;
-	if (n > 2) {
-		if (!*first)
-			err = ch_buf_add(o, ",", 1);
-		if (!err)
-			err = ch_buf_add(o, s + 1, n - 2);
-		*first = false;
-	}
-	free(s);
-	return err;
 }
 
 /* ---- sites --------------------------------------------------------------- */
@@ -214,18 +191,8 @@ static const struct hook_site *session_site(const struct hook_rt *rt, struct hoo
 
 /* ---- connect --------------------------------------------------------------- */
 
-static void rcc_json_port(char *buf, size_t cap, int64_t port)
+static int build_connect_answer(const struct hook_site *site, const struct body *b, struct ch_buf *o)
 {
-	if (port > 0)
-		snprintf(buf, cap, "%lld", (long long)port);
-	else
-		buf[0] = '\0';
-}
-
-static int build_connect_answer(const struct hook_rt *rt, const struct hook_site *site, const struct body *b,
-				struct ch_buf *o)
-{
-	const struct cfg_sip_account *a = &site->cfg->sip;
 	bool first = true;
 	int err = ch_buf_add(o, "{", 1);
 	for (size_t i = 0; !err && i < b->n; i++) {
@@ -233,21 +200,10 @@ static int build_connect_answer(const struct hook_rt *rt, const struct hook_site
 			continue;
 		err = copy_member(o, b, i, &first);
 	}
-	if (err)
-		return err;
-	char port[24];
-	rcc_json_port(port, sizeof(port), a->port);
-	const char *vals[] = {a->login,		 a->auth_name ? a->auth_name : "", a->password ? a->password : "",
-			      a->domain ? a->domain : "", a->outbound_proxy ? a->outbound_proxy : "", port};
-	json_t *add = json_object();
-	if (!add)
-		return ENOMEM;
-	for (size_t i = 0; i < 6; i++)
-		json_object_set_new(add, sip_fields[i], json_string(vals[i]));
-	json_object_set_new(add, "sipRegisterRequired", json_boolean(a->register_required));
-	json_object_set(add, "restClientConfig", rt->rcc);
-	err = append_object(o, add, &first);
-	json_decref(add);
+	if (!err && !first)
+		err = ch_buf_add(o, ",", 1);
+	if (!err)
+		err = ch_buf_add(o, site->connect_tail, site->connect_tail_len);
 	return err ? err : ch_buf_add(o, "}", 1);
 }
 
@@ -374,7 +330,7 @@ static void do_connect(struct hook_rt *rt, struct hook_store *st, const struct b
 	}
 	struct ch_buf o;
 	ch_buf_init(&o, (size_t)rt->cfg->hook.max_body_bytes + 65536);
-	if (build_connect_answer(rt, site, b, &o)) {
+	if (build_connect_answer(site, b, &o)) {
 		ch_buf_free(&o);
 		answer_error(out, 500, "internal", "could not build the answer");
 		return;
