@@ -213,6 +213,12 @@ static void reload(struct app *a)
 	}
 	if (cfg->has_admin && !strv_equal(&cfg->admin.listen, &a->cfg->admin.listen))
 		ch_warn("reload: admin.listen changed; it needs a restart (the admin listener stays as it is)");
+	/* read what is needed from the old config now: with a hook, hook_reload
+	 * releases the old runtime, and the old config with it */
+	struct cfg *old = a->cfg;
+	bool same_file = (!cfg->log.file && !old->log.file) ||
+			 (cfg->log.file && old->log.file && strcmp(cfg->log.file, old->log.file) == 0);
+	bool old_has_orig = old->has_originator;
 #ifdef CALLHOOK_WITH_ORIGINATOR
 	/* the originator checks everything before it changes anything */
 	if (a->orig && orig_reload(a->orig, cfg, err, sizeof(err)) != 0) {
@@ -223,13 +229,10 @@ static void reload(struct app *a)
 	if (a->hook && hook_reload(a->hook, rt, err, sizeof(err)) != 0) {
 		/* the originator already took the new settings: say so plainly */
 		ch_err("reload: %s; the hook keeps its previous configuration%s", err,
-		       a->cfg->has_originator ? " (the originator has the new one)" : "");
+		       old_has_orig ? " (the originator has the new one)" : "");
 		goto drop;
 	}
-	struct cfg *old = a->cfg;
 	apply_log(cfg);
-	bool same_file = (!cfg->log.file && !old->log.file) ||
-			 (cfg->log.file && old->log.file && strcmp(cfg->log.file, old->log.file) == 0);
 	if (!same_file && ch_log_open(cfg->log.file) != 0)
 		ch_err("reload: log.file: cannot open %s; logging stays where it was", cfg->log.file);
 	a->cfg = cfg;
