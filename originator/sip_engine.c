@@ -1,6 +1,7 @@
 /* sip_engine.c: the originator's SIP thread: owns Sofia-SIP NUA and places two-leg calls (REFER or RFC 3725 anchored). */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -141,6 +142,8 @@ struct orig_sip {
 	bool host_v6;
 	uint64_t sid_seed;
 	su_timer_t *grace_tmr;
+	su_timer_t *trim_tmr;
+	int64_t last_end_ms; /* when the last call ended, 0 = none yet */
 	bool shutting_down;
 	bool shutdown_sent;
 };
@@ -409,6 +412,7 @@ static void end_call(struct call *c, enum orig_state st, enum orig_leg leg, int 
 		reason = "Connected to destination";
 	c->ended = true;
 	c->ph = PH_DONE;
+	c->s->last_end_ms = ch_now_ms();
 	timer_stop(c);
 	/* Count the call out before its final event, so that a reader woken by
 	 * that event sees a consistent orig_sip_active(). */
@@ -713,6 +717,14 @@ static bool try_auth(struct orig_sip *s, struct leg *l, int status, const sip_t 
 	if (!au)
 		au = status == 407 ? sip->sip_www_authenticate : sip->sip_proxy_authenticate;
 	if (!au || !au->au_scheme)
+		return false;
+	/* Challenged again right after answering, without stale=true: the proxy
+	 * refused our password (Kamailio re-challenges instead of sending 403).
+	 * Report its 401/407; retrying would make Sofia fail the request with its
+	 * internal 904 "Operation has no matching challenge". */
+	const char *stale = msg_params_find(au->au_params, "stale=");
+	bool is_stale = stale && (strcasecmp(stale, "true") == 0 || strcasecmp(stale, "\"true\"") == 0);
+	if (l->auth_tries > 0 && !is_stale)
 		return false;
 	const char *realm = msg_params_find(au->au_params, "realm=");
 	if (!realm)
@@ -1319,6 +1331,22 @@ static void fail_start(struct orig_sip *s, int err)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* Sofia frees a finished call's transactions and messages up to 32 s after
+ * it ended (Timer D of the INVITE, Timer F of the ACK, Timer J of a NOTIFY
+ * over UDP), in small blocks scattered through the heap: glibc keeps those
+ * pages, so after a burst the RSS stayed at its peak. While calls have ended
+ * in the last TRIM_WINDOW_MS, give free pages back once a second. */
+#define TRIM_PERIOD_MS 1000
+#define TRIM_WINDOW_MS 40000
+
+static void on_trim(struct orig_sip *s, su_timer_t *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	if (s->last_end_ms && ch_now_ms() - s->last_end_ms < TRIM_WINDOW_MS)
+		(void)malloc_trim(0);
+}
+
 static void *sip_thread(void *arg)
 {
 	struct orig_sip *s = arg;
@@ -1354,6 +1382,9 @@ static void *sip_thread(void *arg)
 		return NULL;
 	}
 	nua_get_params(s->nua, NTATAG_CONTACT(NULL), TAG_END());
+	s->trim_tmr = su_timer_create(su_root_task(s->root), TRIM_PERIOD_MS);
+	if (s->trim_tmr)
+		(void)su_timer_set_for_ever(s->trim_tmr, on_trim, NULL);
 	su_root_run(s->root);
 	/* Calls left after a forced shutdown: their handles went with the stack. */
 	while (s->calls) {
@@ -1366,6 +1397,8 @@ static void *sip_thread(void *arg)
 	}
 	if (s->grace_tmr)
 		su_timer_destroy(s->grace_tmr);
+	if (s->trim_tmr)
+		su_timer_destroy(s->trim_tmr);
 	nua_destroy(s->nua);
 	su_root_destroy(s->root);
 	su_deinit();

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,9 @@ int main(int argc, char **argv)
 		return 2;
 	ch_log_set_level(CH_LOG_WARN);
 	long total = (long)(rate * secs);
+	/* BENCH_TRANSPORT=tcp: the phone listens on TCP (one connection). */
+	const char *tp = getenv("BENCH_TRANSPORT");
+	bool tcp = tp && strcmp(tp, "tcp") == 0;
 	int port = free_port();
 	char sport[16], sm[32], sf[512];
 	(void)ch_fmt(sport, sizeof sport, "%d", port);
@@ -89,7 +93,7 @@ int main(int argc, char **argv)
 			_exit(127);
 		execlp(SIPP_BIN, SIPP_BIN, "-sf", sf, "-i", "127.0.0.1", "-p", sport, "-m", sm, "-nostdin",
 		       "-recv_timeout", "20000", "-max_recv_loops", "100000", "-buff_size", "8388608",
-		       (char *)NULL);
+		       "-t", tcp ? "t1" : "u1", (char *)NULL);
 		_exit(127);
 	}
 	usleep(500000);
@@ -106,7 +110,8 @@ int main(int argc, char **argv)
 	}
 	struct orig_call_req r;
 	memset(&r, 0, sizeof r);
-	(void)ch_fmt(r.initiator, sizeof r.initiator, "sip:alice@127.0.0.1:%d", port);
+	(void)ch_fmt(r.initiator, sizeof r.initiator, "sip:alice@127.0.0.1:%d%s", port,
+		      tcp ? ";transport=tcp" : "");
 	(void)ch_fmt(r.destination, sizeof r.destination, "sip:9055551234@127.0.0.1");
 	int64_t t0 = ch_now_ms();
 	long placed = 0, refused = 0;

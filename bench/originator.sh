@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# bench/originator.sh: sustained two-leg REFER click-to-call load through
+# callhook's XML port, against SIPp phones, on 127.0.0.1 only.
+#
+#   bench/originator.sh [RATE [SECONDS [BUILD_DIR]]]      (defaults: 1000 50)
+#
+# 1. Starts PEERS (default 2) SIPp UAS phones running bench/sipp_uas_refer.xml
+#    (answer at once, accept our REFER with 202, NOTIFY sipfrag 200, take our
+#    BYE). On the REFER path the destination is dialled by the initiator's
+#    phone, so no destination peer is needed.
+# 2. Writes an originator config in a temp dir (XML listener, limits far
+#    above the offered load, one translation per phone) and starts callhook
+#    from BUILD_DIR (default: build it, Release, in ../build-bench).
+# 3. Runs bench/originator_load.py: RATE requests/s for SECONDS over CONNS
+#    (default 4) persistent TCP connections; each call is followed to its
+#    final document (Leg="Destination" 2xx = transferred, Code >= 300 =
+#    failed); callhook's VmRSS is sampled every second.
+# Prints offered rate, calls/s completed, failures, peak and final RSS.
+# Exit 0 only when every call was transferred. Every process started here is
+# stopped on exit.
+#
+# Knobs (environment): PEERS (2), CONNS (4), TRANSPORT (udp | tcp: the SIP
+# transport between callhook and the phones), RSS_TRACE (1: print RSS per s),
+# TAIL_S (seconds to wait after the run before reading RSS once more).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname "$here")
+RATE=${1:-1000}
+SECONDS_RUN=${2:-50}
+BUILD_DIR=${3:-}
+PEERS=${PEERS:-2}
+CONNS=${CONNS:-4}
+TRANSPORT=${TRANSPORT:-udp}
+
+die() {
+	echo "originator.sh: FAIL: $*" >&2
+	exit 1
+}
+
+for tool in sipp python3; do
+	command -v "$tool" >/dev/null || die "$tool is not installed"
+done
+case $TRANSPORT in
+udp) sipp_t=u1 ; uri_param="" ;;
+tcp) sipp_t=t1 ; uri_param=";transport=tcp" ;;
+*) die "TRANSPORT must be udp or tcp" ;;
+esac
+
+if [ -z "$BUILD_DIR" ]; then
+	BUILD_DIR=$(dirname "$repo")/build-bench
+	echo "building callhook (Release) in $BUILD_DIR ..." >&2
+	cmake -S "$repo" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null || die "cmake configure failed"
+	cmake --build "$BUILD_DIR" -j"$(nproc)" --target callhook >/dev/null || die "cmake build failed"
+fi
+bin=$BUILD_DIR/callhook
+[ -x "$bin" ] || die "no callhook binary at $bin"
+
+tmp=$(mktemp -d /tmp/originator-bench.XXXXXX)
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${pids[@]}"; do
+		# bounded wait, then force
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -9 "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Free 127.0.0.1 ports (UDP and TCP both free), one per line.
+free_ports() {
+	python3 - "$1" <<'EOF'
+import socket, sys
+n = int(sys.argv[1]); out = []; keep = []
+while len(out) < n:
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.bind(('127.0.0.1', 0)); p = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(('127.0.0.1', p))
+    except OSError:
+        t.close(); continue
+    keep += [t, u]; out.append(p)
+print('\n'.join(map(str, out)))
+EOF
+}
+mapfile -t ports < <(free_ports $((PEERS + 2)))
+sip_port=${ports[0]}
+xml_port=${ports[1]}
+
+# ---- SIPp phones --------------------------------------------------------------
+translations=""
+initiators=()
+for ((i = 0; i < PEERS; i++)); do
+	p=${ports[$((i + 2))]}
+	timeout $((SECONDS_RUN + ${TAIL_S:-0} + 120)) sipp -sf "$here/sipp_uas_refer.xml" -i 127.0.0.1 -p "$p" -t "$sipp_t" \
+		-nostdin -recv_timeout 20000 -max_recv_loops 100000 -buff_size 8388608 \
+		>"$tmp/sipp$i.out" 2>"$tmp/sipp$i.err" &
+	pids+=($!)
+	translations+="    { pattern = \"^phone$i\$\"; output = \"sip:alice@127.0.0.1:$p$uri_param\"; },"$'\n'
+	initiators+=("phone$i")
+done
+
+# ---- callhook -----------------------------------------------------------------
+cat >"$tmp/originator-bench.conf" <<EOF
+log = { level = "warn"; };
+originator = {
+  identity = "sip:c2c@127.0.0.1";
+  listen = "sip:127.0.0.1:$sip_port";
+  translations = (
+$translations    { pattern = "^(\\\\d{10})\$"; output = "sip:\$1@127.0.0.1"; }
+  );
+  limits = { concurrent_calls = 1000000; calls_per_minute = 10000000; calls_per_minute_per_initiator = 1000000; };
+  xml = { listen = [ "127.0.0.1:$xml_port" ]; allow_from = [ "127.0.0.0/8" ]; max_connections = 64; };
+  keep_ended_s = 10;
+};
+EOF
+timeout $((SECONDS_RUN + ${TAIL_S:-0} + 120)) "$bin" -c "$tmp/originator-bench.conf" >"$tmp/callhook.out" 2>"$tmp/callhook.err" &
+chpid=$!
+pids+=($chpid)
+# The binary runs under timeout(1): sample the daemon, not the wrapper.
+for _ in $(seq 1 50); do
+	d=$(pgrep -P "$chpid" | head -n1 || true)
+	if [ -n "$d" ] && python3 -c "import socket; socket.create_connection(('127.0.0.1', $xml_port), 0.2).close()" 2>/dev/null; then
+		break
+	fi
+	kill -0 "$chpid" 2>/dev/null || { cat "$tmp/callhook.err" >&2; die "callhook exited"; }
+	sleep 0.1
+done
+[ -n "${d:-}" ] || die "callhook did not start"
+for ((i = 0; i < PEERS; i++)); do
+	kill -0 "${pids[$i]}" 2>/dev/null || { cat "$tmp/sipp$i.err" >&2; die "sipp $i exited"; }
+done
+
+echo "machine           $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "setup             $PEERS SIPp phones over $TRANSPORT, callhook $bin (RSS before load $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$d/status))"
+rc=0
+python3 "$here/originator_load.py" 127.0.0.1 "$xml_port" "$RATE" "$SECONDS_RUN" "$CONNS" "$d" "${initiators[@]}" || rc=$?
+if [ -s "$tmp/callhook.err" ]; then
+	echo "callhook stderr (last lines):"
+	tail -n 5 "$tmp/callhook.err"
+fi
+exit $rc
