@@ -368,6 +368,10 @@ static struct MHD_Daemon *start_daemon(const char *name, const char *addr, const
 		MHD_OPTION_THREAD_POOL_SIZE, p->threads, MHD_OPTION_CONNECTION_TIMEOUT, p->timeout_s,
 		MHD_OPTION_CONNECTION_LIMIT, p->max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, p->per_ip,
 		MHD_OPTION_NOTIFY_COMPLETED, p->completed, p->arg, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		/* libmicrohttpd zeroes the per-connection pool between requests: 32 KiB
+		 * by default, a fifth of a connect's instructions. Headers and read buffers of
+		 * WCS requests fit 8 KiB; bodies are copied out as they arrive. */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192,
 		MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 	if (!d) {
 		snprintf(err, errlen, "%s.listen: cannot listen on %s (address in use, not local, or bad TLS files?)",

@@ -309,6 +309,17 @@ static void test_bad_inputs(void)
 	CHECK(is_error(&r, 413, "body larger than max_body_bytes"));
 	chr_free(&r);
 	free(huge);
+	/* request headers past the connection's 8 KiB pool: 431 (libmicrohttpd's own page) */
+	size_t hl = 20000;
+	char *bighdr = malloc(hl + 16);
+	memcpy(bighdr, "X-Big: ", 7);
+	memset(bighdr + 7, 'a', hl);
+	bighdr[7 + hl] = '\0';
+	const char *bh[] = {bighdr, NULL};
+	ch_http(c, "POST", ch_url(url, sizeof(url), d.hook_port, "/rest-hook/call"), bh, "{}", 2, &r);
+	CHECK(r.status == 431);
+	chr_free(&r);
+	free(bighdr);
 	/* wrong methods */
 	const char *methods[] = {"GET", "PUT", "DELETE", "PATCH", "OPTIONS"};
 	for (size_t i = 0; i < 5; i++) {
