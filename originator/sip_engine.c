@@ -718,14 +718,6 @@ static bool try_auth(struct orig_sip *s, struct leg *l, int status, const sip_t 
 		au = status == 407 ? sip->sip_www_authenticate : sip->sip_proxy_authenticate;
 	if (!au || !au->au_scheme)
 		return false;
-	/* Challenged again right after answering, without stale=true: the proxy
-	 * refused our password (Kamailio re-challenges instead of sending 403).
-	 * Report its 401/407; retrying would make Sofia fail the request with its
-	 * internal 904 "Operation has no matching challenge". */
-	const char *stale = msg_params_find(au->au_params, "stale=");
-	bool is_stale = stale && (strcasecmp(stale, "true") == 0 || strcasecmp(stale, "\"true\"") == 0);
-	if (l->auth_tries > 0 && !is_stale)
-		return false;
 	const char *realm = msg_params_find(au->au_params, "realm=");
 	if (!realm)
 		return false;
