@@ -787,6 +787,9 @@ static bool start_phone(int i)
 	return false;
 }
 
+/* The password the daemon answers 407 with: SIP_PASSWORD, or a wrong one for that case. */
+static const char *daemon_sip_password = SIP_PASSWORD;
+
 static void start_daemon(void)
 {
 	char conf[4096];
@@ -797,7 +800,7 @@ static void start_daemon(void)
 		   "  identity = \"sip:c2c@127.0.0.1\";\n"
 		   "  listen = \"sip:127.0.0.1:%d\";\n"
 		   "  outbound_proxy = \"sip:127.0.0.1:%d\";\n"
-		   "  auth = { user = \"" SIP_USER "\"; password = \"" SIP_PASSWORD "\"; };\n"
+		   "  auth = { user = \"" SIP_USER "\"; password = \"%s\"; };\n"
 		   "  translations = ( { pattern = \"^(100[12])$\"; output = \"sip:$1@127.0.0.1:%d\"; } );\n"
 		   "  destinations = { allow = [ \"^sip:100[12]@127\\\\.0\\\\.0\\\\.1:%d$\" ]; };\n"
 		   "  timers = { ring_timeout_s = 15; refer_notify_timeout_s = 15; reinvite_timeout_s = 5;"
@@ -807,7 +810,7 @@ static void start_daemon(void)
 		   "  xml = { listen = [ \"127.0.0.1:0\" ]; allow_from = [ \"127.0.0.0/8\" ]; };\n"
 		   "  keep_ended_s = 600;\n"
 		   "};\n",
-		   orig_port, kam_port, kam_port, kam_port);
+		   orig_port, kam_port, daemon_sip_password, kam_port, kam_port);
 	CHECK(rc == 0);
 	CHECK_MSG(chd_start(&D, conf) == 0, "the daemon did not start");
 	if (D.pid > 0)
@@ -990,8 +993,47 @@ static void anchored_path(void)
 	CHECK(phone_wait_calls(1, NULL, 5000));
 }
 
-int main(void)
+/* (c) wrong password: Kamailio re-challenges the retried INVITE; the call should fail on the
+ * initiator leg with the proxy's 407 and no phone rings. Not registered in ctest yet: the
+ * engine reports Sofia's internal 904 "Operation has no matching challenge" (try_auth answers
+ * the second challenge again); register "sip_test_e2e_kamailio wrong_password" once fixed. */
+static void wrong_password(void)
 {
+	char *xml = xml_call("1001", "1002", false, 10000);
+	char steps[512];
+	xml_steps(xml, steps, sizeof steps);
+	printf("wrong password, XML results: %s\n", steps);
+	CHECK_STR(steps, "100/ 407/Initiator");
+	free(xml);
+	json_t *j = wait_state(1, "failed", 5000);
+	CHECK_MSG(j != NULL, "GET /v1/calls/1");
+	if (j) {
+		json_t *res = json_object_get(j, "result");
+		CHECK_STR(sv(json_object_get(j, "state")), "failed");
+		CHECK(json_integer_value(json_object_get(res, "code")) == 407);
+		CHECK_STR(sv(json_object_get(res, "ended_by")), "initiator");
+		json_decref(j);
+	}
+	char *kl = slurp(kam.log);
+	char k[128];
+	(void)ch_fmt(k, sizeof k, "407 challenge for initial INVITE from 127.0.0.1:%d", orig_port);
+	CHECK_MSG(count(kl, k) == 2, "Kamailio logged \"%s\" %d times, want 2", k, count(kl, k));
+	(void)ch_fmt(k, sizeof k, "authenticated as " SIP_USER);
+	CHECK_MSG(strstr(kl, k) == NULL, "Kamailio accepted a wrong password");
+	free(kl);
+	CHECK(phone_wait_calls(0, NULL, 2000));
+	CHECK(phone_wait_calls(1, NULL, 2000));
+}
+
+int main(int argc, char **argv)
+{
+	bool wrong = argc > 1 && strcmp(argv[1], "wrong_password") == 0;
+	if (argc > 1 && !wrong) {
+		fprintf(stderr, "usage: %s [wrong_password]\n", argv[0]);
+		return 2;
+	}
+	if (wrong)
+		daemon_sip_password = "not-the-" SIP_PASSWORD;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -1049,11 +1091,15 @@ int main(void)
 	if (check_failures)
 		goto out;
 
-	refer_path();
-	anchored_path();
+	if (wrong) {
+		wrong_password();
+	} else {
+		refer_path();
+		anchored_path();
+	}
 
 	char *l = chd_log(&D);
-	CHECK_MSG(strstr(l, SIP_PASSWORD) == NULL && strstr(l, HTTP_PASSWORD) == NULL,
+	CHECK_MSG(strstr(l, daemon_sip_password) == NULL && strstr(l, HTTP_PASSWORD) == NULL,
 		  "a password in the daemon's log");
 	free(l);
 	CHECK(chd_stop(&D) == 0);
