@@ -10,4 +10,4 @@ $SUDO apt-get install -y -qq --no-install-recommends \
   libmicrohttpd-dev libjansson-dev libpcre2-dev libconfig-dev libcurl4-openssl-dev \
   libsofia-sip-ua-dev libjwt-dev libexpat1-dev libgnutls28-dev \
   sip-tester wrk nginx-light python3 python3-prometheus-client clang libclang-rt-14-dev \
-  openssl systemd man-db groff-base >/dev/null
+  openssl systemd man-db groff-base kamailio baresip-core >/dev/null
