@@ -23,8 +23,25 @@ struct listener {
 	struct MHD_Daemon *d;
 };
 
+/* One TCP connection, for the header watchdog: libmicrohttpd's idle timeout
+ * restarts with every byte, so a client sending one header line at a time
+ * would never be cut without it. */
+struct conn {
+	struct conn *prev, *next;
+	struct MHD_Connection *c;
+	int64_t phase_ms;  /* when this connection started, or its last request ended */
+	bool headers_done; /* the current request reached the access handler */
+	bool cut;
+};
+
 struct hook {
 	struct listener l[HOOK_MAX_LISTEN];
+	pthread_mutex_t conn_lock;
+	struct conn *conns;
+	pthread_t watchdog;
+	bool watchdog_running;
+	bool watchdog_stop; /* under conn_lock */
+	pthread_cond_t watchdog_cond;
 	size_t nl;
 	pthread_mutex_t rt_lock;
 	struct hook_rt *rt; /* current runtime; requests hold their own reference */
@@ -209,6 +226,95 @@ static enum MHD_Result finish(struct hook *h, struct MHD_Connection *c, struct r
 	return ret;
 }
 
+static struct conn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct hook *h = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		struct conn *k = calloc(1, sizeof(*k));
+		if (!k)
+			return;
+		k->c = c;
+		k->phase_ms = ch_now_ms();
+		pthread_mutex_lock(&h->conn_lock);
+		k->next = h->conns;
+		if (h->conns)
+			h->conns->prev = k;
+		h->conns = k;
+		pthread_mutex_unlock(&h->conn_lock);
+		*socket_context = k;
+		return;
+	}
+	struct conn *k = *socket_context;
+	if (!k)
+		return;
+	pthread_mutex_lock(&h->conn_lock);
+	if (k->prev)
+		k->prev->next = k->next;
+	else
+		h->conns = k->next;
+	if (k->next)
+		k->next->prev = k->prev;
+	pthread_mutex_unlock(&h->conn_lock);
+	free(k);
+	*socket_context = NULL;
+}
+
+static void conn_phase(struct hook *h, struct MHD_Connection *c, bool headers_done)
+{
+	struct conn *k = conn_of(c);
+	if (!k)
+		return;
+	pthread_mutex_lock(&h->conn_lock);
+	k->headers_done = headers_done;
+	k->phase_ms = ch_now_ms();
+	pthread_mutex_unlock(&h->conn_lock);
+}
+
+/* Cut connections whose request headers are not complete within twice
+ * request_timeout_s of the connection's start (or of its previous request's
+ * end: an idle keep-alive connection is closed by libmicrohttpd after
+ * request_timeout_s anyway). shutdown() wakes libmicrohttpd, which then
+ * closes the connection in its own thread. */
+static void *watchdog_loop(void *arg)
+{
+	struct hook *h = arg;
+	pthread_mutex_lock(&h->conn_lock);
+	while (!h->watchdog_stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&h->watchdog_cond, &h->conn_lock, &ts);
+		pthread_mutex_lock(&h->rt_lock);
+		int64_t limit = h->rt->cfg->hook.request_timeout_s * 2000;
+		pthread_mutex_unlock(&h->rt_lock);
+		int64_t now = ch_now_ms();
+		for (struct conn *k = h->conns; k; k = k->next) {
+			if (k->headers_done || k->cut || now - k->phase_ms <= limit)
+				continue;
+			const union MHD_ConnectionInfo *ci = MHD_get_connection_info(k->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+			if (ci) {
+				shutdown(ci->connect_fd, SHUT_RDWR);
+				k->cut = true;
+				ch_warn("hook: request headers not complete within 2 x request_timeout_s, closing");
+				ch_metrics_add("callhook_verdicts_total", "verdict=\"timeout\"", 1);
+			}
+		}
+	}
+	pthread_mutex_unlock(&h->conn_lock);
+	return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
@@ -216,6 +322,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct req *rq = *con_cls;
 	(void)version;
 	if (!rq) {
+		conn_phase(h, c, true);
 		rq = calloc(1, sizeof(*rq));
 		if (!rq)
 			return MHD_NO;
@@ -261,8 +368,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 {
 	struct hook *h = cls;
 	struct req *rq = *con_cls;
-	(void)c;
 	(void)toe;
+	conn_phase(h, c, false);
 	if (!rq)
 		return;
 	ch_buf_free(&rq->body);
@@ -335,6 +442,7 @@ struct mhd_params {
 	MHD_AccessHandlerCallback handler;
 	void *arg;
 	MHD_RequestCompletedCallback completed;
+	MHD_NotifyConnectionCallback connection; /* or NULL */
 	unsigned threads;
 	unsigned timeout_s;
 	unsigned max_conn;
@@ -368,6 +476,7 @@ static struct MHD_Daemon *start_daemon(const char *name, const char *addr, const
 		MHD_OPTION_THREAD_POOL_SIZE, p->threads, MHD_OPTION_CONNECTION_TIMEOUT, p->timeout_s,
 		MHD_OPTION_CONNECTION_LIMIT, p->max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, p->per_ip,
 		MHD_OPTION_NOTIFY_COMPLETED, p->completed, p->arg, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_NOTIFY_CONNECTION, p->connection, p->arg,
 		/* libmicrohttpd zeroes the per-connection pool between requests: 32 KiB
 		 * by default, a fifth of a connect's instructions. Headers and read buffers of
 		 * WCS requests fit 8 KiB; bodies are copied out as they arrive. */
@@ -402,6 +511,7 @@ static struct MHD_Daemon *start_hook_listener(struct hook *h, const struct hook_
 	struct mhd_params p = {.handler = on_request,
 			       .arg = h,
 			       .completed = on_completed,
+			       .connection = on_connection,
 			       .threads = thread_count(hc),
 			       .timeout_s = (unsigned)hc->request_timeout_s,
 			       .max_conn = (unsigned)hc->max_connections,
@@ -448,6 +558,8 @@ int hook_start(struct hook_rt *rt, struct hook **out, char *err, size_t errlen)
 	if (!h)
 		return ENOMEM;
 	pthread_mutex_init(&h->rt_lock, NULL);
+	pthread_mutex_init(&h->conn_lock, NULL);
+	pthread_cond_init(&h->watchdog_cond, NULL);
 	h->rt = rt;
 	h->admin_elsewhere = rt->cfg->has_admin;
 	int rc = hs_new(&h->store);
@@ -480,6 +592,12 @@ int hook_start(struct hook_rt *rt, struct hook **out, char *err, size_t errlen)
 		}
 		rt->fwd->refs = 1;
 	}
+	if (pthread_create(&h->watchdog, NULL, watchdog_loop, h) != 0) {
+		snprintf(err, errlen, "hook: cannot start the header watchdog thread");
+		rc = EAGAIN;
+		goto fail;
+	}
+	h->watchdog_running = true;
 	hook_metrics_declare();
 	ch_metrics_collector(0, collect, h);
 	*out = h;
@@ -588,6 +706,13 @@ void hook_stop(struct hook *h, unsigned grace_ms)
 	}
 	for (size_t i = 0; i < h->nl; i++)
 		MHD_stop_daemon(h->l[i].d);
+	if (h->watchdog_running) {
+		pthread_mutex_lock(&h->conn_lock);
+		h->watchdog_stop = true;
+		pthread_cond_signal(&h->watchdog_cond);
+		pthread_mutex_unlock(&h->conn_lock);
+		pthread_join(h->watchdog, NULL);
+	}
 	hs_free(h->store);
 	/* the listeners are gone: nothing submits any more; deliver what is queued */
 	if (h->rt->fwd) {

@@ -395,6 +395,36 @@ static void test_trickle(void)
 	chr_free(&r);
 }
 
+/* A client that sends one header line at a time is cut too (2 x request_timeout_s). */
+static void test_trickle_headers(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)d.hook_port)};
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	CHECK(connect(s, (struct sockaddr *)&a, sizeof(a)) == 0);
+	const char *head = "POST /rest-hook/connect HTTP/1.1\r\nHost: x\r\n";
+	CHECK(write(s, head, strlen(head)) > 0);
+	bool closed = false;
+	time_t start = time(NULL);
+	for (int i = 0; i < 20 && !closed; i++) {
+		struct timespec ts = {0, 500 * 1000000L};
+		nanosleep(&ts, NULL);
+		if (send(s, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL) < 0)
+			closed = true;
+		char buf[256];
+		struct timeval tv = {0, 1000};
+		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (recv(s, buf, sizeof(buf), 0) == 0)
+			closed = true;
+	}
+	CHECK_MSG(closed, "header trickle still open after %ld s", (long)(time(NULL) - start));
+	CHECK(time(NULL) - start <= 6);
+	close(s);
+	struct chr r = post("/rest-hook/CallStatusEvent", "{\"a\":2}");
+	CHECK(r.status == 200);
+	chr_free(&r);
+}
+
 static void test_session_table_full(void)
 {
 	/* max_sessions = 40; earlier tests used some: fill the rest, the next new one gets 503 */
@@ -517,6 +547,7 @@ int main(void)
 	test_bad_inputs();
 	test_keepalive();
 	test_trickle();
+	test_trickle_headers();
 	test_session_table_full();
 	test_single_site_fallback();
 	test_cli();
