@@ -105,6 +105,7 @@ for ((i = 0; i < PEERS; i++)); do
 	p=${ports[$((i + 2))]}
 	timeout $((SECONDS_RUN + ${TAIL_S:-0} + 120)) sipp -sf "$here/sipp_uas_refer.xml" -i 127.0.0.1 -p "$p" -t "$sipp_t" \
 		-nostdin -recv_timeout 20000 -max_recv_loops 100000 -buff_size 8388608 \
+		-watchdog_minor_maxtriggers 1000000 -watchdog_major_maxtriggers 1000000 \
 		>"$tmp/sipp$i.out" 2>"$tmp/sipp$i.err" &
 	pids+=($!)
 	translations+="    { pattern = \"^phone$i\$\"; output = \"sip:alice@127.0.0.1:$p$uri_param\"; },"$'\n'
@@ -146,6 +147,16 @@ echo "machine           $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | c
 echo "setup             $PEERS SIPp phones over $TRANSPORT, callhook $bin (RSS before load $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$d/status))"
 rc=0
 python3 "$here/originator_load.py" 127.0.0.1 "$xml_port" "$RATE" "$SECONDS_RUN" "$CONNS" "$d" "${initiators[@]}" || rc=$?
+# A phone that died during the run (SIPp ends itself on repeated watchdog
+# trips when starved of CPU) turns every later call into ICMP "port
+# unreachable", which Sofia reports as 503: say so rather than blame callhook.
+for ((i = 0; i < PEERS; i++)); do
+	if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+		echo "WARNING: SIPp phone $i exited during the run:"
+		tail -n 3 "$tmp/sipp$i.err"
+		rc=1
+	fi
+done
 if [ -s "$tmp/callhook.err" ]; then
 	echo "callhook stderr (last lines):"
 	tail -n 5 "$tmp/callhook.err"
