@@ -86,6 +86,7 @@ struct leg {
 	bool ringing;     /* 18x reported */
 	bool ack_pending; /* destination's 2xx not ACKed yet */
 	int auth_tries;   /* consecutive 401/407 on the current request */
+	bool auth_declined; /* the last response was a challenge we did not answer */
 	struct relay in;  /* a request from this phone being relayed to the other */
 	bool out_relay;   /* a request we sent to this phone on behalf of the other */
 	bool out_ack_pending; /* our relayed offerless re-INVITE got 2xx, ACK held for the answer */
@@ -721,6 +722,13 @@ static bool try_auth(struct orig_sip *s, struct leg *l, int status, const sip_t 
 	const char *realm = msg_params_find(au->au_params, "realm=");
 	if (!realm)
 		return false;
+	/* A challenge right after our credentials means they were refused
+	 * (Kamailio re-challenges a wrong password), unless the nonce went stale. */
+	if (l->auth_tries >= 1) {
+		const char *stale = msg_params_find(au->au_params, "stale=");
+		if (!stale || (strcasecmp(stale, "true") != 0 && strcasecmp(stale, "\"true\"") != 0))
+			return false;
+	}
 	char cred[1024];
 	/* The realm keeps its quotes: Sofia matches it against the challenge as is. */
 	if (ch_fmt(cred, sizeof cred, "%s:%s:%s:%s", au->au_scheme, realm, s->auth_user,
@@ -737,8 +745,13 @@ static bool try_auth(struct orig_sip *s, struct leg *l, int status, const sip_t 
 
 static bool challenged(struct orig_sip *s, struct leg *l, int status, const sip_t *sip)
 {
-	if (status == 401 || status == 407)
-		return try_auth(s, l, status, sip);
+	l->auth_declined = false;
+	if (status == 401 || status == 407) {
+		if (try_auth(s, l, status, sip))
+			return true;
+		l->auth_declined = true;
+		return false;
+	}
 	if (status >= 200)
 		l->auth_tries = 0;
 	return false;
@@ -1185,6 +1198,11 @@ static void nua_cb(nua_event_t event, int status, const char *phrase, nua_t *nua
 			r_invite_a(s, c, status, phrase, sip);
 		else
 			r_invite_b(s, c, status, phrase, sip);
+		/* Sofia keeps a handle whose challenge went unanswered waiting for
+		 * credentials and never reports it terminated: release it here (the
+		 * call stays allocated while this leg is closing). */
+		if (l->auth_declined && l->st == LS_CLOSING)
+			leg_terminated(l);
 		break;
 	case nua_r_refer:
 		r_refer(s, c, status, phrase, sip);
@@ -1219,7 +1237,8 @@ static void nua_cb(nua_event_t event, int status, const char *phrase, nua_t *nua
 		if (cs == nua_callstate_terminated) {
 			/* A challenged INVITE passes through "terminated" only if
 			 * we did not authenticate; try_auth ran before this event. */
-			if (l->st == LS_INVITING && (status == 401 || status == 407) && l->auth_tries)
+			if (l->st == LS_INVITING && (status == 401 || status == 407) && l->auth_tries &&
+			    !l->auth_declined)
 				break;
 			leg_terminated(l);
 		}

@@ -1110,6 +1110,33 @@ static void case_config_refusals(void)
 	free(out);
 }
 
+/* No originator.auth, and the initiator's proxy challenges: the call fails
+ * with the proxy's 407 at once, and the daemon still stops promptly (no
+ * handle is left waiting for credentials). */
+static void case_unanswered_challenge(void)
+{
+	struct opts o = {0};
+	start(&o);
+	struct peer a;
+	char ini[128], body[512];
+	CHECK(peer_start(&a, "challenger", "uas_auth407.xml", NULL));
+	peer_uri(&a, "alice", ini, sizeof ini);
+	(void)ch_fmt(body, sizeof body, "{\"initiator\":\"%s\",\"destination\":\"9055551234\"}", ini);
+	uint64_t id = post_call(body, 202);
+	json_t *j = wait_result(id, 10000);
+	CHECK_MSG(j != NULL, "call %llu has no result", (unsigned long long)id);
+	if (j) {
+		CHECK_STR(sv(json_object_get(j, "state")), "failed");
+		json_t *res = json_object_get(j, "result");
+		CHECK_MSG(json_integer_value(json_object_get(res, "code")) == 407, "code %lld",
+			  (long long)json_integer_value(json_object_get(res, "code")));
+		json_decref(j);
+	}
+	kill(a.pid, SIGKILL);
+	waitpid(a.pid, NULL, 0);
+	stop(); /* SIGTERM; chd_stop fails if the daemon needs more than 5 s */
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1132,6 +1159,7 @@ int main(int argc, char **argv)
 		{"callback", case_callback},
 		{"config_refusals", case_config_refusals},
 		{"tls_basic", case_tls_basic},
+		{"unanswered_challenge", case_unanswered_challenge},
 	};
 	bool found = false;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
