@@ -20,8 +20,7 @@
 /* the --help text, generated from docs/callhook.8.txt (the man page's source) */
 #include "callhook_usage.h"
 
-static void print_raise(const char *method, const char *field, const char *old_value, const char *new_value,
-			void *arg)
+static void print_raise(const char *method, const char *field, const char *old_value, const char *new_value, void *arg)
 {
 	FILE *f = arg;
 	if (f)
@@ -44,7 +43,8 @@ static void print_strv(FILE *f, const char *label, const struct cfg_strv *v)
 /* What the config will do, secrets shown as ***. */
 static void print_summary(FILE *f, const struct cfg *c)
 {
-	fprintf(f, "log: level %s, format %s, to %s\n", c->log.level, c->log.format, c->log.file ? c->log.file : "stderr");
+	fprintf(f, "log: level %s, format %s, to %s\n", c->log.level, c->log.format,
+		c->log.file ? c->log.file : "stderr");
 	if (c->has_hook) {
 		fprintf(f, "hook:\n");
 		print_strv(f, "listen", &c->hook.listen);
@@ -54,7 +54,9 @@ static void print_summary(FILE *f, const struct cfg *c)
 		if (c->hook.has_wcs_auth) {
 			const struct cfg_wcs_auth *a = &c->hook.wcs_auth;
 			fprintf(f, "  wcs_auth: %s%s\n",
-				a->hmac_keys.n ? "HMAC-MD5 (keys ***)" : a->basic_user ? "Basic (password ***)" : "none",
+				a->hmac_keys.n  ? "HMAC-MD5 (keys ***)"
+				: a->basic_user ? "Basic (password ***)"
+						: "none",
 				a->allow_from.n ? ", allow_from:" : "");
 			if (a->allow_from.n)
 				print_strv(f, "  allow_from", &a->allow_from);
@@ -66,9 +68,12 @@ static void print_summary(FILE *f, const struct cfg *c)
 		print_strv(f, "origins", &s->origins);
 		if (s->domain)
 			fprintf(f, "  domain: %s (https://%s and https://*.%s)\n", s->domain, s->domain, s->domain);
-		fprintf(f, "  sip: login %s, auth_name %s, password %s, domain %s, outbound_proxy %s, port %lld, register %s\n",
+		fprintf(f,
+			"  sip: login %s, auth_name %s, password %s, domain %s, outbound_proxy %s, port %lld, register "
+			"%s\n",
 			s->sip.login, or_dash(s->sip.auth_name), s->sip.password ? "***" : "-", or_dash(s->sip.domain),
-			or_dash(s->sip.outbound_proxy), (long long)s->sip.port, s->sip.register_required ? "yes" : "no");
+			or_dash(s->sip.outbound_proxy), (long long)s->sip.port,
+			s->sip.register_required ? "yes" : "no");
 		fprintf(f, "  callee: %s\n", or_dash(s->callee));
 		for (size_t j = 0; j < s->buttons.n; j++)
 			fprintf(f, "  button %s -> %s\n", s->buttons.keys[j], s->buttons.vals[j]);
@@ -79,16 +84,17 @@ static void print_summary(FILE *f, const struct cfg *c)
 				s->token.required ? "required" : "optional", (long long)s->token.max_age_s,
 				(long long)s->token.leeway_s);
 		const struct cfg_site_limits *l = &s->limits;
-		fprintf(f,
-			"  limits: connects_per_minute_per_ip %lld, calls_per_minute_per_ip %lld, calls_per_session %lld, "
-			"calls_per_minute %lld, concurrent_calls %lld\n",
-			(long long)l->connects_per_minute_per_ip, (long long)l->calls_per_minute_per_ip,
-			(long long)l->calls_per_session, (long long)l->calls_per_minute, (long long)l->concurrent_calls);
+		fprintf(
+		    f,
+		    "  limits: connects_per_minute_per_ip %lld, calls_per_minute_per_ip %lld, calls_per_session %lld, "
+		    "calls_per_minute %lld, concurrent_calls %lld\n",
+		    (long long)l->connects_per_minute_per_ip, (long long)l->calls_per_minute_per_ip,
+		    (long long)l->calls_per_session, (long long)l->calls_per_minute, (long long)l->concurrent_calls);
 	}
 	if (c->has_originator) {
 		const struct cfg_originator *o = &c->orig;
-		fprintf(f, "originator: identity %s, sip %s%s%s\n", o->identity, o->listen, o->tls_listen ? ", tls " : "",
-			o->tls_listen ? o->tls_listen : "");
+		fprintf(f, "originator: identity %s, sip %s%s%s\n", o->identity, o->listen,
+			o->tls_listen ? ", tls " : "", o->tls_listen ? o->tls_listen : "");
 		if (o->has_auth)
 			fprintf(f, "  outgoing auth: user %s, password ***\n", o->auth_user);
 		for (size_t i = 0; i < o->n_translations; i++)
@@ -98,8 +104,8 @@ static void print_summary(FILE *f, const struct cfg *c)
 		print_strv(f, "destinations deny", &o->dest_deny);
 		if (o->has_http) {
 			print_strv(f, "http listen", &o->http.listen);
-			fprintf(f, "  http auth: %s %s, user %s, password ***\n", o->http.auth, o->http.digest_algorithm,
-				o->http.user);
+			fprintf(f, "  http auth: %s %s, user %s, password ***\n", o->http.auth,
+				o->http.digest_algorithm, o->http.user);
 		}
 		if (o->has_xml)
 			print_strv(f, "xml listen", &o->xml.listen);

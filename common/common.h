@@ -33,13 +33,13 @@ void ch_log_redact(char *buf, size_t cap);
 __attribute__((format(printf, 2, 3))) void ch_log(enum ch_level lvl, const char *fmt, ...);
 void ch_logv(enum ch_level lvl, const char *fmt, va_list ap);
 
-#define ch_err(...) ch_log(CH_LOG_ERROR, __VA_ARGS__)
+#define ch_err(...)  ch_log(CH_LOG_ERROR, __VA_ARGS__)
 #define ch_warn(...) ch_log(CH_LOG_WARN, __VA_ARGS__)
 #define ch_info(...) ch_log(CH_LOG_INFO, __VA_ARGS__)
-#define ch_dbg(...)                                                                                \
-	do {                                                                                       \
-		if (ch_log_get_level() >= CH_LOG_DEBUG)                                            \
-			ch_log(CH_LOG_DEBUG, __VA_ARGS__);                                         \
+#define ch_dbg(...)                                                                                                    \
+	do {                                                                                                           \
+		if (ch_log_get_level() >= CH_LOG_DEBUG)                                                                \
+			ch_log(CH_LOG_DEBUG, __VA_ARGS__);                                                             \
 	} while (0)
 
 /* ---- numbers ------------------------------------------------------------ */
@@ -77,9 +77,9 @@ void ch_buf_free(struct ch_buf *b);
 
 /* ---- time --------------------------------------------------------------- */
 
-int64_t ch_now_ms(void);      /* monotonic */
-int64_t ch_now_us(void);      /* monotonic, microseconds */
-int64_t ch_wall_s(void);      /* realtime, seconds since the epoch */
+int64_t ch_now_ms(void); /* monotonic */
+int64_t ch_now_us(void); /* monotonic, microseconds */
+int64_t ch_wall_s(void); /* realtime, seconds since the epoch */
 
 /* ---- files -------------------------------------------------------------- */
 
@@ -88,8 +88,7 @@ int64_t ch_wall_s(void);      /* realtime, seconds since the epoch */
  * group-readable one. A relative path is looked up in $CREDENTIALS_DIRECTORY
  * first (systemd LoadCredential=), then relative to base_dir. New string in
  * *out (caller frees). Returns 0 or errno; *why is a static message. */
-int ch_read_secret_file(const char *path, const char *base_dir, size_t cap, char **out,
-			bool *warn, const char **why);
+int ch_read_secret_file(const char *path, const char *base_dir, size_t cap, char **out, bool *warn, const char **why);
 /* Read a whole regular file of at most cap bytes. New buffer, NUL-terminated. */
 int ch_read_file(const char *path, size_t cap, char **out, size_t *len);
 

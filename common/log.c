@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CH_LOG_LINE_MAX 4096
+#define CH_LOG_LINE_MAX    4096
 #define CH_LOG_MAX_SECRETS 64
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -164,8 +164,8 @@ void ch_logv(enum ch_level lvl, const char *fmt, va_list ap)
 	struct tm tm;
 	gmtime_r(&ts.tv_sec, &tm);
 	char when[96];
-	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 
 	pthread_mutex_lock(&log_lock);
 	redact_locked(msg, sizeof(msg));
@@ -179,8 +179,8 @@ void ch_logv(enum ch_level lvl, const char *fmt, va_list ap)
 	if (__atomic_load_n(&log_format, __ATOMIC_RELAXED) == CH_LOG_JSON) {
 		char esc[CH_LOG_LINE_MAX * 2 - 128];
 		json_escape(msg, esc, sizeof(esc));
-		len = (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n",
-				       when, level_names[lvl], esc);
+		len = (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n", when,
+				       level_names[lvl], esc);
 	} else {
 		len = (size_t)snprintf(line, sizeof(line), "%s %s %s\n", when, level_names[lvl], msg);
 	}

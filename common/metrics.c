@@ -9,8 +9,7 @@
 #include <string.h>
 
 #define NBUCKETS 11
-static const double bucket_le[NBUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-					   0.01,   0.025,   0.05,   0.1,   1.0};
+static const double bucket_le[NBUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0};
 
 struct series {
 	struct series *next;
@@ -137,8 +136,7 @@ void ch_metrics_collector(unsigned slot, ch_metrics_collect_fn fn, void *arg)
 	pthread_mutex_unlock(&lock);
 }
 
-static int emit(struct ch_buf *b, const char *name, const char *suffix, const char *labels, const char *extra,
-		double v)
+static int emit(struct ch_buf *b, const char *name, const char *suffix, const char *labels, const char *extra, double v)
 {
 	char line[1024];
 	const char *sep = labels[0] && extra[0] ? "," : "";

@@ -215,8 +215,7 @@ int ch_read_file(const char *path, size_t cap, char **out, size_t *len)
 	return err;
 }
 
-int ch_read_secret_file(const char *path, const char *base_dir, size_t cap, char **out,
-			bool *warn, const char **why)
+int ch_read_secret_file(const char *path, const char *base_dir, size_t cap, char **out, bool *warn, const char **why)
 {
 	char full[PATH_MAX];
 	const char *cred = getenv("CREDENTIALS_DIRECTORY");

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NO_HAS SIZE_MAX
+#define NO_HAS     SIZE_MAX
 #define SECRET_MAX 4096
 
 enum ftype {
@@ -31,17 +31,17 @@ struct field {
 	const char *name;
 	enum ftype type;
 	size_t off;
-	size_t has_off;  /* a bool set when the setting is present, or NO_HAS */
+	size_t has_off; /* a bool set when the setting is present, or NO_HAS */
 	bool required;
 	int64_t min, max, def; /* FT_INT bounds and default; def for FT_BOOL */
 	const char *def_str;   /* FT_STR default (copied), NULL = none */
 	const char *const *choices;
-	bool secret;      /* FT_STR / FT_STRV: values are secrets */
-	bool defaults;    /* FT_GROUP: apply the defaults even when absent */
+	bool secret;   /* FT_STR / FT_STRV: values are secrets */
+	bool defaults; /* FT_GROUP: apply the defaults even when absent */
 	const struct group *sub;
 	size_t elem_size, count_off; /* FT_LIST */
 	const char *const *def_strv; /* FT_STRV default, NULL-terminated */
-	bool internal; /* not a setting: a value derived by a check, only freed */
+	bool internal;               /* not a setting: a value derived by a check, only freed */
 };
 
 struct loader;
@@ -65,8 +65,7 @@ struct loader {
 
 /* ---- errors ------------------------------------------------------------ */
 
-static void verr(struct cfg_error *err, const char *file, int line, const char *path, const char *fmt,
-		 va_list ap)
+static void verr(struct cfg_error *err, const char *file, int line, const char *path, const char *fmt, va_list ap)
 {
 	if (!err)
 		return;
@@ -76,8 +75,8 @@ static void verr(struct cfg_error *err, const char *file, int line, const char *
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 }
 
-__attribute__((format(printf, 4, 5))) static int fail(struct loader *L, const config_setting_t *s,
-						      const char *path, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int fail(struct loader *L, const config_setting_t *s, const char *path,
+						      const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -118,8 +117,7 @@ void cfg_set_error(const struct cfg *c, struct cfg_error *err, const char *path,
 static void add_warning(struct loader *L, const config_setting_t *s, const char *path, const char *msg)
 {
 	char line[1024];
-	snprintf(line, sizeof(line), "%s:%d: %s: %s", L->name, s ? config_setting_source_line(s) : 0, path,
-		 msg);
+	snprintf(line, sizeof(line), "%s:%d: %s: %s", L->name, s ? config_setting_source_line(s) : 0, path, msg);
 	struct cfg_strv *w = &L->priv->warnings;
 	char **nv = realloc(w->v, (w->n + 1) * sizeof(*nv));
 	if (!nv)
@@ -157,8 +155,7 @@ static bool has_control(const char *s)
 	return false;
 }
 
-static int load_group(struct loader *L, const config_setting_t *s, const struct group *g, void *obj,
-		      const char *path);
+static int load_group(struct loader *L, const config_setting_t *s, const struct group *g, void *obj, const char *path);
 
 static int strv_push(struct cfg_strv *v, const char *s)
 {
@@ -244,8 +241,7 @@ static int load_field(struct loader *L, const config_setting_t *parent, const st
 				char list[256] = "";
 				for (size_t i = 0; f->choices[i]; i++) {
 					size_t l = strlen(list);
-					snprintf(list + l, sizeof(list) - l, "%s\"%s\"", i ? ", " : "",
-						 f->choices[i]);
+					snprintf(list + l, sizeof(list) - l, "%s\"%s\"", i ? ", " : "", f->choices[i]);
 				}
 				return fail(L, s, fpath, "\"%s\" is not one of %s", v, list);
 			}
@@ -338,8 +334,7 @@ static int load_field(struct loader *L, const config_setting_t *parent, const st
 	return 0;
 }
 
-static int load_group(struct loader *L, const config_setting_t *s, const struct group *g, void *obj,
-		      const char *path)
+static int load_group(struct loader *L, const config_setting_t *s, const struct group *g, void *obj, const char *path)
 {
 	if (s) {
 		for (int i = 0; i < config_setting_length(s); i++) {
@@ -449,8 +444,8 @@ static bool listen_ok(const char *s)
 	return strcmp(host, "localhost") == 0;
 }
 
-static int check_listen_list(struct loader *L, const config_setting_t *s, const char *path,
-			     const char *field, const struct cfg_strv *v, bool need_one)
+static int check_listen_list(struct loader *L, const config_setting_t *s, const char *path, const char *field,
+			     const struct cfg_strv *v, bool need_one)
 {
 	char fpath[256];
 	child_path(fpath, sizeof(fpath), path, field);
@@ -462,22 +457,21 @@ static int check_listen_list(struct loader *L, const config_setting_t *s, const 
 		snprintf(epath, sizeof(epath), "%s.[%zu]", fpath, i);
 		if (!listen_ok(v->v[i]))
 			return fail(L, ls ? config_setting_get_elem(ls, (unsigned)i) : s, epath,
-				    "\"%s\" is not host:port (IPv4, [IPv6] or localhost; port 0-65535)",
-				    v->v[i]);
+				    "\"%s\" is not host:port (IPv4, [IPv6] or localhost; port 0-65535)", v->v[i]);
 	}
 	return 0;
 }
 
 /* Resolve "x" / "x_file" pairs: exactly one may be set; the file is read as a secret. */
-static int resolve_secret(struct loader *L, const config_setting_t *s, const char *path,
-			  const char *name, char **value, const char *file, bool required)
+static int resolve_secret(struct loader *L, const config_setting_t *s, const char *path, const char *name, char **value,
+			  const char *file, bool required)
 {
 	char fpath[256], fname[96];
 	snprintf(fname, sizeof(fname), "%s_file", name);
 	if (*value && file) {
 		child_path(fpath, sizeof(fpath), path, fname);
-		return fail(L, config_setting_get_member(s, fname), fpath, "set either %s or %s, not both",
-			    name, fname);
+		return fail(L, config_setting_get_member(s, fname), fpath, "set either %s or %s, not both", name,
+			    fname);
 	}
 	if (file) {
 		child_path(fpath, sizeof(fpath), path, fname);
@@ -517,14 +511,34 @@ static bool name_ok(const char *s)
 
 /* ---- the tables --------------------------------------------------------- */
 
-#define F_INT(n, st, m, lo, hi, d)                                                                 \
-	{ .name = n, .type = FT_INT, .off = offsetof(st, m), .has_off = NO_HAS, .min = lo, .max = hi, .def = d }
-#define F_BOOL(n, st, m, d) { .name = n, .type = FT_BOOL, .off = offsetof(st, m), .has_off = NO_HAS, .def = d }
-#define F_STR(n, st, m) { .name = n, .type = FT_STR, .off = offsetof(st, m), .has_off = NO_HAS }
-#define F_STR_REQ(n, st, m) { .name = n, .type = FT_STR, .off = offsetof(st, m), .has_off = NO_HAS, .required = true }
-#define F_SECRET(n, st, m) { .name = n, .type = FT_STR, .off = offsetof(st, m), .has_off = NO_HAS, .secret = true }
-#define F_STRV(n, st, m) { .name = n, .type = FT_STRV, .off = offsetof(st, m), .has_off = NO_HAS }
-#define F_END { .name = NULL }
+#define F_INT(n, st, m, lo, hi, d)                                                                                     \
+	{                                                                                                              \
+		.name = n, .type = FT_INT, .off = offsetof(st, m), .has_off = NO_HAS, .min = lo, .max = hi, .def = d   \
+	}
+#define F_BOOL(n, st, m, d)                                                                                            \
+	{                                                                                                              \
+		.name = n, .type = FT_BOOL, .off = offsetof(st, m), .has_off = NO_HAS, .def = d                        \
+	}
+#define F_STR(n, st, m)                                                                                                \
+	{                                                                                                              \
+		.name = n, .type = FT_STR, .off = offsetof(st, m), .has_off = NO_HAS                                   \
+	}
+#define F_STR_REQ(n, st, m)                                                                                            \
+	{                                                                                                              \
+		.name = n, .type = FT_STR, .off = offsetof(st, m), .has_off = NO_HAS, .required = true                 \
+	}
+#define F_SECRET(n, st, m)                                                                                             \
+	{                                                                                                              \
+		.name = n, .type = FT_STR, .off = offsetof(st, m), .has_off = NO_HAS, .secret = true                   \
+	}
+#define F_STRV(n, st, m)                                                                                               \
+	{                                                                                                              \
+		.name = n, .type = FT_STRV, .off = offsetof(st, m), .has_off = NO_HAS                                  \
+	}
+#define F_END                                                                                                          \
+	{                                                                                                              \
+		.name = NULL                                                                                           \
+	}
 
 static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const formats[] = {"text", "json", NULL};
@@ -534,12 +548,20 @@ static const char *const default_listen[] = {"127.0.0.1:8081", NULL};
 static const char *const default_xml_allow[] = {"127.0.0.0/8", "::1/128", NULL};
 
 static const struct field log_fields[] = {
-	{.name = "level", .type = FT_STR, .off = offsetof(struct cfg_log, level), .has_off = NO_HAS,
-	 .def_str = "info", .choices = levels},
-	{.name = "format", .type = FT_STR, .off = offsetof(struct cfg_log, format), .has_off = NO_HAS,
-	 .def_str = "text", .choices = formats},
-	F_STR("file", struct cfg_log, file),
-	F_END,
+    {.name = "level",
+     .type = FT_STR,
+     .off = offsetof(struct cfg_log, level),
+     .has_off = NO_HAS,
+     .def_str = "info",
+     .choices = levels},
+    {.name = "format",
+     .type = FT_STR,
+     .off = offsetof(struct cfg_log, format),
+     .has_off = NO_HAS,
+     .def_str = "text",
+     .choices = formats},
+    F_STR("file", struct cfg_log, file),
+    F_END,
 };
 static const struct group log_group = {log_fields, NULL};
 
@@ -558,9 +580,9 @@ static int tls_check(struct loader *L, void *obj, const config_setting_t *s, con
 	return 0;
 }
 static const struct field tls_fields[] = {
-	F_STR("cert", struct cfg_tls, cert),
-	F_STR("key", struct cfg_tls, key),
-	F_END,
+    F_STR("cert", struct cfg_tls, cert),
+    F_STR("key", struct cfg_tls, key),
+    F_END,
 };
 static const struct group tls_group = {tls_fields, tls_check};
 
@@ -592,8 +614,7 @@ static int wcs_auth_check(struct loader *L, void *obj, const config_setting_t *s
 			return fail(L, s, p, "an HMAC key may not be empty");
 		}
 	}
-	int err = resolve_secret(L, s, path, "basic_password", &a->basic_password, a->basic_password_file,
-				 false);
+	int err = resolve_secret(L, s, path, "basic_password", &a->basic_password, a->basic_password_file, false);
 	if (err)
 		return err;
 	if (a->basic_password && !a->basic_user) {
@@ -616,14 +637,17 @@ static int wcs_auth_check(struct loader *L, void *obj, const config_setting_t *s
 	return 0;
 }
 static const struct field wcs_auth_fields[] = {
-	{.name = "hmac_keys", .type = FT_STRV, .off = offsetof(struct cfg_wcs_auth, hmac_keys),
-	 .has_off = NO_HAS, .secret = true},
-	F_STRV("hmac_key_files", struct cfg_wcs_auth, hmac_key_files),
-	F_STR("basic_user", struct cfg_wcs_auth, basic_user),
-	F_SECRET("basic_password", struct cfg_wcs_auth, basic_password),
-	F_STR("basic_password_file", struct cfg_wcs_auth, basic_password_file),
-	F_STRV("allow_from", struct cfg_wcs_auth, allow_from),
-	F_END,
+    {.name = "hmac_keys",
+     .type = FT_STRV,
+     .off = offsetof(struct cfg_wcs_auth, hmac_keys),
+     .has_off = NO_HAS,
+     .secret = true},
+    F_STRV("hmac_key_files", struct cfg_wcs_auth, hmac_key_files),
+    F_STR("basic_user", struct cfg_wcs_auth, basic_user),
+    F_SECRET("basic_password", struct cfg_wcs_auth, basic_password),
+    F_STR("basic_password_file", struct cfg_wcs_auth, basic_password_file),
+    F_STRV("allow_from", struct cfg_wcs_auth, allow_from),
+    F_END,
 };
 static const struct group wcs_auth_group = {wcs_auth_fields, wcs_auth_check};
 
@@ -642,13 +666,16 @@ static int forward_check(struct loader *L, void *obj, const config_setting_t *s,
 	return 0;
 }
 static const struct field forward_fields[] = {
-	F_STR_REQ("url", struct cfg_forward, url),
-	{.name = "methods", .type = FT_STRV, .off = offsetof(struct cfg_forward, methods), .has_off = NO_HAS,
-	 .required = true},
-	F_INT("timeout_ms", struct cfg_forward, timeout_ms, 100, 60000, 5000),
-	F_INT("queue_max", struct cfg_forward, queue_max, 1, 1000000, 10000),
-	F_INT("retries", struct cfg_forward, retries, 0, 10, 3),
-	F_END,
+    F_STR_REQ("url", struct cfg_forward, url),
+    {.name = "methods",
+     .type = FT_STRV,
+     .off = offsetof(struct cfg_forward, methods),
+     .has_off = NO_HAS,
+     .required = true},
+    F_INT("timeout_ms", struct cfg_forward, timeout_ms, 100, 60000, 5000),
+    F_INT("queue_max", struct cfg_forward, queue_max, 1, 1000000, 10000),
+    F_INT("retries", struct cfg_forward, retries, 0, 10, 3),
+    F_END,
 };
 static const struct group forward_group = {forward_fields, forward_check};
 
@@ -670,26 +697,35 @@ static int hook_check(struct loader *L, void *obj, const config_setting_t *s, co
 	return 0;
 }
 static const struct field hook_fields[] = {
-	{.name = "listen", .type = FT_STRV, .off = offsetof(struct cfg_hook, listen), .has_off = NO_HAS,
-	 .def_strv = default_listen},
-	F_INT("max_body_bytes", struct cfg_hook, max_body_bytes, 1024, 64 << 20, 1 << 20),
-	F_INT("request_timeout_s", struct cfg_hook, request_timeout_s, 1, 300, 10),
-	F_INT("max_sessions", struct cfg_hook, max_sessions, 1, 10000000, 100000),
-	F_INT("session_ttl_s", struct cfg_hook, session_ttl_s, 60, 30 * 86400, 86400),
-	F_INT("threads", struct cfg_hook, threads, 0, 256, 0),
-	F_INT("max_json_depth", struct cfg_hook, max_json_depth, 2, 512, 32),
-	F_INT("max_members", struct cfg_hook, max_members, 8, 100000, 1000),
-	F_INT("max_connections", struct cfg_hook, max_connections, 1, 100000, 4096),
-	F_INT("max_connections_per_ip", struct cfg_hook, max_connections_per_ip, 0, 100000, 0),
-	F_STR("rest_client_config", struct cfg_hook, rest_client_config),
-	{.name = "wcs_auth", .type = FT_GROUP, .off = offsetof(struct cfg_hook, wcs_auth),
-	 .has_off = offsetof(struct cfg_hook, has_wcs_auth), .sub = &wcs_auth_group},
-	{.name = "tls", .type = FT_GROUP, .off = offsetof(struct cfg_hook, tls), .has_off = NO_HAS,
-	 .sub = &tls_group},
-	{.name = "forward", .type = FT_LIST, .off = offsetof(struct cfg_hook, forward), .has_off = NO_HAS,
-	 .sub = &forward_group, .elem_size = sizeof(struct cfg_forward),
-	 .count_off = offsetof(struct cfg_hook, n_forward)},
-	F_END,
+    {.name = "listen",
+     .type = FT_STRV,
+     .off = offsetof(struct cfg_hook, listen),
+     .has_off = NO_HAS,
+     .def_strv = default_listen},
+    F_INT("max_body_bytes", struct cfg_hook, max_body_bytes, 1024, 64 << 20, 1 << 20),
+    F_INT("request_timeout_s", struct cfg_hook, request_timeout_s, 1, 300, 10),
+    F_INT("max_sessions", struct cfg_hook, max_sessions, 1, 10000000, 100000),
+    F_INT("session_ttl_s", struct cfg_hook, session_ttl_s, 60, 30 * 86400, 86400),
+    F_INT("threads", struct cfg_hook, threads, 0, 256, 0),
+    F_INT("max_json_depth", struct cfg_hook, max_json_depth, 2, 512, 32),
+    F_INT("max_members", struct cfg_hook, max_members, 8, 100000, 1000),
+    F_INT("max_connections", struct cfg_hook, max_connections, 1, 100000, 4096),
+    F_INT("max_connections_per_ip", struct cfg_hook, max_connections_per_ip, 0, 100000, 0),
+    F_STR("rest_client_config", struct cfg_hook, rest_client_config),
+    {.name = "wcs_auth",
+     .type = FT_GROUP,
+     .off = offsetof(struct cfg_hook, wcs_auth),
+     .has_off = offsetof(struct cfg_hook, has_wcs_auth),
+     .sub = &wcs_auth_group},
+    {.name = "tls", .type = FT_GROUP, .off = offsetof(struct cfg_hook, tls), .has_off = NO_HAS, .sub = &tls_group},
+    {.name = "forward",
+     .type = FT_LIST,
+     .off = offsetof(struct cfg_hook, forward),
+     .has_off = NO_HAS,
+     .sub = &forward_group,
+     .elem_size = sizeof(struct cfg_forward),
+     .count_off = offsetof(struct cfg_hook, n_forward)},
+    F_END,
 };
 static const struct group hook_group = {hook_fields, hook_check};
 
@@ -699,15 +735,15 @@ static int sip_check(struct loader *L, void *obj, const config_setting_t *s, con
 	return resolve_secret(L, s, path, "password", &a->password, a->password_file, false);
 }
 static const struct field sip_fields[] = {
-	F_STR_REQ("login", struct cfg_sip_account, login),
-	F_STR("auth_name", struct cfg_sip_account, auth_name),
-	F_SECRET("password", struct cfg_sip_account, password),
-	F_STR("password_file", struct cfg_sip_account, password_file),
-	F_STR("domain", struct cfg_sip_account, domain),
-	F_STR("outbound_proxy", struct cfg_sip_account, outbound_proxy),
-	F_INT("port", struct cfg_sip_account, port, 0, 65535, 0),
-	F_BOOL("register_required", struct cfg_sip_account, register_required, 0),
-	F_END,
+    F_STR_REQ("login", struct cfg_sip_account, login),
+    F_STR("auth_name", struct cfg_sip_account, auth_name),
+    F_SECRET("password", struct cfg_sip_account, password),
+    F_STR("password_file", struct cfg_sip_account, password_file),
+    F_STR("domain", struct cfg_sip_account, domain),
+    F_STR("outbound_proxy", struct cfg_sip_account, outbound_proxy),
+    F_INT("port", struct cfg_sip_account, port, 0, 65535, 0),
+    F_BOOL("register_required", struct cfg_sip_account, register_required, 0),
+    F_END,
 };
 static const struct group sip_group = {sip_fields, sip_check};
 
@@ -730,24 +766,28 @@ static int token_check(struct loader *L, void *obj, const config_setting_t *s, c
 	return 0;
 }
 static const struct field token_fields[] = {
-	F_STR_REQ("secret_file", struct cfg_token, secret_file),
-	F_BOOL("required", struct cfg_token, required, 1),
-	F_INT("max_age_s", struct cfg_token, max_age_s, 1, 86400, 300),
-	F_INT("leeway_s", struct cfg_token, leeway_s, 0, 600, 30),
-	{.name = "(secret)", .type = FT_STR, .off = offsetof(struct cfg_token, secret), .has_off = NO_HAS,
-	 .secret = true, .internal = true},
-	F_END,
+    F_STR_REQ("secret_file", struct cfg_token, secret_file),
+    F_BOOL("required", struct cfg_token, required, 1),
+    F_INT("max_age_s", struct cfg_token, max_age_s, 1, 86400, 300),
+    F_INT("leeway_s", struct cfg_token, leeway_s, 0, 600, 30),
+    {.name = "(secret)",
+     .type = FT_STR,
+     .off = offsetof(struct cfg_token, secret),
+     .has_off = NO_HAS,
+     .secret = true,
+     .internal = true},
+    F_END,
 };
 static const struct group token_group = {token_fields, token_check};
 
 static const struct field site_limit_fields[] = {
-	F_INT("connects_per_minute_per_ip", struct cfg_site_limits, connects_per_minute_per_ip, 0, 1000000, 10),
-	F_INT("calls_per_minute_per_ip", struct cfg_site_limits, calls_per_minute_per_ip, 0, 1000000, 3),
-	F_INT("calls_per_session", struct cfg_site_limits, calls_per_session, 0, 1000000, 3),
-	F_INT("calls_per_minute", struct cfg_site_limits, calls_per_minute, 0, 1000000, 30),
-	F_INT("concurrent_calls", struct cfg_site_limits, concurrent_calls, 0, 1000000, 10),
-	F_INT("call_max_s", struct cfg_site_limits, call_max_s, 60, 86400, 7200),
-	F_END,
+    F_INT("connects_per_minute_per_ip", struct cfg_site_limits, connects_per_minute_per_ip, 0, 1000000, 10),
+    F_INT("calls_per_minute_per_ip", struct cfg_site_limits, calls_per_minute_per_ip, 0, 1000000, 3),
+    F_INT("calls_per_session", struct cfg_site_limits, calls_per_session, 0, 1000000, 3),
+    F_INT("calls_per_minute", struct cfg_site_limits, calls_per_minute, 0, 1000000, 30),
+    F_INT("concurrent_calls", struct cfg_site_limits, concurrent_calls, 0, 1000000, 10),
+    F_INT("call_max_s", struct cfg_site_limits, call_max_s, 60, 86400, 7200),
+    F_END,
 };
 static const struct group site_limits_group = {site_limit_fields, NULL};
 
@@ -779,45 +819,55 @@ static int site_check(struct loader *L, void *obj, const config_setting_t *s, co
 	return 0;
 }
 static const struct field site_fields[] = {
-	F_STR_REQ("name", struct cfg_site, name),
-	F_STRV("origins", struct cfg_site, origins),
-	F_STR("domain", struct cfg_site, domain),
-	{.name = "sip", .type = FT_GROUP, .off = offsetof(struct cfg_site, sip), .has_off = NO_HAS,
-	 .required = true, .sub = &sip_group},
-	F_STR("callee", struct cfg_site, callee),
-	{.name = "buttons", .type = FT_MAP, .off = offsetof(struct cfg_site, buttons), .has_off = NO_HAS},
-	F_BOOL("allow_transfer", struct cfg_site, allow_transfer, 0),
-	F_BOOL("allow_messages", struct cfg_site, allow_messages, 0),
-	{.name = "token", .type = FT_GROUP, .off = offsetof(struct cfg_site, token),
-	 .has_off = offsetof(struct cfg_site, token.present), .sub = &token_group},
-	{.name = "limits", .type = FT_GROUP, .off = offsetof(struct cfg_site, limits), .has_off = NO_HAS,
-	 .defaults = true, .sub = &site_limits_group},
-	F_END,
+    F_STR_REQ("name", struct cfg_site, name),
+    F_STRV("origins", struct cfg_site, origins),
+    F_STR("domain", struct cfg_site, domain),
+    {.name = "sip",
+     .type = FT_GROUP,
+     .off = offsetof(struct cfg_site, sip),
+     .has_off = NO_HAS,
+     .required = true,
+     .sub = &sip_group},
+    F_STR("callee", struct cfg_site, callee),
+    {.name = "buttons", .type = FT_MAP, .off = offsetof(struct cfg_site, buttons), .has_off = NO_HAS},
+    F_BOOL("allow_transfer", struct cfg_site, allow_transfer, 0),
+    F_BOOL("allow_messages", struct cfg_site, allow_messages, 0),
+    {.name = "token",
+     .type = FT_GROUP,
+     .off = offsetof(struct cfg_site, token),
+     .has_off = offsetof(struct cfg_site, token.present),
+     .sub = &token_group},
+    {.name = "limits",
+     .type = FT_GROUP,
+     .off = offsetof(struct cfg_site, limits),
+     .has_off = NO_HAS,
+     .defaults = true,
+     .sub = &site_limits_group},
+    F_END,
 };
 static const struct group site_group = {site_fields, site_check};
 
 static const struct field translation_fields[] = {
-	F_STR_REQ("pattern", struct cfg_translation, pattern),
-	F_STR_REQ("output", struct cfg_translation, output),
-	F_END,
+    F_STR_REQ("pattern", struct cfg_translation, pattern),
+    F_STR_REQ("output", struct cfg_translation, output),
+    F_END,
 };
 static const struct group translation_group = {translation_fields, NULL};
 
 static const struct field timer_fields[] = {
-	F_INT("ring_timeout_s", struct cfg_orig_timers, ring_timeout_s, 1, 600, 45),
-	F_INT("refer_notify_timeout_s", struct cfg_orig_timers, refer_notify_timeout_s, 1, 300, 32),
-	F_INT("reinvite_timeout_s", struct cfg_orig_timers, reinvite_timeout_s, 1, 30, 10),
-	F_INT("max_call_s", struct cfg_orig_timers, max_call_s, 0, 7 * 86400, 7200),
-	F_END,
+    F_INT("ring_timeout_s", struct cfg_orig_timers, ring_timeout_s, 1, 600, 45),
+    F_INT("refer_notify_timeout_s", struct cfg_orig_timers, refer_notify_timeout_s, 1, 300, 32),
+    F_INT("reinvite_timeout_s", struct cfg_orig_timers, reinvite_timeout_s, 1, 30, 10),
+    F_INT("max_call_s", struct cfg_orig_timers, max_call_s, 0, 7 * 86400, 7200),
+    F_END,
 };
 static const struct group timer_group = {timer_fields, NULL};
 
 static const struct field orig_limit_fields[] = {
-	F_INT("concurrent_calls", struct cfg_orig_limits, concurrent_calls, 0, 1000000, 50),
-	F_INT("calls_per_minute", struct cfg_orig_limits, calls_per_minute, 0, 10000000, 60),
-	F_INT("calls_per_minute_per_initiator", struct cfg_orig_limits, calls_per_minute_per_initiator, 0,
-	      1000000, 5),
-	F_END,
+    F_INT("concurrent_calls", struct cfg_orig_limits, concurrent_calls, 0, 1000000, 50),
+    F_INT("calls_per_minute", struct cfg_orig_limits, calls_per_minute, 0, 10000000, 60),
+    F_INT("calls_per_minute_per_initiator", struct cfg_orig_limits, calls_per_minute_per_initiator, 0, 1000000, 5),
+    F_END,
 };
 static const struct group orig_limits_group = {orig_limit_fields, NULL};
 
@@ -839,18 +889,28 @@ static int orig_http_check(struct loader *L, void *obj, const config_setting_t *
 	return 0;
 }
 static const struct field orig_http_fields[] = {
-	F_STRV("listen", struct cfg_orig_http, listen),
-	{.name = "user", .type = FT_STR, .off = offsetof(struct cfg_orig_http, user), .has_off = NO_HAS,
-	 .def_str = "admin"},
-	F_SECRET("password", struct cfg_orig_http, password),
-	F_STR("password_file", struct cfg_orig_http, password_file),
-	{.name = "digest_algorithm", .type = FT_STR, .off = offsetof(struct cfg_orig_http, digest_algorithm),
-	 .has_off = NO_HAS, .def_str = "SHA-256", .choices = digest_algos},
-	{.name = "auth", .type = FT_STR, .off = offsetof(struct cfg_orig_http, auth), .has_off = NO_HAS,
-	 .def_str = "digest", .choices = http_auths},
-	{.name = "tls", .type = FT_GROUP, .off = offsetof(struct cfg_orig_http, tls), .has_off = NO_HAS,
-	 .sub = &tls_group},
-	F_END,
+    F_STRV("listen", struct cfg_orig_http, listen),
+    {.name = "user",
+     .type = FT_STR,
+     .off = offsetof(struct cfg_orig_http, user),
+     .has_off = NO_HAS,
+     .def_str = "admin"},
+    F_SECRET("password", struct cfg_orig_http, password),
+    F_STR("password_file", struct cfg_orig_http, password_file),
+    {.name = "digest_algorithm",
+     .type = FT_STR,
+     .off = offsetof(struct cfg_orig_http, digest_algorithm),
+     .has_off = NO_HAS,
+     .def_str = "SHA-256",
+     .choices = digest_algos},
+    {.name = "auth",
+     .type = FT_STR,
+     .off = offsetof(struct cfg_orig_http, auth),
+     .has_off = NO_HAS,
+     .def_str = "digest",
+     .choices = http_auths},
+    {.name = "tls", .type = FT_GROUP, .off = offsetof(struct cfg_orig_http, tls), .has_off = NO_HAS, .sub = &tls_group},
+    F_END,
 };
 static const struct group orig_http_group = {orig_http_fields, orig_http_check};
 
@@ -860,20 +920,23 @@ static int orig_xml_check(struct loader *L, void *obj, const config_setting_t *s
 	return check_listen_list(L, s, path, "listen", &x->listen, true);
 }
 static const struct field orig_xml_fields[] = {
-	F_STRV("listen", struct cfg_orig_xml, listen),
-	{.name = "allow_from", .type = FT_STRV, .off = offsetof(struct cfg_orig_xml, allow_from),
-	 .has_off = NO_HAS, .def_strv = default_xml_allow},
-	F_INT("max_connections", struct cfg_orig_xml, max_connections, 1, 100000, 256),
-	F_END,
+    F_STRV("listen", struct cfg_orig_xml, listen),
+    {.name = "allow_from",
+     .type = FT_STRV,
+     .off = offsetof(struct cfg_orig_xml, allow_from),
+     .has_off = NO_HAS,
+     .def_strv = default_xml_allow},
+    F_INT("max_connections", struct cfg_orig_xml, max_connections, 1, 100000, 256),
+    F_END,
 };
 static const struct group orig_xml_group = {orig_xml_fields, orig_xml_check};
 
 /* Groups flattened into struct cfg_originator (offsets relative to it). */
 static const struct field orig_auth_fields[] = {
-	F_STR_REQ("user", struct cfg_originator, auth_user),
-	F_SECRET("password", struct cfg_originator, auth_password),
-	F_STR("password_file", struct cfg_originator, auth_password_file),
-	F_END,
+    F_STR_REQ("user", struct cfg_originator, auth_user),
+    F_SECRET("password", struct cfg_originator, auth_password),
+    F_STR("password_file", struct cfg_originator, auth_password_file),
+    F_END,
 };
 static int orig_auth_check(struct loader *L, void *obj, const config_setting_t *s, const char *path)
 {
@@ -883,16 +946,18 @@ static int orig_auth_check(struct loader *L, void *obj, const config_setting_t *
 static const struct group orig_auth_group = {orig_auth_fields, orig_auth_check};
 
 static const struct field orig_dest_fields[] = {
-	{.name = "allow", .type = FT_STRV, .off = offsetof(struct cfg_originator, dest_allow),
-	 .has_off = offsetof(struct cfg_originator, has_dest_allow)},
-	F_STRV("deny", struct cfg_originator, dest_deny),
-	F_END,
+    {.name = "allow",
+     .type = FT_STRV,
+     .off = offsetof(struct cfg_originator, dest_allow),
+     .has_off = offsetof(struct cfg_originator, has_dest_allow)},
+    F_STRV("deny", struct cfg_originator, dest_deny),
+    F_END,
 };
 static const struct group orig_dest_group = {orig_dest_fields, NULL};
 
 static const struct field orig_cb_fields[] = {
-	F_STRV("allow", struct cfg_originator, callbacks_allow),
-	F_END,
+    F_STRV("allow", struct cfg_originator, callbacks_allow),
+    F_END,
 };
 static const struct group orig_cb_group = {orig_cb_fields, NULL};
 
@@ -908,7 +973,9 @@ static int orig_check(struct loader *L, void *obj, const config_setting_t *s, co
 	const struct {
 		const char *name;
 		const char *val;
-	} uris[] = {{"identity", o->identity}, {"listen", o->listen}, {"tls_listen", o->tls_listen},
+	} uris[] = {{"identity", o->identity},
+		    {"listen", o->listen},
+		    {"tls_listen", o->tls_listen},
 		    {"outbound_proxy", o->outbound_proxy}};
 	for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
 		if (uris[i].val && uris[i].val[0] && !sip_uri_ok(uris[i].val)) {
@@ -924,28 +991,53 @@ static int orig_check(struct loader *L, void *obj, const config_setting_t *s, co
 	return 0;
 }
 static const struct field orig_fields[] = {
-	F_STR_REQ("identity", struct cfg_originator, identity),
-	{.name = "listen", .type = FT_STR, .off = offsetof(struct cfg_originator, listen), .has_off = NO_HAS,
-	 .def_str = "sip:0.0.0.0:5072"},
-	F_STR("tls_listen", struct cfg_originator, tls_listen),
-	F_STR("outbound_proxy", struct cfg_originator, outbound_proxy),
-	{.name = "auth", .type = FT_GROUP, .off = 0, .has_off = offsetof(struct cfg_originator, has_auth),
-	 .sub = &orig_auth_group},
-	{.name = "translations", .type = FT_LIST, .off = offsetof(struct cfg_originator, translations),
-	 .has_off = NO_HAS, .required = true, .sub = &translation_group,
-	 .elem_size = sizeof(struct cfg_translation), .count_off = offsetof(struct cfg_originator, n_translations)},
-	{.name = "destinations", .type = FT_GROUP, .off = 0, .has_off = NO_HAS, .sub = &orig_dest_group},
-	{.name = "timers", .type = FT_GROUP, .off = offsetof(struct cfg_originator, timers), .has_off = NO_HAS,
-	 .defaults = true, .sub = &timer_group},
-	{.name = "limits", .type = FT_GROUP, .off = offsetof(struct cfg_originator, limits), .has_off = NO_HAS,
-	 .defaults = true, .sub = &orig_limits_group},
-	{.name = "http", .type = FT_GROUP, .off = offsetof(struct cfg_originator, http),
-	 .has_off = offsetof(struct cfg_originator, has_http), .sub = &orig_http_group},
-	{.name = "xml", .type = FT_GROUP, .off = offsetof(struct cfg_originator, xml),
-	 .has_off = offsetof(struct cfg_originator, has_xml), .sub = &orig_xml_group},
-	{.name = "callbacks", .type = FT_GROUP, .off = 0, .has_off = NO_HAS, .sub = &orig_cb_group},
-	F_INT("keep_ended_s", struct cfg_originator, keep_ended_s, 0, 7 * 86400, 3600),
-	F_END,
+    F_STR_REQ("identity", struct cfg_originator, identity),
+    {.name = "listen",
+     .type = FT_STR,
+     .off = offsetof(struct cfg_originator, listen),
+     .has_off = NO_HAS,
+     .def_str = "sip:0.0.0.0:5072"},
+    F_STR("tls_listen", struct cfg_originator, tls_listen),
+    F_STR("outbound_proxy", struct cfg_originator, outbound_proxy),
+    {.name = "auth",
+     .type = FT_GROUP,
+     .off = 0,
+     .has_off = offsetof(struct cfg_originator, has_auth),
+     .sub = &orig_auth_group},
+    {.name = "translations",
+     .type = FT_LIST,
+     .off = offsetof(struct cfg_originator, translations),
+     .has_off = NO_HAS,
+     .required = true,
+     .sub = &translation_group,
+     .elem_size = sizeof(struct cfg_translation),
+     .count_off = offsetof(struct cfg_originator, n_translations)},
+    {.name = "destinations", .type = FT_GROUP, .off = 0, .has_off = NO_HAS, .sub = &orig_dest_group},
+    {.name = "timers",
+     .type = FT_GROUP,
+     .off = offsetof(struct cfg_originator, timers),
+     .has_off = NO_HAS,
+     .defaults = true,
+     .sub = &timer_group},
+    {.name = "limits",
+     .type = FT_GROUP,
+     .off = offsetof(struct cfg_originator, limits),
+     .has_off = NO_HAS,
+     .defaults = true,
+     .sub = &orig_limits_group},
+    {.name = "http",
+     .type = FT_GROUP,
+     .off = offsetof(struct cfg_originator, http),
+     .has_off = offsetof(struct cfg_originator, has_http),
+     .sub = &orig_http_group},
+    {.name = "xml",
+     .type = FT_GROUP,
+     .off = offsetof(struct cfg_originator, xml),
+     .has_off = offsetof(struct cfg_originator, has_xml),
+     .sub = &orig_xml_group},
+    {.name = "callbacks", .type = FT_GROUP, .off = 0, .has_off = NO_HAS, .sub = &orig_cb_group},
+    F_INT("keep_ended_s", struct cfg_originator, keep_ended_s, 0, 7 * 86400, 3600),
+    F_END,
 };
 static const struct group orig_group = {orig_fields, orig_check};
 
@@ -955,10 +1047,9 @@ static int admin_check(struct loader *L, void *obj, const config_setting_t *s, c
 	return check_listen_list(L, s, path, "listen", &a->listen, true);
 }
 static const struct field admin_fields[] = {
-	F_STRV("listen", struct cfg_admin, listen),
-	{.name = "tls", .type = FT_GROUP, .off = offsetof(struct cfg_admin, tls), .has_off = NO_HAS,
-	 .sub = &tls_group},
-	F_END,
+    F_STRV("listen", struct cfg_admin, listen),
+    {.name = "tls", .type = FT_GROUP, .off = offsetof(struct cfg_admin, tls), .has_off = NO_HAS, .sub = &tls_group},
+    F_END,
 };
 static const struct group admin_group = {admin_fields, admin_check};
 
@@ -980,8 +1071,8 @@ static int top_check(struct loader *L, void *obj, const config_setting_t *s, con
 			if (strcmp(c->sites[i].name, c->sites[j].name) == 0) {
 				char p[64];
 				snprintf(p, sizeof(p), "sites.[%zu].name", i);
-				return fail(L, config_lookup(&L->priv->lc, p), p,
-					    "duplicate site name \"%s\"", c->sites[i].name);
+				return fail(L, config_lookup(&L->priv->lc, p), p, "duplicate site name \"%s\"",
+					    c->sites[i].name);
 			}
 		}
 	}
@@ -990,19 +1081,38 @@ static int top_check(struct loader *L, void *obj, const config_setting_t *s, con
 	return 0;
 }
 static const struct field top_fields[] = {
-	{.name = "log", .type = FT_GROUP, .off = offsetof(struct cfg, log), .has_off = NO_HAS, .defaults = true,
-	 .sub = &log_group},
-	{.name = "hook", .type = FT_GROUP, .off = offsetof(struct cfg, hook), .has_off = offsetof(struct cfg, has_hook),
-	 .defaults = false, .sub = &hook_group},
-	{.name = "sites", .type = FT_LIST, .off = offsetof(struct cfg, sites), .has_off = NO_HAS, .sub = &site_group,
-	 .elem_size = sizeof(struct cfg_site), .count_off = offsetof(struct cfg, n_sites)},
-	{.name = "originator", .type = FT_GROUP, .off = offsetof(struct cfg, orig),
-	 .has_off = offsetof(struct cfg, has_originator), .sub = &orig_group},
-	{.name = "admin", .type = FT_GROUP, .off = offsetof(struct cfg, admin), .has_off = offsetof(struct cfg, has_admin),
-	 .sub = &admin_group},
-	F_STR("pid_file", struct cfg, pid_file),
-	F_INT("shutdown_grace_s", struct cfg, shutdown_grace_s, 0, 600, 10),
-	F_END,
+    {.name = "log",
+     .type = FT_GROUP,
+     .off = offsetof(struct cfg, log),
+     .has_off = NO_HAS,
+     .defaults = true,
+     .sub = &log_group},
+    {.name = "hook",
+     .type = FT_GROUP,
+     .off = offsetof(struct cfg, hook),
+     .has_off = offsetof(struct cfg, has_hook),
+     .defaults = false,
+     .sub = &hook_group},
+    {.name = "sites",
+     .type = FT_LIST,
+     .off = offsetof(struct cfg, sites),
+     .has_off = NO_HAS,
+     .sub = &site_group,
+     .elem_size = sizeof(struct cfg_site),
+     .count_off = offsetof(struct cfg, n_sites)},
+    {.name = "originator",
+     .type = FT_GROUP,
+     .off = offsetof(struct cfg, orig),
+     .has_off = offsetof(struct cfg, has_originator),
+     .sub = &orig_group},
+    {.name = "admin",
+     .type = FT_GROUP,
+     .off = offsetof(struct cfg, admin),
+     .has_off = offsetof(struct cfg, has_admin),
+     .sub = &admin_group},
+    F_STR("pid_file", struct cfg, pid_file),
+    F_INT("shutdown_grace_s", struct cfg, shutdown_grace_s, 0, 600, 10),
+    F_END,
 };
 static const struct group top_group = {top_fields, top_check};
 
@@ -1071,8 +1181,7 @@ int cfg_load(const char *path, struct cfg **out, struct cfg_error *err)
 	return load(NULL, path, path, dir, out, err);
 }
 
-int cfg_load_string(const char *text, const char *name, const char *dir, struct cfg **out,
-		    struct cfg_error *err)
+int cfg_load_string(const char *text, const char *name, const char *dir, struct cfg **out, struct cfg_error *err)
 {
 	return load(text, NULL, name, dir, out, err);
 }
@@ -1096,10 +1205,10 @@ void cfg_free(struct cfg *c)
 size_t cfg_secrets(const struct cfg *c, const char **out, size_t max)
 {
 	size_t n = 0;
-#define PUSH(s)                                                                                    \
-	do {                                                                                       \
-		if ((s) && *(s) && n < max)                                                        \
-			out[n++] = (s);                                                            \
+#define PUSH(s)                                                                                                        \
+	do {                                                                                                           \
+		if ((s) && *(s) && n < max)                                                                            \
+			out[n++] = (s);                                                                                \
 	} while (0)
 	for (size_t i = 0; i < c->n_sites; i++) {
 		PUSH(c->sites[i].sip.password);

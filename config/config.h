@@ -206,8 +206,7 @@ int cfg_load(const char *path, struct cfg **out, struct cfg_error *err);
 
 /* Same from a string (tests, fuzzing); name is used in error messages,
  * dir resolves relative paths. */
-int cfg_load_string(const char *text, const char *name, const char *dir, struct cfg **out,
-		    struct cfg_error *err);
+int cfg_load_string(const char *text, const char *name, const char *dir, struct cfg **out, struct cfg_error *err);
 
 void cfg_free(struct cfg *c);
 
@@ -217,7 +216,7 @@ int cfg_line_of(const struct cfg *c, const char *path);
 
 /* Fill err for a setting of a loaded config. */
 void cfg_set_error(const struct cfg *c, struct cfg_error *err, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* Format "file:line: path: message" into buf. */
 void cfg_error_format(const struct cfg_error *err, char *buf, size_t cap);

@@ -103,11 +103,11 @@ static int connect_tail(struct hook_site *hs, json_t *rcc)
 	char port[24] = "";
 	if (a->port > 0)
 		snprintf(port, sizeof(port), "%lld", (long long)a->port);
-	json_t *add = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:O}", "sipLogin", a->login, "sipAuthenticationName",
-				a->auth_name ? a->auth_name : "", "sipPassword", a->password ? a->password : "",
-				"sipDomain", a->domain ? a->domain : "", "sipOutboundProxy",
-				a->outbound_proxy ? a->outbound_proxy : "", "sipPort", port, "sipRegisterRequired",
-				a->register_required, "restClientConfig", rcc);
+	json_t *add =
+	    json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b,s:O}", "sipLogin", a->login, "sipAuthenticationName",
+		      a->auth_name ? a->auth_name : "", "sipPassword", a->password ? a->password : "", "sipDomain",
+		      a->domain ? a->domain : "", "sipOutboundProxy", a->outbound_proxy ? a->outbound_proxy : "",
+		      "sipPort", port, "sipRegisterRequired", a->register_required, "restClientConfig", rcc);
 	char *s = add ? json_dumps(add, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(add);
 	if (!s)
@@ -167,8 +167,8 @@ int hook_compile(struct cfg *cfg, struct hook_rt **out, struct cfg_error *err, p
 		rc = pol_rcc_parse(text, len, &rt->rcc, why, sizeof(why));
 		free(text);
 		if (rc) {
-			cfg_set_error(cfg, err, "hook.rest_client_config", "\"%s\": %s",
-				      cfg->hook.rest_client_config, why);
+			cfg_set_error(cfg, err, "hook.rest_client_config", "\"%s\": %s", cfg->hook.rest_client_config,
+				      why);
 			rc = EINVAL;
 			goto out;
 		}

@@ -12,8 +12,7 @@ struct hook;
  * runtime): origin patterns, the raised restClientConfig (the file is read
  * here), CIDR lists. note, if not NULL, hears every field the floor raised.
  * 0, or EINVAL with *err filled ("file:line: path: message"). */
-int hook_compile(struct cfg *cfg, struct hook_rt **out, struct cfg_error *err, pol_rcc_note_fn note,
-		 void *arg);
+int hook_compile(struct cfg *cfg, struct hook_rt **out, struct cfg_error *err, pol_rcc_note_fn note, void *arg);
 /* Drop a reference (the creator holds one). NULL-safe. */
 void hook_rt_release(struct hook_rt *rt);
 /* The config a runtime was compiled from (borrowed). */

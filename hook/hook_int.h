@@ -24,15 +24,15 @@ struct hook_site {
 };
 
 struct hook_rt {
-	int refs; /* atomic */
+	int refs;        /* atomic */
 	struct cfg *cfg; /* owned */
 	struct hook_site *sites;
 	size_t n_sites;
 	json_t *rcc; /* raised restClientConfig (owned) */
 	struct pol_cidr *allow_from;
 	size_t n_allow_from;
-	char *tls_cert; /* PEM text of hook.tls, or NULL */
-	char *tls_key;  /* secret */
+	char *tls_cert;           /* PEM text of hook.tls, or NULL */
+	char *tls_key;            /* secret */
 	struct hook_fwd_ref *fwd; /* event forwarding, shared by runtimes with the same hook.forward; or NULL */
 };
 
@@ -51,7 +51,7 @@ void hook_fwd_ref_release(struct hook_fwd_ref *r, unsigned grace_ms);
  * atomically. */
 
 #define HS_NAME_MAX 64
-#define HS_KEY_MAX 512
+#define HS_KEY_MAX  512
 
 struct hs_session {
 	char site[HS_NAME_MAX + 1];
@@ -63,9 +63,9 @@ struct hs_session {
 
 struct hs_call {
 	char site[HS_NAME_MAX + 1];
-	int status;        /* the answer given, so a retry gets the same */
-	char reason[128];  /* for a refusal */
-	bool active;       /* holds a concurrent slot */
+	int status;       /* the answer given, so a retry gets the same */
+	char reason[128]; /* for a refusal */
+	bool active;      /* holds a concurrent slot */
 };
 
 struct hook_store;
@@ -80,8 +80,7 @@ size_t hs_session_count(struct hook_store *st);
 /* 0 or ENOENT (absent or expired). */
 int hs_session_get(struct hook_store *st, const char *sid, int64_t now_ms, struct hs_session *out);
 /* Insert or replace. 0, ENOSPC (max reached and sid is new), ENOMEM. */
-int hs_session_put(struct hook_store *st, const char *sid, const struct hs_session *s, size_t max,
-		   int64_t expires_ms);
+int hs_session_put(struct hook_store *st, const char *sid, const struct hs_session *s, size_t max, int64_t expires_ms);
 void hs_session_del(struct hook_store *st, const char *sid);
 
 /* Take a token from the bucket named key (created full). With commit false,
@@ -126,8 +125,8 @@ struct hook_resp {
 };
 
 /* Decide and build the answer. Thread-safe (rt read-only, st locked inside). */
-void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_req *rq, int64_t now_ms,
-		  int64_t wall_s, struct hook_resp *out);
+void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_req *rq, int64_t now_ms, int64_t wall_s,
+		  struct hook_resp *out);
 void hook_resp_free(struct hook_resp *r);
 /* Is the peer allowed by hook.wcs_auth.allow_from (always, when unset)? */
 bool hook_peer_allowed(const struct hook_rt *rt, const char *peer_ip);

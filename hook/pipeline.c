@@ -207,8 +207,8 @@ static int build_connect_answer(const struct hook_site *site, const struct body 
 	return err ? err : ch_buf_add(o, "}", 1);
 }
 
-static void do_connect(struct hook_rt *rt, struct hook_store *st, const struct body *b,
-		       int64_t now_ms, int64_t wall_s, struct hook_resp *out)
+static void do_connect(struct hook_rt *rt, struct hook_store *st, const struct body *b, int64_t now_ms, int64_t wall_s,
+		       struct hook_resp *out)
 {
 	const char *origin_s = str_member(b->root, "origin");
 	struct pol_origin origin;
@@ -321,7 +321,7 @@ static void do_connect(struct hook_rt *rt, struct hook_store *st, const struct b
 	int err = have_claims ? hs_jti_bind(st, claims.jti, sid, exp_ms, true) : 0;
 	if (!err)
 		err = hs_session_put(st, sid, &sess, (size_t)rt->cfg->hook.max_sessions,
-				 now_ms + rt->cfg->hook.session_ttl_s * 1000);
+				     now_ms + rt->cfg->hook.session_ttl_s * 1000);
 	hs_unlock(st);
 	if (err) {
 		answer_error(out, err == ENOSPC ? 503 : 500, "sessions",
@@ -500,7 +500,8 @@ static void do_gated(struct hook_rt *rt, struct hook_store *st, const struct hoo
 	snprintf(out->site, sizeof(out->site), "%s", site->cfg->name);
 	if (transfer ? !site->cfg->allow_transfer : !site->cfg->allow_messages) {
 		answer_error(out, 403, transfer ? "transfer" : "message",
-			     transfer ? "transfers are not allowed for this site" : "messages are not allowed for this site");
+			     transfer ? "transfers are not allowed for this site"
+				      : "messages are not allowed for this site");
 		return;
 	}
 	answer_raw(out, rq->body, rq->body_len, "allow");
@@ -544,8 +545,8 @@ static void wcs_method(const char *path, char *out, size_t cap)
 	out[len] = '\0';
 }
 
-void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_req *rq, int64_t now_ms,
-		  int64_t wall_s, struct hook_resp *out)
+void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_req *rq, int64_t now_ms, int64_t wall_s,
+		  struct hook_resp *out)
 {
 	memset(out, 0, sizeof(*out));
 	const char *hm = rq->http_method ? rq->http_method : "";

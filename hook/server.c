@@ -1,4 +1,5 @@
-/* hook/server.c: libmicrohttpd glue: listeners (rebound on reload), capped body intake, request deadline, runtime swap, metrics, one log line per request. */
+/* hook/server.c: libmicrohttpd glue: listeners (rebound on reload), capped body intake, request deadline, runtime swap,
+ * metrics, one log line per request. */
 #include "hook/hook_int.h"
 
 #include "common/metrics.h"
@@ -65,13 +66,42 @@ struct req {
 
 /* WCS method names used as metric labels; anything else is "other" so that a
  * client cannot grow the label set. */
-static const char *const known_methods[] = {
-	"connect", "call", "answer", "hangup", "hold", "unhold", "transfer", "sendDtmf", "sendMessage",
-	"publishStream", "unPublishStream", "playStream", "stopStream", "pauseStream", "snapshot", "OnDataEvent",
-	"submitBugReport", "pushLogs", "sessionDebug", "OnCallEvent", "OnTransferEvent", "OnMessageEvent",
-	"ConnectionStatusEvent", "RegistrationStatusEvent", "CallStatusEvent", "TransferStatusEvent",
-	"MessageStatusEvent", "StreamStatusEvent", "StreamKeepAliveEvent", "DataStatusEvent", "BugReportStatusEvent",
-	"SessionDebugStatusEvent", "ErrorEvent", "healthz", "metrics", NULL};
+static const char *const known_methods[] = {"connect",
+					    "call",
+					    "answer",
+					    "hangup",
+					    "hold",
+					    "unhold",
+					    "transfer",
+					    "sendDtmf",
+					    "sendMessage",
+					    "publishStream",
+					    "unPublishStream",
+					    "playStream",
+					    "stopStream",
+					    "pauseStream",
+					    "snapshot",
+					    "OnDataEvent",
+					    "submitBugReport",
+					    "pushLogs",
+					    "sessionDebug",
+					    "OnCallEvent",
+					    "OnTransferEvent",
+					    "OnMessageEvent",
+					    "ConnectionStatusEvent",
+					    "RegistrationStatusEvent",
+					    "CallStatusEvent",
+					    "TransferStatusEvent",
+					    "MessageStatusEvent",
+					    "StreamStatusEvent",
+					    "StreamKeepAliveEvent",
+					    "DataStatusEvent",
+					    "BugReportStatusEvent",
+					    "SessionDebugStatusEvent",
+					    "ErrorEvent",
+					    "healthz",
+					    "metrics",
+					    NULL};
 
 static const char *metric_method(const char *m)
 {
@@ -147,8 +177,8 @@ static void peer_ip(struct MHD_Connection *c, char *out, size_t cap)
 static enum MHD_Result queue(struct MHD_Connection *c, int status, char *body, size_t len, const char *ctype,
 			     const char *allow)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body ? body : (char *)"",
-								     body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	    len, body ? body : (char *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (!resp) {
 		free(body);
 		return MHD_NO;
@@ -193,21 +223,21 @@ static enum MHD_Result finish(struct hook *h, struct MHD_Connection *c, struct r
 	if (!h->admin_elsewhere && get_like && strcmp(url, "/metrics") == 0)
 		return respond_metrics(c);
 	struct hook_req in = {
-		.http_method = method,
-		.path = url,
-		.authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-		.peer_ip = rq->peer[0] ? rq->peer : NULL,
-		.body = rq->body.data ? rq->body.data : "",
-		.body_len = rq->body.len,
-		.body_too_large = rq->too_large,
-		.timed_out = rq->timed_out,
-		.admin_elsewhere = h->admin_elsewhere,
+	    .http_method = method,
+	    .path = url,
+	    .authz = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+	    .peer_ip = rq->peer[0] ? rq->peer : NULL,
+	    .body = rq->body.data ? rq->body.data : "",
+	    .body_len = rq->body.len,
+	    .body_too_large = rq->too_large,
+	    .timed_out = rq->timed_out,
+	    .admin_elsewhere = h->admin_elsewhere,
 	};
 	struct hook_resp out;
 	hook_process(rq->rt, h->store, &in, ch_now_ms(), ch_wall_s(), &out);
 	log_request(rq, &out, method);
-	struct MHD_Response *resp = MHD_create_response_from_buffer(out.len, out.body ? out.body : (char *)"",
-								     out.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	    out.len, out.body ? out.body : (char *)"", out.body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	out.body = NULL; /* owned by MHD now */
 	if (!resp)
 		return MHD_NO;
@@ -302,7 +332,8 @@ static void *watchdog_loop(void *arg)
 		for (struct conn *k = h->conns; k; k = k->next) {
 			if (k->headers_done || k->cut || now - k->phase_ms <= limit)
 				continue;
-			const union MHD_ConnectionInfo *ci = MHD_get_connection_info(k->c, MHD_CONNECTION_INFO_CONNECTION_FD);
+			const union MHD_ConnectionInfo *ci =
+			    MHD_get_connection_info(k->c, MHD_CONNECTION_INFO_CONNECTION_FD);
 			if (ci) {
 				shutdown(ci->connect_fd, SHUT_RDWR);
 				k->cut = true;
@@ -467,21 +498,20 @@ static struct MHD_Daemon *start_daemon(const char *name, const char *addr, const
 	if (p->cert)
 		flags |= MHD_USE_TLS;
 	struct MHD_OptionItem tls_opts[] = {
-		{p->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)p->cert},
-		{MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)p->key},
-		{MHD_OPTION_END, 0, NULL},
+	    {p->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, (void *)p->cert},
+	    {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)p->key},
+	    {MHD_OPTION_END, 0, NULL},
 	};
 	struct MHD_Daemon *d = MHD_start_daemon(
-		flags, 0, NULL, NULL, p->handler, p->arg, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-		MHD_OPTION_THREAD_POOL_SIZE, p->threads, MHD_OPTION_CONNECTION_TIMEOUT, p->timeout_s,
-		MHD_OPTION_CONNECTION_LIMIT, p->max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, p->per_ip,
-		MHD_OPTION_NOTIFY_COMPLETED, p->completed, p->arg, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		MHD_OPTION_NOTIFY_CONNECTION, p->connection, p->arg,
-		/* libmicrohttpd zeroes the per-connection pool between requests: 32 KiB
-		 * by default, a fifth of a connect's instructions. Headers and read buffers of
-		 * WCS requests fit 8 KiB; bodies are copied out as they arrive. */
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192,
-		MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+	    flags, 0, NULL, NULL, p->handler, p->arg, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, p->threads, MHD_OPTION_CONNECTION_TIMEOUT, p->timeout_s,
+	    MHD_OPTION_CONNECTION_LIMIT, p->max_conn, MHD_OPTION_PER_IP_CONNECTION_LIMIT, p->per_ip,
+	    MHD_OPTION_NOTIFY_COMPLETED, p->completed, p->arg, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, p->connection, p->arg,
+	    /* libmicrohttpd zeroes the per-connection pool between requests: 32 KiB
+	     * by default, a fifth of a connect's instructions. Headers and read buffers of
+	     * WCS requests fit 8 KiB; bodies are copied out as they arrive. */
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)8192, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 	if (!d) {
 		snprintf(err, errlen, "%s.listen: cannot listen on %s (address in use, not local, or bad TLS files?)",
 			 name, addr);

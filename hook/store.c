@@ -224,8 +224,7 @@ int hs_session_get(struct hook_store *st, const char *sid, int64_t now_ms, struc
 	return 0;
 }
 
-int hs_session_put(struct hook_store *st, const char *sid, const struct hs_session *s, size_t max,
-		   int64_t expires_ms)
+int hs_session_put(struct hook_store *st, const char *sid, const struct hs_session *s, size_t max, int64_t expires_ms)
 {
 	struct hs_entry **pp = find(st, 'S', sid);
 	if (!*pp && st->sessions >= max)

@@ -1,4 +1,5 @@
-/* originator/callback.c: status_callback delivery: a bounded queue and one libcurl thread that POSTs each call state change as JSON. */
+/* originator/callback.c: status_callback delivery: a bounded queue and one libcurl thread that POSTs each call state
+ * change as JSON. */
 #include "originator/orig_fe_int.h"
 
 #include <curl/curl.h>
@@ -8,8 +9,8 @@
 #include <strings.h>
 #include <time.h>
 
-#define CB_TRIES 3
-#define CB_TIMEOUT_MS 5000L
+#define CB_TRIES              3
+#define CB_TIMEOUT_MS         5000L
 #define CB_CONNECT_TIMEOUT_MS 3000L
 
 struct cb_item {
@@ -99,8 +100,8 @@ static bool deliver(CURL *h, struct curl_slist *hdrs, const struct cb_item *it)
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	if (rc == CURLE_OK && status >= 200 && status < 300)
 		return true;
-	ch_dbg("originator: status callback: %s (HTTP %ld)",
-	       rc == CURLE_OK ? "refused" : curl_easy_strerror(rc), status);
+	ch_dbg("originator: status callback: %s (HTTP %ld)", rc == CURLE_OK ? "refused" : curl_easy_strerror(rc),
+	       status);
 	return false;
 }
 

@@ -1,4 +1,5 @@
-/* originator/calls.c: the call registry (id -> state, legs, result), the call limits, and event fan-out to watchers and callbacks. */
+/* originator/calls.c: the call registry (id -> state, legs, result), the call limits, and event fan-out to watchers and
+ * callbacks. */
 #include "originator/orig_fe_int.h"
 
 #include "common/metrics.h"
@@ -9,7 +10,7 @@
 
 /* Per-initiator buckets: at most this many remembered at once (fail closed
  * past it), swept of idle ones once this many exist. */
-#define IB_MAX 100000u
+#define IB_MAX      100000u
 #define IB_SWEEP_AT 1024u
 
 struct leg_rec {
@@ -35,7 +36,7 @@ struct call {
 	bool has_watch;
 	struct orig_watch watch;
 	char *cb_url;
-	struct call *hnext;      /* hash chain */
+	struct call *hnext;       /* hash chain */
 	struct call *prev, *next; /* active list, or ended FIFO */
 };
 
@@ -267,10 +268,9 @@ static struct ibucket *ib_get(struct orig_calls *c, const char *key, int64_t now
 	return b;
 }
 
-enum orig_admit orig_calls_admit(struct orig_calls *c, struct orig_sip *sip,
-				 const struct orig_snap *snap, const struct orig_call_req *r,
-				 const char *cb_url, const struct orig_watch *watch, int64_t now_ms,
-				 uint64_t *id)
+enum orig_admit orig_calls_admit(struct orig_calls *c, struct orig_sip *sip, const struct orig_snap *snap,
+				 const struct orig_call_req *r, const char *cb_url, const struct orig_watch *watch,
+				 int64_t now_ms, uint64_t *id)
 {
 	enum orig_admit res = ORIG_ADMIT_ENGINE;
 	struct call *k = calloc(1, sizeof(*k));
@@ -339,27 +339,24 @@ out:
 
 static json_t *leg_json(const struct leg_rec *l)
 {
-	return json_pack("{s:s, s:o, s:o}", "uri", l->uri, "status",
-			 l->status ? json_integer(l->status) : json_null(), "reason",
-			 l->reason[0] ? json_string(l->reason) : json_null());
+	return json_pack("{s:s, s:o, s:o}", "uri", l->uri, "status", l->status ? json_integer(l->status) : json_null(),
+			 "reason", l->reason[0] ? json_string(l->reason) : json_null());
 }
 
 /* Caller holds the lock. New reference or NULL (no memory). */
 static json_t *call_json(const struct call *k)
 {
-	json_t *j = json_pack("{s:I, s:s, s:b, s:b, s:{s:o, s:o}, s:I}", "id", (json_int_t)k->id,
-			      "state", orig_state_name(k->state), "anchor", k->anchor, "fallback",
-			      k->fallback, "legs", "initiator", leg_json(&k->leg[0]),
-			      "destination", leg_json(&k->leg[1]), "created",
+	json_t *j = json_pack("{s:I, s:s, s:b, s:b, s:{s:o, s:o}, s:I}", "id", (json_int_t)k->id, "state",
+			      orig_state_name(k->state), "anchor", k->anchor, "fallback", k->fallback, "legs",
+			      "initiator", leg_json(&k->leg[0]), "destination", leg_json(&k->leg[1]), "created",
 			      (json_int_t)k->created_wall_s);
 	if (!j)
 		return NULL;
 	if (k->fallback)
 		json_object_set_new(j, "fallback_code", json_integer(k->fallback_code));
 	if (k->ended) {
-		json_t *r = json_pack("{s:i, s:s, s:s, s:f}", "code", k->res_code, "reason",
-				      k->res_reason, "ended_by", orig_ended_by_name(k->ended_by),
-				      "duration_s", (double)k->duration_ms / 1000.0);
+		json_t *r = json_pack("{s:i, s:s, s:s, s:f}", "code", k->res_code, "reason", k->res_reason, "ended_by",
+				      orig_ended_by_name(k->ended_by), "duration_s", (double)k->duration_ms / 1000.0);
 		if (r)
 			json_object_set_new(j, "result", r);
 	}
@@ -373,15 +370,14 @@ static void copy_reason(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
-void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct orig_cb *cb,
-		      int64_t keep_ended_s, int64_t now_ms)
+void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct orig_cb *cb, int64_t keep_ended_s,
+		      int64_t now_ms)
 {
 	pthread_mutex_lock(&c->mu);
 	struct call *k = find(c, ev->call_id);
 	if (!k || k->ended) {
 		pthread_mutex_unlock(&c->mu);
-		ch_dbg("originator: event for unknown call %llu ignored",
-		       (unsigned long long)ev->call_id);
+		ch_dbg("originator: event for unknown call %llu ignored", (unsigned long long)ev->call_id);
 		return;
 	}
 	k->state = ev->state;
@@ -395,8 +391,7 @@ void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct 
 		/* the 181 fallback step is about the REFER, not the destination leg */
 		if (st && ev->code != 181) {
 			l->status = st;
-			copy_reason(l->reason, sizeof(l->reason),
-				    ev->sip_reason[0] ? ev->sip_reason : ev->reason);
+			copy_reason(l->reason, sizeof(l->reason), ev->sip_reason[0] ? ev->sip_reason : ev->reason);
 		}
 	}
 	if (k->has_watch && k->watch.on_event)
@@ -418,9 +413,8 @@ void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct 
 	if (k->cb_url && cb) {
 		json_t *j = call_json(k);
 		if (j) {
-			json_t *e = json_pack("{s:i, s:s, s:s, s:i, s:s, s:b}", "code", ev->code,
-					      "reason", ev->reason, "leg", orig_leg_name(ev->leg),
-					      "sip_code", ev->sip_code, "sip_reason",
+			json_t *e = json_pack("{s:i, s:s, s:s, s:i, s:s, s:b}", "code", ev->code, "reason", ev->reason,
+					      "leg", orig_leg_name(ev->leg), "sip_code", ev->sip_code, "sip_reason",
 					      ev->sip_reason, "final", ev->final);
 			if (e)
 				json_object_set_new(j, "event", e);

@@ -1,4 +1,5 @@
-/* originator/http.c: the originator's HTTP listener (libmicrohttpd): Digest auth on every path, the clicktocall.html page and the /v1/calls JSON API. */
+/* originator/http.c: the originator's HTTP listener (libmicrohttpd): Digest auth on every path, the clicktocall.html
+ * page and the /v1/calls JSON API. */
 #include "originator/orig_fe_int.h"
 
 #include <errno.h>
@@ -9,11 +10,11 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#define REALM "callhook originator"
+#define REALM           "callhook originator"
 #define NONCE_TIMEOUT_S 300u
-#define NONCE_NC_SIZE 1024u
-#define BODY_MAX (16 * 1024)
-#define TLS_FILE_MAX (256 * 1024)
+#define NONCE_NC_SIZE   1024u
+#define BODY_MAX        (16 * 1024)
+#define TLS_FILE_MAX    (256 * 1024)
 
 struct hl {
 	int fd;
@@ -37,8 +38,7 @@ struct req {
 	struct ch_buf body;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (!err || !errlen)
@@ -58,12 +58,10 @@ static void common_headers(struct MHD_Response *r)
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 }
 
-static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const char *ctype,
-				const char *data, size_t len, const char *allow,
-				const char *location)
+static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const char *ctype, const char *data,
+				size_t len, const char *allow, const char *location)
 {
-	struct MHD_Response *r =
-		MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return MHD_NO;
 	common_headers(r);
@@ -79,34 +77,31 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const
 	return ret;
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j,
-				 const char *allow, const char *location)
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j, const char *allow,
+				 const char *location)
 {
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!s)
-		return send_buf(c, 500, "application/json", "{\"status\":500,\"reason\":\"out of memory\"}",
-				39, NULL, NULL);
+		return send_buf(c, 500, "application/json", "{\"status\":500,\"reason\":\"out of memory\"}", 39, NULL,
+				NULL);
 	enum MHD_Result ret = send_buf(c, status, "application/json", s, strlen(s), allow, location);
 	free(s);
 	return ret;
 }
 
-static enum MHD_Result send_err(struct MHD_Connection *c, unsigned status, const char *reason,
-				const char *allow)
+static enum MHD_Result send_err(struct MHD_Connection *c, unsigned status, const char *reason, const char *allow)
 {
-	return send_json(c, status, json_pack("{s:i, s:s}", "status", (int)status, "reason", reason),
-			 allow, NULL);
+	return send_json(c, status, json_pack("{s:i, s:s}", "status", (int)status, "reason", reason), allow, NULL);
 }
 
 /* ---- authentication ------------------------------------------------------------- */
 
-static enum MHD_Result auth_fail(struct orig_http *h, struct MHD_Connection *c,
-				 const struct orig_snap *s, bool stale)
+static enum MHD_Result auth_fail(struct orig_http *h, struct MHD_Connection *c, const struct orig_snap *s, bool stale)
 {
 	static const char body[] = "{\"status\":401,\"reason\":\"authentication required\"}";
-	struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body,
-								 MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
 	common_headers(r);
@@ -116,8 +111,7 @@ static enum MHD_Result auth_fail(struct orig_http *h, struct MHD_Connection *c,
 		ret = MHD_queue_basic_auth_fail_response(c, REALM, r);
 	else
 		ret = MHD_queue_auth_fail_response2(c, REALM, h->opaque, r, stale ? MHD_YES : MHD_NO,
-						    s->sha256 ? MHD_DIGEST_ALG_SHA256
-							      : MHD_DIGEST_ALG_MD5);
+						    s->sha256 ? MHD_DIGEST_ALG_SHA256 : MHD_DIGEST_ALG_MD5);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -134,8 +128,7 @@ static bool auth_ok(struct MHD_Connection *c, const struct orig_snap *s, bool *s
 	if (s->auth == ORIG_AUTH_BASIC && strncasecmp(authz, "Basic ", 6) == 0) {
 		char *pass = NULL;
 		char *user = MHD_basic_auth_get_username_password(c, &pass);
-		bool ok = user && pass &&
-			  ch_ct_equal(user, strlen(user), s->http_user, strlen(s->http_user)) &&
+		bool ok = user && pass && ch_ct_equal(user, strlen(user), s->http_user, strlen(s->http_user)) &&
 			  ch_ct_equal(pass, strlen(pass), s->http_password, strlen(s->http_password));
 		if (pass) {
 			/* the password was ours or a guess: do not leave it in the heap */
@@ -176,9 +169,7 @@ static const char *arg(struct MHD_Connection *c, const char *name, bool *bad)
 {
 	const char *v = NULL;
 	size_t n = 0;
-	if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, &n) !=
-		    MHD_YES ||
-	    !v)
+	if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v, &n) != MHD_YES || !v)
 		return NULL;
 	if (strlen(v) != n)
 		*bad = true;
@@ -202,9 +193,9 @@ static enum MHD_Result page(struct orig_http *h, struct MHD_Connection *c)
 			     "missing parameter: initiator and destination are required");
 	} else {
 		struct orig_place_req rq = {
-			.initiator = ini,
-			.destination = dst,
-			.anchor = anc && strcasecmp(anc, "true") == 0,
+		    .initiator = ini,
+		    .destination = dst,
+		    .anchor = anc && strcasecmp(anc, "true") == 0,
 		};
 		orig_place(h->o, &rq, NULL, &res);
 	}
@@ -212,8 +203,9 @@ static enum MHD_Result page(struct orig_http *h, struct MHD_Connection *c)
 	struct ch_buf b;
 	ch_buf_init(&b, 64 * 1024);
 	int e = 0;
-	add(&b, &e, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-				"<title>Click-to-call</title></head>\n<body>\n");
+	add(&b, &e,
+	    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	    "<title>Click-to-call</title></head>\n<body>\n");
 	char num[64];
 	if (!res.status) {
 		(void)ch_fmt(num, sizeof(num), "%llu", (unsigned long long)res.id);
@@ -251,8 +243,8 @@ static enum MHD_Result page(struct orig_http *h, struct MHD_Connection *c)
 	if (e)
 		ret = send_buf(c, 500, "text/plain; charset=utf-8", "out of memory\n", 14, NULL, NULL);
 	else
-		ret = send_buf(c, res.status ? (unsigned)res.status : 200, "text/html; charset=utf-8",
-			       b.data, b.len, NULL, NULL);
+		ret = send_buf(c, res.status ? (unsigned)res.status : 200, "text/html; charset=utf-8", b.data, b.len,
+			       NULL, NULL);
 	ch_buf_free(&b);
 	return ret;
 }
@@ -273,8 +265,7 @@ static enum MHD_Result create_call(struct orig_http *h, struct MHD_Connection *c
 	if (!is_json_ctype(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type")))
 		return send_err(c, 415, "Content-Type must be application/json", NULL);
 	json_error_t je;
-	json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES,
-			       &je);
+	json_t *j = json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES, &je);
 	if (!j || !json_is_object(j)) {
 		json_decref(j);
 		return send_err(c, 400, "body must be one JSON object", NULL);
@@ -310,10 +301,9 @@ static enum MHD_Result create_call(struct orig_http *h, struct MHD_Connection *c
 		ret = send_err(c, 400, "anchor must be true or false", NULL);
 		goto out;
 	}
-	if (jr && (!json_is_integer(jr) || json_integer_value(jr) < 1 ||
-		   json_integer_value(jr) > ORIG_RING_TIMEOUT_MAX)) {
-		(void)ch_fmt(why, sizeof(why), "ring_timeout_s must be an integer from 1 to %d",
-			     ORIG_RING_TIMEOUT_MAX);
+	if (jr &&
+	    (!json_is_integer(jr) || json_integer_value(jr) < 1 || json_integer_value(jr) > ORIG_RING_TIMEOUT_MAX)) {
+		(void)ch_fmt(why, sizeof(why), "ring_timeout_s must be an integer from 1 to %d", ORIG_RING_TIMEOUT_MAX);
 		ret = send_err(c, 400, why, NULL);
 		goto out;
 	}
@@ -331,11 +321,11 @@ static enum MHD_Result create_call(struct orig_http *h, struct MHD_Connection *c
 		}
 	}
 	struct orig_place_req rq = {
-		.initiator = json_string_value(ji),
-		.destination = json_string_value(jd),
-		.anchor = ja && json_is_true(ja),
-		.ring_timeout_s = jr ? (unsigned)json_integer_value(jr) : 0,
-		.status_callback = jc && json_is_string(jc) ? json_string_value(jc) : NULL,
+	    .initiator = json_string_value(ji),
+	    .destination = json_string_value(jd),
+	    .anchor = ja && json_is_true(ja),
+	    .ring_timeout_s = jr ? (unsigned)json_integer_value(jr) : 0,
+	    .status_callback = jc && json_is_string(jc) ? json_string_value(jc) : NULL,
 	};
 	struct orig_place_res res;
 	orig_place(h->o, &rq, NULL, &res);
@@ -347,16 +337,15 @@ static enum MHD_Result create_call(struct orig_http *h, struct MHD_Connection *c
 	(void)ch_fmt(loc, sizeof(loc), "/v1/calls/%llu", (unsigned long long)res.id);
 	ret = send_json(c, 202,
 			json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)res.id, "state",
-				  orig_state_name(ORIG_CALLING_INITIATOR), "translated_initiator",
-				  res.tinit, "translated_destination", res.tdest),
+				  orig_state_name(ORIG_CALLING_INITIATOR), "translated_initiator", res.tinit,
+				  "translated_destination", res.tdest),
 			NULL, loc);
 out:
 	json_decref(j);
 	return ret;
 }
 
-static enum MHD_Result one_call(struct orig_http *h, struct MHD_Connection *c, const char *method,
-				const char *idtext)
+static enum MHD_Result one_call(struct orig_http *h, struct MHD_Connection *c, const char *method, const char *idtext)
 {
 	int64_t id;
 	if (ch_parse_i64(idtext, strlen(idtext), 1, INT64_MAX, &id) != 0)
@@ -383,8 +372,8 @@ static enum MHD_Result one_call(struct orig_http *h, struct MHD_Connection *c, c
 	return send_err(c, 405, "method not allowed", "GET, DELETE");
 }
 
-static enum MHD_Result route(struct orig_http *h, struct MHD_Connection *c, const char *url,
-			     const char *method, struct req *r)
+static enum MHD_Result route(struct orig_http *h, struct MHD_Connection *c, const char *url, const char *method,
+			     struct req *r)
 {
 	if (strcmp(url, "/clicktocall.html") == 0) {
 		if (strcmp(method, "GET") != 0)
@@ -403,9 +392,8 @@ static enum MHD_Result route(struct orig_http *h, struct MHD_Connection *c, cons
 	return send_err(c, 404, "not found", NULL);
 }
 
-static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
-			       const char *method, const char *version, const char *upload_data,
-			       size_t *upload_size, void **con_cls)
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+			       const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
 	(void)version;
 	struct orig_http *h = cls;
@@ -442,8 +430,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 	return route(h, c, url, method, r);
 }
 
-static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
-		      enum MHD_RequestTerminationCode toe)
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
 	(void)cls;
 	(void)c;
@@ -465,8 +452,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- lifecycle ------------------------------------------------------------------------- */
 
-int orig_http_bind(const struct cfg_orig_http *cfg, struct orig_http **out, char *err,
-		   size_t errlen)
+int orig_http_bind(const struct cfg_orig_http *cfg, struct orig_http **out, char *err, size_t errlen)
 {
 	int rc = ENOMEM;
 	struct orig_http *h = calloc(1, sizeof(*h));
@@ -504,15 +490,14 @@ int orig_http_bind(const struct cfg_orig_http *cfg, struct orig_http **out, char
 		}
 		rc = ch_read_file(cfg->tls.cert, TLS_FILE_MAX, &h->tls_cert, &len);
 		if (rc) {
-			set_err(err, errlen, "originator.http.tls.cert: %s: %s", cfg->tls.cert,
-				strerror(rc));
+			set_err(err, errlen, "originator.http.tls.cert: %s: %s", cfg->tls.cert, strerror(rc));
 			goto out;
 		}
 		/* the key is a secret: refused when others may read it */
 		bool warn = false;
 		const char *why = NULL;
-		rc = ch_read_secret_file(cfg->tls.key ? cfg->tls.key : cfg->tls.cert, NULL,
-					 TLS_FILE_MAX, &h->tls_key, &warn, &why);
+		rc = ch_read_secret_file(cfg->tls.key ? cfg->tls.key : cfg->tls.cert, NULL, TLS_FILE_MAX, &h->tls_key,
+					 &warn, &why);
 		if (rc) {
 			set_err(err, errlen, "originator.http.tls.key: %s", why ? why : strerror(rc));
 			goto out;
@@ -521,8 +506,7 @@ int orig_http_bind(const struct cfg_orig_http *cfg, struct orig_http **out, char
 			ch_warn("originator.http.tls.key: the key file is readable by its group");
 	}
 	for (size_t i = 0; i < cfg->listen.n; i++) {
-		rc = orig_listen_tcp(cfg->listen.v[i], true, &h->l[i].fd, h->l[i].text,
-				     sizeof(h->l[i].text));
+		rc = orig_listen_tcp(cfg->listen.v[i], true, &h->l[i].fd, h->l[i].text, sizeof(h->l[i].text));
 		if (rc) {
 			set_err(err, errlen, "originator.http.listen.[%zu]: cannot listen on %s: %s", i,
 				cfg->listen.v[i], strerror(rc));
@@ -550,30 +534,25 @@ int orig_http_run(struct orig_http *h, struct orig *o, char *err, size_t errlen)
 			flags |= MHD_USE_IPv6;
 		if (h->tls_cert)
 			h->l[i].d = MHD_start_daemon(
-				flags, 0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-				MHD_OPTION_LISTEN_SOCKET, h->l[i].fd,
-				MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_CONNECTION_LIMIT,
-				256u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u,
-				MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_DIGEST_AUTH_RANDOM,
-				sizeof(h->rnd), h->rnd, MHD_OPTION_NONCE_NC_SIZE, NONCE_NC_SIZE,
-				MHD_OPTION_HTTPS_MEM_CERT,
-				h->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
+			    flags, 0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+			    MHD_OPTION_LISTEN_SOCKET, h->l[i].fd, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+			    MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u,
+			    MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_DIGEST_AUTH_RANDOM, sizeof(h->rnd), h->rnd,
+			    MHD_OPTION_NONCE_NC_SIZE, NONCE_NC_SIZE, MHD_OPTION_HTTPS_MEM_CERT, h->tls_cert,
+			    MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
 		else
 			h->l[i].d = MHD_start_daemon(
-				flags, 0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-				MHD_OPTION_LISTEN_SOCKET, h->l[i].fd,
-				MHD_OPTION_NOTIFY_COMPLETED, completed, h, MHD_OPTION_CONNECTION_LIMIT,
-				256u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u,
-				MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_DIGEST_AUTH_RANDOM,
-				sizeof(h->rnd), h->rnd, MHD_OPTION_NONCE_NC_SIZE, NONCE_NC_SIZE,
-				MHD_OPTION_END);
+			    flags, 0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+			    MHD_OPTION_LISTEN_SOCKET, h->l[i].fd, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
+			    MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u,
+			    MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_DIGEST_AUTH_RANDOM, sizeof(h->rnd), h->rnd,
+			    MHD_OPTION_NONCE_NC_SIZE, NONCE_NC_SIZE, MHD_OPTION_END);
 		if (!h->l[i].d) {
-			set_err(err, errlen, "originator.http.listen.[%zu]: %s: cannot start the HTTP server",
-				i, h->l[i].text);
+			set_err(err, errlen, "originator.http.listen.[%zu]: %s: cannot start the HTTP server", i,
+				h->l[i].text);
 			return EIO;
 		}
-		ch_info("originator-http: listening on %s%s", h->l[i].text,
-			h->tls_cert ? " (TLS)" : "");
+		ch_info("originator-http: listening on %s%s", h->l[i].text, h->tls_cert ? " (TLS)" : "");
 	}
 	return 0;
 }

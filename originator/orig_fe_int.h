@@ -13,10 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ORIG_URI_MAX 512           /* as struct orig_call_req */
-#define ORIG_KEEP_ENDED_MAX 10000  /* ended calls kept readable, at most */
-#define ORIG_CB_URL_MAX 2048
-#define ORIG_RING_TIMEOUT_MAX 600  /* per-request ring_timeout_s bound */
+#define ORIG_URI_MAX          512   /* as struct orig_call_req */
+#define ORIG_KEEP_ENDED_MAX   10000 /* ended calls kept readable, at most */
+#define ORIG_CB_URL_MAX       2048
+#define ORIG_RING_TIMEOUT_MAX 600 /* per-request ring_timeout_s bound */
 
 /* ---- reloadable settings --------------------------------------------------
  * One immutable snapshot per config generation, deep-copied from struct cfg
@@ -54,8 +54,7 @@ void orig_snap_put(struct orig *o, struct orig_snap *s);
  * into the registry. release() is called once, after the final event or
  * when placing failed. */
 struct orig_watch {
-	void (*on_event)(void *arg, const struct orig_event *ev, const char *tinit,
-			 const char *tdest);
+	void (*on_event)(void *arg, const struct orig_event *ev, const char *tinit, const char *tdest);
 	void (*release)(void *arg);
 	void *arg;
 };
@@ -69,9 +68,9 @@ struct orig_place_req {
 };
 
 struct orig_place_res {
-	int status;          /* 0 placed; else 400, 403, 429 or 503 */
-	char reason[160];    /* when status != 0 */
-	uint64_t id;         /* when placed */
+	int status;       /* 0 placed; else 400, 403, 429 or 503 */
+	char reason[160]; /* when status != 0 */
+	uint64_t id;      /* when placed */
 	char tinit[ORIG_URI_MAX];
 	char tdest[ORIG_URI_MAX];
 };
@@ -108,16 +107,15 @@ enum orig_admit {
 /* Under the registry lock: apply the limits of snap at now_ms, call
  * orig_sip_call(sip, r, &id) and record the call, so that its first event
  * always finds it. cb_url may be NULL (copied). watch: as orig_place. */
-enum orig_admit orig_calls_admit(struct orig_calls *c, struct orig_sip *sip,
-				 const struct orig_snap *snap, const struct orig_call_req *r,
-				 const char *cb_url, const struct orig_watch *watch, int64_t now_ms,
-				 uint64_t *id);
+enum orig_admit orig_calls_admit(struct orig_calls *c, struct orig_sip *sip, const struct orig_snap *snap,
+				 const struct orig_call_req *r, const char *cb_url, const struct orig_watch *watch,
+				 int64_t now_ms, uint64_t *id);
 
 /* The engine's event, on the SIP thread: update the call, tell its watch,
  * and when it has a status_callback, hand the JSON to cb (may be NULL). */
 struct orig_cb;
-void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct orig_cb *cb,
-		      int64_t keep_ended_s, int64_t now_ms);
+void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct orig_cb *cb, int64_t keep_ended_s,
+		      int64_t now_ms);
 
 /* ENOENT, EALREADY, or 0 (then the caller asks the engine to hang up). */
 int orig_calls_check_active(struct orig_calls *c, uint64_t id);
@@ -146,15 +144,13 @@ bool orig_cb_url_allowed(const char *url, char *const *prefixes, size_t n);
 struct orig_http;
 /* Bind every originator.http.listen address (sockets only, no thread yet).
  * Logs nothing. 0 or errno with err filled. */
-int orig_http_bind(const struct cfg_orig_http *cfg, struct orig_http **out, char *err,
-		   size_t errlen);
+int orig_http_bind(const struct cfg_orig_http *cfg, struct orig_http **out, char *err, size_t errlen);
 /* Start serving; logs "originator-http: listening on ..." per listener. */
 int orig_http_run(struct orig_http *h, struct orig *o, char *err, size_t errlen);
 void orig_http_stop(struct orig_http *h); /* NULL-safe; frees */
 
 struct orig_xml;
-int orig_xml_bind(const struct cfg_orig_xml *cfg, struct orig_xml **out, char *err,
-		  size_t errlen);
+int orig_xml_bind(const struct cfg_orig_xml *cfg, struct orig_xml **out, char *err, size_t errlen);
 int orig_xml_run(struct orig_xml *x, struct orig *o, char *err, size_t errlen);
 /* Stop accepting and reading, flush what is queued for up to flush_ms, close. */
 void orig_xml_stop(struct orig_xml *x, unsigned flush_ms); /* NULL-safe; frees */

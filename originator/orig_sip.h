@@ -1,4 +1,5 @@
-/* orig_sip: the originator's SIP engine, a thread that owns every Sofia-SIP object and places two-leg click-to-call calls. */
+/* orig_sip: the originator's SIP engine, a thread that owns every Sofia-SIP object and places two-leg click-to-call
+ * calls. */
 #ifndef ORIG_SIP_H
 #define ORIG_SIP_H
 
@@ -49,15 +50,15 @@
  * orig_sip_start() only (the engine copies what it keeps). Zero timers mean
  * the defaults shown. */
 struct orig_sip_opts {
-	const char *listen;         /* "sip:127.0.0.1:5072" UDP and TCP; port 0 = ephemeral
-				       (see orig_sip_port); NULL = "sip:0.0.0.0:5072" */
-	const char *tls_listen;     /* "sips:0.0.0.0:5073" or NULL/"" = no TLS */
-	const char *tls_cert_dir;   /* directory with agent.pem/cafile.pem for TLS, or NULL */
-	const char *identity;       /* "sip:clicktocall@example.com" (required): From of leg 1,
-				       Referred-By of the REFER */
-	const char *outbound_proxy; /* "sip:proxy.example.com;lr" or NULL/"" */
-	const char *auth_user;      /* digest user for 401/407, or NULL/"" = no auth */
-	const char *auth_password;  /* secret: never logged */
+	const char *listen;              /* "sip:127.0.0.1:5072" UDP and TCP; port 0 = ephemeral
+					    (see orig_sip_port); NULL = "sip:0.0.0.0:5072" */
+	const char *tls_listen;          /* "sips:0.0.0.0:5073" or NULL/"" = no TLS */
+	const char *tls_cert_dir;        /* directory with agent.pem/cafile.pem for TLS, or NULL */
+	const char *identity;            /* "sip:clicktocall@example.com" (required): From of leg 1,
+					    Referred-By of the REFER */
+	const char *outbound_proxy;      /* "sip:proxy.example.com;lr" or NULL/"" */
+	const char *auth_user;           /* digest user for 401/407, or NULL/"" = no auth */
+	const char *auth_password;       /* secret: never logged */
 	unsigned ring_timeout_s;         /* 45: per leg, CANCEL after it */
 	unsigned refer_notify_timeout_s; /* 32: REFER accepted but no final NOTIFY */
 	unsigned reinvite_timeout_s;     /* 10: anchored re-INVITE watchdog (keep < 32) */
@@ -69,10 +70,10 @@ struct orig_sip_opts {
 /* One call request. URIs already translated and policy-checked by the caller
  * (a SIP URI, possibly with parameters such as ;transport=tcp, no headers). */
 struct orig_call_req {
-	char initiator[512];      /* leg 1 request URI; also the From of leg 2 (anchored) */
-	char destination[512];    /* Refer-To, or leg 2 request URI (anchored) */
-	bool anchor;              /* true: RFC 3725 third-party call control; false: REFER */
-	unsigned ring_timeout_s;  /* 0 = the engine default */
+	char initiator[512];     /* leg 1 request URI; also the From of leg 2 (anchored) */
+	char destination[512];   /* Refer-To, or leg 2 request URI (anchored) */
+	bool anchor;             /* true: RFC 3725 third-party call control; false: REFER */
+	unsigned ring_timeout_s; /* 0 = the engine default */
 };
 
 enum orig_state {
@@ -94,14 +95,14 @@ enum orig_leg {
 };
 
 enum orig_ended_by {
-	ORIG_BY_NONE = 0,     /* not ended yet (non-final events) */
-	ORIG_BY_INITIATOR,    /* the initiator hung up, refused or failed */
-	ORIG_BY_DESTINATION,  /* the destination hung up, refused or failed (incl. NOTIFY >= 300) */
-	ORIG_BY_TIMEOUT,      /* ring, NOTIFY, re-INVITE or max_call_s timer */
-	ORIG_BY_API,          /* orig_sip_hangup() */
-	ORIG_BY_SHUTDOWN,     /* orig_sip_stop() */
-	ORIG_BY_TRANSFER,     /* REFER path succeeded: the phones talk without us */
-	ORIG_BY_ERROR,        /* local error (could not build a request, bad URI...) */
+	ORIG_BY_NONE = 0,    /* not ended yet (non-final events) */
+	ORIG_BY_INITIATOR,   /* the initiator hung up, refused or failed */
+	ORIG_BY_DESTINATION, /* the destination hung up, refused or failed (incl. NOTIFY >= 300) */
+	ORIG_BY_TIMEOUT,     /* ring, NOTIFY, re-INVITE or max_call_s timer */
+	ORIG_BY_API,         /* orig_sip_hangup() */
+	ORIG_BY_SHUTDOWN,    /* orig_sip_stop() */
+	ORIG_BY_TRANSFER,    /* REFER path succeeded: the phones talk without us */
+	ORIG_BY_ERROR,       /* local error (could not build a request, bad URI...) */
 };
 
 /* Names for JSON: "calling_initiator", ..., "failed". Static strings; any
@@ -118,17 +119,17 @@ const char *orig_ended_by_name(enum orig_ended_by by);
 struct orig_event {
 	uint64_t call_id;
 	enum orig_state state;
-	enum orig_leg leg;        /* the leg this step is about */
-	int code;                 /* XML Result code of the step (see table), 0 = no XML line */
-	char reason[128];         /* XML Result text of the step */
-	int sip_code;             /* the SIP status behind the step (e.g. 183, 202, 486), 0 = none */
-	char sip_reason[128];     /* its reason phrase as received, "" = none */
-	bool fallback;            /* the REFER was refused: this call is now anchored */
-	int fallback_code;        /* the REFER's status (408 for a timeout), when fallback */
-	bool final;               /* last event of the call */
+	enum orig_leg leg;           /* the leg this step is about */
+	int code;                    /* XML Result code of the step (see table), 0 = no XML line */
+	char reason[128];            /* XML Result text of the step */
+	int sip_code;                /* the SIP status behind the step (e.g. 183, 202, 486), 0 = none */
+	char sip_reason[128];        /* its reason phrase as received, "" = none */
+	bool fallback;               /* the REFER was refused: this call is now anchored */
+	int fallback_code;           /* the REFER's status (408 for a timeout), when fallback */
+	bool final;                  /* last event of the call */
 	enum orig_ended_by ended_by; /* set on the final event */
-	int64_t duration_ms;      /* final event: time connected (0 if never connected) */
-	int64_t age_ms;           /* time since orig_sip_call() */
+	int64_t duration_ms;         /* final event: time connected (0 if never connected) */
+	int64_t age_ms;              /* time since orig_sip_call() */
 };
 
 /* Called on the SIP thread for every event. Must not block and must not call
@@ -142,8 +143,7 @@ struct orig_sip;
  * e.g. no identity or a bad URI), EADDRINUSE / EADDRNOTAVAIL (could not bind;
  * Sofia does not always say which, so any bind failure of listen maps to
  * EADDRINUSE), ENOMEM. cb is required; arg is passed back untouched. */
-int orig_sip_start(const struct orig_sip_opts *o, orig_sip_event_fn cb, void *arg,
-		   struct orig_sip **out);
+int orig_sip_start(const struct orig_sip_opts *o, orig_sip_event_fn cb, void *arg, struct orig_sip **out);
 
 /* Place a call. Any thread. *id is written (with a new, never reused, non-zero
  * id) before the request is handed to the SIP thread, so a caller that holds

@@ -1,4 +1,5 @@
-/* originator/originator.c: wires the originator together: settings snapshots, start / reload / stop, placing a call through policy and limits. */
+/* originator/originator.c: wires the originator together: settings snapshots, start / reload / stop, placing a call
+ * through policy and limits. */
 #include "originator/originator.h"
 
 #include "originator/orig_fe_int.h"
@@ -43,8 +44,7 @@ struct orig {
 	struct fixed fixed;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (!err || !errlen)
@@ -139,8 +139,8 @@ int orig_listen_tcp(const char *hostport, bool nonblock, int *fdp, char *text, s
 	int64_t port;
 	if (ch_parse_i64(portp, strlen(portp), 0, 65535, &port) != 0)
 		return EINVAL;
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo hints = {
+	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *ai = NULL;
 	char ps[8];
 	if (ch_fmt(ps, sizeof(ps), "%d", (int)port) != 0)
@@ -230,9 +230,8 @@ static int snap_build(const struct cfg *cfg, struct orig_snap **out, char *err, 
 	}
 	size_t bad = 0;
 	char perr[300];
-	rc = pol_xlate_compile(pats, outs, c->n_translations, (const char *const *)c->dest_allow.v,
-			       c->dest_allow.n, c->has_dest_allow,
-			       (const char *const *)c->dest_deny.v, c->dest_deny.n, &s->xlate, &bad,
+	rc = pol_xlate_compile(pats, outs, c->n_translations, (const char *const *)c->dest_allow.v, c->dest_allow.n,
+			       c->has_dest_allow, (const char *const *)c->dest_deny.v, c->dest_deny.n, &s->xlate, &bad,
 			       perr, sizeof(perr));
 	if (rc) {
 		/* perr starts with "translations.[i]..." or "destinations...." */
@@ -247,8 +246,7 @@ static int snap_build(const struct cfg *cfg, struct orig_snap **out, char *err, 
 			line = cfg_line_of(cfg, path);
 		}
 		if (line)
-			set_err(err, errlen, "%s:%d: originator.%s", cfg->path ? cfg->path : "config",
-				line, perr);
+			set_err(err, errlen, "%s:%d: originator.%s", cfg->path ? cfg->path : "config", line, perr);
 		else
 			set_err(err, errlen, "originator.%s", perr);
 		goto out;
@@ -274,7 +272,8 @@ static int snap_build(const struct cfg *cfg, struct orig_snap **out, char *err, 
 		rc = EINVAL;
 		if (!s->http_password || !*s->http_password) {
 			set_err(err, errlen,
-				"originator.http: no password (password or password_file): the HTTP listener refuses to start without one");
+				"originator.http: no password (password or password_file): the HTTP listener refuses "
+				"to start without one");
 			goto out;
 		}
 		if (h->digest_algorithm && strcasecmp(h->digest_algorithm, "MD5") != 0 &&
@@ -285,8 +284,7 @@ static int snap_build(const struct cfg *cfg, struct orig_snap **out, char *err, 
 			goto out;
 		}
 		if (s->auth == ORIG_AUTH_BASIC && !h->tls.cert) {
-			set_err(err, errlen,
-				"originator.http.auth: \"basic\" needs TLS on the listener (http.tls)");
+			set_err(err, errlen, "originator.http.auth: \"basic\" needs TLS on the listener (http.tls)");
 			goto out;
 		}
 		rc = ENOMEM;
@@ -301,8 +299,8 @@ static int snap_build(const struct cfg *cfg, struct orig_snap **out, char *err, 
 			if (pol_cidr_parse(x->allow_from.v[i], &s->xml_allow[i]) != 0) {
 				rc = EINVAL;
 				set_err(err, errlen,
-					"originator.xml.allow_from.[%zu]: \"%s\" is not an address or CIDR",
-					i, x->allow_from.v[i]);
+					"originator.xml.allow_from.[%zu]: \"%s\" is not an address or CIDR", i,
+					x->allow_from.v[i]);
 				goto out;
 			}
 		}
@@ -408,8 +406,8 @@ static int fixed_build(const struct cfg *cfg, struct fixed *f)
 	char t[128];
 	memset(f, 0, sizeof(*f));
 	if (ch_fmt(t, sizeof(t), "%lld/%lld/%lld/%lld", (long long)c->timers.ring_timeout_s,
-		   (long long)c->timers.refer_notify_timeout_s,
-		   (long long)c->timers.reinvite_timeout_s, (long long)c->timers.max_call_s) != 0)
+		   (long long)c->timers.refer_notify_timeout_s, (long long)c->timers.reinvite_timeout_s,
+		   (long long)c->timers.max_call_s) != 0)
 		t[0] = '\0';
 	f->timers = strdup(t);
 	f->sip_listen = dupz(c->listen);
@@ -435,9 +433,8 @@ static int fixed_build(const struct cfg *cfg, struct fixed *f)
 	f->http_tls = strdup(tl);
 	f->xml_listen = c->has_xml ? join_strv(&c->xml.listen) : strdup("");
 	f->xml_max_connections = c->xml.max_connections;
-	if (!f->timers || !f->sip_listen || !f->sip_tls_listen || !f->identity ||
-	    !f->outbound_proxy || !f->sip_auth || !f->http_listen || !f->http_tls ||
-	    !f->xml_listen) {
+	if (!f->timers || !f->sip_listen || !f->sip_tls_listen || !f->identity || !f->outbound_proxy || !f->sip_auth ||
+	    !f->http_listen || !f->http_tls || !f->xml_listen) {
 		fixed_free(f);
 		return ENOMEM;
 	}
@@ -476,9 +473,8 @@ static void on_sip_event(const struct orig_event *ev, void *arg)
 	orig_calls_event(o->calls, ev, o->cb, keep, ch_now_ms());
 	if (ev->final)
 		ch_dbg("originator: call %llu %s: %d %s (ended by %s, %.1f s connected)",
-			(unsigned long long)ev->call_id, orig_state_name(ev->state), ev->code,
-			ev->reason, orig_ended_by_name(ev->ended_by),
-			(double)ev->duration_ms / 1000.0);
+		       (unsigned long long)ev->call_id, orig_state_name(ev->state), ev->code, ev->reason,
+		       orig_ended_by_name(ev->ended_by), (double)ev->duration_ms / 1000.0);
 }
 
 /* "sip:0.0.0.0:5072" -> "0.0.0.0"; "sip:[::1]:5072" -> "[::1]". */
@@ -560,16 +556,16 @@ int orig_start(const struct cfg *cfg, struct orig **out, char *err, size_t errle
 		goto out;
 	}
 	struct orig_sip_opts so = {
-		.listen = c->listen,
-		.tls_listen = c->tls_listen,
-		.identity = c->identity,
-		.outbound_proxy = c->outbound_proxy,
-		.auth_user = c->has_auth ? c->auth_user : NULL,
-		.auth_password = c->has_auth ? c->auth_password : NULL,
-		.ring_timeout_s = clamp_u(c->timers.ring_timeout_s),
-		.refer_notify_timeout_s = clamp_u(c->timers.refer_notify_timeout_s),
-		.reinvite_timeout_s = clamp_u(c->timers.reinvite_timeout_s),
-		.max_call_s = clamp_u(c->timers.max_call_s),
+	    .listen = c->listen,
+	    .tls_listen = c->tls_listen,
+	    .identity = c->identity,
+	    .outbound_proxy = c->outbound_proxy,
+	    .auth_user = c->has_auth ? c->auth_user : NULL,
+	    .auth_password = c->has_auth ? c->auth_password : NULL,
+	    .ring_timeout_s = clamp_u(c->timers.ring_timeout_s),
+	    .refer_notify_timeout_s = clamp_u(c->timers.refer_notify_timeout_s),
+	    .reinvite_timeout_s = clamp_u(c->timers.reinvite_timeout_s),
+	    .max_call_s = clamp_u(c->timers.max_call_s),
 	};
 	rc = orig_sip_start(&so, on_sip_event, o, &o->sip);
 	if (rc) {
@@ -659,8 +655,7 @@ void orig_place(struct orig *o, const struct orig_place_req *rq, const struct or
 		return;
 	}
 	struct orig_snap *s = orig_snap_get(o);
-	enum pol_xlate_verdict v =
-		pol_xlate_apply(s->xlate, rq->initiator, res->tinit, sizeof(res->tinit));
+	enum pol_xlate_verdict v = pol_xlate_apply(s->xlate, rq->initiator, res->tinit, sizeof(res->tinit));
 	if (v != POL_XLATE_OK) {
 		res->status = orig_xlate_status(v);
 		(void)ch_fmt(res->reason, sizeof(res->reason), "initiator: %s", pol_xlate_reason(v));
@@ -669,8 +664,7 @@ void orig_place(struct orig *o, const struct orig_place_req *rq, const struct or
 	v = pol_xlate_apply(s->xlate, rq->destination, res->tdest, sizeof(res->tdest));
 	if (v != POL_XLATE_OK) {
 		res->status = orig_xlate_status(v);
-		(void)ch_fmt(res->reason, sizeof(res->reason), "destination: %s",
-			     pol_xlate_reason(v));
+		(void)ch_fmt(res->reason, sizeof(res->reason), "destination: %s", pol_xlate_reason(v));
 		goto out;
 	}
 	struct orig_call_req r;
@@ -680,13 +674,12 @@ void orig_place(struct orig *o, const struct orig_place_req *rq, const struct or
 	r.anchor = rq->anchor;
 	r.ring_timeout_s = rq->ring_timeout_s;
 	uint64_t id = 0;
-	enum orig_admit a = orig_calls_admit(o->calls, o->sip, s, &r, rq->status_callback, watch,
-					     ch_now_ms(), &id);
+	enum orig_admit a = orig_calls_admit(o->calls, o->sip, s, &r, rq->status_callback, watch, ch_now_ms(), &id);
 	switch (a) {
 	case ORIG_ADMIT_OK:
 		res->id = id;
-		ch_info("originator: call %llu: %s -> %s (%s)", (unsigned long long)id, res->tinit,
-			res->tdest, rq->anchor ? "anchored" : "REFER");
+		ch_info("originator: call %llu: %s -> %s (%s)", (unsigned long long)id, res->tinit, res->tdest,
+			rq->anchor ? "anchored" : "REFER");
 		break;
 	case ORIG_ADMIT_CONCURRENT:
 		res->status = 429;
@@ -698,8 +691,7 @@ void orig_place(struct orig *o, const struct orig_place_req *rq, const struct or
 		break;
 	case ORIG_ADMIT_INITIATOR:
 		res->status = 429;
-		(void)ch_fmt(res->reason, sizeof(res->reason),
-			     "calls per minute limit reached for this initiator");
+		(void)ch_fmt(res->reason, sizeof(res->reason), "calls per minute limit reached for this initiator");
 		break;
 	case ORIG_ADMIT_ENGINE:
 		res->status = 503;

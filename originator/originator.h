@@ -1,4 +1,5 @@
-/* originator.h: the click-to-call originator as main.c sees it: start (translations, SIP engine, HTTP and XML listeners), reload, stop. */
+/* originator.h: the click-to-call originator as main.c sees it: start (translations, SIP engine, HTTP and XML
+ * listeners), reload, stop. */
 #ifndef ORIGINATOR_H
 #define ORIGINATOR_H
 

@@ -1,4 +1,5 @@
-/* sip_engine.c: the originator's SIP thread: owns Sofia-SIP NUA and places two-leg calls (REFER or RFC 3725 anchored). */
+/* sip_engine.c: the originator's SIP thread: owns Sofia-SIP NUA and places two-leg calls (REFER or RFC 3725 anchored).
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
@@ -17,10 +18,10 @@ struct leg;
 struct orig_msg;
 
 #define SU_ROOT_MAGIC_T struct orig_sip
-#define NUA_MAGIC_T struct orig_sip
-#define NUA_HMAGIC_T struct leg
-#define SU_MSG_ARG_T struct orig_msg
-#define SU_TIMER_ARG_T void
+#define NUA_MAGIC_T     struct orig_sip
+#define NUA_HMAGIC_T    struct leg
+#define SU_MSG_ARG_T    struct orig_msg
+#define SU_TIMER_ARG_T  void
 
 #include <sofia-sip/msg_header.h>
 #include <sofia-sip/nta_tag.h>
@@ -39,7 +40,7 @@ struct orig_msg;
  * header. Silenced so that nothing (messages, credentials) reaches stderr. */
 extern su_log_t nua_log[], nta_log[], tport_log[], soa_log[], nea_log[], sresolv_log[];
 
-#define SDP_MAX 16384
+#define SDP_MAX       16384
 #define ALLOW_METHODS "INVITE, ACK, BYE, CANCEL, OPTIONS, NOTIFY, REFER, UPDATE"
 
 enum msg_kind { MSG_CALL, MSG_HANGUP, MSG_STOP };
@@ -63,12 +64,12 @@ enum phase {
 };
 
 enum leg_st {
-	LS_NONE,     /* no handle yet */
-	LS_INVITING, /* initial INVITE in progress */
-	LS_UP,       /* dialog confirmed (2xx received) */
-	LS_CLOSING,  /* CANCEL or BYE sent */
+	LS_NONE,       /* no handle yet */
+	LS_INVITING,   /* initial INVITE in progress */
+	LS_UP,         /* dialog confirmed (2xx received) */
+	LS_CLOSING,    /* CANCEL or BYE sent */
 	LS_SUBSCRIBED, /* initiator: its session ended but the REFER subscription lives on */
-	LS_GONE,     /* handle destroyed */
+	LS_GONE,       /* handle destroyed */
 };
 
 /* A mid-call offer/answer relayed from one phone (from) to the other. */
@@ -83,13 +84,13 @@ struct leg {
 	enum orig_leg which;
 	nua_handle_t *nh;
 	enum leg_st st;
-	bool ringing;     /* 18x reported */
-	bool ack_pending; /* destination's 2xx not ACKed yet */
-	int auth_tries;   /* consecutive 401/407 on the current request */
-	bool auth_declined; /* the last response was a challenge we did not answer */
-	struct relay in;  /* a request from this phone being relayed to the other */
-	bool out_relay;   /* a request we sent to this phone on behalf of the other */
-	bool out_ack_pending; /* our relayed offerless re-INVITE got 2xx, ACK held for the answer */
+	bool ringing;               /* 18x reported */
+	bool ack_pending;           /* destination's 2xx not ACKed yet */
+	int auth_tries;             /* consecutive 401/407 on the current request */
+	bool auth_declined;         /* the last response was a challenge we did not answer */
+	struct relay in;            /* a request from this phone being relayed to the other */
+	bool out_relay;             /* a request we sent to this phone on behalf of the other */
+	bool out_ack_pending;       /* our relayed offerless re-INVITE got 2xx, ACK held for the answer */
 	nua_saved_event_t saved[1]; /* the incoming request being relayed, answered later */
 	bool has_saved;
 };
@@ -316,8 +317,8 @@ static int sdp_set_origin(const char *body, size_t len, const char *oline, char 
 static void origin_line(const struct call *c, uint64_t ver, char *out, size_t cap)
 {
 	const struct orig_sip *s = c->s;
-	(void)ch_fmt(out, cap, "o=callhook %" PRIu64 " %" PRIu64 " IN %s %s", c->a_sid, ver,
-		     s->host_v6 ? "IP6" : "IP4", s->host);
+	(void)ch_fmt(out, cap, "o=callhook %" PRIu64 " %" PRIu64 " IN %s %s", c->a_sid, ver, s->host_v6 ? "IP6" : "IP4",
+		     s->host);
 }
 
 static int placeholder_sdp(const struct call *c, char *out, size_t cap)
@@ -370,8 +371,8 @@ out:
 
 /* ---- events ----------------------------------------------------------- */
 
-static void emit(struct call *c, enum orig_state st, enum orig_leg leg, int code, const char *reason,
-		 int sip_code, const char *sip_reason, bool final, enum orig_ended_by by)
+static void emit(struct call *c, enum orig_state st, enum orig_leg leg, int code, const char *reason, int sip_code,
+		 const char *sip_reason, bool final, enum orig_ended_by by)
 {
 	struct orig_event ev;
 	memset(&ev, 0, sizeof ev);
@@ -388,9 +389,8 @@ static void emit(struct call *c, enum orig_state st, enum orig_leg leg, int code
 	ev.ended_by = by;
 	ev.duration_ms = since(c->t_connected);
 	ev.age_ms = since(c->t_start);
-	ch_dbg("sip: call %" PRIu64 ": %s leg=%s code=%d %s (sip %d %s)%s", c->id,
-	       orig_state_name(st), orig_leg_name(leg), code, reason, sip_code,
-	       sip_reason ? sip_reason : "", final ? " final" : "");
+	ch_dbg("sip: call %" PRIu64 ": %s leg=%s code=%d %s (sip %d %s)%s", c->id, orig_state_name(st),
+	       orig_leg_name(leg), code, reason, sip_code, sip_reason ? sip_reason : "", final ? " final" : "");
 	c->s->cb(&ev, c->s->cb_arg);
 }
 
@@ -407,8 +407,8 @@ static void end_call(struct call *c, enum orig_state st, enum orig_leg leg, int 
 		return;
 	const char *reason = "Call ended";
 	if (st == ORIG_FAILED)
-		reason = leg == ORIG_LEG_INITIATOR ? "Failed to connect to initiator"
-						   : "Failed to connect to destination";
+		reason =
+		    leg == ORIG_LEG_INITIATOR ? "Failed to connect to initiator" : "Failed to connect to destination";
 	else if (st == ORIG_TRANSFERRED || st == ORIG_CONNECTED)
 		reason = "Connected to destination";
 	c->ended = true;
@@ -448,8 +448,7 @@ static enum orig_leg attempt_leg(const struct call *c)
 static void end_local(struct call *c, int code_if_failed, const char *why, enum orig_ended_by by)
 {
 	if (c->ph == PH_CONNECTED)
-		end_call(c, ORIG_ENDED, ORIG_LEG_NONE, code_if_failed == 487 ? 200 : code_if_failed, 0,
-			 why, by);
+		end_call(c, ORIG_ENDED, ORIG_LEG_NONE, code_if_failed == 487 ? 200 : code_if_failed, 0, why, by);
 	else
 		end_call(c, ORIG_FAILED, attempt_leg(c), code_if_failed, 0, why, by);
 }
@@ -561,8 +560,8 @@ static void start_b(struct call *c)
 		fail_local(c, ORIG_LEG_DESTINATION, "URI too long");
 		return;
 	}
-	c->b.nh = nua_handle(s->nua, &c->b, NUTAG_URL(c->destination), SIPTAG_TO_STR(to),
-			     SIPTAG_FROM_STR(from), TAG_END());
+	c->b.nh =
+	    nua_handle(s->nua, &c->b, NUTAG_URL(c->destination), SIPTAG_TO_STR(to), SIPTAG_FROM_STR(from), TAG_END());
 	if (!c->b.nh) {
 		fail_local(c, ORIG_LEG_DESTINATION, "cannot create the destination leg");
 		return;
@@ -572,8 +571,8 @@ static void start_b(struct call *c)
 	 * (the initiator's) goes in the ACK once the re-INVITE is answered. */
 	nua_invite(c->b.nh, NUTAG_AUTOACK(0), NUTAG_MEDIA_ENABLE(0), TAG_END());
 	if (!c->fallback)
-		emit(c, ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0, "Calling destination", 0,
-		     NULL, false, ORIG_BY_NONE);
+		emit(c, ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0, "Calling destination", 0, NULL, false,
+		     ORIG_BY_NONE);
 	timer_set(c, c->ring_s * 1000u);
 }
 
@@ -583,10 +582,8 @@ static void fallback(struct call *c, int code, const char *phrase)
 	c->fallback = true;
 	c->fallback_code = code;
 	(void)ch_fmt(reason, sizeof reason, "REFER refused (%d), bridging", code);
-	ch_info("sip: call %" PRIu64 ": REFER refused (%d %s), bridging", c->id, code,
-		phrase ? phrase : "");
-	emit(c, ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 181, reason, code, phrase, false,
-	     ORIG_BY_NONE);
+	ch_info("sip: call %" PRIu64 ": REFER refused (%d %s), bridging", c->id, code, phrase ? phrase : "");
+	emit(c, ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 181, reason, code, phrase, false, ORIG_BY_NONE);
 	start_b(c);
 }
 
@@ -600,8 +597,7 @@ static void start_refer(struct call *c)
 	}
 	c->ph = PH_REFER;
 	nua_refer(c->a.nh, SIPTAG_REFER_TO_STR(rt), SIPTAG_REFERRED_BY_STR(rb), TAG_END());
-	emit(c, ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0, "Calling destination", 0, NULL,
-	     false, ORIG_BY_NONE);
+	emit(c, ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0, "Calling destination", 0, NULL, false, ORIG_BY_NONE);
 	timer_set(c, s->notify_s * 1000u);
 }
 
@@ -615,11 +611,10 @@ static void start_call(struct orig_sip *s, uint64_t id, const struct orig_call_r
 		tmp.s = s;
 		tmp.id = id;
 		tmp.t_start = ch_now_ms();
-		emit(&tmp, ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100, "In progress", 0, NULL, false,
-		     ORIG_BY_NONE);
+		emit(&tmp, ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100, "In progress", 0, NULL, false, ORIG_BY_NONE);
 		atomic_fetch_sub(&s->active, 1);
-		emit(&tmp, ORIG_FAILED, ORIG_LEG_INITIATOR, 500, "Failed to connect to initiator", 500,
-		     "out of memory", true, ORIG_BY_ERROR);
+		emit(&tmp, ORIG_FAILED, ORIG_LEG_INITIATOR, 500, "Failed to connect to initiator", 500, "out of memory",
+		     true, ORIG_BY_ERROR);
 		return;
 	}
 	c->s = s;
@@ -642,8 +637,7 @@ static void start_call(struct orig_sip *s, uint64_t id, const struct orig_call_r
 	s->calls = c;
 	c->tmr = su_timer_create(su_root_task(s->root), 0);
 
-	emit(c, ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100, "In progress", 0, NULL, false,
-	     ORIG_BY_NONE);
+	emit(c, ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100, "In progress", 0, NULL, false, ORIG_BY_NONE);
 	if (!c->tmr) {
 		fail_local(c, ORIG_LEG_INITIATOR, "cannot create a timer");
 		return;
@@ -656,8 +650,8 @@ static void start_call(struct orig_sip *s, uint64_t id, const struct orig_call_r
 		fail_local(c, ORIG_LEG_INITIATOR, "URI too long");
 		return;
 	}
-	c->a.nh = nua_handle(s->nua, &c->a, NUTAG_URL(c->initiator), SIPTAG_TO_STR(to),
-			     SIPTAG_FROM_STR(from), TAG_END());
+	c->a.nh =
+	    nua_handle(s->nua, &c->a, NUTAG_URL(c->initiator), SIPTAG_TO_STR(to), SIPTAG_FROM_STR(from), TAG_END());
 	if (!c->a.nh) {
 		fail_local(c, ORIG_LEG_INITIATOR, "cannot create the initiator leg");
 		return;
@@ -665,8 +659,8 @@ static void start_call(struct orig_sip *s, uint64_t id, const struct orig_call_r
 	c->a.st = LS_INVITING;
 	ch_info("sip: call %" PRIu64 ": %s -> %s%s", c->id, c->initiator, c->destination,
 		c->anchor ? " (anchored)" : "");
-	nua_invite(c->a.nh, NUTAG_MEDIA_ENABLE(0), SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-		   SIPTAG_PAYLOAD_STR(sdp), TAG_END());
+	nua_invite(c->a.nh, NUTAG_MEDIA_ENABLE(0), SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
+		   TAG_END());
 	timer_set(c, c->ring_s * 1000u);
 }
 
@@ -685,20 +679,16 @@ static void on_timer(struct orig_sip *s, su_timer_t *t, void *arg)
 		fallback(c, 408, "REFER timeout");
 		break;
 	case PH_REFER_ACCEPTED:
-		end_call(c, ORIG_FAILED, ORIG_LEG_DESTINATION, 408, 0, "No NOTIFY in time",
-			 ORIG_BY_TIMEOUT);
+		end_call(c, ORIG_FAILED, ORIG_LEG_DESTINATION, 408, 0, "No NOTIFY in time", ORIG_BY_TIMEOUT);
 		break;
 	case PH_B_INVITE:
-		end_call(c, ORIG_FAILED, ORIG_LEG_DESTINATION, 408, 0, "Ring timeout",
-			 ORIG_BY_TIMEOUT);
+		end_call(c, ORIG_FAILED, ORIG_LEG_DESTINATION, 408, 0, "Ring timeout", ORIG_BY_TIMEOUT);
 		break;
 	case PH_REINVITE:
-		end_call(c, ORIG_FAILED, ORIG_LEG_INITIATOR, 408, 0, "re-INVITE timeout",
-			 ORIG_BY_TIMEOUT);
+		end_call(c, ORIG_FAILED, ORIG_LEG_INITIATOR, 408, 0, "re-INVITE timeout", ORIG_BY_TIMEOUT);
 		break;
 	case PH_CONNECTED:
-		end_call(c, ORIG_ENDED, ORIG_LEG_NONE, 408, 0, "Maximum call length",
-			 ORIG_BY_TIMEOUT);
+		end_call(c, ORIG_ENDED, ORIG_LEG_NONE, 408, 0, "Maximum call length", ORIG_BY_TIMEOUT);
 		break;
 	case PH_DONE:
 		break;
@@ -736,8 +726,7 @@ static bool try_auth(struct orig_sip *s, struct leg *l, int status, const sip_t 
 		return false;
 	}
 	l->auth_tries++;
-	ch_dbg("sip: call %" PRIu64 ": %d challenge, authenticating as %s", l->c->id, status,
-	       s->auth_user);
+	ch_dbg("sip: call %" PRIu64 ": %d challenge, authenticating as %s", l->c->id, status, s->auth_user);
 	nua_authenticate(l->nh, NUTAG_AUTH(cred), TAG_END());
 	explicit_bzero(cred, sizeof cred);
 	return true;
@@ -769,11 +758,9 @@ static void respond_in(struct leg *l, int status, const char *phrase, const char
 {
 	if (sdp)
 		nua_respond(l->nh, status, phrase, TAG_IF(l->has_saved, NUTAG_WITH_SAVED(l->saved)),
-			    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
-			    TAG_END());
+			    SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
 	else
-		nua_respond(l->nh, status, phrase, TAG_IF(l->has_saved, NUTAG_WITH_SAVED(l->saved)),
-			    TAG_END());
+		nua_respond(l->nh, status, phrase, TAG_IF(l->has_saved, NUTAG_WITH_SAVED(l->saved)), TAG_END());
 	if (l->has_saved) {
 		nua_destroy_event(l->saved);
 		l->has_saved = false;
@@ -787,8 +774,7 @@ static void relay_request(struct leg *l, bool is_update, const sip_t *sip)
 	struct leg *o = other(l);
 	size_t len = 0;
 	const char *body = sdp_of(sip, &len);
-	if (c->ph != PH_CONNECTED || l->in.active || o->in.active || l->out_relay || o->out_relay ||
-	    o->st != LS_UP) {
+	if (c->ph != PH_CONNECTED || l->in.active || o->in.active || l->out_relay || o->out_relay || o->st != LS_UP) {
 		nua_respond(l->nh, SIP_491_REQUEST_PENDING, NUTAG_WITH_THIS(c->s->nua), TAG_END());
 		return;
 	}
@@ -824,11 +810,10 @@ static void relay_request(struct leg *l, bool is_update, const sip_t *sip)
 	l->in.offerless = body == NULL;
 	o->out_relay = true;
 	if (is_update)
-		nua_update(o->nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
-			   TAG_END());
+		nua_update(o->nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
 	else if (body)
-		nua_invite(o->nh, NUTAG_AUTOACK(1), SIPTAG_CONTENT_TYPE_STR("application/sdp"),
-			   SIPTAG_PAYLOAD_STR(sdp), TAG_END());
+		nua_invite(o->nh, NUTAG_AUTOACK(1), SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
+			   TAG_END());
 	else
 		nua_invite(o->nh, NUTAG_AUTOACK(0), TAG_END());
 	ch_dbg("sip: call %" PRIu64 ": relaying %s from %s", c->id, is_update ? "UPDATE" : "re-INVITE",
@@ -837,8 +822,7 @@ static void relay_request(struct leg *l, bool is_update, const sip_t *sip)
 }
 
 /* The response of phone o to a request we relayed from the other phone. */
-static void relay_response(struct orig_sip *s, struct leg *o, int status, const char *phrase,
-			   const sip_t *sip)
+static void relay_response(struct orig_sip *s, struct leg *o, int status, const char *phrase, const sip_t *sip)
 {
 	struct call *c = o->c;
 	struct leg *l = other(o);
@@ -907,8 +891,7 @@ static void relay_ack(struct leg *l, const sip_t *sip)
 	} else if (!err)
 		err = ENOSPC;
 	if (!err)
-		nua_ack(o->nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
-			TAG_END());
+		nua_ack(o->nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
 	else
 		nua_ack(o->nh, TAG_END());
 	free(sdp);
@@ -916,8 +899,7 @@ static void relay_ack(struct leg *l, const sip_t *sip)
 
 /* ---- responses to our requests ---------------------------------------- */
 
-static void r_invite_a(struct orig_sip *s, struct call *c, int status, const char *phrase,
-		       const sip_t *sip)
+static void r_invite_a(struct orig_sip *s, struct call *c, int status, const char *phrase, const sip_t *sip)
 {
 	struct leg *a = &c->a;
 	if (a->st == LS_CLOSING) {
@@ -935,8 +917,8 @@ static void r_invite_a(struct orig_sip *s, struct call *c, int status, const cha
 	if (status < 200) {
 		if (status >= 180 && c->ph == PH_A_INVITE && !a->ringing) {
 			a->ringing = true;
-			emit(c, ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180, "Ringing initiator",
-			     status, phrase, false, ORIG_BY_NONE);
+			emit(c, ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180, "Ringing initiator", status, phrase,
+			     false, ORIG_BY_NONE);
 		}
 		return;
 	}
@@ -946,14 +928,13 @@ static void r_invite_a(struct orig_sip *s, struct call *c, int status, const cha
 		if (status >= 300) {
 			/* The INVITE is over: nothing to CANCEL, wait for "terminated". */
 			a->st = LS_CLOSING;
-			end_call(c, ORIG_FAILED, ORIG_LEG_INITIATOR, status, status, phrase,
-				 ORIG_BY_INITIATOR);
+			end_call(c, ORIG_FAILED, ORIG_LEG_INITIATOR, status, status, phrase, ORIG_BY_INITIATOR);
 			return;
 		}
 		a->st = LS_UP;
 		timer_stop(c);
-		emit(c, ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200, "Connected to initiator",
-		     status, phrase, false, ORIG_BY_NONE);
+		emit(c, ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200, "Connected to initiator", status, phrase,
+		     false, ORIG_BY_NONE);
 		if (c->anchor)
 			start_b(c);
 		else
@@ -964,8 +945,8 @@ static void r_invite_a(struct orig_sip *s, struct call *c, int status, const cha
 		size_t len = 0;
 		const char *body = sdp_of(sip, &len);
 		if (status >= 300 || !body || len >= SDP_MAX) {
-			end_call(c, ORIG_FAILED, ORIG_LEG_INITIATOR, status >= 300 ? status : 488,
-				 status, status >= 300 ? phrase : "no SDP answer", ORIG_BY_INITIATOR);
+			end_call(c, ORIG_FAILED, ORIG_LEG_INITIATOR, status >= 300 ? status : 488, status,
+				 status >= 300 ? phrase : "no SDP answer", ORIG_BY_INITIATOR);
 			return;
 		}
 		char *ans = malloc(len + 1);
@@ -975,20 +956,18 @@ static void r_invite_a(struct orig_sip *s, struct call *c, int status, const cha
 		}
 		memcpy(ans, body, len);
 		ans[len] = '\0';
-		nua_ack(c->b.nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(ans),
-			TAG_END());
+		nua_ack(c->b.nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(ans), TAG_END());
 		free(ans);
 		c->b.ack_pending = false;
 		c->ph = PH_CONNECTED;
 		c->t_connected = ch_now_ms();
 		timer_set(c, s->max_call_s * 1000u);
-		emit(c, ORIG_CONNECTED, ORIG_LEG_DESTINATION, 200, "Connected to destination", 200,
-		     phrase, false, ORIG_BY_NONE);
+		emit(c, ORIG_CONNECTED, ORIG_LEG_DESTINATION, 200, "Connected to destination", 200, phrase, false,
+		     ORIG_BY_NONE);
 	}
 }
 
-static void r_invite_b(struct orig_sip *s, struct call *c, int status, const char *phrase,
-		       const sip_t *sip)
+static void r_invite_b(struct orig_sip *s, struct call *c, int status, const char *phrase, const sip_t *sip)
 {
 	struct leg *b = &c->b;
 	if (b->st == LS_CLOSING) {
@@ -1008,8 +987,8 @@ static void r_invite_b(struct orig_sip *s, struct call *c, int status, const cha
 	if (status < 200) {
 		if (status >= 180 && c->ph == PH_B_INVITE && !b->ringing) {
 			b->ringing = true;
-			emit(c, ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180,
-			     "Ringing destination", status, phrase, false, ORIG_BY_NONE);
+			emit(c, ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180, "Ringing destination", status,
+			     phrase, false, ORIG_BY_NONE);
 		}
 		return;
 	}
@@ -1019,8 +998,7 @@ static void r_invite_b(struct orig_sip *s, struct call *c, int status, const cha
 		return;
 	if (status >= 300) {
 		b->st = LS_CLOSING;
-		end_call(c, ORIG_FAILED, ORIG_LEG_DESTINATION, status, status, phrase,
-			 ORIG_BY_DESTINATION);
+		end_call(c, ORIG_FAILED, ORIG_LEG_DESTINATION, status, status, phrase, ORIG_BY_DESTINATION);
 		return;
 	}
 	b->st = LS_UP;
@@ -1029,21 +1007,18 @@ static void r_invite_b(struct orig_sip *s, struct call *c, int status, const cha
 	size_t len = 0;
 	const char *body = sdp_of(sip, &len);
 	if (!body) {
-		end_call(c, ORIG_FAILED, ORIG_LEG_DESTINATION, 488, status, "no SDP offer in 200",
-			 ORIG_BY_DESTINATION);
+		end_call(c, ORIG_FAILED, ORIG_LEG_DESTINATION, 488, status, "no SDP offer in 200", ORIG_BY_DESTINATION);
 		return;
 	}
 	char *sdp = malloc(SDP_MAX);
 	int err = sdp ? sdp_for_initiator(c, body, len, sdp, SDP_MAX) : ENOMEM;
 	if (err) {
 		free(sdp);
-		end_call(c, ORIG_FAILED, ORIG_LEG_DESTINATION, 488, status, "unusable SDP offer",
-			 ORIG_BY_DESTINATION);
+		end_call(c, ORIG_FAILED, ORIG_LEG_DESTINATION, 488, status, "unusable SDP offer", ORIG_BY_DESTINATION);
 		return;
 	}
 	c->ph = PH_REINVITE;
-	nua_invite(c->a.nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
-		   TAG_END());
+	nua_invite(c->a.nh, SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp), TAG_END());
 	free(sdp);
 	timer_set(c, s->reinvite_s * 1000u);
 }
@@ -1066,8 +1041,7 @@ static void i_notify(struct orig_sip *s, struct call *c, const sip_t *sip)
 {
 	if (c->ended || (c->ph != PH_REFER && c->ph != PH_REFER_ACCEPTED))
 		return;
-	if (!sip || !sip->sip_event || !sip->sip_event->o_type ||
-	    strcasecmp(sip->sip_event->o_type, "refer") != 0)
+	if (!sip || !sip->sip_event || !sip->sip_event->o_type || strcasecmp(sip->sip_event->o_type, "refer") != 0)
 		return;
 	if (!sip->sip_payload || !sip->sip_payload->pl_data)
 		return;
@@ -1091,18 +1065,16 @@ static void i_notify(struct orig_sip *s, struct call *c, const sip_t *sip)
 	if (code < 200) {
 		if (!c->dest_ringing) {
 			c->dest_ringing = true;
-			emit(c, ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180,
-			     "Ringing destination", (int)code, phrase, false, ORIG_BY_NONE);
+			emit(c, ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180, "Ringing destination", (int)code,
+			     phrase, false, ORIG_BY_NONE);
 			timer_set(c, (c->ring_s > s->notify_s ? c->ring_s : s->notify_s) * 1000u);
 		}
 		return;
 	}
 	if (code < 300)
-		end_call(c, ORIG_TRANSFERRED, ORIG_LEG_DESTINATION, 200, (int)code, phrase,
-			 ORIG_BY_TRANSFER);
+		end_call(c, ORIG_TRANSFERRED, ORIG_LEG_DESTINATION, 200, (int)code, phrase, ORIG_BY_TRANSFER);
 	else
-		end_call(c, ORIG_FAILED, ORIG_LEG_DESTINATION, (int)code, (int)code, phrase,
-			 ORIG_BY_DESTINATION);
+		end_call(c, ORIG_FAILED, ORIG_LEG_DESTINATION, (int)code, (int)code, phrase, ORIG_BY_DESTINATION);
 }
 
 /* A leg's dialog is over (BYE either way, failed INVITE, transport error). */
@@ -1121,10 +1093,8 @@ static void leg_terminated(struct leg *l)
 	}
 	leg_gone(l);
 	if (!c->ended && was != LS_NONE) {
-		enum orig_ended_by by =
-			l->which == ORIG_LEG_INITIATOR ? ORIG_BY_INITIATOR : ORIG_BY_DESTINATION;
-		const char *why = l->which == ORIG_LEG_INITIATOR ? "Initiator hung up"
-								 : "Destination hung up";
+		enum orig_ended_by by = l->which == ORIG_LEG_INITIATOR ? ORIG_BY_INITIATOR : ORIG_BY_DESTINATION;
+		const char *why = l->which == ORIG_LEG_INITIATOR ? "Initiator hung up" : "Destination hung up";
 		if (c->ph == PH_CONNECTED)
 			end_call(c, ORIG_ENDED, ORIG_LEG_NONE, 200, 0, why, by);
 		else if (c->ph == PH_REINVITE)
@@ -1138,9 +1108,8 @@ static void leg_terminated(struct leg *l)
 
 /* ---- the NUA callback ------------------------------------------------- */
 
-static void nua_cb(nua_event_t event, int status, const char *phrase, nua_t *nua,
-		   struct orig_sip *s, nua_handle_t *nh, struct leg *l, const sip_t *sip,
-		   tagi_t tags[])
+static void nua_cb(nua_event_t event, int status, const char *phrase, nua_t *nua, struct orig_sip *s, nua_handle_t *nh,
+		   struct leg *l, const sip_t *sip, tagi_t tags[])
 {
 	(void)nua;
 	if (event == nua_r_shutdown) {
@@ -1190,8 +1159,8 @@ static void nua_cb(nua_event_t event, int status, const char *phrase, nua_t *nua
 	struct call *c = l->c;
 	if (l->st == LS_GONE || l->nh != nh)
 		return;
-	ch_dbg("sip: call %" PRIu64 " %s: %s %d %s", c->id, orig_leg_name(l->which),
-	       nua_event_name(event), status, phrase ? phrase : "");
+	ch_dbg("sip: call %" PRIu64 " %s: %s %d %s", c->id, orig_leg_name(l->which), nua_event_name(event), status,
+	       phrase ? phrase : "");
 	switch (event) {
 	case nua_r_invite:
 		if (l == &c->a)
@@ -1375,15 +1344,13 @@ static void *sip_thread(void *arg)
 		return NULL;
 	}
 	errno = 0;
-	s->nua = nua_create(s->root, nua_cb, s, NUTAG_URL(s->listen),
-			    TAG_IF(s->tls_listen, NUTAG_SIPS_URL(s->tls_listen)),
-			    TAG_IF(s->tls_cert_dir, NUTAG_CERTIFICATE_DIR(s->tls_cert_dir)),
-			    TAG_IF(s->proxy, NUTAG_PROXY(s->proxy)), NUTAG_MEDIA_ENABLE(0),
-			    NUTAG_SESSION_TIMER(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
-			    NUTAG_ENABLEMESSAGE(0), NUTAG_KEEPALIVE(0), NUTAG_OUTBOUND("no-options-keepalive"),
-			    SIPTAG_SUPPORTED(NULL), SIPTAG_ALLOW_STR(ALLOW_METHODS),
-			    NUTAG_APPL_METHOD("INVITE, UPDATE"), SIPTAG_USER_AGENT_STR(ua),
-			    TPTAG_UDP_RMEM((unsigned)s->rcvbuf), TAG_END());
+	s->nua = nua_create(
+	    s->root, nua_cb, s, NUTAG_URL(s->listen), TAG_IF(s->tls_listen, NUTAG_SIPS_URL(s->tls_listen)),
+	    TAG_IF(s->tls_cert_dir, NUTAG_CERTIFICATE_DIR(s->tls_cert_dir)), TAG_IF(s->proxy, NUTAG_PROXY(s->proxy)),
+	    NUTAG_MEDIA_ENABLE(0), NUTAG_SESSION_TIMER(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
+	    NUTAG_ENABLEMESSAGE(0), NUTAG_KEEPALIVE(0), NUTAG_OUTBOUND("no-options-keepalive"), SIPTAG_SUPPORTED(NULL),
+	    SIPTAG_ALLOW_STR(ALLOW_METHODS), NUTAG_APPL_METHOD("INVITE, UPDATE"), SIPTAG_USER_AGENT_STR(ua),
+	    TPTAG_UDP_RMEM((unsigned)s->rcvbuf), TAG_END());
 	if (!s->nua) {
 		int e = errno;
 		fail_start(s, e == EADDRNOTAVAIL ? EADDRNOTAVAIL : EADDRINUSE);
@@ -1437,8 +1404,7 @@ static void free_engine(struct orig_sip *s)
 	free(s);
 }
 
-int orig_sip_start(const struct orig_sip_opts *o, orig_sip_event_fn cb, void *arg,
-		   struct orig_sip **out)
+int orig_sip_start(const struct orig_sip_opts *o, orig_sip_event_fn cb, void *arg, struct orig_sip **out)
 {
 	if (!o || !cb || !out || !o->identity || !uri_ok(o->identity, strlen(o->identity) + 1))
 		return EINVAL;
@@ -1493,8 +1459,8 @@ int orig_sip_start(const struct orig_sip_opts *o, orig_sip_event_fn cb, void *ar
 		err = -st;
 		goto out;
 	}
-	ch_info("sip: listening on %s (port %d)%s%s", s->listen, atomic_load(&s->port),
-		s->tls_listen ? ", TLS " : "", s->tls_listen ? s->tls_listen : "");
+	ch_info("sip: listening on %s (port %d)%s%s", s->listen, atomic_load(&s->port), s->tls_listen ? ", TLS " : "",
+		s->tls_listen ? s->tls_listen : "");
 	*out = s;
 	return 0;
 out:

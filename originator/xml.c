@@ -1,4 +1,5 @@
-/* originator/xml.c: the reSIProcate-compatible XML port: one poll() thread, Expat framing of <ClickToCall> requests, progress documents per call. */
+/* originator/xml.c: the reSIProcate-compatible XML port: one poll() thread, Expat framing of <ClickToCall> requests,
+ * progress documents per call. */
 #include "originator/orig_fe_int.h"
 
 #include <arpa/inet.h>
@@ -13,13 +14,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define DOC_MAX (16 * 1024)       /* one request document, bytes */
-#define READ_CHUNK (16 * 1024)
-#define OUT_MAX (1024 * 1024)     /* queued output per connection; past it the client is dropped */
-#define VAL_MAX 1024              /* one element's text */
-#define DEPTH_MAX 16
+#define DOC_MAX                 (16 * 1024) /* one request document, bytes */
+#define READ_CHUNK              (16 * 1024)
+#define OUT_MAX                 (1024 * 1024) /* queued output per connection; past it the client is dropped */
+#define VAL_MAX                 1024          /* one element's text */
+#define DEPTH_MAX               16
 #define DEFAULT_MAX_CONNECTIONS 64
-#define DOC_TIMEOUT_MS 30000      /* a started request must be complete within this */
+#define DOC_TIMEOUT_MS          30000 /* a started request must be complete within this */
 
 enum field { F_NONE = -1, F_INI = 0, F_DST = 1, F_ANC = 2 };
 static const char *const field_name[3] = {"Initiator", "Destination", "AnchorCall"};
@@ -27,7 +28,7 @@ static const char *const field_name[3] = {"Initiator", "Destination", "AnchorCal
 struct xdoc {
 	int depth;
 	bool complete;
-	bool fatal;   /* framing lost: answer and close */
+	bool fatal;    /* framing lost: answer and close */
 	char err[160]; /* first semantic error (400), or the fatal reason */
 	size_t root_start;
 	bool root_empty;
@@ -89,8 +90,7 @@ struct orig_xml {
 	unsigned nconns;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (!err || !errlen)
@@ -141,9 +141,8 @@ static void conn_send(struct xconn *c, const char *data, size_t len)
 }
 
 /* One response document: the request echo split at the insertion point. */
-static int build_doc(struct ch_buf *b, const char *pre, size_t plen, const char *suf, size_t slen,
-		     const char *tinit, const char *tdest, int code, const char *leg,
-		     const char *text)
+static int build_doc(struct ch_buf *b, const char *pre, size_t plen, const char *suf, size_t slen, const char *tinit,
+		     const char *tdest, int code, const char *leg, const char *text)
 {
 	char num[16];
 	int e = ch_fmt(num, sizeof(num), "%d", code);
@@ -170,9 +169,8 @@ static int build_doc(struct ch_buf *b, const char *pre, size_t plen, const char 
 	return e;
 }
 
-static void send_doc(struct xconn *c, const char *pre, size_t plen, const char *suf, size_t slen,
-		     const char *tinit, const char *tdest, int code, const char *leg,
-		     const char *text)
+static void send_doc(struct xconn *c, const char *pre, size_t plen, const char *suf, size_t slen, const char *tinit,
+		     const char *tdest, int code, const char *leg, const char *text)
 {
 	struct ch_buf b;
 	ch_buf_init(&b, DOC_MAX * 2 + 4096);
@@ -215,8 +213,7 @@ static void sink_event(void *arg, const struct orig_event *ev, const char *tinit
 	if (!s->sent100) {
 		/* the 100 with the translated URIs always comes first */
 		s->sent100 = true;
-		send_doc(s->c, s->pre, s->plen, s->suf, s->slen, tinit, tdest, 100, NULL,
-			 "In progress");
+		send_doc(s->c, s->pre, s->plen, s->suf, s->slen, tinit, tdest, 100, NULL, "In progress");
 		if (ev->code == 100)
 			return;
 	}
@@ -333,8 +330,7 @@ static void on_text(void *ud, const XML_Char *s, int len)
 {
 	struct xconn *c = ud;
 	struct xdoc *d = &c->doc;
-	if (d->complete || d->fatal || !d->in_request || d->depth != 3 || d->field == F_NONE ||
-	    len <= 0)
+	if (d->complete || d->fatal || !d->in_request || d->depth != 3 || d->field == F_NONE || len <= 0)
 		return;
 	if (d->too_long[d->field])
 		return;
@@ -342,8 +338,7 @@ static void on_text(void *ud, const XML_Char *s, int len)
 		d->too_long[d->field] = true;
 }
 
-static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid,
-		       const XML_Char *pubid, int has_internal)
+static void on_doctype(void *ud, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid, int has_internal)
 {
 	(void)name;
 	(void)sysid;
@@ -444,9 +439,9 @@ static void handle_request(struct orig_xml *x, struct xconn *c, const char *buf)
 	s->c = c;
 	const char *anc = d->seen[F_ANC] ? field_value(d, F_ANC) : "";
 	struct orig_place_req rq = {
-		.initiator = field_value(d, F_INI),
-		.destination = field_value(d, F_DST),
-		.anchor = strcasecmp(anc, "true") == 0,
+	    .initiator = field_value(d, F_INI),
+	    .destination = field_value(d, F_DST),
+	    .anchor = strcasecmp(anc, "true") == 0,
 	};
 	struct orig_watch w = {.on_event = sink_event, .release = sink_release, .arg = s};
 	struct orig_place_res res;
@@ -473,8 +468,8 @@ static void process_input(struct orig_xml *x, struct xconn *c)
 			if (c->in.len == 0)
 				return;
 			if (parser_new(c) != 0) {
-				send_doc(c, bare_pre, sizeof(bare_pre) - 1, bare_suf,
-					 sizeof(bare_suf) - 1, NULL, NULL, 503, NULL, "out of memory");
+				send_doc(c, bare_pre, sizeof(bare_pre) - 1, bare_suf, sizeof(bare_suf) - 1, NULL, NULL,
+					 503, NULL, "out of memory");
 				c->close_after_flush = true;
 				return;
 			}
@@ -486,8 +481,8 @@ static void process_input(struct orig_xml *x, struct xconn *c)
 			enum XML_Status st = XML_Parse(c->p, c->in.data + c->fed, (int)n, XML_FALSE);
 			c->fed = c->in.len;
 			if (c->doc.fatal) {
-				send_doc(c, bare_pre, sizeof(bare_pre) - 1, bare_suf,
-					 sizeof(bare_suf) - 1, NULL, NULL, 400, NULL, c->doc.err);
+				send_doc(c, bare_pre, sizeof(bare_pre) - 1, bare_suf, sizeof(bare_suf) - 1, NULL, NULL,
+					 400, NULL, c->doc.err);
 				c->close_after_flush = true;
 				return;
 			}
@@ -507,15 +502,15 @@ static void process_input(struct orig_xml *x, struct xconn *c)
 				(void)ch_fmt(m, sizeof(m), "parse error: %s at line %lu",
 					     XML_ErrorString(XML_GetErrorCode(c->p)),
 					     (unsigned long)XML_GetCurrentLineNumber(c->p));
-				send_doc(c, bare_pre, sizeof(bare_pre) - 1, bare_suf,
-					 sizeof(bare_suf) - 1, NULL, NULL, 400, NULL, m);
+				send_doc(c, bare_pre, sizeof(bare_pre) - 1, bare_suf, sizeof(bare_suf) - 1, NULL, NULL,
+					 400, NULL, m);
 				c->close_after_flush = true;
 				return;
 			}
 		}
 		if (c->in.len > DOC_MAX) {
-			send_doc(c, bare_pre, sizeof(bare_pre) - 1, bare_suf, sizeof(bare_suf) - 1, NULL,
-				 NULL, 400, NULL, "request too large");
+			send_doc(c, bare_pre, sizeof(bare_pre) - 1, bare_suf, sizeof(bare_suf) - 1, NULL, NULL, 400,
+				 NULL, "request too large");
 			c->close_after_flush = true;
 		}
 		return;
@@ -548,8 +543,7 @@ int orig_xml_bind(const struct cfg_orig_xml *cfg, struct orig_xml **out, char *e
 	for (size_t i = 0; i < cfg->listen.n; i++)
 		x->l[i].fd = -1;
 	x->nl = cfg->listen.n;
-	x->max_conns = cfg->max_connections > 0 ? (unsigned)cfg->max_connections
-						: DEFAULT_MAX_CONNECTIONS;
+	x->max_conns = cfg->max_connections > 0 ? (unsigned)cfg->max_connections : DEFAULT_MAX_CONNECTIONS;
 	x->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (x->wakefd < 0) {
 		rc = errno;
@@ -557,8 +551,7 @@ int orig_xml_bind(const struct cfg_orig_xml *cfg, struct orig_xml **out, char *e
 		goto out;
 	}
 	for (size_t i = 0; i < cfg->listen.n; i++) {
-		rc = orig_listen_tcp(cfg->listen.v[i], true, &x->l[i].fd, x->l[i].text,
-				     sizeof(x->l[i].text));
+		rc = orig_listen_tcp(cfg->listen.v[i], true, &x->l[i].fd, x->l[i].text, sizeof(x->l[i].text));
 		if (rc) {
 			set_err(err, errlen, "originator.xml.listen.[%zu]: cannot listen on %s: %s", i,
 				cfg->listen.v[i], strerror(rc));
@@ -581,8 +574,8 @@ static void refuse(int fd, int code, const char *text)
 {
 	struct ch_buf b;
 	ch_buf_init(&b, 1024);
-	if (build_doc(&b, bare_pre, sizeof(bare_pre) - 1, bare_suf, sizeof(bare_suf) - 1, NULL, NULL,
-		      code, NULL, text) == 0) {
+	if (build_doc(&b, bare_pre, sizeof(bare_pre) - 1, bare_suf, sizeof(bare_suf) - 1, NULL, NULL, code, NULL,
+		      text) == 0) {
 		/* best effort on a fresh socket: its send buffer is empty */
 		ssize_t r = send(fd, b.data, b.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		(void)r;
@@ -597,8 +590,7 @@ static void peer_text(const struct sockaddr_storage *ss, char *out, size_t cap)
 	if (ss->ss_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)cap);
 	else if (ss->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, out,
-			  (socklen_t)cap);
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, out, (socklen_t)cap);
 }
 
 static void do_accept(struct orig_xml *x, int lfd)
@@ -660,8 +652,8 @@ static void do_read(struct orig_xml *x, struct xconn *c)
 		return;
 	}
 	if (ch_buf_add(&c->in, buf, (size_t)n) != 0) {
-		send_doc(c, bare_pre, sizeof(bare_pre) - 1, bare_suf, sizeof(bare_suf) - 1, NULL, NULL,
-			 400, NULL, "request too large");
+		send_doc(c, bare_pre, sizeof(bare_pre) - 1, bare_suf, sizeof(bare_suf) - 1, NULL, NULL, 400, NULL,
+			 "request too large");
 		c->close_after_flush = true;
 		return;
 	}
@@ -674,8 +666,7 @@ static bool do_write(struct xconn *c)
 	pthread_mutex_lock(&c->mu);
 	bool ok = true;
 	while (c->out_off < c->out.len) {
-		ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			ok = errno == EAGAIN || errno == EINTR;
 			break;
@@ -742,9 +733,8 @@ static void *xml_main(void *arg)
 			if (!c->p || c->close_after_flush)
 				continue;
 			if (now - c->doc_started_ms >= DOC_TIMEOUT_MS) {
-				send_doc(c, bare_pre, sizeof(bare_pre) - 1, bare_suf,
-					 sizeof(bare_suf) - 1, NULL, NULL, 400, NULL,
-					 "request incomplete after 30 s");
+				send_doc(c, bare_pre, sizeof(bare_pre) - 1, bare_suf, sizeof(bare_suf) - 1, NULL, NULL,
+					 400, NULL, "request incomplete after 30 s");
 				c->close_after_flush = true;
 				timeout = 0;
 			} else if (timeout != 0) {
@@ -793,11 +783,10 @@ static void *xml_main(void *arg)
 			bool overflow = c->overflow;
 			bool idle = c->refs == 1;
 			pthread_mutex_unlock(&c->mu);
-			bool done = c->broken_flag || overflow ||
-				    (c->close_after_flush && empty) || (c->eof && empty && idle);
+			bool done =
+			    c->broken_flag || overflow || (c->close_after_flush && empty) || (c->eof && empty && idle);
 			if (overflow)
-				ch_warn("originator-xml: %s does not read its responses; connection closed",
-					c->peer);
+				ch_warn("originator-xml: %s does not read its responses; connection closed", c->peer);
 			if (done) {
 				*pp = c->next;
 				conn_close(x, c);

@@ -13,7 +13,7 @@
  * "WCS " + 32 hex digits, and a Basic header for sane credentials is far
  * shorter. The cap keeps the base64 decode bounded. */
 #define AUTH_HEADER_MAX 1024
-#define MD5_LEN 16
+#define MD5_LEN         16
 
 static bool is_ows(char c)
 {
@@ -75,8 +75,7 @@ static int hex_val(char c)
 	return -1;
 }
 
-bool pol_wcs_hmac_ok(const char *authz, const void *body, size_t body_len,
-		     const char *const *keys, size_t nkeys)
+bool pol_wcs_hmac_ok(const char *authz, const void *body, size_t body_len, const char *const *keys, size_t nkeys)
 {
 	const char *hex;
 	size_t hex_len;
@@ -129,8 +128,8 @@ static bool is_b64(const char *s, size_t len)
 		}
 		if (pad > 0)
 			return false; /* data after padding */
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '+' || c == '/'))
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+		      c == '/'))
 			return false;
 	}
 	return pad <= 2;

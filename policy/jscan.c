@@ -55,8 +55,8 @@ static size_t skip_value(const char *b, size_t len, size_t i)
 	}
 	/* number, true, false, null */
 	size_t start = i;
-	while (i < len && ((b[i] >= '0' && b[i] <= '9') || (b[i] >= 'a' && b[i] <= 'z') ||
-			   b[i] == '-' || b[i] == '+' || b[i] == '.' || b[i] == 'E'))
+	while (i < len && ((b[i] >= '0' && b[i] <= '9') || (b[i] >= 'a' && b[i] <= 'z') || b[i] == '-' || b[i] == '+' ||
+			   b[i] == '.' || b[i] == 'E'))
 		i++;
 	return i > start ? i : 0;
 }

@@ -18,8 +18,7 @@ static char lower(char c)
 
 static bool is_ldh(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '-';
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
 }
 
 static bool prefix_ci(const char *s, size_t len, const char *p)
@@ -63,8 +62,7 @@ static int ipv6_host(const char *h, size_t len, char *out, size_t cap)
 		return EINVAL;
 	for (size_t i = 1; i < len - 1; i++) {
 		char c = h[i];
-		if (!((c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'f') || c == ':' ||
-		      c == '.'))
+		if (!((c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'f') || c == ':' || c == '.'))
 			return EINVAL;
 	}
 	memcpy(tmp, h + 1, len - 2);

@@ -83,8 +83,8 @@ size_t pol_json_depth(const char *buf, size_t len, size_t max);
 
 /* Called once per field the floor raised. old_value is "" when absent.
  * Strings are borrowed for the duration of the call. */
-typedef void (*pol_rcc_note_fn)(const char *method, const char *field, const char *old_value,
-				const char *new_value, void *arg);
+typedef void (*pol_rcc_note_fn)(const char *method, const char *field, const char *old_value, const char *new_value,
+				void *arg);
 
 /* Validate a restClientConfig file's text: one JSON object whose values are
  * objects whose values are strings. On success *out is a new reference.
@@ -129,8 +129,7 @@ bool pol_bucket_take(struct pol_bucket *b, unsigned capacity, int64_t now_ms);
 /* HMAC-MD5 mode: authz is the Authorization header value ("WCS <hex>") or
  * NULL. True when the hex (case-insensitive) equals HMAC-MD5(key, body) for
  * any of the nkeys keys. Constant-time comparison. */
-bool pol_wcs_hmac_ok(const char *authz, const void *body, size_t body_len,
-		     const char *const *keys, size_t nkeys);
+bool pol_wcs_hmac_ok(const char *authz, const void *body, size_t body_len, const char *const *keys, size_t nkeys);
 
 /* HTTP Basic: authz "Basic base64(user:pass)". Constant-time. */
 bool pol_basic_ok(const char *authz, const char *user, const char *password);
@@ -150,8 +149,8 @@ bool pol_cidr_match(const struct pol_cidr *list, size_t n, const char *ip);
 
 enum pol_token_verdict {
 	POL_TOKEN_OK,
-	POL_TOKEN_MALFORMED,     /* not a JWT / not decodable */
-	POL_TOKEN_BAD_ALG,       /* alg other than HS256 (none included) */
+	POL_TOKEN_MALFORMED, /* not a JWT / not decodable */
+	POL_TOKEN_BAD_ALG,   /* alg other than HS256 (none included) */
 	POL_TOKEN_BAD_SIGNATURE,
 	POL_TOKEN_MISSING_CLAIM, /* exp, iat or jti absent or of the wrong type */
 	POL_TOKEN_EXPIRED,       /* now > exp + leeway */
@@ -167,7 +166,7 @@ struct pol_token_params {
 	int64_t leeway_s;
 };
 
-#define POL_JTI_MAX 128
+#define POL_JTI_MAX    128
 #define POL_BUTTON_MAX 64
 
 struct pol_token_claims {
@@ -181,9 +180,8 @@ struct pol_token_claims {
 /* Verify jwt against p at now_s. origin: the request's normalised origin
  * text (pol_origin_format), compared to an "origin" claim after the claim is
  * normalised the same way. *claims written only on POL_TOKEN_OK. */
-enum pol_token_verdict pol_token_check(const char *jwt, const struct pol_token_params *p,
-				       const char *origin, int64_t now_s,
-				       struct pol_token_claims *claims);
+enum pol_token_verdict pol_token_check(const char *jwt, const struct pol_token_params *p, const char *origin,
+				       int64_t now_s, struct pol_token_claims *claims);
 /* Stable reason text for a verdict, e.g. "token expired". */
 const char *pol_token_reason(enum pol_token_verdict v);
 
@@ -240,23 +238,20 @@ struct pol_xlate;
  * "translations.[i].pattern: <PCRE2 message> at offset K",
  * "translations.[i].output: ...", "destinations.allow.[i]: ..." or
  * "destinations.deny.[i]: ..." so the caller can prefix its config path. */
-int pol_xlate_compile(const char *const *patterns, const char *const *outputs, size_t n,
-		      const char *const *allow, size_t nallow, bool has_allow,
-		      const char *const *deny, size_t ndeny, struct pol_xlate **out,
+int pol_xlate_compile(const char *const *patterns, const char *const *outputs, size_t n, const char *const *allow,
+		      size_t nallow, bool has_allow, const char *const *deny, size_t ndeny, struct pol_xlate **out,
 		      size_t *bad_index, char *err, size_t errlen);
 
 /* Translate input through the rules (no allow / deny). On POL_XLATE_OK the
  * URI is written to out (NUL-terminated); otherwise out is untouched. */
-enum pol_xlate_verdict pol_xlate_translate(const struct pol_xlate *x, const char *input,
-					   char *out, size_t cap);
+enum pol_xlate_verdict pol_xlate_translate(const struct pol_xlate *x, const char *input, char *out, size_t cap);
 
 /* Allow / deny check of an already translated URI: POL_XLATE_OK,
  * POL_XLATE_DENIED, POL_XLATE_NOT_ALLOWED or POL_XLATE_LIMIT. */
 enum pol_xlate_verdict pol_xlate_check(const struct pol_xlate *x, const char *uri);
 
 /* pol_xlate_translate then pol_xlate_check; out written only on OK. */
-enum pol_xlate_verdict pol_xlate_apply(const struct pol_xlate *x, const char *input, char *out,
-				       size_t cap);
+enum pol_xlate_verdict pol_xlate_apply(const struct pol_xlate *x, const char *input, char *out, size_t cap);
 
 /* Stable reason text, e.g. "no translation rule matches". Static string. */
 const char *pol_xlate_reason(enum pol_xlate_verdict v);

@@ -8,9 +8,8 @@
 #include <string.h>
 
 static const char *const call_overwrite[] = {"callee", "inviteParameters", NULL};
-static const char *const sip_fields[] = {"sipLogin",  "sipAuthenticationName", "sipPassword",
-					 "sipDomain", "sipOutboundProxy",      "sipPort",
-					 NULL};
+static const char *const sip_fields[] = {
+    "sipLogin", "sipAuthenticationName", "sipPassword", "sipDomain", "sipOutboundProxy", "sipPort", NULL};
 
 /* One row per method the floor touches, in the order missing methods are
  * appended. secure: restPolicy OVERWRITE + restOnError FAIL. list: the
@@ -21,22 +20,20 @@ static const struct floor_rule {
 	const char *list;
 	const char *const *names;
 } floor_rules[] = {
-	{"call", true, "restOverwrite", call_overwrite},
-	{"transfer", true, NULL, NULL},
-	{"sendMessage", true, NULL, NULL},
-	{"connect", false, "clientExclude", sip_fields},
-	{"ConnectionStatusEvent", false, "clientExclude", sip_fields},
-	{"RegistrationStatusEvent", false, "clientExclude", sip_fields},
+    {"call", true, "restOverwrite", call_overwrite},
+    {"transfer", true, NULL, NULL},
+    {"sendMessage", true, NULL, NULL},
+    {"connect", false, "clientExclude", sip_fields},
+    {"ConnectionStatusEvent", false, "clientExclude", sip_fields},
+    {"RegistrationStatusEvent", false, "clientExclude", sip_fields},
 };
 
 /* What WCS uses for a method with no key, in WCS's field order. */
 static const char *const wcs_defaults[][2] = {
-	{"clientExclude", ""},  {"restExclude", ""},     {"restOnError", "LOG"},
-	{"restPolicy", "NOTIFY"}, {"restOverwrite", ""},
+    {"clientExclude", ""}, {"restExclude", ""}, {"restOnError", "LOG"}, {"restPolicy", "NOTIFY"}, {"restOverwrite", ""},
 };
 
-static void set_err(char *err, size_t errlen, const char *what, const char *method,
-		    const char *field)
+static void set_err(char *err, size_t errlen, const char *what, const char *method, const char *field)
 {
 	if (!err || errlen == 0)
 		return;
@@ -59,8 +56,8 @@ int pol_rcc_parse(const char *text, size_t len, json_t **out, char *err, size_t 
 	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	if (!j) {
 		if (err && errlen)
-			(void)ch_fmt(err, errlen, "restClientConfig: line %d column %d: %s",
-				     je.line, je.column, je.text);
+			(void)ch_fmt(err, errlen, "restClientConfig: line %d column %d: %s", je.line, je.column,
+				     je.text);
 		return EINVAL;
 	}
 	if (!json_is_object(j)) {
@@ -69,12 +66,14 @@ int pol_rcc_parse(const char *text, size_t len, json_t **out, char *err, size_t 
 	}
 	const char *method, *field;
 	json_t *m, *v;
-	json_object_foreach(j, method, m) {
+	json_object_foreach(j, method, m)
+	{
 		if (!json_is_object(m)) {
 			set_err(err, errlen, "not an object", method, NULL);
 			goto fail;
 		}
-		json_object_foreach(m, field, v) {
+		json_object_foreach(m, field, v)
+		{
 			if (!json_is_string(v)) {
 				set_err(err, errlen, "not a string", method, field);
 				goto fail;
@@ -154,8 +153,7 @@ static int raise_list(const char *old, const char *const *names, char **out)
 }
 
 /* Sets m.field to val (when different) and reports it. */
-static int set_field(json_t *m, const char *method, const char *field, const char *val,
-		     pol_rcc_note_fn note, void *arg)
+static int set_field(json_t *m, const char *method, const char *field, const char *val, pol_rcc_note_fn note, void *arg)
 {
 	const char *cur = json_string_value(json_object_get(m, field));
 	if (cur && strcmp(cur, val) == 0)

@@ -12,12 +12,11 @@
 #define TOKEN_MAX 4096
 /* base64url of a 32-byte HMAC-SHA256, unpadded */
 #define HS256_SIG_B64_LEN 43
-#define SECRET_MIN 32
+#define SECRET_MIN        32
 
 static bool is_b64url_char(char c)
 {
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_';
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
 /* Unpadded base64url (RFC 7515 section 2). A length of 1 mod 4 cannot
@@ -68,8 +67,7 @@ static json_t *segment_json(const char *s, size_t len)
 static bool json_str_is(const json_t *v, const char *want)
 {
 	size_t wlen = strlen(want);
-	return json_is_string(v) && json_string_length(v) == wlen &&
-	       memcmp(json_string_value(v), want, wlen) == 0;
+	return json_is_string(v) && json_string_length(v) == wlen && memcmp(json_string_value(v), want, wlen) == 0;
 }
 
 static bool ascii_caseeq(const char *a, size_t alen, const char *b)
@@ -130,23 +128,21 @@ static int64_t sat_sub(int64_t a, int64_t b)
 }
 
 /* Claims of a payload whose signature has been verified. */
-static enum pol_token_verdict check_claims(const json_t *pl, const struct pol_token_params *p,
-					   const char *origin, int64_t now_s,
-					   struct pol_token_claims *claims)
+static enum pol_token_verdict check_claims(const json_t *pl, const struct pol_token_params *p, const char *origin,
+					   int64_t now_s, struct pol_token_claims *claims)
 {
 	const json_t *exp = json_object_get(pl, "exp");
 	const json_t *iat = json_object_get(pl, "iat");
 	const json_t *jti = json_object_get(pl, "jti");
 	/* 1.7e9 is a real in JSON: the claims must be integers */
-	if (!json_is_integer(exp) || !json_is_integer(iat) || !json_is_string(jti) ||
-	    json_string_length(jti) == 0)
+	if (!json_is_integer(exp) || !json_is_integer(iat) || !json_is_string(jti) || json_string_length(jti) == 0)
 		return POL_TOKEN_MISSING_CLAIM;
 	if (json_string_length(jti) > POL_JTI_MAX)
 		return POL_TOKEN_MALFORMED;
 
 	const json_t *button = json_object_get(pl, "button");
-	if (button && (!json_is_string(button) || json_string_length(button) == 0 ||
-		       json_string_length(button) > POL_BUTTON_MAX))
+	if (button &&
+	    (!json_is_string(button) || json_string_length(button) == 0 || json_string_length(button) > POL_BUTTON_MAX))
 		return POL_TOKEN_MALFORMED;
 
 	int64_t e = json_integer_value(exp), i = json_integer_value(iat);
@@ -184,9 +180,8 @@ static enum pol_token_verdict check_claims(const json_t *pl, const struct pol_to
 	return POL_TOKEN_OK;
 }
 
-enum pol_token_verdict pol_token_check(const char *jwt, const struct pol_token_params *p,
-				       const char *origin, int64_t now_s,
-				       struct pol_token_claims *claims)
+enum pol_token_verdict pol_token_check(const char *jwt, const struct pol_token_params *p, const char *origin,
+				       int64_t now_s, struct pol_token_claims *claims)
 {
 	/* without a proper secret nothing can be verified: fail closed */
 	if (!p || !p->secret || p->secret_len < SECRET_MIN || p->secret_len > INT_MAX)
@@ -207,8 +202,7 @@ enum pol_token_verdict pol_token_check(const char *jwt, const struct pol_token_p
 	size_t hlen = (size_t)(dot1 - jwt);
 	size_t plen = (size_t)(dot2 - dot1 - 1);
 	size_t slen = len - (size_t)(dot2 + 1 - jwt);
-	if (hlen == 0 || plen == 0 || !is_b64url(jwt, hlen) || !is_b64url(dot1 + 1, plen) ||
-	    !is_b64url(dot2 + 1, slen))
+	if (hlen == 0 || plen == 0 || !is_b64url(jwt, hlen) || !is_b64url(dot1 + 1, plen) || !is_b64url(dot2 + 1, slen))
 		return POL_TOKEN_MALFORMED;
 
 	enum pol_token_verdict v = POL_TOKEN_MALFORMED;

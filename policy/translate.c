@@ -16,8 +16,8 @@
 /* A pattern cannot take more than this many backtracking steps, this
  * recursion depth or this much heap (KiB) on one input: inputs are short,
  * so honest patterns stay far below. */
-#define XLATE_MATCH_LIMIT 200000u
-#define XLATE_DEPTH_LIMIT 2000u
+#define XLATE_MATCH_LIMIT    200000u
+#define XLATE_DEPTH_LIMIT    2000u
 #define XLATE_HEAP_LIMIT_KIB 2048u
 
 struct xlate_rule {
@@ -48,8 +48,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	(void)r; /* a truncated message is still a message */
 }
 
-static pcre2_code *compile_one(const char *pat, const char *what, size_t idx, char *err,
-			       size_t errlen)
+static pcre2_code *compile_one(const char *pat, const char *what, size_t idx, char *err, size_t errlen)
 {
 	if (!pat) {
 		set_err(err, errlen, "%s.[%zu]: missing pattern", what, idx);
@@ -57,14 +56,13 @@ static pcre2_code *compile_one(const char *pat, const char *what, size_t idx, ch
 	}
 	int ec = 0;
 	PCRE2_SIZE off = 0;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
-				       PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C, &ec, &off, NULL);
+	pcre2_code *re =
+	    pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_NEVER_BACKSLASH_C, &ec, &off, NULL);
 	if (!re) {
 		PCRE2_UCHAR msg[200];
 		if (pcre2_get_error_message(ec, msg, sizeof(msg)) < 0)
 			msg[0] = '\0';
-		set_err(err, errlen, "%s.[%zu]: %s at offset %zu", what, idx, (const char *)msg,
-			(size_t)off);
+		set_err(err, errlen, "%s.[%zu]: %s at offset %zu", what, idx, (const char *)msg, (size_t)off);
 	}
 	return re;
 }
@@ -86,15 +84,17 @@ static int check_template(const char *t, uint32_t ngroups, size_t idx, char *err
 			continue;
 		}
 		if (n < '1' || n > '9') {
-			set_err(err, errlen,
-				"translations.[%zu].output: '$' must be followed by 1..9 or '$' (\"$$\" is a literal '$')",
-				idx);
+			set_err(
+			    err, errlen,
+			    "translations.[%zu].output: '$' must be followed by 1..9 or '$' (\"$$\" is a literal '$')",
+			    idx);
 			return EINVAL;
 		}
 		if ((uint32_t)(n - '0') > ngroups) {
-			set_err(err, errlen,
-				"translations.[%zu].output: $%c refers to a group the pattern does not have (it has %u)",
-				idx, n, ngroups);
+			set_err(
+			    err, errlen,
+			    "translations.[%zu].output: $%c refers to a group the pattern does not have (it has %u)",
+			    idx, n, ngroups);
 			return EINVAL;
 		}
 		i++;
@@ -121,9 +121,8 @@ void pol_xlate_free(struct pol_xlate *x)
 	free(x);
 }
 
-int pol_xlate_compile(const char *const *patterns, const char *const *outputs, size_t n,
-		      const char *const *allow, size_t nallow, bool has_allow,
-		      const char *const *deny, size_t ndeny, struct pol_xlate **out,
+int pol_xlate_compile(const char *const *patterns, const char *const *outputs, size_t n, const char *const *allow,
+		      size_t nallow, bool has_allow, const char *const *deny, size_t ndeny, struct pol_xlate **out,
 		      size_t *bad_index, char *err, size_t errlen)
 {
 	int rc = ENOMEM;
@@ -155,8 +154,7 @@ int pol_xlate_compile(const char *const *patterns, const char *const *outputs, s
 			char tmp[300];
 			if (err && errlen && ch_fmt(tmp, sizeof(tmp), "%s", err) == 0) {
 				const char *rest = strchr(tmp, ':');
-				set_err(err, errlen, "translations.[%zu].pattern%s", i,
-					rest ? rest : ": invalid");
+				set_err(err, errlen, "translations.[%zu].pattern%s", i, rest ? rest : ": invalid");
 			}
 			goto out;
 		}
@@ -305,8 +303,7 @@ static bool span_ok(const char *s, size_t len, const char *extra, bool allow_emp
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == '%') {
-			if (i + 2 >= len || !is_hex((unsigned char)s[i + 1]) ||
-			    !is_hex((unsigned char)s[i + 2]))
+			if (i + 2 >= len || !is_hex((unsigned char)s[i + 1]) || !is_hex((unsigned char)s[i + 2]))
 				return false;
 			i += 2;
 			continue;
@@ -368,8 +365,7 @@ static bool hostname_ok(const char *s, size_t len)
 			return false;
 	}
 	/* toplabel = ALPHA ... */
-	return (first_of_last >= 'a' && first_of_last <= 'z') ||
-	       (first_of_last >= 'A' && first_of_last <= 'Z');
+	return (first_of_last >= 'a' && first_of_last <= 'z') || (first_of_last >= 'A' && first_of_last <= 'Z');
 }
 
 static bool host_ok(const char *s, size_t len)
@@ -470,8 +466,7 @@ bool pol_sip_uri_ok(const char *uri)
 /* ---- matching ------------------------------------------------------------ */
 
 /* 1 matched, 0 no match, -1 limit or error. md is reused by the caller. */
-static int match(const pcre2_code *re, const char *s, size_t len, pcre2_match_data *md,
-		 pcre2_match_context *mctx)
+static int match(const pcre2_code *re, const char *s, size_t len, pcre2_match_data *md, pcre2_match_context *mctx)
 {
 	int r = pcre2_match(re, (PCRE2_SPTR)s, len, 0, PCRE2_NO_UTF_CHECK, md, mctx);
 	if (r >= 0)
@@ -490,14 +485,12 @@ static bool append(char *out, size_t cap, size_t *n, const char *s, size_t len)
 	return true;
 }
 
-enum pol_xlate_verdict pol_xlate_translate(const struct pol_xlate *x, const char *input,
-					   char *out, size_t cap)
+enum pol_xlate_verdict pol_xlate_translate(const struct pol_xlate *x, const char *input, char *out, size_t cap)
 {
 	if (!x || !input || !out || cap == 0)
 		return POL_XLATE_BAD_INPUT;
 	size_t len = strnlen(input, POL_XLATE_INPUT_MAX + 1);
-	if (len == 0 || len > POL_XLATE_INPUT_MAX ||
-	    !input_ok((const unsigned char *)input, len))
+	if (len == 0 || len > POL_XLATE_INPUT_MAX || !input_ok((const unsigned char *)input, len))
 		return POL_XLATE_BAD_INPUT;
 
 	enum pol_xlate_verdict v = POL_XLATE_NO_RULE;
@@ -606,8 +599,7 @@ out:
 	return v;
 }
 
-enum pol_xlate_verdict pol_xlate_apply(const struct pol_xlate *x, const char *input, char *out,
-				       size_t cap)
+enum pol_xlate_verdict pol_xlate_apply(const struct pol_xlate *x, const char *input, char *out, size_t cap)
 {
 	char buf[POL_XLATE_INPUT_MAX + 1 > 1024 ? POL_XLATE_INPUT_MAX + 1 : 1024];
 	size_t bcap = cap < sizeof(buf) ? cap : sizeof(buf);

@@ -7,28 +7,27 @@
 static int check_failures;
 static int check_count;
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		check_count++;                                                                     \
-		if (!(cond)) {                                                                     \
-			check_failures++;                                                          \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-		}                                                                                  \
+#define CHECK(cond)                                                                                                    \
+	do {                                                                                                           \
+		check_count++;                                                                                         \
+		if (!(cond)) {                                                                                         \
+			check_failures++;                                                                              \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                       \
+		}                                                                                                      \
 	} while (0)
 
-#define CHECK_MSG(cond, ...)                                                                       \
-	do {                                                                                       \
-		check_count++;                                                                     \
-		if (!(cond)) {                                                                     \
-			check_failures++;                                                          \
-			fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);   \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fputc('\n', stderr);                                                       \
-		}                                                                                  \
+#define CHECK_MSG(cond, ...)                                                                                           \
+	do {                                                                                                           \
+		check_count++;                                                                                         \
+		if (!(cond)) {                                                                                         \
+			check_failures++;                                                                              \
+			fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);                       \
+			fprintf(stderr, __VA_ARGS__);                                                                  \
+			fputc('\n', stderr);                                                                           \
+		}                                                                                                      \
 	} while (0)
 
-#define CHECK_STR(a, b)                                                                            \
-	CHECK_MSG(strcmp((a), (b)) == 0, "\"%s\" != \"%s\"", (a), (b))
+#define CHECK_STR(a, b) CHECK_MSG(strcmp((a), (b)) == 0, "\"%s\" != \"%s\"", (a), (b))
 
 /* At the end of main(): prints "N passed, N failed" and returns the status. */
 static inline int check_done(void)

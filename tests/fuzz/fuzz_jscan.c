@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAXM 64
+#define MAXM  64
 #define FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL)
 
 static size_t depth_of(const json_t *j)
@@ -16,7 +16,8 @@ static size_t depth_of(const json_t *j)
 	if (json_is_object(j)) {
 		const char *k;
 		json_t *v;
-		json_object_foreach((json_t *)j, k, v) {
+		json_object_foreach((json_t *)j, k, v)
+		{
 			size_t c = depth_of(v);
 			d = c > d ? c : d;
 		}
@@ -25,7 +26,8 @@ static size_t depth_of(const json_t *j)
 	if (json_is_array(j)) {
 		size_t i;
 		json_t *v;
-		json_array_foreach(j, i, v) {
+		json_array_foreach(j, i, v)
+		{
 			size_t c = depth_of(v);
 			d = c > d ? c : d;
 		}
@@ -38,9 +40,8 @@ static void check_spans(const char *b, size_t len, const struct pol_member *m, s
 {
 	size_t prev_end = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (m[i].key_off < prev_end || m[i].key_len < 2 ||
-		    m[i].key_off + m[i].key_len > m[i].val_off || m[i].val_len == 0 ||
-		    m[i].val_off + m[i].val_len > len)
+		if (m[i].key_off < prev_end || m[i].key_len < 2 || m[i].key_off + m[i].key_len > m[i].val_off ||
+		    m[i].val_len == 0 || m[i].val_off + m[i].val_len > len)
 			abort();
 		if (b[m[i].key_off] != '"' || b[m[i].key_off + m[i].key_len - 1] != '"')
 			abort();
@@ -58,8 +59,7 @@ static void check_against(const char *b, const struct pol_member *m, size_t n, j
 	for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it), i++) {
 		json_t *k = json_loadb(b + m[i].key_off, m[i].key_len, JSON_DECODE_ANY, NULL);
 		json_t *v = json_loadb(b + m[i].val_off, m[i].val_len, FLAGS | JSON_DECODE_ANY, NULL);
-		if (!k || !v || !json_is_string(k) ||
-		    strcmp(json_string_value(k), json_object_iter_key(it)) != 0 ||
+		if (!k || !v || !json_is_string(k) || strcmp(json_string_value(k), json_object_iter_key(it)) != 0 ||
 		    !json_equal(v, json_object_iter_value(it)))
 			abort();
 		json_decref(k);

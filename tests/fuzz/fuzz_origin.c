@@ -20,8 +20,8 @@ static void check_origin(const char *s, size_t len)
 		return;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c <= ' ' || c >= 0x7f || c == '@' || c == '?' || c == '#' || c == '%' ||
-		    c == '\\' || (c == '/' && (i < 5 || i > 7)))
+		if (c <= ' ' || c >= 0x7f || c == '@' || c == '?' || c == '#' || c == '%' || c == '\\' ||
+		    (c == '/' && (i < 5 || i > 7)))
 			abort();
 	}
 	if (o.port == 0 || o.host[0] == '\0' || strlen(o.host) > 253)

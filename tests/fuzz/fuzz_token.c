@@ -13,15 +13,15 @@
  *   else the rest is the token text, as a hook request would carry it. */
 
 #define INPUT_MAX 8192
-#define NOW 1700000000LL
+#define NOW       1700000000LL
 
 static const unsigned char SECRET[32] = "fuzz-secret-0123456789abcdefghij";
 
 static const struct pol_token_params P = {
-	.secret = SECRET,
-	.secret_len = sizeof(SECRET),
-	.max_age_s = 300,
-	.leeway_s = 30,
+    .secret = SECRET,
+    .secret_len = sizeof(SECRET),
+    .max_age_s = 300,
+    .leeway_s = 30,
 };
 
 static size_t b64url(const unsigned char *in, size_t n, char *out)

@@ -34,8 +34,8 @@ static void collect_file(const char *src, const char *kind)
 		return;
 	mkdir(CH_TEST_LOG_DIR, 0700);
 	char dst[512];
-	snprintf(dst, sizeof(dst), "%s/%s-%ld-%u-%s.log", CH_TEST_LOG_DIR, program_invocation_short_name, (long)getpid(),
-		 seq++, kind);
+	snprintf(dst, sizeof(dst), "%s/%s-%ld-%u-%s.log", CH_TEST_LOG_DIR, program_invocation_short_name,
+		 (long)getpid(), seq++, kind);
 	int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd >= 0) {
 		char buf[65536];
@@ -370,8 +370,8 @@ static void header_value(const char *headers, const char *name, char *out, size_
 	}
 }
 
-int ch_http(CURL *c, const char *method, const char *url, const char *const *headers,
-	    const char *body, size_t len, struct chr *out)
+int ch_http(CURL *c, const char *method, const char *url, const char *const *headers, const char *body, size_t len,
+	    struct chr *out)
 {
 	struct sink b = {0}, h = {0};
 	struct curl_slist *hl = NULL;

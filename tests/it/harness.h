@@ -7,14 +7,12 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-
-
 struct chd {
 	pid_t pid;
-	char dir[256];  /* private temp dir: callhook.conf, callhook.log, any files */
+	char dir[256]; /* private temp dir: callhook.conf, callhook.log, any files */
 	char conf[320];
 	char log[320];
-	int hook_port;      /* first port of each listener, parsed from the log */
+	int hook_port; /* first port of each listener, parsed from the log */
 	int admin_port;
 	int orig_http_port;
 	int orig_xml_port;
@@ -59,8 +57,8 @@ struct chr {
 
 /* One request on a reusable easy handle (keep-alive). headers: NULL-terminated
  * list or NULL. body may be NULL. Returns the CURLcode. */
-int ch_http(CURL *c, const char *method, const char *url, const char *const *headers,
-	    const char *body, size_t len, struct chr *out);
+int ch_http(CURL *c, const char *method, const char *url, const char *const *headers, const char *body, size_t len,
+	    struct chr *out);
 void chr_free(struct chr *r);
 /* URL for the hook: "http://127.0.0.1:<port><path>" into buf. */
 const char *ch_url(char *buf, size_t cap, int port, const char *path);

@@ -13,22 +13,23 @@
 #include <unistd.h>
 
 static const char *conf_two_sites =
-	"log = { level = \"debug\"; };\n"
-	"hook = { listen = [ \"127.0.0.1:0\" ]; max_sessions = 40; request_timeout_s = 2; max_body_bytes = 65536;\n"
-	"  max_json_depth = 16;\n"
-	"  rest_client_config = \"" CH_SOURCE_DIR "/../shared/spec/rest_client_config.json\"; };\n"
-	"sites = (\n"
-	" { name = \"shop\"; origins = [ \"https://www.example.com\", \"https://*.example.com\" ];\n"
-	"   sip = { login = \"10001\"; auth_name = \"10001a\"; password = \"Shop-Secret-77\"; domain = \"sip.example.com\";\n"
-	"           outbound_proxy = \"proxy.example.com\"; port = 5060; register_required = true; };\n"
-	"   callee = \"10002\"; buttons = { sales = \"10002\"; support = \"10003\"; };\n"
-	"   limits = { connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = 1000;\n"
-	"              calls_per_minute = 1000; concurrent_calls = 1000; }; },\n"
-	" { name = \"clinic\"; domain = \"clinic.test\"; sip = { login = \"20001\"; password = \"Clinic-Secret-88\"; };\n"
-	"   buttons = { desk = \"20002\"; }; allow_transfer = true; allow_messages = true;\n"
-	"   limits = { connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = 1000;\n"
-	"              calls_per_minute = 1000; concurrent_calls = 1000; }; }\n"
-	");\n";
+    "log = { level = \"debug\"; };\n"
+    "hook = { listen = [ \"127.0.0.1:0\" ]; max_sessions = 40; request_timeout_s = 2; max_body_bytes = 65536;\n"
+    "  max_json_depth = 16;\n"
+    "  rest_client_config = \"" CH_SOURCE_DIR "/../shared/spec/rest_client_config.json\"; };\n"
+    "sites = (\n"
+    " { name = \"shop\"; origins = [ \"https://www.example.com\", \"https://*.example.com\" ];\n"
+    "   sip = { login = \"10001\"; auth_name = \"10001a\"; password = \"Shop-Secret-77\"; domain = "
+    "\"sip.example.com\";\n"
+    "           outbound_proxy = \"proxy.example.com\"; port = 5060; register_required = true; };\n"
+    "   callee = \"10002\"; buttons = { sales = \"10002\"; support = \"10003\"; };\n"
+    "   limits = { connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = 1000;\n"
+    "              calls_per_minute = 1000; concurrent_calls = 1000; }; },\n"
+    " { name = \"clinic\"; domain = \"clinic.test\"; sip = { login = \"20001\"; password = \"Clinic-Secret-88\"; };\n"
+    "   buttons = { desk = \"20002\"; }; allow_transfer = true; allow_messages = true;\n"
+    "   limits = { connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = 1000;\n"
+    "              calls_per_minute = 1000; concurrent_calls = 1000; }; }\n"
+    ");\n";
 
 static struct chd d;
 static CURL *c;
@@ -70,22 +71,24 @@ static const char *connect_body(char *buf, size_t cap, const char *sid, const ch
 static void test_connect_allowed(void)
 {
 	/* members the hook does not touch come back byte for byte: floats, huge ints, {} and escapes */
-	const char *body = "{\"nodeId\":\"n@1.2.3.4\" , \"appKey\":\"clickToCallApp\",\"sessionId\":\"/10.0.0.1:5000/s-a\","
-			   "\"f\":0.1,\"big\":123456789012345678901234567890,\"neg\":-1.5e-300,\"empty\":{},\"arr\":[],"
-			   "\"u\":\"\\u00e9t\\u00e9 \xc3\xa9 /path\\/x\",\"custom\":{\"button\":\"sales\"},"
-			   "\"sipPassword\":\"browser-chosen\",\"sipProxy\":\"evil.example\",\"sipLogin\":\"999\","
-			   "\"restClientConfig\":{\"call\":{\"restPolicy\":\"NOTIFY\"}},"
-			   "\"origin\":\"https://www.example.com\"}";
+	const char *body =
+	    "{\"nodeId\":\"n@1.2.3.4\" , \"appKey\":\"clickToCallApp\",\"sessionId\":\"/10.0.0.1:5000/s-a\","
+	    "\"f\":0.1,\"big\":123456789012345678901234567890,\"neg\":-1.5e-300,\"empty\":{},\"arr\":[],"
+	    "\"u\":\"\\u00e9t\\u00e9 \xc3\xa9 /path\\/x\",\"custom\":{\"button\":\"sales\"},"
+	    "\"sipPassword\":\"browser-chosen\",\"sipProxy\":\"evil.example\",\"sipLogin\":\"999\","
+	    "\"restClientConfig\":{\"call\":{\"restPolicy\":\"NOTIFY\"}},"
+	    "\"origin\":\"https://www.example.com\"}";
 	struct chr r = post("/rest-hook/connect", body);
 	CHECK(r.status == 200);
 	CHECK_STR(r.ctype, "application/json");
-	const char *prefix = "{\"nodeId\":\"n@1.2.3.4\",\"appKey\":\"clickToCallApp\",\"sessionId\":\"/10.0.0.1:5000/s-a\","
-			     "\"f\":0.1,\"big\":123456789012345678901234567890,\"neg\":-1.5e-300,\"empty\":{},\"arr\":[],"
-			     "\"u\":\"\\u00e9t\\u00e9 \xc3\xa9 /path\\/x\",\"custom\":{\"button\":\"sales\"},"
-			     "\"origin\":\"https://www.example.com\",\"sipLogin\":\"10001\",\"sipAuthenticationName\":\"10001a\","
-			     "\"sipPassword\":\"Shop-Secret-77\",\"sipDomain\":\"sip.example.com\","
-			     "\"sipOutboundProxy\":\"proxy.example.com\",\"sipPort\":\"5060\",\"sipRegisterRequired\":true,"
-			     "\"restClientConfig\":{";
+	const char *prefix =
+	    "{\"nodeId\":\"n@1.2.3.4\",\"appKey\":\"clickToCallApp\",\"sessionId\":\"/10.0.0.1:5000/s-a\","
+	    "\"f\":0.1,\"big\":123456789012345678901234567890,\"neg\":-1.5e-300,\"empty\":{},\"arr\":[],"
+	    "\"u\":\"\\u00e9t\\u00e9 \xc3\xa9 /path\\/x\",\"custom\":{\"button\":\"sales\"},"
+	    "\"origin\":\"https://www.example.com\",\"sipLogin\":\"10001\",\"sipAuthenticationName\":\"10001a\","
+	    "\"sipPassword\":\"Shop-Secret-77\",\"sipDomain\":\"sip.example.com\","
+	    "\"sipOutboundProxy\":\"proxy.example.com\",\"sipPort\":\"5060\",\"sipRegisterRequired\":true,"
+	    "\"restClientConfig\":{";
 	CHECK_MSG(strncmp(r.body, prefix, strlen(prefix)) == 0, "answer: %s", r.body);
 	CHECK(strstr(r.body, "browser-chosen") == NULL);
 	CHECK(strstr(r.body, "evil.example") == NULL);
@@ -100,8 +103,10 @@ static void test_connect_allowed(void)
 	CHECK_STR(json_string_value(json_object_get(json_object_get(rcc, "transfer"), "restPolicy")), "OVERWRITE");
 	CHECK_STR(json_string_value(json_object_get(json_object_get(rcc, "sendMessage"), "restOnError")), "FAIL");
 	const char *excl = "sipLogin,sipAuthenticationName,sipPassword,sipDomain,sipOutboundProxy,sipPort";
-	CHECK_STR(json_string_value(json_object_get(json_object_get(rcc, "ConnectionStatusEvent"), "clientExclude")), excl);
-	CHECK_STR(json_string_value(json_object_get(json_object_get(rcc, "RegistrationStatusEvent"), "clientExclude")), excl);
+	CHECK_STR(json_string_value(json_object_get(json_object_get(rcc, "ConnectionStatusEvent"), "clientExclude")),
+		  excl);
+	CHECK_STR(json_string_value(json_object_get(json_object_get(rcc, "RegistrationStatusEvent"), "clientExclude")),
+		  excl);
 	CHECK_STR(json_string_value(json_object_get(json_object_get(rcc, "connect"), "clientExclude")), excl);
 	CHECK(json_object_size(rcc) == 33); /* the file's 32 methods + connect */
 	json_decref(j);
@@ -123,10 +128,19 @@ static void test_connect_allowed(void)
 static void test_connect_refused(void)
 {
 	/* the PHP's substring test let every one of these in */
-	const char *bad[] = {"https://example.com.evil.net", "https://evilexample.com", "https://www.example.com@evil.net",
-			     "https://evil.net/https://www.example.com", "https://evil.net?x=www.example.com",
-			     "http://www.example.com", "https://www.example.com:8443", "https://www.example.com.",
-			     "https://www.example.com/", "null", "", "https://www.example.com%2f", "https://www.example.com\\\\"};
+	const char *bad[] = {"https://example.com.evil.net",
+			     "https://evilexample.com",
+			     "https://www.example.com@evil.net",
+			     "https://evil.net/https://www.example.com",
+			     "https://evil.net?x=www.example.com",
+			     "http://www.example.com",
+			     "https://www.example.com:8443",
+			     "https://www.example.com.",
+			     "https://www.example.com/",
+			     "null",
+			     "",
+			     "https://www.example.com%2f",
+			     "https://www.example.com\\\\"};
 	char b[1024];
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct chr r = post("/rest-hook/connect", connect_body(b, sizeof(b), "/10.0.0.3:1/bad", bad[i], NULL));
@@ -152,8 +166,10 @@ static void call_expect(const char *sid, const char *custom, const char *callee)
 {
 	char body[1024];
 	snprintf(body, sizeof(body),
-		 "{\"callId\":\"c-%s-%ld\",\"incoming\":false,\"hasVideo\":false,\"callee\":\"+44900123456\",\"sessionId\":\"%s\","
-		 "\"sdp\":\"v=0\\r\\no=- 1 1 IN IP4 1.2.3.4\\r\\n\",\"inviteParameters\":{\"X-Evil\":\"1\"},\"custom\":%s,\"f\":1.10}",
+		 "{\"callId\":\"c-%s-%ld\",\"incoming\":false,\"hasVideo\":false,\"callee\":\"+44900123456\","
+		 "\"sessionId\":\"%s\","
+		 "\"sdp\":\"v=0\\r\\no=- 1 1 IN IP4 "
+		 "1.2.3.4\\r\\n\",\"inviteParameters\":{\"X-Evil\":\"1\"},\"custom\":%s,\"f\":1.10}",
 		 sid, (long)rand(), sid, custom ? custom : "{}");
 	struct chr r = post("/rest-hook/call", body);
 	CHECK(r.status == 200);
@@ -170,11 +186,12 @@ static void call_expect(const char *sid, const char *custom, const char *callee)
 static void test_calls(void)
 {
 	char b[1024];
-	struct chr r = post("/rest-hook/connect",
-			    connect_body(b, sizeof(b), "/10.0.1.1:1/sales", "https://www.example.com", "{\"button\":\"sales\"}"));
+	struct chr r = post("/rest-hook/connect", connect_body(b, sizeof(b), "/10.0.1.1:1/sales",
+							       "https://www.example.com", "{\"button\":\"sales\"}"));
 	CHECK(r.status == 200);
 	chr_free(&r);
-	r = post("/rest-hook/connect", connect_body(b, sizeof(b), "/10.0.1.1:2/none", "https://shop.example.com", NULL));
+	r = post("/rest-hook/connect",
+		 connect_body(b, sizeof(b), "/10.0.1.1:2/none", "https://shop.example.com", NULL));
 	CHECK(r.status == 200);
 	chr_free(&r);
 	r = post("/rest-hook/connect", connect_body(b, sizeof(b), "/10.0.1.1:3/clinic", "https://clinic.test", NULL));
@@ -184,13 +201,14 @@ static void test_calls(void)
 	CHECK(strstr(r.body, "\"sipRegisterRequired\":false") != NULL);
 	chr_free(&r);
 
-	call_expect("/10.0.1.1:1/sales", NULL, "10002");                        /* connect's button */
-	call_expect("/10.0.1.1:1/sales", "{\"button\":\"support\"}", "10003");  /* call's button wins */
-	call_expect("/10.0.1.1:2/none", NULL, "10002");                         /* the site's callee */
-	call_expect("/10.0.1.1:3/clinic", "{\"button\":\"desk\"}", "20002");    /* the other site */
+	call_expect("/10.0.1.1:1/sales", NULL, "10002");                       /* connect's button */
+	call_expect("/10.0.1.1:1/sales", "{\"button\":\"support\"}", "10003"); /* call's button wins */
+	call_expect("/10.0.1.1:2/none", NULL, "10002");                        /* the site's callee */
+	call_expect("/10.0.1.1:3/clinic", "{\"button\":\"desk\"}", "20002");   /* the other site */
 
 	/* a callee is never the browser's; an unknown button is refused */
-	r = post("/rest-hook/call", "{\"callId\":\"x1\",\"sessionId\":\"/10.0.1.1:1/sales\",\"custom\":{\"button\":\"premium\"}}");
+	r = post("/rest-hook/call",
+		 "{\"callId\":\"x1\",\"sessionId\":\"/10.0.1.1:1/sales\",\"custom\":{\"button\":\"premium\"}}");
 	CHECK(is_error(&r, 403, "unknown button"));
 	chr_free(&r);
 	/* the clinic has buttons but no default callee */
@@ -203,7 +221,9 @@ static void test_calls(void)
 	chr_free(&r);
 	/* a call without callee or inviteParameters gets both appended */
 	r = post("/rest-hook/call", "{\"callId\":\"x4\",\"sessionId\":\"/10.0.1.1:2/none\"}");
-	CHECK_STR(r.body, "{\"callId\":\"x4\",\"sessionId\":\"/10.0.1.1:2/none\",\"callee\":\"10002\",\"inviteParameters\":{}}");
+	CHECK_STR(
+	    r.body,
+	    "{\"callId\":\"x4\",\"sessionId\":\"/10.0.1.1:2/none\",\"callee\":\"10002\",\"inviteParameters\":{}}");
 	chr_free(&r);
 
 	/* transfer and sendMessage: refused for the shop, mirrored for the clinic */
@@ -220,7 +240,9 @@ static void test_calls(void)
 	chr_free(&r);
 
 	/* DISCONNECTED closes the session: the next call of it is refused */
-	const char *ev = "{ \"nodeId\" : \"n\", \"sessionId\":\"/10.0.1.1:1/sales\",\"status\":\"DISCONNECTED\",\"info\":\"Normal disconnect\" }";
+	const char *ev =
+	    "{ \"nodeId\" : \"n\", \"sessionId\":\"/10.0.1.1:1/sales\",\"status\":\"DISCONNECTED\",\"info\":\"Normal "
+	    "disconnect\" }";
 	r = post("/rest-hook/ConnectionStatusEvent", ev);
 	CHECK(r.status == 200 && strcmp(r.body, ev) == 0);
 	chr_free(&r);
@@ -274,16 +296,16 @@ static void test_bad_inputs(void)
 		size_t len;
 		const char *reason;
 	} cases[] = {
-		{"", 0, "empty body: a JSON object is required"},
-		{"{\"a\":", 5, "malformed JSON"},
-		{"[1,2]", 5, "the body must be a JSON object"},
-		{"\"str\"", 5, "the body must be a JSON object"},
-		{"{\"a\":1,\"a\":2}", 13, "duplicate object key"},
-		{"{\"a\":\"\xff\xfe\"}", 9, "invalid UTF-8"},
-		{"{\"a\":\"\xc3\"}", 8, "invalid UTF-8"},
-		{"{\"a\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}", 47, "JSON nested too deeply"},
-		{"{\"a\":1} x", 9, "malformed JSON"},
-		{"{\"a\":\"x\x01y\"}", 11, "malformed JSON"},
+	    {"", 0, "empty body: a JSON object is required"},
+	    {"{\"a\":", 5, "malformed JSON"},
+	    {"[1,2]", 5, "the body must be a JSON object"},
+	    {"\"str\"", 5, "the body must be a JSON object"},
+	    {"{\"a\":1,\"a\":2}", 13, "duplicate object key"},
+	    {"{\"a\":\"\xff\xfe\"}", 9, "invalid UTF-8"},
+	    {"{\"a\":\"\xc3\"}", 8, "invalid UTF-8"},
+	    {"{\"a\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}", 47, "JSON nested too deeply"},
+	    {"{\"a\":1} x", 9, "malformed JSON"},
+	    {"{\"a\":\"x\x01y\"}", 11, "malformed JSON"},
 	};
 	char url[256];
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -348,14 +370,16 @@ static void test_keepalive(void)
 	for (int i = 0; i < 20; i++) {
 		char sid[64];
 		snprintf(sid, sizeof(sid), "/10.0.2.1:%d/ka", i);
-		struct chr r = post("/rest-hook/connect", connect_body(b, sizeof(b), sid, "https://www.example.com", NULL));
+		struct chr r =
+		    post("/rest-hook/connect", connect_body(b, sizeof(b), sid, "https://www.example.com", NULL));
 		CHECK(r.status == 200);
 		chr_free(&r);
 		long n = 0;
 		curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &n);
 		if (i > 0)
 			conns = conns < 0 ? n : conns + n;
-		struct chr e = post("/rest-hook/ConnectionStatusEvent", "{\"sessionId\":\"x\",\"status\":\"ESTABLISHED\"}");
+		struct chr e =
+		    post("/rest-hook/ConnectionStatusEvent", "{\"sessionId\":\"x\",\"status\":\"ESTABLISHED\"}");
 		curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &n);
 		conns += n;
 		chr_free(&e);
@@ -433,7 +457,8 @@ static void test_session_table_full(void)
 	for (int i = 0; i < 60; i++) {
 		char sid[64];
 		snprintf(sid, sizeof(sid), "/10.0.3.1:%d/full", i);
-		struct chr r = post("/rest-hook/connect", connect_body(b, sizeof(b), sid, "https://www.example.com", NULL));
+		struct chr r =
+		    post("/rest-hook/connect", connect_body(b, sizeof(b), sid, "https://www.example.com", NULL));
 		if (r.status == 503) {
 			got503++;
 			CHECK(is_error(&r, 503, "session table full"));
@@ -445,7 +470,8 @@ static void test_session_table_full(void)
 	CHECK(got503 > 0);
 	CHECK(ok + got503 == 60);
 	/* a retry of an existing session is still answered */
-	struct chr r = post("/rest-hook/connect", connect_body(b, sizeof(b), "/10.0.3.1:0/full", "https://www.example.com", NULL));
+	struct chr r =
+	    post("/rest-hook/connect", connect_body(b, sizeof(b), "/10.0.3.1:0/full", "https://www.example.com", NULL));
 	CHECK(r.status == 200);
 	chr_free(&r);
 	/* closing one makes room */
@@ -470,10 +496,9 @@ static void test_log_has_no_secret(void)
 static void test_single_site_fallback(void)
 {
 	struct chd d1 = {0};
-	CHECK(chd_start(&d1,
-			"hook = { listen = [ \"127.0.0.1:0\" ]; };\n"
-			"sites = ( { name = \"only\"; domain = \"example.org\"; sip = { login = \"1\"; }; callee = \"555\"; } );\n") ==
-	      0);
+	CHECK(chd_start(&d1, "hook = { listen = [ \"127.0.0.1:0\" ]; };\n"
+			     "sites = ( { name = \"only\"; domain = \"example.org\"; sip = { login = \"1\"; }; callee "
+			     "= \"555\"; } );\n") == 0);
 	char url[256];
 	struct chr r;
 	const char *b = "{\"callId\":\"z\",\"sessionId\":\"/10.0.0.1:1/unknown\",\"callee\":\"+1900\"}";
@@ -509,15 +534,20 @@ static void test_cli(void)
 	CHECK(strstr(out, "password ***") != NULL);
 	CHECK(strstr(out, "Shop-Secret-77") == NULL);
 	free(out);
-	CHECK(chd_run(&t, "sites = ( { name = \"s\"; origins = [ \"https//x\" ]; sip = { login = \"1\"; }; callee = \"1\"; } );\n",
+	CHECK(chd_run(&t,
+		      "sites = ( { name = \"s\"; origins = [ \"https//x\" ]; sip = { login = \"1\"; }; callee = \"1\"; "
+		      "} );\n",
 		      chk, &out) == 1);
-	CHECK_MSG(strstr(out, "callhook.conf:1: sites.[0].origins.[0]: \"https//x\" is not an origin") != NULL, "%s", out);
+	CHECK_MSG(strstr(out, "callhook.conf:1: sites.[0].origins.[0]: \"https//x\" is not an origin") != NULL, "%s",
+		  out);
 	free(out);
-	CHECK(chd_run(&t, "hook = { listen = [ \"127.0.0.1:0\" ]; rest_client_config = \"missing.json\"; };\n", chk, &out) == 1);
+	CHECK(chd_run(&t, "hook = { listen = [ \"127.0.0.1:0\" ]; rest_client_config = \"missing.json\"; };\n", chk,
+		      &out) == 1);
 	CHECK(strstr(out, "hook.rest_client_config: cannot read") != NULL);
 	free(out);
 	chd_write(&t, "bad_rcc.json", "{\"call\": {\"restPolicy\": 5}}", 0644);
-	CHECK(chd_run(&t, "hook = { listen = [ \"127.0.0.1:0\" ]; rest_client_config = \"bad_rcc.json\"; };\n", chk, &out) == 1);
+	CHECK(chd_run(&t, "hook = { listen = [ \"127.0.0.1:0\" ]; rest_client_config = \"bad_rcc.json\"; };\n", chk,
+		      &out) == 1);
 	CHECK(strstr(out, "hook.rest_client_config:") != NULL);
 	free(out);
 	/* a port already taken fails start-up with a message */

@@ -1,4 +1,5 @@
-/* tests/it/test_ops.c: operations: /metrics parsed by a Prometheus parser, admin listener, reload under load, broken reload, rebinding, graceful stop, pid file, TLS, JSON logs, log reopen. */
+/* tests/it/test_ops.c: operations: /metrics parsed by a Prometheus parser, admin listener, reload under load, broken
+ * reload, rebinding, graceful stop, pid file, TLS, JSON logs, log reopen. */
 #include "../check.h"
 #include "harness.h"
 
@@ -25,7 +26,8 @@ static const char *site_conf(char *buf, size_t cap, const char *hook_extra, cons
 {
 	snprintf(buf, cap,
 		 "%s\nhook = { listen = [ \"127.0.0.1:0\" ]; %s };\n"
-		 "sites = ( { name = \"shop\"; domain = \"example.com\"; sip = { login = \"10001\"; password = \"Ops-Secret-1\"; };\n"
+		 "sites = ( { name = \"shop\"; domain = \"example.com\"; sip = { login = \"10001\"; password = "
+		 "\"Ops-Secret-1\"; };\n"
 		 "  callee = \"%s\"; limits = { connects_per_minute_per_ip = 0; calls_per_minute_per_ip = 0;\n"
 		 "  calls_per_session = 0; calls_per_minute = 0; concurrent_calls = 0; }; } );\n",
 		 top ? top : "", hook_extra ? hook_extra : "", callee);
@@ -54,8 +56,8 @@ static void test_metrics(void)
 	CURL *c = curl_easy_init();
 	CHECK(post_status(c, d.hook_port, "/rest-hook/connect",
 			  "{\"sessionId\":\"/1.2.3.4:1/m\",\"origin\":\"https://www.example.com\"}", NULL) == 200);
-	CHECK(post_status(c, d.hook_port, "/rest-hook/connect", "{\"sessionId\":\"/1.2.3.4:1/m2\",\"origin\":\"https://evil.net\"}",
-			  NULL) == 403);
+	CHECK(post_status(c, d.hook_port, "/rest-hook/connect",
+			  "{\"sessionId\":\"/1.2.3.4:1/m2\",\"origin\":\"https://evil.net\"}", NULL) == 403);
 	CHECK(post_status(c, d.hook_port, "/rest-hook/Whatever123", "{}", NULL) == 200);
 	char url[256];
 	struct chr r;
@@ -76,7 +78,8 @@ static void test_metrics(void)
 	/* Debian's python3-prometheus-client parses the exposition format strictly */
 	char cmd[1024];
 	snprintf(cmd, sizeof(cmd),
-		 "/usr/bin/python3 -c 'import sys\nfrom prometheus_client.parser import text_string_to_metric_families as p\n"
+		 "/usr/bin/python3 -c 'import sys\nfrom prometheus_client.parser import text_string_to_metric_families "
+		 "as p\n"
 		 "fams = {f.name: f for f in p(open(sys.argv[1]).read())}\n"
 		 "need = [\"callhook_requests\", \"callhook_verdicts\", \"callhook_request_duration_seconds\", "
 		 "\"callhook_sessions_active\", \"callhook_reloads\", \"callhook_build_info\"]\n"
@@ -141,7 +144,8 @@ static void *load_loop(void *arg)
 	CURL *c = curl_easy_init();
 	for (long i = 0; !l->stop; i++) {
 		char body[256];
-		snprintf(body, sizeof(body), "{\"sessionId\":\"/10.1.0.1:%ld/load\",\"origin\":\"https://www.example.com\"}", i % 500);
+		snprintf(body, sizeof(body),
+			 "{\"sessionId\":\"/10.1.0.1:%ld/load\",\"origin\":\"https://www.example.com\"}", i % 500);
 		long st = post_status(c, l->port, "/rest-hook/connect", body, NULL);
 		if (st == 200) {
 			l->ok++;
@@ -178,13 +182,13 @@ static void test_reload(void)
 	l.stop = true;
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
-	CHECK_MSG(l.failed == 0 && l.refused == 0, "ok %ld failed %ld refused %ld (last %ld)", l.ok, l.failed, l.refused,
-		  l.last_fail_status);
+	CHECK_MSG(l.failed == 0 && l.refused == 0, "ok %ld failed %ld refused %ld (last %ld)", l.ok, l.failed,
+		  l.refused, l.last_fail_status);
 	CHECK(l.ok > 100);
 	CURL *c = curl_easy_init();
 	char *ans = NULL;
-	CHECK(post_status(c, d.hook_port, "/rest-hook/call", "{\"sessionId\":\"/10.1.0.1:1/load\",\"callId\":\"r1\"}", &ans) ==
-	      200);
+	CHECK(post_status(c, d.hook_port, "/rest-hook/call", "{\"sessionId\":\"/10.1.0.1:1/load\",\"callId\":\"r1\"}",
+			  &ans) == 200);
 	CHECK_MSG(strstr(ans, "\"callee\":\"20004\"") != NULL, "%s", ans);
 	free(ans);
 
@@ -194,19 +198,20 @@ static void test_reload(void)
 	CHECK(chd_wait_log(&d, "still running the previous configuration", 3000));
 	CHECK(chd_wait_log(&d, "callhook.conf:1: hook.bogus: unknown setting", 100));
 	ans = NULL;
-	CHECK(post_status(c, d.hook_port, "/rest-hook/call", "{\"sessionId\":\"/10.1.0.1:2/load\",\"callId\":\"r2\"}", &ans) ==
-	      200);
+	CHECK(post_status(c, d.hook_port, "/rest-hook/call", "{\"sessionId\":\"/10.1.0.1:2/load\",\"callId\":\"r2\"}",
+			  &ans) == 200);
 	CHECK(strstr(ans, "\"callee\":\"20004\"") != NULL);
 	free(ans);
 	/* a pattern error (found after loading) is refused the same way */
-	chd_write(&d, "callhook.conf",
-		  "sites = ( { name = \"s\"; origins = [ \"https//x\" ]; sip = { login = \"1\"; }; callee = \"1\"; } );\n", 0600);
+	chd_write(
+	    &d, "callhook.conf",
+	    "sites = ( { name = \"s\"; origins = [ \"https//x\" ]; sip = { login = \"1\"; }; callee = \"1\"; } );\n",
+	    0600);
 	CHECK(chd_signal(&d, SIGHUP) == 0);
 	CHECK(chd_wait_log(&d, "sites.[0].origins.[0]: \"https//x\" is not an origin", 3000));
 
 	/* a second listen address binds on reload; the first never closes */
-	chd_write(&d, "callhook.conf",
-		  site_conf(conf, sizeof(conf), "", "30003", NULL), 0600);
+	chd_write(&d, "callhook.conf", site_conf(conf, sizeof(conf), "", "30003", NULL), 0600);
 	char two[4096];
 	snprintf(two, sizeof(two), "%s", conf);
 	char *p = strstr(two, "[ \"127.0.0.1:0\" ]");
@@ -231,8 +236,8 @@ static void test_reload(void)
 	ch_http(c, "POST", url, NULL, cb, strlen(cb), &r);
 	CHECK(r.status == 200 && strstr(r.body, "\"callee\":\"30003\"") != NULL);
 	chr_free(&r);
-	CHECK(post_status(c, d.hook_port, "/rest-hook/call", "{\"sessionId\":\"/10.1.0.1:4/load\",\"callId\":\"r4\"}", NULL) ==
-	      200);
+	CHECK(post_status(c, d.hook_port, "/rest-hook/call", "{\"sessionId\":\"/10.1.0.1:4/load\",\"callId\":\"r4\"}",
+			  NULL) == 200);
 	ch_http(c, "GET", ch_url(url, sizeof(url), d.hook_port, "/metrics"), NULL, NULL, 0, &r);
 	CHECK(strstr(r.body, "callhook_reloads_total{result=\"ok\"} 6") != NULL);
 	CHECK(strstr(r.body, "callhook_reloads_total{result=\"failed\"} 2") != NULL);
@@ -298,7 +303,8 @@ static void test_tls(void)
 	chd_init(&d);
 	char cmd[1024];
 	snprintf(cmd, sizeof(cmd),
-		 "cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -addext subjectAltName=DNS:localhost "
+		 "cd '%s' && openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -addext "
+		 "subjectAltName=DNS:localhost "
 		 "-keyout key.pem -out cert.pem -days 1 >/dev/null 2>&1 && chmod 600 key.pem",
 		 d.dir);
 	CHECK(system(cmd) == 0);
@@ -338,7 +344,8 @@ static void test_tls(void)
 	snprintf(confpath, sizeof(confpath), "%s/callhook.conf", d.dir);
 	const char *args[] = {"--check", "-c", confpath, NULL};
 	CHECK(chd_run(&d, site_conf(conf, sizeof(conf), extra, "1", NULL), args, &out) == 1);
-	CHECK_MSG(strstr(out, "hook.tls.key: cannot use") != NULL && strstr(out, "readable by others") != NULL, "%s", out);
+	CHECK_MSG(strstr(out, "hook.tls.key: cannot use") != NULL && strstr(out, "readable by others") != NULL, "%s",
+		  out);
 	free(out);
 	chd_cleanup(&d);
 	curl_easy_cleanup(c);
@@ -352,8 +359,8 @@ static void test_logs(void)
 	char conf[4096];
 	CHECK(chd_start(&d, site_conf(conf, sizeof(conf), "", "1", "log = { format = \"json\"; };")) == 0);
 	CURL *c = curl_easy_init();
-	CHECK(post_status(c, d.hook_port, "/rest-hook/connect", "{\"sessionId\":\"/1.1.1.1:1/j\",\"origin\":\"https://x.example.com\"}",
-			  NULL) == 200);
+	CHECK(post_status(c, d.hook_port, "/rest-hook/connect",
+			  "{\"sessionId\":\"/1.1.1.1:1/j\",\"origin\":\"https://x.example.com\"}", NULL) == 200);
 	int lines = 0, bad = 0;
 	char *log = chd_log(&d);
 	char *save = NULL;
@@ -475,18 +482,21 @@ static void test_forward(void)
 	struct chd d = {0};
 	char conf[4096], extra[512];
 	snprintf(extra, sizeof(extra),
-		 "forward = ( { url = \"http://127.0.0.1:%d/hooks\"; methods = [ \"CallStatusEvent\" ]; timeout_ms = 2000; } );",
+		 "forward = ( { url = \"http://127.0.0.1:%d/hooks\"; methods = [ \"CallStatusEvent\" ]; timeout_ms = "
+		 "2000; } );",
 		 rc.port);
 	CHECK(chd_start(&d, site_conf(conf, sizeof(conf), extra, "1", NULL)) == 0);
 	CURL *c = curl_easy_init();
-	const char *ev = "{\"sessionId\":\"/1.1.1.1:1/f\",\"callId\":\"c1\",\"status\":\"FINISH\",\"f\":0.1,"
-			 "\"sipPassword\":\"Ops-Secret-1\",\"custom\":{\"token\":\"eyJhbGciOi.x.y\",\"button\":\"sales\"}}";
+	const char *ev =
+	    "{\"sessionId\":\"/1.1.1.1:1/f\",\"callId\":\"c1\",\"status\":\"FINISH\",\"f\":0.1,"
+	    "\"sipPassword\":\"Ops-Secret-1\",\"custom\":{\"token\":\"eyJhbGciOi.x.y\",\"button\":\"sales\"}}";
 	char *ans = NULL;
 	CHECK(post_status(c, d.hook_port, "/rest-hook/CallStatusEvent", ev, &ans) == 200);
 	CHECK(ans && strcmp(ans, ev) == 0); /* WCS still gets the exact mirror */
 	free(ans);
 	/* not a forwarded method */
-	CHECK(post_status(c, d.hook_port, "/rest-hook/ConnectionStatusEvent", "{\"status\":\"ESTABLISHED\"}", NULL) == 200);
+	CHECK(post_status(c, d.hook_port, "/rest-hook/ConnectionStatusEvent", "{\"status\":\"ESTABLISHED\"}", NULL) ==
+	      200);
 	int n = 0;
 	for (int i = 0; i < 200 && n < 1; i++) {
 		msleep(10);

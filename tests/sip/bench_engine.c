@@ -1,5 +1,5 @@
-/* bench_engine.c: places REFER calls at a fixed rate through the SIP engine against one SIPp phone; reports failures, rate and RSS (not a ctest).
- * Usage: sip_bench_engine [calls_per_s [seconds [linger_s]]] */
+/* bench_engine.c: places REFER calls at a fixed rate through the SIP engine against one SIPp phone; reports failures,
+ * rate and RSS (not a ctest). Usage: sip_bench_engine [calls_per_s [seconds [linger_s]]] */
 #include <errno.h>
 #include <malloc.h>
 #include <netinet/in.h>
@@ -92,8 +92,8 @@ int main(int argc, char **argv)
 		if (!freopen("/dev/null", "w", stdout))
 			_exit(127);
 		execlp(SIPP_BIN, SIPP_BIN, "-sf", sf, "-i", "127.0.0.1", "-p", sport, "-m", sm, "-nostdin",
-		       "-recv_timeout", "20000", "-max_recv_loops", "100000", "-buff_size", "8388608",
-		       "-t", tcp ? "t1" : "u1", (char *)NULL);
+		       "-recv_timeout", "20000", "-max_recv_loops", "100000", "-buff_size", "8388608", "-t",
+		       tcp ? "t1" : "u1", (char *)NULL);
 		_exit(127);
 	}
 	usleep(500000);
@@ -110,8 +110,7 @@ int main(int argc, char **argv)
 	}
 	struct orig_call_req r;
 	memset(&r, 0, sizeof r);
-	(void)ch_fmt(r.initiator, sizeof r.initiator, "sip:alice@127.0.0.1:%d%s", port,
-		      tcp ? ";transport=tcp" : "");
+	(void)ch_fmt(r.initiator, sizeof r.initiator, "sip:alice@127.0.0.1:%d%s", port, tcp ? ";transport=tcp" : "");
 	(void)ch_fmt(r.destination, sizeof r.destination, "sip:9055551234@127.0.0.1");
 	int64_t t0 = ch_now_ms();
 	long placed = 0, refused = 0;
@@ -140,8 +139,7 @@ int main(int argc, char **argv)
 	printf("rate %lld/s for %lld s: placed %ld in %lld ms, finals %ld, transferred %ld, failed %ld, "
 	       "refused %ld, total %lld ms, peak active %u, peak RSS %ld kB\n",
 	       (long long)rate, (long long)secs, placed, (long long)t_placed, atomic_load(&finals),
-	       atomic_load(&transferred), atomic_load(&failed), refused, (long long)dt, peak_active,
-	       peak_rss);
+	       atomic_load(&transferred), atomic_load(&failed), refused, (long long)dt, peak_active, peak_rss);
 	for (int c = 0; c < 700; c++)
 		if (atomic_load(&fail_codes[c]))
 			printf("  failed with %d: %d\n", c, atomic_load(&fail_codes[c]));

@@ -70,8 +70,7 @@ static bool wait_event(uint64_t id, int state, bool want_final, int timeout_ms)
 	for (;;) {
 		for (int i = 0; i < evs.n && !found; i++) {
 			const struct orig_event *e = &evs.ev[i];
-			if (e->call_id == id && (state < 0 || (int)e->state == state) &&
-			    (!want_final || e->final))
+			if (e->call_id == id && (state < 0 || (int)e->state == state) && (!want_final || e->final))
 				found = true;
 		}
 		if (found)
@@ -100,8 +99,8 @@ static void print_events(void)
 	for (int i = 0; i < evs.n; i++) {
 		const struct orig_event *e = &evs.ev[i];
 		fprintf(stderr, "  event %d: call %llu %s leg=%s code=%d \"%s\" sip=%d \"%s\"%s%s%s\n", i,
-			(unsigned long long)e->call_id, orig_state_name(e->state), orig_leg_name(e->leg),
-			e->code, e->reason, e->sip_code, e->sip_reason, e->fallback ? " fallback" : "",
+			(unsigned long long)e->call_id, orig_state_name(e->state), orig_leg_name(e->leg), e->code,
+			e->reason, e->sip_code, e->sip_reason, e->fallback ? " fallback" : "",
 			e->final ? " final by " : "", e->final ? orig_ended_by_name(e->ended_by) : "");
 	}
 	pthread_mutex_unlock(&evs.mu);
@@ -127,8 +126,7 @@ static void expect_events(uint64_t id, const struct want *w, int n, enum orig_en
 		k++;
 	}
 	pthread_mutex_unlock(&evs.mu);
-	CHECK_MSG(ok && k == n, "event sequence of call %llu differs (got %d, want %d)",
-		  (unsigned long long)id, k, n);
+	CHECK_MSG(ok && k == n, "event sequence of call %llu differs (got %d, want %d)", (unsigned long long)id, k, n);
 	if (!(ok && k == n)) {
 		for (int i = 0; i < n; i++)
 			fprintf(stderr, "  want %d: %s leg=%s code=%d\n", i, orig_state_name(w[i].state),
@@ -223,8 +221,7 @@ static bool port_taken(int port)
 		a6.sin6_port = htons((uint16_t)port);
 		if (fd < 0)
 			continue;
-		int r = i < 2 ? bind(fd, (struct sockaddr *)&a, sizeof a)
-			      : bind(fd, (struct sockaddr *)&a6, sizeof a6);
+		int r = i < 2 ? bind(fd, (struct sockaddr *)&a, sizeof a) : bind(fd, (struct sockaddr *)&a6, sizeof a6);
 		taken = r != 0 && errno == EADDRINUSE;
 		close(fd);
 	}
@@ -394,8 +391,7 @@ static char *msg_body(const char *path, const char *start, int nth)
 
 /* Lines of an SDP body, normalised: CRLF -> LF, trailing blank lines and
  * leading spaces dropped; the o= line replaced by "o=*" when drop_origin. */
-static void sdp_norm(const char *in, char *out, size_t cap, bool drop_origin, char *origin,
-		     size_t ocap)
+static void sdp_norm(const char *in, char *out, size_t cap, bool drop_origin, char *origin, size_t ocap)
 {
 	size_t o = 0;
 	if (origin && ocap)
@@ -432,8 +428,7 @@ static void sdp_norm(const char *in, char *out, size_t cap, bool drop_origin, ch
 
 static struct orig_sip *eng;
 
-static void engine_start(const char *listen, const char *auth_user, const char *auth_password,
-			 unsigned max_call_s)
+static void engine_start(const char *listen, const char *auth_user, const char *auth_password, unsigned max_call_s)
 {
 	struct orig_sip_opts o;
 	memset(&o, 0, sizeof o);
@@ -476,23 +471,18 @@ static void uri_of(const struct peer *p, const char *user, char *out, size_t cap
 
 /* ---- cases --------------------------------------------------------------- */
 
-static void refer_notify(const char *final_code, enum orig_state st, int code,
-			 enum orig_ended_by by)
+static void refer_notify(const char *final_code, enum orig_state st, int code, enum orig_ended_by by)
 {
 	struct peer a;
 	char ini[128];
-	CHECK(peer_start(&a, "initiator", "uas_refer.xml", "-set", "n1", "180", "-set", "n2",
-			 final_code, NULL));
+	CHECK(peer_start(&a, "initiator", "uas_refer.xml", "-set", "n1", "180", "-set", "n2", final_code, NULL));
 	uri_of(&a, "alice", ini, sizeof ini);
 	uint64_t id = place(ini, DEST_REFER, false, 0);
 	CHECK(wait_final(id, 15000));
 	const struct want w[] = {
-		{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
-		{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
-		{ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},
-		{ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
-		{ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
-		{st, ORIG_LEG_DESTINATION, code},
+	    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},          {ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+	    {ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},    {ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
+	    {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180}, {st, ORIG_LEG_DESTINATION, code},
 	};
 	expect_events(id, w, 6, by);
 	CHECK(peer_wait(&a, 15000));
@@ -517,9 +507,9 @@ static void case_busy(void)
 	uint64_t id = place(ini, DEST_REFER, false, 0);
 	CHECK(wait_final(id, 15000));
 	const struct want w[] = {
-		{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
-		{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
-		{ORIG_FAILED, ORIG_LEG_INITIATOR, 486},
+	    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+	    {ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+	    {ORIG_FAILED, ORIG_LEG_INITIATOR, 486},
 	};
 	expect_events(id, w, 3, ORIG_BY_INITIATOR);
 	CHECK(peer_wait(&a, 15000));
@@ -537,9 +527,9 @@ static void case_ring_timeout(void)
 	int64_t dt = ch_now_ms() - t0;
 	CHECK_MSG(dt >= 900 && dt < 4000, "ring timeout after %lld ms", (long long)dt);
 	const struct want w[] = {
-		{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
-		{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
-		{ORIG_FAILED, ORIG_LEG_INITIATOR, 408},
+	    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+	    {ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+	    {ORIG_FAILED, ORIG_LEG_INITIATOR, 408},
 	};
 	expect_events(id, w, 3, ORIG_BY_TIMEOUT);
 	CHECK(peer_wait(&a, 15000)); /* it saw the CANCEL and sent 487 */
@@ -556,14 +546,13 @@ static void case_hangup_ringing(void)
 	CHECK(orig_sip_hangup(eng, id) == 0);
 	CHECK(wait_final(id, 10000));
 	const struct want w[] = {
-		{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
-		{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
-		{ORIG_FAILED, ORIG_LEG_INITIATOR, 487},
+	    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+	    {ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+	    {ORIG_FAILED, ORIG_LEG_INITIATOR, 487},
 	};
 	expect_events(id, w, 3, ORIG_BY_API);
 	CHECK(peer_wait(&a, 15000));
 }
-
 
 static const char dest_offer[] = "v=0\no=*\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n"
 				 "m=audio 7000 RTP/AVP 0 8\na=rtpmap:0 PCMU/8000\na=rtpmap:8 PCMA/8000\n"
@@ -605,13 +594,13 @@ static void check_handoff(const struct peer *a, const struct peer *b)
 }
 
 static const struct want anchored_head[] = {
-	{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
-	{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
-	{ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},
-	{ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
-	{ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
-	{ORIG_CONNECTED, ORIG_LEG_DESTINATION, 200},
-	{ORIG_ENDED, ORIG_LEG_NONE, 200},
+    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+    {ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+    {ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},
+    {ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
+    {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
+    {ORIG_CONNECTED, ORIG_LEG_DESTINATION, 200},
+    {ORIG_ENDED, ORIG_LEG_NONE, 200},
 };
 
 /* Anchored call; who: 0 = hang up through the API, 1 = the initiator sends
@@ -620,8 +609,7 @@ static void anchored(int who)
 {
 	struct peer a, b;
 	char ini[128], dst[128];
-	CHECK(peer_start(&a, "initiator", who == 1 ? "uas_anchor_init_bye.xml" : "uas_anchor_init.xml",
-			 NULL));
+	CHECK(peer_start(&a, "initiator", who == 1 ? "uas_anchor_init_bye.xml" : "uas_anchor_init.xml", NULL));
 	CHECK(peer_start(&b, "destination", who == 2 ? "uas_dest_bye.xml" : "uas_dest.xml", NULL));
 	uri_of(&a, "alice", ini, sizeof ini);
 	uri_of(&b, "9055551234", dst, sizeof dst);
@@ -633,7 +621,9 @@ static void anchored(int who)
 	}
 	CHECK(wait_final(id, 15000));
 	expect_events(id, anchored_head, 7,
-		      who == 0 ? ORIG_BY_API : who == 1 ? ORIG_BY_INITIATOR : ORIG_BY_DESTINATION);
+		      who == 0   ? ORIG_BY_API
+		      : who == 1 ? ORIG_BY_INITIATOR
+				 : ORIG_BY_DESTINATION);
 	CHECK(peer_wait(&a, 15000));
 	CHECK(peer_wait(&b, 15000));
 	check_handoff(&a, &b);
@@ -668,14 +658,14 @@ static void case_refer_501_fallback(void)
 	uint64_t id = place(ini, dst, false, 0);
 	CHECK(wait_final(id, 15000));
 	const struct want w[] = {
-		{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
-		{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
-		{ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},
-		{ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
-		{ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 181},
-		{ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
-		{ORIG_CONNECTED, ORIG_LEG_DESTINATION, 200},
-		{ORIG_ENDED, ORIG_LEG_NONE, 200},
+	    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+	    {ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+	    {ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},
+	    {ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
+	    {ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 181},
+	    {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
+	    {ORIG_CONNECTED, ORIG_LEG_DESTINATION, 200},
+	    {ORIG_ENDED, ORIG_LEG_NONE, 200},
 	};
 	expect_events(id, w, 8, ORIG_BY_DESTINATION);
 	struct orig_event e = find_event(id, 181);
@@ -698,12 +688,9 @@ static void case_reinvite_timeout(void)
 	uint64_t id = place(ini, dst, true, 0);
 	CHECK(wait_final(id, 15000));
 	const struct want w[] = {
-		{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
-		{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
-		{ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},
-		{ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
-		{ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
-		{ORIG_FAILED, ORIG_LEG_INITIATOR, 408},
+	    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},          {ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+	    {ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},    {ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
+	    {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180}, {ORIG_FAILED, ORIG_LEG_INITIATOR, 408},
 	};
 	expect_events(id, w, 6, ORIG_BY_TIMEOUT);
 	int64_t dt = ch_now_ms() - t0;
@@ -724,18 +711,18 @@ static void auth_case(const char *scenario, bool good)
 	CHECK(wait_final(id, 15000));
 	if (good) {
 		const struct want w[] = {
-			{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
-			{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
-			{ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},
-			{ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
-			{ORIG_TRANSFERRED, ORIG_LEG_DESTINATION, 200},
+		    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+		    {ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+		    {ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},
+		    {ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
+		    {ORIG_TRANSFERRED, ORIG_LEG_DESTINATION, 200},
 		};
 		expect_events(id, w, 5, ORIG_BY_TRANSFER);
 		CHECK(peer_wait(&a, 15000));
 	} else {
 		const struct want w[] = {
-			{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
-			{ORIG_FAILED, ORIG_LEG_INITIATOR, 403},
+		    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+		    {ORIG_FAILED, ORIG_LEG_INITIATOR, 403},
 		};
 		expect_events(id, w, 2, ORIG_BY_INITIATOR);
 		(void)peer_wait(&a, 15000);
@@ -769,8 +756,7 @@ static void hold_relay(bool update)
 {
 	struct peer a, b;
 	char ini[128], dst[128];
-	CHECK(peer_start(&a, "initiator", update ? "uas_anchor_init_update.xml" : "uas_anchor_init_hold.xml",
-			 NULL));
+	CHECK(peer_start(&a, "initiator", update ? "uas_anchor_init_update.xml" : "uas_anchor_init_hold.xml", NULL));
 	CHECK(peer_start(&b, "destination", update ? "uas_dest_update.xml" : "uas_dest_hold.xml", NULL));
 	uri_of(&a, "alice", ini, sizeof ini);
 	uri_of(&b, "9055551234", dst, sizeof dst);
@@ -802,8 +788,8 @@ static void case_update_relay(void)
 }
 
 /* Two-peer call whose outcome is one failure on a leg. */
-static void two_legs_fail(const char *sa, const char *sb, bool anchor, unsigned ring_s,
-			  const struct want *w, int n, enum orig_ended_by by)
+static void two_legs_fail(const char *sa, const char *sb, bool anchor, unsigned ring_s, const struct want *w, int n,
+			  enum orig_ended_by by)
 {
 	struct peer a, b;
 	char ini[128], dst[128];
@@ -819,15 +805,18 @@ static void two_legs_fail(const char *sa, const char *sb, bool anchor, unsigned 
 }
 
 static const struct want dest_head[] = {
-	{ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
-	{ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
-	{ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},
-	{ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
+    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+    {ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+    {ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},
+    {ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
 };
 
 static void case_cancel_ringing_destination(void)
 {
-	const struct want w[] = {dest_head[0], dest_head[1], dest_head[2], dest_head[3],
+	const struct want w[] = {dest_head[0],
+				 dest_head[1],
+				 dest_head[2],
+				 dest_head[3],
 				 {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
 				 {ORIG_FAILED, ORIG_LEG_DESTINATION, 487}};
 	two_legs_fail("uas_answer_bye.xml", "uas_noanswer.xml", true, 0, w, 6, ORIG_BY_INITIATOR);
@@ -835,7 +824,10 @@ static void case_cancel_ringing_destination(void)
 
 static void case_destination_busy(void)
 {
-	const struct want w[] = {dest_head[0], dest_head[1], dest_head[2], dest_head[3],
+	const struct want w[] = {dest_head[0],
+				 dest_head[1],
+				 dest_head[2],
+				 dest_head[3],
 				 {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
 				 {ORIG_FAILED, ORIG_LEG_DESTINATION, 486}};
 	two_legs_fail("uas_answer.xml", "uas_busy.xml", true, 0, w, 6, ORIG_BY_DESTINATION);
@@ -843,7 +835,10 @@ static void case_destination_busy(void)
 
 static void case_destination_ring_timeout(void)
 {
-	const struct want w[] = {dest_head[0], dest_head[1], dest_head[2], dest_head[3],
+	const struct want w[] = {dest_head[0],
+				 dest_head[1],
+				 dest_head[2],
+				 dest_head[3],
 				 {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
 				 {ORIG_FAILED, ORIG_LEG_DESTINATION, 408}};
 	two_legs_fail("uas_answer.xml", "uas_noanswer.xml", true, 1, w, 6, ORIG_BY_TIMEOUT);
@@ -860,8 +855,8 @@ static void case_refer_notify_timeout(void)
 	CHECK(wait_final(id, 15000));
 	int64_t dt = ch_now_ms() - t0;
 	CHECK_MSG(dt >= 2900 && dt < 6000, "NOTIFY timeout after %lld ms", (long long)dt);
-	const struct want w[] = {dest_head[0], dest_head[1], dest_head[2], dest_head[3],
-				 {ORIG_FAILED, ORIG_LEG_DESTINATION, 408}};
+	const struct want w[] = {
+	    dest_head[0], dest_head[1], dest_head[2], dest_head[3], {ORIG_FAILED, ORIG_LEG_DESTINATION, 408}};
 	expect_events(id, w, 5, ORIG_BY_TIMEOUT);
 	CHECK(peer_wait(&a, 15000));
 }
@@ -913,8 +908,8 @@ static void case_refer_bye_early(void)
 	uri_of(&a, "alice", ini, sizeof ini);
 	uint64_t id = place(ini, DEST_REFER, false, 0);
 	CHECK(wait_final(id, 15000));
-	const struct want w[] = {dest_head[0], dest_head[1], dest_head[2], dest_head[3],
-				 {ORIG_TRANSFERRED, ORIG_LEG_DESTINATION, 200}};
+	const struct want w[] = {
+	    dest_head[0], dest_head[1], dest_head[2], dest_head[3], {ORIG_TRANSFERRED, ORIG_LEG_DESTINATION, 200}};
 	expect_events(id, w, 5, ORIG_BY_TRANSFER);
 	CHECK(peer_wait(&a, 15000));
 }
@@ -957,12 +952,14 @@ static void case_refer_tcp(void)
 {
 	struct peer a;
 	char ini[160];
-	CHECK(peer_start(&a, "initiator", "uas_refer.xml", "-t", "t1", "-set", "n1", "180", "-set",
-			 "n2", "200", NULL));
+	CHECK(peer_start(&a, "initiator", "uas_refer.xml", "-t", "t1", "-set", "n1", "180", "-set", "n2", "200", NULL));
 	(void)ch_fmt(ini, sizeof ini, "sip:alice@127.0.0.1:%d;transport=tcp", a.port);
 	uint64_t id = place(ini, DEST_REFER, false, 0);
 	CHECK(wait_final(id, 15000));
-	const struct want w[] = {dest_head[0], dest_head[1], dest_head[2], dest_head[3],
+	const struct want w[] = {dest_head[0],
+				 dest_head[1],
+				 dest_head[2],
+				 dest_head[3],
 				 {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
 				 {ORIG_TRANSFERRED, ORIG_LEG_DESTINATION, 200}};
 	expect_events(id, w, 6, ORIG_BY_TRANSFER);
@@ -980,8 +977,7 @@ static void case_parallel_refer(void)
 	enum { N = 40 };
 	struct peer a;
 	char ini[128];
-	CHECK(peer_start(&a, "initiator", "uas_refer.xml", "-set", "n1", "180", "-set", "n2", "200",
-			 "-m", "40", NULL));
+	CHECK(peer_start(&a, "initiator", "uas_refer.xml", "-set", "n1", "180", "-set", "n2", "200", "-m", "40", NULL));
 	uri_of(&a, "alice", ini, sizeof ini);
 	uint64_t ids[N];
 	for (int i = 0; i < N; i++)
@@ -1046,12 +1042,15 @@ static void case_ipv6_refer(void)
 {
 	struct peer a;
 	char ini[128];
-	CHECK(peer_start(&a, "initiator", "uas_refer_v6.xml", "-i", "::1", "-set", "n1", "180",
-			 "-set", "n2", "200", NULL));
+	CHECK(peer_start(&a, "initiator", "uas_refer_v6.xml", "-i", "::1", "-set", "n1", "180", "-set", "n2", "200",
+			 NULL));
 	(void)ch_fmt(ini, sizeof ini, "sip:alice@[::1]:%d", a.port);
 	uint64_t id = place(ini, "sip:9055551234@[::1]", false, 0);
 	CHECK(wait_final(id, 15000));
-	const struct want w[] = {dest_head[0], dest_head[1], dest_head[2], dest_head[3],
+	const struct want w[] = {dest_head[0],
+				 dest_head[1],
+				 dest_head[2],
+				 dest_head[3],
 				 {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
 				 {ORIG_TRANSFERRED, ORIG_LEG_DESTINATION, 200}};
 	expect_events(id, w, 6, ORIG_BY_TRANSFER);
@@ -1108,34 +1107,37 @@ struct case_def {
 };
 
 static const struct case_def cases[] = {
-	{.name = "refer_ok", .fn = case_refer_ok},
-	{.name = "refer_notify_486", .fn = case_refer_notify_486},
-	{.name = "busy", .fn = case_busy},
-	{.name = "ring_timeout", .fn = case_ring_timeout},
-	{.name = "hangup_ringing", .fn = case_hangup_ringing},
-	{.name = "anchored_api_hangup", .fn = case_anchored_api_hangup},
-	{.name = "anchored_bye_initiator", .fn = case_anchored_bye_initiator},
-	{.name = "anchored_bye_destination", .fn = case_anchored_bye_destination},
-	{.name = "refer_501_fallback", .fn = case_refer_501_fallback},
-	{.name = "reinvite_timeout", .fn = case_reinvite_timeout},
-	{.name = "auth_401", .fn = case_auth_401, .auth_user = "c2c", .auth_password = "s3cret"},
-	{.name = "auth_407", .fn = case_auth_407, .auth_user = "c2c", .auth_password = "s3cret"},
-	{.name = "auth_401_wrong_password", .fn = case_auth_401_wrong_password, .auth_user = "c2c", .auth_password = "wr0ng"},
-	{.name = "hold_relay", .fn = case_hold_relay},
-	{.name = "cancel_ringing_destination", .fn = case_cancel_ringing_destination},
-	{.name = "destination_busy", .fn = case_destination_busy},
-	{.name = "destination_ring_timeout", .fn = case_destination_ring_timeout},
-	{.name = "refer_notify_timeout", .fn = case_refer_notify_timeout},
-	{.name = "shutdown", .fn = case_shutdown},
-	{.name = "refer_bye_early", .fn = case_refer_bye_early},
-	{.name = "udp_rcvbuf", .fn = case_udp_rcvbuf},
-	{.name = "refer_tcp", .fn = case_refer_tcp},
-	{.name = "parallel_refer", .fn = case_parallel_refer},
-	{.name = "unsolicited_invite", .fn = case_unsolicited_invite},
-	{.name = "update_relay", .fn = case_update_relay},
-	{.name = "ipv6_refer", .fn = case_ipv6_refer, .listen = "sip:[::1]:0"},
-	{.name = "api_errors", .fn = case_api_errors},
-	{.name = "max_call", .fn = case_max_call, .max_call_s = 1},
+    {.name = "refer_ok", .fn = case_refer_ok},
+    {.name = "refer_notify_486", .fn = case_refer_notify_486},
+    {.name = "busy", .fn = case_busy},
+    {.name = "ring_timeout", .fn = case_ring_timeout},
+    {.name = "hangup_ringing", .fn = case_hangup_ringing},
+    {.name = "anchored_api_hangup", .fn = case_anchored_api_hangup},
+    {.name = "anchored_bye_initiator", .fn = case_anchored_bye_initiator},
+    {.name = "anchored_bye_destination", .fn = case_anchored_bye_destination},
+    {.name = "refer_501_fallback", .fn = case_refer_501_fallback},
+    {.name = "reinvite_timeout", .fn = case_reinvite_timeout},
+    {.name = "auth_401", .fn = case_auth_401, .auth_user = "c2c", .auth_password = "s3cret"},
+    {.name = "auth_407", .fn = case_auth_407, .auth_user = "c2c", .auth_password = "s3cret"},
+    {.name = "auth_401_wrong_password",
+     .fn = case_auth_401_wrong_password,
+     .auth_user = "c2c",
+     .auth_password = "wr0ng"},
+    {.name = "hold_relay", .fn = case_hold_relay},
+    {.name = "cancel_ringing_destination", .fn = case_cancel_ringing_destination},
+    {.name = "destination_busy", .fn = case_destination_busy},
+    {.name = "destination_ring_timeout", .fn = case_destination_ring_timeout},
+    {.name = "refer_notify_timeout", .fn = case_refer_notify_timeout},
+    {.name = "shutdown", .fn = case_shutdown},
+    {.name = "refer_bye_early", .fn = case_refer_bye_early},
+    {.name = "udp_rcvbuf", .fn = case_udp_rcvbuf},
+    {.name = "refer_tcp", .fn = case_refer_tcp},
+    {.name = "parallel_refer", .fn = case_parallel_refer},
+    {.name = "unsolicited_invite", .fn = case_unsolicited_invite},
+    {.name = "update_relay", .fn = case_update_relay},
+    {.name = "ipv6_refer", .fn = case_ipv6_refer, .listen = "sip:[::1]:0"},
+    {.name = "api_errors", .fn = case_api_errors},
+    {.name = "max_call", .fn = case_max_call, .max_call_s = 1},
 };
 
 int main(int argc, char **argv)

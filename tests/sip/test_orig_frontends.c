@@ -1,4 +1,5 @@
-/* test_orig_frontends.c: the originator's HTTP page, JSON API, XML port and status callbacks, through the real daemon against SIPp phones; one case per run (argv[1]). */
+/* test_orig_frontends.c: the originator's HTTP page, JSON API, XML port and status callbacks, through the real daemon
+ * against SIPp phones; one case per run (argv[1]). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -192,42 +193,44 @@ static void peer_uri(const struct peer *p, const char *user, char *out, size_t c
 /* ---- the daemon ------------------------------------------------------------------------ */
 
 struct opts {
-	const char *algo;        /* "SHA-256" | "MD5" */
-	int per_initiator;       /* calls_per_minute_per_initiator */
+	const char *algo;  /* "SHA-256" | "MD5" */
+	int per_initiator; /* calls_per_minute_per_initiator */
 	int concurrent;
-	const char *allow_from;  /* libconfig list body */
+	const char *allow_from; /* libconfig list body */
 	int max_conns;
-	const char *cb_allow;    /* libconfig list body */
-	bool tls_basic;          /* http over TLS with auth = "basic" */
+	const char *cb_allow; /* libconfig list body */
+	bool tls_basic;       /* http over TLS with auth = "basic" */
 };
 
 static void start(const struct opts *o)
 {
 	char conf[4096];
 	int rc = ch_fmt(
-		conf, sizeof conf,
-		"log = { level = \"debug\"; };\n"
-		"admin = { listen = [ \"127.0.0.1:0\" ]; };\n"
-		"originator = {\n"
-		"  identity = \"sip:c2c@127.0.0.1\";\n"
-		"  listen = \"sip:127.0.0.1:0\";\n"
-		"  translations = (\n"
-		"    { pattern = \"^(\\\\d{10})$\"; output = \"sip:$1@127.0.0.1\"; },\n"
-		"    { pattern = \"^(sip:[a-z0-9]+@127\\\\.0\\\\.0\\\\.1:\\\\d+)$\"; output = \"$1\"; }\n"
-		"  );\n"
-		"  destinations = { deny = [ \"^sip:(900|976)\" ]; };\n"
-		"  timers = { ring_timeout_s = 10; refer_notify_timeout_s = 5; reinvite_timeout_s = 3; max_call_s = 60; };\n"
-		"  limits = { concurrent_calls = %d; calls_per_minute = 600; calls_per_minute_per_initiator = %d; };\n"
-		"  http = { listen = [ \"127.0.0.1:0\" ]; user = \"admin\"; password = \"" PASSWORD "\"; digest_algorithm = \"%s\"; %s };\n"
-		"  xml = { listen = [ \"127.0.0.1:0\" ]; allow_from = [ %s ]; max_connections = %d; };\n"
-		"  callbacks = { allow = [ %s ]; };\n"
-		"  keep_ended_s = 600;\n"
-		"};\n",
-		o->concurrent ? o->concurrent : 20, o->per_initiator ? o->per_initiator : 100,
-		o->algo ? o->algo : "SHA-256",
-		o->tls_basic ? "auth = \"basic\"; tls = { cert = \"@DIR@/cert.pem\"; key = \"@DIR@/key.pem\"; };" : "",
-		o->allow_from ? o->allow_from : "\"127.0.0.0/8\"",
-		o->max_conns ? o->max_conns : 16, o->cb_allow ? o->cb_allow : "");
+	    conf, sizeof conf,
+	    "log = { level = \"debug\"; };\n"
+	    "admin = { listen = [ \"127.0.0.1:0\" ]; };\n"
+	    "originator = {\n"
+	    "  identity = \"sip:c2c@127.0.0.1\";\n"
+	    "  listen = \"sip:127.0.0.1:0\";\n"
+	    "  translations = (\n"
+	    "    { pattern = \"^(\\\\d{10})$\"; output = \"sip:$1@127.0.0.1\"; },\n"
+	    "    { pattern = \"^(sip:[a-z0-9]+@127\\\\.0\\\\.0\\\\.1:\\\\d+)$\"; output = \"$1\"; }\n"
+	    "  );\n"
+	    "  destinations = { deny = [ \"^sip:(900|976)\" ]; };\n"
+	    "  timers = { ring_timeout_s = 10; refer_notify_timeout_s = 5; reinvite_timeout_s = 3; max_call_s = 60; "
+	    "};\n"
+	    "  limits = { concurrent_calls = %d; calls_per_minute = 600; calls_per_minute_per_initiator = %d; };\n"
+	    "  http = { listen = [ \"127.0.0.1:0\" ]; user = \"admin\"; password = \"" PASSWORD
+	    "\"; digest_algorithm = \"%s\"; %s };\n"
+	    "  xml = { listen = [ \"127.0.0.1:0\" ]; allow_from = [ %s ]; max_connections = %d; };\n"
+	    "  callbacks = { allow = [ %s ]; };\n"
+	    "  keep_ended_s = 600;\n"
+	    "};\n",
+	    o->concurrent ? o->concurrent : 20, o->per_initiator ? o->per_initiator : 100,
+	    o->algo ? o->algo : "SHA-256",
+	    o->tls_basic ? "auth = \"basic\"; tls = { cert = \"@DIR@/cert.pem\"; key = \"@DIR@/key.pem\"; };" : "",
+	    o->allow_from ? o->allow_from : "\"127.0.0.0/8\"", o->max_conns ? o->max_conns : 16,
+	    o->cb_allow ? o->cb_allow : "");
 	CHECK(rc == 0);
 	if (chd_start(&D, conf) != 0) {
 		CHECK_MSG(0, "daemon did not start");
@@ -267,8 +270,7 @@ enum auth { A_NONE, A_DIGEST, A_DIGEST_BAD, A_BASIC };
 
 static bool use_tls;
 
-static struct resp req(enum auth au, const char *method, const char *path, const char *ctype,
-		       const char *body)
+static struct resp req(enum auth au, const char *method, const char *path, const char *ctype, const char *body)
 {
 	struct resp r = {0, NULL, NULL};
 	CURL *c = curl_easy_init();
@@ -276,8 +278,7 @@ static struct resp req(enum auth au, const char *method, const char *path, const
 	ch_buf_init(&b, 1 << 20);
 	ch_buf_init(&h, 1 << 16);
 	char url[512];
-	(void)ch_fmt(url, sizeof url, "%s://127.0.0.1:%d%s", use_tls ? "https" : "http",
-		     D.orig_http_port, path);
+	(void)ch_fmt(url, sizeof url, "%s://127.0.0.1:%d%s", use_tls ? "https" : "http", D.orig_http_port, path);
 	struct curl_slist *hl = NULL;
 	char cth[128];
 	if (ctype) {
@@ -304,8 +305,7 @@ static struct resp req(enum auth au, const char *method, const char *path, const
 	}
 	if (au == A_DIGEST || au == A_DIGEST_BAD) {
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_DIGEST);
-		curl_easy_setopt(c, CURLOPT_USERPWD,
-				 au == A_DIGEST ? "admin:" PASSWORD : "admin:wrong-password");
+		curl_easy_setopt(c, CURLOPT_USERPWD, au == A_DIGEST ? "admin:" PASSWORD : "admin:wrong-password");
 	} else if (au == A_BASIC) {
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		curl_easy_setopt(c, CURLOPT_USERPWD, "admin:" PASSWORD);
@@ -343,17 +343,16 @@ static json_t *resp_json(const struct resp *r)
 }
 
 /* Expect status and, for JSON errors, {"status": status, "reason": ...}. */
-static void expect_status(enum auth au, const char *method, const char *path, const char *ctype,
-			  const char *body, long status, const char *reason_part)
+static void expect_status(enum auth au, const char *method, const char *path, const char *ctype, const char *body,
+			  long status, const char *reason_part)
 {
 	struct resp r = req(au, method, path, ctype, body);
-	CHECK_MSG(r.status == status, "%s %s %s: %ld, want %ld (%s)", method, path,
-		  body ? body : "", r.status, status, r.body);
+	CHECK_MSG(r.status == status, "%s %s %s: %ld, want %ld (%s)", method, path, body ? body : "", r.status, status,
+		  r.body);
 	if (reason_part) {
 		json_t *j = resp_json(&r);
 		const char *rs = json_string_value(json_object_get(j, "reason"));
-		CHECK_MSG(json_integer_value(json_object_get(j, "status")) == status &&
-				  rs && strstr(rs, reason_part),
+		CHECK_MSG(json_integer_value(json_object_get(j, "status")) == status && rs && strstr(rs, reason_part),
 			  "%s %s: body %s, want reason with \"%s\"", method, path, r.body, reason_part);
 		json_decref(j);
 	}
@@ -496,8 +495,7 @@ static void case_auth(void)
 	struct opts o = {0};
 	start(&o);
 	expect_status(A_NONE, "GET", "/v1/calls", NULL, NULL, 401, NULL);
-	expect_status(A_NONE, "GET", "/clicktocall.html?initiator=1&destination=2", NULL, NULL, 401,
-		      NULL);
+	expect_status(A_NONE, "GET", "/clicktocall.html?initiator=1&destination=2", NULL, NULL, 401, NULL);
 	expect_status(A_NONE, "GET", "/nope", NULL, NULL, 401, NULL);
 	expect_status(A_DIGEST_BAD, "GET", "/v1/calls", NULL, NULL, 401, NULL);
 	/* Basic is refused without TLS (auth = "digest") */
@@ -548,14 +546,12 @@ static void case_html(void)
 	r = req(A_DIGEST, "GET", "/clicktocall.html?initiator=9055551234&destination=", NULL, NULL);
 	CHECK(r.status == 400);
 	resp_free(&r);
-	r = req(A_DIGEST, "GET", "/clicktocall.html?initiator=9055551234&destination=9005551234",
-		NULL, NULL);
+	r = req(A_DIGEST, "GET", "/clicktocall.html?initiator=9055551234&destination=9005551234", NULL, NULL);
 	CHECK_MSG(r.status == 403, "%ld", r.status);
 	CHECK(strstr(r.body, "denied"));
 	resp_free(&r);
 	/* injection through a parameter: refused, never dialled */
-	r = req(A_DIGEST, "GET",
-		"/clicktocall.html?initiator=9055551234%3Btransport%3Dtcp&destination=9055551234",
+	r = req(A_DIGEST, "GET", "/clicktocall.html?initiator=9055551234%3Btransport%3Dtcp&destination=9055551234",
 		NULL, NULL);
 	CHECK_MSG(r.status == 400, "%ld", r.status);
 	resp_free(&r);
@@ -565,8 +561,7 @@ static void case_html(void)
 	char ini[128], path[512];
 	CHECK(peer_start(&a, "busy", "uas_busy.xml", NULL));
 	peer_uri(&a, "alice", ini, sizeof ini);
-	(void)ch_fmt(path, sizeof path,
-		     "/clicktocall.html?initiator=%s&destination=9055551234&anchor=TRUE", ini);
+	(void)ch_fmt(path, sizeof path, "/clicktocall.html?initiator=%s&destination=9055551234&anchor=TRUE", ini);
 	r = req(A_DIGEST, "GET", path, NULL, NULL);
 	CHECK_MSG(r.status == 200, "%ld %s", r.status, r.body);
 	CHECK(strstr(r.body, "Call placed") && strstr(r.body, "sip:9055551234@127.0.0.1"));
@@ -585,27 +580,23 @@ static void case_json(void)
 	expect_status(A_DIGEST, "POST", "/v1/calls", J, "not json", 400, "JSON object");
 	expect_status(A_DIGEST, "POST", "/v1/calls", J, "[1]", 400, "JSON object");
 	expect_status(A_DIGEST, "POST", "/v1/calls", J,
-		      "{\"initiator\":\"9055551234\",\"initiator\":\"9055551235\",\"destination\":\"9055551234\"}",
-		      400, "JSON object");
-	expect_status(A_DIGEST, "POST", "/v1/calls", J, "{\"initiator\":\"9055551234\"}", 400,
-		      "required");
+		      "{\"initiator\":\"9055551234\",\"initiator\":\"9055551235\",\"destination\":\"9055551234\"}", 400,
+		      "JSON object");
+	expect_status(A_DIGEST, "POST", "/v1/calls", J, "{\"initiator\":\"9055551234\"}", 400, "required");
+	expect_status(A_DIGEST, "POST", "/v1/calls", J, "{\"initiator\":9055551234,\"destination\":\"9055551234\"}",
+		      400, "required");
 	expect_status(A_DIGEST, "POST", "/v1/calls", J,
-		      "{\"initiator\":9055551234,\"destination\":\"9055551234\"}", 400, "required");
+		      "{\"initiator\":\"9055551234\",\"destination\":\"9055551234\",\"anchor\":\"yes\"}", 400,
+		      "anchor");
 	expect_status(A_DIGEST, "POST", "/v1/calls", J,
-		      "{\"initiator\":\"9055551234\",\"destination\":\"9055551234\",\"anchor\":\"yes\"}",
-		      400, "anchor");
+		      "{\"initiator\":\"9055551234\",\"destination\":\"9055551234\",\"ring_timeout_s\":0}", 400,
+		      "ring_timeout_s");
 	expect_status(A_DIGEST, "POST", "/v1/calls", J,
-		      "{\"initiator\":\"9055551234\",\"destination\":\"9055551234\",\"ring_timeout_s\":0}",
-		      400, "ring_timeout_s");
+		      "{\"initiator\":\"9055551234\",\"destination\":\"9055551234\",\"x\":1}", 400, "unknown member");
+	expect_status(A_DIGEST, "POST", "/v1/calls", J, "{\"initiator\":\"x@evil.com\",\"destination\":\"9055551234\"}",
+		      400, "initiator");
 	expect_status(A_DIGEST, "POST", "/v1/calls", J,
-		      "{\"initiator\":\"9055551234\",\"destination\":\"9055551234\",\"x\":1}", 400,
-		      "unknown member");
-	expect_status(A_DIGEST, "POST", "/v1/calls", J,
-		      "{\"initiator\":\"x@evil.com\",\"destination\":\"9055551234\"}", 400,
-		      "initiator");
-	expect_status(A_DIGEST, "POST", "/v1/calls", J,
-		      "{\"initiator\":\"9055551234\",\"destination\":\"9055551234;maddr=evil\"}", 400,
-		      "destination");
+		      "{\"initiator\":\"9055551234\",\"destination\":\"9055551234;maddr=evil\"}", 400, "destination");
 	expect_status(A_DIGEST, "POST", "/v1/calls", "text/plain",
 		      "{\"initiator\":\"9055551234\",\"destination\":\"9055551234\"}", 415, NULL);
 	char *big = malloc(20001);
@@ -618,14 +609,14 @@ static void case_json(void)
 		free(big);
 	}
 	/* 403s */
-	expect_status(A_DIGEST, "POST", "/v1/calls", J,
-		      "{\"initiator\":\"9055551234\",\"destination\":\"9765551234\"}", 403, "denied");
-	expect_status(A_DIGEST, "POST", "/v1/calls", J,
-		      "{\"initiator\":\"9005551234\",\"destination\":\"9055551234\"}", 403,
-		      "initiator");
-	expect_status(A_DIGEST, "POST", "/v1/calls", J,
-		      "{\"initiator\":\"9055551234\",\"destination\":\"9055551234\",\"status_callback\":\"http://127.0.0.1:1/\"}",
-		      403, "status_callback");
+	expect_status(A_DIGEST, "POST", "/v1/calls", J, "{\"initiator\":\"9055551234\",\"destination\":\"9765551234\"}",
+		      403, "denied");
+	expect_status(A_DIGEST, "POST", "/v1/calls", J, "{\"initiator\":\"9005551234\",\"destination\":\"9055551234\"}",
+		      403, "initiator");
+	expect_status(
+	    A_DIGEST, "POST", "/v1/calls", J,
+	    "{\"initiator\":\"9055551234\",\"destination\":\"9055551234\",\"status_callback\":\"http://127.0.0.1:1/\"}",
+	    403, "status_callback");
 	/* 404s, 405s */
 	expect_status(A_DIGEST, "GET", "/v1/calls/999999", NULL, NULL, 404, "no such call");
 	expect_status(A_DIGEST, "GET", "/v1/calls/abc", NULL, NULL, 404, NULL);
@@ -639,8 +630,7 @@ static void case_json(void)
 	/* a REFER call that completes: 202, then the result */
 	struct peer a;
 	char ini[128], body[512];
-	CHECK(peer_start(&a, "refer", "uas_refer.xml", "-set", "n1", "180", "-set", "n2", "200",
-			 NULL));
+	CHECK(peer_start(&a, "refer", "uas_refer.xml", "-set", "n1", "180", "-set", "n2", "200", NULL));
 	peer_uri(&a, "alice", ini, sizeof ini);
 	(void)ch_fmt(body, sizeof body,
 		     "{\"initiator\":\"%s\",\"destination\":\"9055551234\",\"anchor\":false,\"ring_timeout_s\":20}",
@@ -657,8 +647,7 @@ static void case_json(void)
 		json_t *li = json_object_get(json_object_get(j, "legs"), "initiator");
 		CHECK_STR(sv(json_object_get(li, "uri")), ini);
 		json_t *ld = json_object_get(json_object_get(j, "legs"), "destination");
-		CHECK_STR(sv(json_object_get(ld, "uri")),
-			  "sip:9055551234@127.0.0.1");
+		CHECK_STR(sv(json_object_get(ld, "uri")), "sip:9055551234@127.0.0.1");
 		CHECK(json_is_false(json_object_get(j, "anchor")));
 		CHECK(json_is_false(json_object_get(j, "fallback")));
 		json_decref(j);
@@ -675,7 +664,8 @@ static void case_json(void)
 	char murl[128];
 	ch_http(mc, "GET", ch_url(murl, sizeof murl, D.admin_port, "/metrics"), NULL, NULL, 0, &m);
 	CHECK(m.status == 200);
-	CHECK_MSG(strstr(m.body, "callhook_originator_calls_total{state=\"transferred\",ended_by=\"transfer\"} 1") != NULL,
+	CHECK_MSG(strstr(m.body, "callhook_originator_calls_total{state=\"transferred\",ended_by=\"transfer\"} 1") !=
+		      NULL,
 		  "%s", m.body);
 	chr_free(&m);
 	curl_easy_cleanup(mc);
@@ -699,13 +689,11 @@ static void case_limits(void)
 	json_decref(j);
 	resp_free(&r);
 	expect_status(A_DIGEST, "POST", "/v1/calls", "application/json",
-		      "{\"initiator\":\"9055550001\",\"destination\":\"9055551234\"}", 429,
-		      "concurrent");
+		      "{\"initiator\":\"9055550001\",\"destination\":\"9055551234\"}", 429, "concurrent");
 	/* wait until it rings, then release it through the API */
 	for (int i = 0; i < 50; i++) {
 		j = get_call(id);
-		bool ringing = j && strcmp(sv(json_object_get(j, "state")),
-					   "initiator_ringing") == 0;
+		bool ringing = j && strcmp(sv(json_object_get(j, "state")), "initiator_ringing") == 0;
 		json_decref(j);
 		if (ringing)
 			break;
@@ -728,8 +716,7 @@ static void case_limits(void)
 
 	/* per initiator: alice had 1 of 2; one more, then 429 (a closed port
 	 * fails fast, which frees the concurrency slot) */
-	(void)ch_fmt(body, sizeof body,
-		     "{\"initiator\":\"sip:alice@127.0.0.1:%d\",\"destination\":\"9055551234\"}",
+	(void)ch_fmt(body, sizeof body, "{\"initiator\":\"sip:alice@127.0.0.1:%d\",\"destination\":\"9055551234\"}",
 		     a.port);
 	uint64_t id2 = post_call(body, 202);
 	j = wait_result(id2, 40000);
@@ -751,14 +738,14 @@ static void case_xml(void)
 	struct peer a, b;
 	char ia[128], ib[128], rq[1024], rq2[1024];
 	CHECK(peer_start(&a, "busy", "uas_busy.xml", NULL));
-	CHECK(peer_start(&b, "refer", "uas_refer.xml", "-set", "n1", "180", "-set", "n2", "200",
-			 NULL));
+	CHECK(peer_start(&b, "refer", "uas_refer.xml", "-set", "n1", "180", "-set", "n2", "200", NULL));
 	peer_uri(&a, "alice", ia, sizeof ia);
 	peer_uri(&b, "alice", ib, sizeof ib);
 	(void)ch_fmt(rq, sizeof rq, REQ1, ia);
 	/* the second without a prolog, in the same write */
 	(void)ch_fmt(rq2, sizeof rq2,
-		     "%s<ClickToCall><Request><Initiator>%s</Initiator><Destination>9055551234</Destination></Request></ClickToCall>",
+		     "%s<ClickToCall><Request><Initiator>%s</Initiator><Destination>9055551234</Destination></"
+		     "Request></ClickToCall>",
 		     rq, ib);
 	int fd = xml_connect();
 	struct ch_buf acc;
@@ -794,13 +781,16 @@ static void case_xml(void)
 	/* bad requests on the same connection: 400 without Leg, connection kept */
 	acc.len = 0;
 	xml_send(fd, "<ClickToCall><Request><Initiator>9055551234</Initiator></Request></ClickToCall>\n"
-		     "<ClickToCall><Request><Initiator>9055551234</Initiator><Destination>9005551234</Destination></Request></ClickToCall>\n"
-		     "<ClickToCall><Request><Initiator>x@evil.com</Initiator><Destination>9055551234</Destination></Request></ClickToCall>\n"
+		     "<ClickToCall><Request><Initiator>9055551234</Initiator><Destination>9005551234</Destination></"
+		     "Request></ClickToCall>\n"
+		     "<ClickToCall><Request><Initiator>x@evil.com</Initiator><Destination>9055551234</Destination></"
+		     "Request></ClickToCall>\n"
 		     "<Other><Request/></Other>");
 	xml_read(fd, &acc, 4, 5000, NULL);
 	CHECK(ch_buf_nul(&acc) == 0);
 	s = acc.data ? acc.data : "";
-	CHECK_MSG(strstr(s, "<Initiator>9055551234</Initiator></Request>\n<Response>\n<Result Code=\"400\">missing Destination</Result>\n</Response></ClickToCall>\n"),
+	CHECK_MSG(strstr(s, "<Initiator>9055551234</Initiator></Request>\n<Response>\n<Result Code=\"400\">missing "
+			    "Destination</Result>\n</Response></ClickToCall>\n"),
 		  "%s", s);
 	CHECK(strstr(s, "<Result Code=\"403\">destination: destination denied by policy</Result>"));
 	CHECK(strstr(s, "<Result Code=\"400\">initiator: "));
@@ -812,8 +802,7 @@ static void case_xml(void)
 	bool eof = false;
 	xml_read(fd, &acc, 99, 5000, &eof);
 	CHECK(ch_buf_nul(&acc) == 0);
-	CHECK_MSG(acc.data && strstr(acc.data, "<Result Code=\"400\">parse error: "), "%s",
-		  acc.data ? acc.data : "");
+	CHECK_MSG(acc.data && strstr(acc.data, "<Result Code=\"400\">parse error: "), "%s", acc.data ? acc.data : "");
 	CHECK(eof);
 	close(fd);
 	/* DOCTYPE (entity tricks) refused */
@@ -841,7 +830,8 @@ static void case_xml_fallback(void)
 	peer_uri(&a, "alice", ia, sizeof ia);
 	peer_uri(&b, "9055551234", db, sizeof db);
 	(void)ch_fmt(rq, sizeof rq,
-		     "<ClickToCall>\n<Request>\n<Initiator>%s</Initiator>\n<Destination>%s</Destination>\n</Request>\n</ClickToCall>\n",
+		     "<ClickToCall>\n<Request>\n<Initiator>%s</Initiator>\n<Destination>%s</Destination>\n</"
+		     "Request>\n</ClickToCall>\n",
 		     ia, db);
 	int fd = xml_connect();
 	struct ch_buf acc;
@@ -853,8 +843,8 @@ static void case_xml_fallback(void)
 	char steps[512];
 	steps_of(s, ia, steps, sizeof steps);
 	CHECK_STR(steps, "100/ 180/Initiator 200/Initiator 181/Destination 180/Destination 200/Destination");
-	CHECK_MSG(strstr(s, "<Result Code=\"181\" Leg=\"Destination\">REFER refused (501), bridging</Result>"),
-		  "%s", s);
+	CHECK_MSG(strstr(s, "<Result Code=\"181\" Leg=\"Destination\">REFER refused (501), bridging</Result>"), "%s",
+		  s);
 	CHECK(peer_wait(&a, 15000));
 	CHECK(peer_wait(&b, 15000));
 	/* the destination hung up: nothing more on the XML stream (the client
@@ -885,8 +875,7 @@ static void case_xml_allow_from(void)
 	if (!eof)
 		xml_read(fd, &acc, 99, 2000, &eof);
 	CHECK(ch_buf_nul(&acc) == 0);
-	CHECK_MSG(acc.data && strstr(acc.data, "<Result Code=\"403\">"), "%s",
-		  acc.data ? acc.data : "");
+	CHECK_MSG(acc.data && strstr(acc.data, "<Result Code=\"403\">"), "%s", acc.data ? acc.data : "");
 	CHECK(eof);
 	close(fd);
 	ch_buf_free(&acc);
@@ -1005,23 +994,23 @@ static void case_callback(void)
 	start(&o);
 	struct peer a;
 	char ini[128], body[512];
-	CHECK(peer_start(&a, "refer", "uas_refer.xml", "-set", "n1", "180", "-set", "n2", "200",
-			 NULL));
+	CHECK(peer_start(&a, "refer", "uas_refer.xml", "-set", "n1", "180", "-set", "n2", "200", NULL));
 	peer_uri(&a, "alice", ini, sizeof ini);
 	/* outside the prefix: refused before any call */
-	(void)ch_fmt(body, sizeof body,
-		     "{\"initiator\":\"%s\",\"destination\":\"9055551234\",\"status_callback\":\"http://127.0.0.1:%d/hookx\"}",
-		     ini, cbs.port);
+	(void)ch_fmt(
+	    body, sizeof body,
+	    "{\"initiator\":\"%s\",\"destination\":\"9055551234\",\"status_callback\":\"http://127.0.0.1:%d/hookx\"}",
+	    ini, cbs.port);
 	post_call(body, 403);
-	(void)ch_fmt(body, sizeof body,
-		     "{\"initiator\":\"%s\",\"destination\":\"9055551234\",\"status_callback\":\"http://127.0.0.1:%d/hook/c1\"}",
-		     ini, cbs.port);
+	(void)ch_fmt(
+	    body, sizeof body,
+	    "{\"initiator\":\"%s\",\"destination\":\"9055551234\",\"status_callback\":\"http://127.0.0.1:%d/hook/c1\"}",
+	    ini, cbs.port);
 	uint64_t id = post_call(body, 202);
 	bool final = false;
 	for (int i = 0; i < 200 && !final; i++) {
 		pthread_mutex_lock(&cbs.mu);
-		final = ch_buf_nul(&cbs.bodies) == 0 && cbs.bodies.data &&
-			strstr(cbs.bodies.data, "\"final\":true");
+		final = ch_buf_nul(&cbs.bodies) == 0 && cbs.bodies.data && strstr(cbs.bodies.data, "\"final\":true");
 		pthread_mutex_unlock(&cbs.mu);
 		if (!final)
 			usleep(100000);
@@ -1029,7 +1018,7 @@ static void case_callback(void)
 	CHECK(final);
 	CHECK(peer_wait(&a, 15000));
 	/* every state change arrived, in order, as JSON with the call id */
-	const char *order[] = {"calling_initiator", "initiator_ringing", "initiator_answered",
+	const char *order[] = {"calling_initiator",   "initiator_ringing",   "initiator_answered",
 			       "calling_destination", "destination_ringing", "transferred"};
 	pthread_mutex_lock(&cbs.mu);
 	const char *p = cbs.bodies.data ? cbs.bodies.data : "";
@@ -1087,10 +1076,9 @@ static void case_tls_basic(void)
 static void case_config_refusals(void)
 {
 	char *out = NULL;
-	const char *no_pw =
-		"originator = { identity = \"sip:c2c@127.0.0.1\"; listen = \"sip:127.0.0.1:0\";\n"
-		"  translations = ( { pattern = \"^(\\\\d+)$\"; output = \"sip:$1@127.0.0.1\"; } );\n"
-		"  http = { listen = [ \"127.0.0.1:0\" ]; }; };\n";
+	const char *no_pw = "originator = { identity = \"sip:c2c@127.0.0.1\"; listen = \"sip:127.0.0.1:0\";\n"
+			    "  translations = ( { pattern = \"^(\\\\d+)$\"; output = \"sip:$1@127.0.0.1\"; } );\n"
+			    "  http = { listen = [ \"127.0.0.1:0\" ]; }; };\n";
 	const char *args[] = {"-c", NULL, NULL};
 	char conf[400];
 	CHECK(chd_init(&D) == 0);
@@ -1099,14 +1087,12 @@ static void case_config_refusals(void)
 	int st = chd_run(&D, no_pw, args, &out);
 	CHECK_MSG(st != 0 && out && strstr(out, "password"), "status %d: %s", st, out ? out : "");
 	free(out);
-	const char *bad_pat =
-		"originator = { identity = \"sip:c2c@127.0.0.1\"; listen = \"sip:127.0.0.1:0\";\n"
-		"  translations = ( { pattern = \"^(\\\\d+$\"; output = \"sip:$1@127.0.0.1\"; } );\n"
-		"  http = { listen = [ \"127.0.0.1:0\" ]; password = \"x-" PASSWORD "\"; }; };\n";
+	const char *bad_pat = "originator = { identity = \"sip:c2c@127.0.0.1\"; listen = \"sip:127.0.0.1:0\";\n"
+			      "  translations = ( { pattern = \"^(\\\\d+$\"; output = \"sip:$1@127.0.0.1\"; } );\n"
+			      "  http = { listen = [ \"127.0.0.1:0\" ]; password = \"x-" PASSWORD "\"; }; };\n";
 	out = NULL;
 	st = chd_run(&D, bad_pat, args, &out);
-	CHECK_MSG(st != 0 && out && strstr(out, "translations.[0].pattern"), "status %d: %s", st,
-		  out ? out : "");
+	CHECK_MSG(st != 0 && out && strstr(out, "translations.[0].pattern"), "status %d: %s", st, out ? out : "");
 	free(out);
 }
 
@@ -1147,19 +1133,19 @@ int main(int argc, char **argv)
 		const char *name;
 		void (*fn)(void);
 	} cases[] = {
-		{"auth", case_auth},
-		{"auth_md5", case_auth_md5},
-		{"html", case_html},
-		{"json", case_json},
-		{"limits", case_limits},
-		{"xml", case_xml},
-		{"xml_fallback", case_xml_fallback},
-		{"xml_allow_from", case_xml_allow_from},
-		{"xml_max_connections", case_xml_max_connections},
-		{"callback", case_callback},
-		{"config_refusals", case_config_refusals},
-		{"tls_basic", case_tls_basic},
-		{"unanswered_challenge", case_unanswered_challenge},
+	    {"auth", case_auth},
+	    {"auth_md5", case_auth_md5},
+	    {"html", case_html},
+	    {"json", case_json},
+	    {"limits", case_limits},
+	    {"xml", case_xml},
+	    {"xml_fallback", case_xml_fallback},
+	    {"xml_allow_from", case_xml_allow_from},
+	    {"xml_max_connections", case_xml_max_connections},
+	    {"callback", case_callback},
+	    {"config_refusals", case_config_refusals},
+	    {"tls_basic", case_tls_basic},
+	    {"unanswered_challenge", case_unanswered_challenge},
 	};
 	bool found = false;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

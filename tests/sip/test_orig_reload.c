@@ -1,4 +1,5 @@
-/* test_orig_reload.c: orig_start / orig_reload / orig_stop in-process: passwords, translations and limits swap live; restart-only settings are reported; a bad reload changes nothing. */
+/* test_orig_reload.c: orig_start / orig_reload / orig_stop in-process: passwords, translations and limits swap live;
+ * restart-only settings are reported; a bad reload changes nothing. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -15,16 +16,16 @@ static char dir[] = "/tmp/orig_reload_XXXXXX";
 static char logpath[300];
 static int http_port;
 
-#define CONF_FMT \
-	"originator = {\n" \
-	"  identity = \"sip:c2c@127.0.0.1\";\n" \
-	"  listen = \"%s\";\n" \
-	"  translations = ( { pattern = \"^(\\\\d{10})$\"; output = \"sip:$1@127.0.0.1\"; },\n" \
-	"                   { pattern = \"^(sip:[a-z]+@127\\\\.0\\\\.0\\\\.1:\\\\d+)$\"; output = \"$1\"; } );\n" \
-	"  destinations = { deny = [ %s ]; };\n" \
-	"  limits = { concurrent_calls = 10; calls_per_minute = 100; calls_per_minute_per_initiator = 100; };\n" \
-	"  http = { listen = [ \"127.0.0.1:0\" ]; password = \"%s\"; };\n" \
-	"  xml = { listen = [ \"127.0.0.1:0\" ]; };\n" \
+#define CONF_FMT                                                                                                       \
+	"originator = {\n"                                                                                             \
+	"  identity = \"sip:c2c@127.0.0.1\";\n"                                                                        \
+	"  listen = \"%s\";\n"                                                                                         \
+	"  translations = ( { pattern = \"^(\\\\d{10})$\"; output = \"sip:$1@127.0.0.1\"; },\n"                        \
+	"                   { pattern = \"^(sip:[a-z]+@127\\\\.0\\\\.0\\\\.1:\\\\d+)$\"; output = \"$1\"; } );\n"      \
+	"  destinations = { deny = [ %s ]; };\n"                                                                       \
+	"  limits = { concurrent_calls = 10; calls_per_minute = 100; calls_per_minute_per_initiator = 100; };\n"       \
+	"  http = { listen = [ \"127.0.0.1:0\" ]; password = \"%s\"; };\n"                                             \
+	"  xml = { listen = [ \"127.0.0.1:0\" ]; };\n"                                                                 \
 	"};\n"
 
 static struct cfg *load(const char *listen, const char *deny, const char *pw)

@@ -16,20 +16,19 @@ struct hmac_vec {
 	const char *hex;
 };
 
-static const char WCS_BODY[] =
-	"{\"nodeId\":\"abc\",\"appKey\":\"clickToCallApp\","
-	"\"sessionId\":\"/192.168.1.10:54321/192.168.1.1:8443\"}";
+static const char WCS_BODY[] = "{\"nodeId\":\"abc\",\"appKey\":\"clickToCallApp\","
+			       "\"sessionId\":\"/192.168.1.10:54321/192.168.1.1:8443\"}";
 
 static const struct hmac_vec HMAC_VECS[] = {
-	{"key", "The quick brown fox jumps over the lazy dog", "80070713463e7749b90c2dc24911e275"},
-	{"\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b", "Hi There",
-	 "9294727a3638bb1c13f48ef8158bfc9d"},
-	{"secret-key-1", WCS_BODY, "cc7c7b92143a53946c6bdf65786cbfff"},
-	{"rotated-key-2", WCS_BODY, "9e74fbef5631e2145fd365b324ea4af6"},
-	{"k", "", "cd32bedd46aa63cffa3023f050fc78e3"},
-	{"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-	 "long key body", "fd97edeeb5816f2b86325c25754127ae"},
+    {"key", "The quick brown fox jumps over the lazy dog", "80070713463e7749b90c2dc24911e275"},
+    {"\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b", "Hi There",
+     "9294727a3638bb1c13f48ef8158bfc9d"},
+    {"secret-key-1", WCS_BODY, "cc7c7b92143a53946c6bdf65786cbfff"},
+    {"rotated-key-2", WCS_BODY, "9e74fbef5631e2145fd365b324ea4af6"},
+    {"k", "", "cd32bedd46aa63cffa3023f050fc78e3"},
+    {"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+     "long key body", "fd97edeeb5816f2b86325c25754127ae"},
 };
 
 static bool hmac_hdr(const char *hdr, const char *body, const char *const *keys, size_t n)
@@ -166,40 +165,40 @@ struct cidr_parse_vec {
 };
 
 static const struct cidr_parse_vec CIDR_PARSE[] = {
-	{"10.0.0.0/8", 0, 104, "::ffff:10.0.0.0"},
-	{"10.1.2.3/8", 0, 104, "::ffff:10.0.0.0"}, /* host bits masked */
-	{"192.168.1.7", 0, 128, "::ffff:192.168.1.7"},
-	{"192.168.1.7/32", 0, 128, "::ffff:192.168.1.7"},
-	{"0.0.0.0/0", 0, 96, "::ffff:0.0.0.0"},
-	{"172.16.5.4/12", 0, 108, "::ffff:172.16.0.0"},
-	{"::1/128", 0, 128, "::1"},
-	{"::1", 0, 128, "::1"},
-	{"::/0", 0, 0, "::"},
-	{"2001:db8::/32", 0, 32, "2001:db8::"},
-	{"2001:db8:ffff::1/33", 0, 33, "2001:db8:8000::"},
-	{"fe80::1/10", 0, 10, "fe80::"},
-	{"::ffff:10.0.0.0/104", 0, 104, "::ffff:10.0.0.0"},
-	{"10.0.0.0/33", EINVAL, 0, NULL},
-	{"::1/129", EINVAL, 0, NULL},
-	{"10.0.0.0/-1", EINVAL, 0, NULL},
-	{"10.0.0.0/+8", EINVAL, 0, NULL},
-	{"10.0.0.0/", EINVAL, 0, NULL},
-	{"10.0.0.0/8/8", EINVAL, 0, NULL},
-	{"10.0.0.0/ 8", EINVAL, 0, NULL},
-	{"10.0.0.0/8 ", EINVAL, 0, NULL},
-	{"10.0.0.0/1000", EINVAL, 0, NULL},
-	{"10.0.0.0/0x8", EINVAL, 0, NULL},
-	{"/8", EINVAL, 0, NULL},
-	{"", EINVAL, 0, NULL},
-	{"10.0.0/8", EINVAL, 0, NULL},
-	{"10.0.0.256", EINVAL, 0, NULL},
-	{"010.0.0.1", EINVAL, 0, NULL}, /* octal-looking: ambiguous, refused */
-	{" 10.0.0.1", EINVAL, 0, NULL},
-	{"example.com/8", EINVAL, 0, NULL},
-	{"[::1]/128", EINVAL, 0, NULL},
-	{"fe80::1%eth0/64", EINVAL, 0, NULL},
-	{"1:2:3:4:5:6:7:8:9", EINVAL, 0, NULL},
-	{"::1/128::1/128::1/128::1/128::1/128::1/128::1/128::1/128::1/128::1/128", EINVAL, 0, NULL},
+    {"10.0.0.0/8", 0, 104, "::ffff:10.0.0.0"},
+    {"10.1.2.3/8", 0, 104, "::ffff:10.0.0.0"}, /* host bits masked */
+    {"192.168.1.7", 0, 128, "::ffff:192.168.1.7"},
+    {"192.168.1.7/32", 0, 128, "::ffff:192.168.1.7"},
+    {"0.0.0.0/0", 0, 96, "::ffff:0.0.0.0"},
+    {"172.16.5.4/12", 0, 108, "::ffff:172.16.0.0"},
+    {"::1/128", 0, 128, "::1"},
+    {"::1", 0, 128, "::1"},
+    {"::/0", 0, 0, "::"},
+    {"2001:db8::/32", 0, 32, "2001:db8::"},
+    {"2001:db8:ffff::1/33", 0, 33, "2001:db8:8000::"},
+    {"fe80::1/10", 0, 10, "fe80::"},
+    {"::ffff:10.0.0.0/104", 0, 104, "::ffff:10.0.0.0"},
+    {"10.0.0.0/33", EINVAL, 0, NULL},
+    {"::1/129", EINVAL, 0, NULL},
+    {"10.0.0.0/-1", EINVAL, 0, NULL},
+    {"10.0.0.0/+8", EINVAL, 0, NULL},
+    {"10.0.0.0/", EINVAL, 0, NULL},
+    {"10.0.0.0/8/8", EINVAL, 0, NULL},
+    {"10.0.0.0/ 8", EINVAL, 0, NULL},
+    {"10.0.0.0/8 ", EINVAL, 0, NULL},
+    {"10.0.0.0/1000", EINVAL, 0, NULL},
+    {"10.0.0.0/0x8", EINVAL, 0, NULL},
+    {"/8", EINVAL, 0, NULL},
+    {"", EINVAL, 0, NULL},
+    {"10.0.0/8", EINVAL, 0, NULL},
+    {"10.0.0.256", EINVAL, 0, NULL},
+    {"010.0.0.1", EINVAL, 0, NULL}, /* octal-looking: ambiguous, refused */
+    {" 10.0.0.1", EINVAL, 0, NULL},
+    {"example.com/8", EINVAL, 0, NULL},
+    {"[::1]/128", EINVAL, 0, NULL},
+    {"fe80::1%eth0/64", EINVAL, 0, NULL},
+    {"1:2:3:4:5:6:7:8:9", EINVAL, 0, NULL},
+    {"::1/128::1/128::1/128::1/128::1/128::1/128::1/128::1/128::1/128::1/128", EINVAL, 0, NULL},
 };
 
 static void test_cidr_parse(void)
@@ -217,10 +216,8 @@ static void test_cidr_parse(void)
 		}
 		char text[64];
 		inet_ntop(AF_INET6, c.addr, text, sizeof(text));
-		CHECK_MSG(c.prefix == v->prefix, "\"%s\": prefix %u, want %u", v->text, c.prefix,
-			  v->prefix);
-		CHECK_MSG(strcmp(text, v->addr) == 0, "\"%s\": addr %s, want %s", v->text, text,
-			  v->addr);
+		CHECK_MSG(c.prefix == v->prefix, "\"%s\": prefix %u, want %u", v->text, c.prefix, v->prefix);
+		CHECK_MSG(strcmp(text, v->addr) == 0, "\"%s\": addr %s, want %s", v->text, text, v->addr);
 	}
 	CHECK(pol_cidr_parse(NULL, &(struct pol_cidr){{0}, 0}) == EINVAL);
 }
@@ -238,32 +235,32 @@ static void test_cidr_match(void)
 		CHECK(pol_cidr_parse(texts[i], &list[i]) == 0);
 
 	static const struct cidr_match_vec M[] = {
-		{"10.0.0.1", true},
-		{"10.255.255.255", true},
-		{"10.1.2.3", true},
-		{"::ffff:10.1.2.3", true}, /* IPv4-mapped peer matches 10/8 */
-		{"::FFFF:10.1.2.3", true},
-		{"::ffff:a01:203", true},  /* the same mapped address in hex */
-		{"11.0.0.1", false},
-		{"9.255.255.255", false},
-		{"::ffff:11.1.2.3", false},
-		{"::1", true},
-		{"0:0:0:0:0:0:0:1", true},
-		{"::2", false},
-		{"127.0.0.1", false},
-		{"192.168.1.7", true},
-		{"192.168.1.8", false},
-		{"::ffff:192.168.1.7", true},
-		{"2001:db8::1", true},
-		{"2001:db8:ffff:ffff::1", true},
-		{"2001:db9::1", false},
-		{"::10.1.2.3", false}, /* IPv4-compatible, not mapped */
-		{"", false},
-		{"garbage", false},
-		{"10.0.0.1:8080", false},
-		{"[::1]", false},
-		{" 10.0.0.1", false},
-		{"10.0.0.1 ", false},
+	    {"10.0.0.1", true},
+	    {"10.255.255.255", true},
+	    {"10.1.2.3", true},
+	    {"::ffff:10.1.2.3", true}, /* IPv4-mapped peer matches 10/8 */
+	    {"::FFFF:10.1.2.3", true},
+	    {"::ffff:a01:203", true}, /* the same mapped address in hex */
+	    {"11.0.0.1", false},
+	    {"9.255.255.255", false},
+	    {"::ffff:11.1.2.3", false},
+	    {"::1", true},
+	    {"0:0:0:0:0:0:0:1", true},
+	    {"::2", false},
+	    {"127.0.0.1", false},
+	    {"192.168.1.7", true},
+	    {"192.168.1.8", false},
+	    {"::ffff:192.168.1.7", true},
+	    {"2001:db8::1", true},
+	    {"2001:db8:ffff:ffff::1", true},
+	    {"2001:db9::1", false},
+	    {"::10.1.2.3", false}, /* IPv4-compatible, not mapped */
+	    {"", false},
+	    {"garbage", false},
+	    {"10.0.0.1:8080", false},
+	    {"[::1]", false},
+	    {" 10.0.0.1", false},
+	    {"10.0.0.1 ", false},
 	};
 	for (size_t i = 0; i < sizeof(M) / sizeof(M[0]); i++)
 		CHECK_MSG(pol_cidr_match(list, 4, M[i].ip) == M[i].match, "\"%s\"", M[i].ip);

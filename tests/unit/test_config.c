@@ -7,9 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *base_site =
-	"sites = ( { name = \"shop\"; origins = [ \"https://www.example.com\" ];\n"
-	"  sip = { login = \"10001\"; password = \"pw-secret-1\"; }; callee = \"10002\"; } );\n";
+static const char *base_site = "sites = ( { name = \"shop\"; origins = [ \"https://www.example.com\" ];\n"
+			       "  sip = { login = \"10001\"; password = \"pw-secret-1\"; }; callee = \"10002\"; } );\n";
 
 /* Load text; on error return the formatted message (static). */
 static const char *load_err(const char *text)
@@ -31,45 +30,48 @@ struct err_case {
 };
 
 static const struct err_case err_cases[] = {
-	{"hook = { listen = [ \"127.0.0.1:8081\" ]; bogus = 1; };\n", "t.conf:1: hook.bogus: unknown setting"},
-	{"hook = { max_body_bytes = 10; };\n", "t.conf:1: hook.max_body_bytes: 10 is out of range"},
-	{"hook = { max_body_bytes = \"big\"; };\n", "hook.max_body_bytes: must be an integer"},
-	{"hook = { listen = [ \"127.0.0.1\" ]; };\n", "hook.listen.[0]: \"127.0.0.1\" is not host:port"},
-	{"hook = { listen = [ \"[::1]:99999\" ]; };\n", "hook.listen.[0]"},
-	{"hook = { listen = [ ]; };\n", "hook.listen: at least one listen address is required"},
-	{"log = { level = \"loud\"; };\nhook = {};\n", "t.conf:1: log.level: \"loud\" is not one of"},
-	{"sites = ( { name = \"shop\"; origins = [ \"https://x.com\" ]; } );\n", "sites.[0].sip: required setting is missing"},
-	{"sites = ( { origins = [ \"https://x.com\" ]; sip = { login = \"1\"; }; } );\n", "sites.[0].name: required"},
-	{"sites = ( { name = \"a b\"; origins = [ \"https://x.com\" ]; sip = { login = \"1\"; }; } );\n",
-	 "sites.[0].name: \"a b\" is not a name"},
-	{"sites = ( { name = \"a\"; sip = { login = \"1\"; }; } );\n", "sites.[0].origins: a site needs origins or domain"},
-	{"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; }; },\n"
-	 "          { name = \"a\"; domain = \"y.com\"; sip = { login = \"1\"; }; } );\n",
-	 "t.conf:2: sites.[1].name: duplicate site name \"a\""},
-	{"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; password = \"p\"; password_file = \"/x\"; }; } );\n",
-	 "sites.[0].sip.password_file: set either password or password_file, not both"},
-	{"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; }; limits = { calls_per_session = -1; }; } );\n",
-	 "sites.[0].limits.calls_per_session: -1 is out of range"},
-	{"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; }; buttons = { sales = 5; }; } );\n",
-	 "sites.[0].buttons.sales: must be a string"},
-	{"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; }; allow_transfer = \"yes\"; } );\n",
-	 "sites.[0].allow_transfer: must be true or false"},
-	{"hook = { wcs_auth = { hmac_keys = [ \"k1\" ]; basic_user = \"u\"; basic_password = \"p\"; }; };\n",
-	 "hook.wcs_auth.basic_user: HMAC keys and Basic credentials both use the Authorization header"},
-	{"hook = { wcs_auth = { basic_user = \"u\"; }; };\n", "hook.wcs_auth.basic_password: required"},
-	{"hook = { tls = { cert = \"/x\"; }; };\n", "hook.tls.key: required when tls is set"},
-	{"originator = { identity = \"x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } ); };\n",
-	 "originator.identity: \"x\" is not a SIP URI"},
-	{"originator = { identity = \"sip:c2c@x\"; };\n", "originator.translations: required"},
-	{"originator = { identity = \"sip:c2c@x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } );\n"
-	 "  http = { listen = [ \"127.0.0.1:0\" ]; }; };\n",
-	 "originator.http.password: required"},
-	{"originator = { identity = \"sip:c2c@x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } );\n"
-	 "  http = { listen = [ \"127.0.0.1:0\" ]; password = \"p\"; auth = \"basic\"; }; };\n",
-	 "originator.http.auth: \"basic\" sends the password in clear"},
-	{"log = { level = \"info\"; };\n", "nothing to do"},
-	{"hook = { listen = [ \"127.0.0.1:1\" ] \n", "t.conf:2: syntax error"},
-	{"sites = { name = \"a\"; };\n", "sites: must be a list of groups"},
+    {"hook = { listen = [ \"127.0.0.1:8081\" ]; bogus = 1; };\n", "t.conf:1: hook.bogus: unknown setting"},
+    {"hook = { max_body_bytes = 10; };\n", "t.conf:1: hook.max_body_bytes: 10 is out of range"},
+    {"hook = { max_body_bytes = \"big\"; };\n", "hook.max_body_bytes: must be an integer"},
+    {"hook = { listen = [ \"127.0.0.1\" ]; };\n", "hook.listen.[0]: \"127.0.0.1\" is not host:port"},
+    {"hook = { listen = [ \"[::1]:99999\" ]; };\n", "hook.listen.[0]"},
+    {"hook = { listen = [ ]; };\n", "hook.listen: at least one listen address is required"},
+    {"log = { level = \"loud\"; };\nhook = {};\n", "t.conf:1: log.level: \"loud\" is not one of"},
+    {"sites = ( { name = \"shop\"; origins = [ \"https://x.com\" ]; } );\n",
+     "sites.[0].sip: required setting is missing"},
+    {"sites = ( { origins = [ \"https://x.com\" ]; sip = { login = \"1\"; }; } );\n", "sites.[0].name: required"},
+    {"sites = ( { name = \"a b\"; origins = [ \"https://x.com\" ]; sip = { login = \"1\"; }; } );\n",
+     "sites.[0].name: \"a b\" is not a name"},
+    {"sites = ( { name = \"a\"; sip = { login = \"1\"; }; } );\n", "sites.[0].origins: a site needs origins or domain"},
+    {"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; }; },\n"
+     "          { name = \"a\"; domain = \"y.com\"; sip = { login = \"1\"; }; } );\n",
+     "t.conf:2: sites.[1].name: duplicate site name \"a\""},
+    {"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; password = \"p\"; password_file = \"/x\"; "
+     "}; } );\n",
+     "sites.[0].sip.password_file: set either password or password_file, not both"},
+    {"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; }; limits = { calls_per_session = -1; }; } "
+     ");\n",
+     "sites.[0].limits.calls_per_session: -1 is out of range"},
+    {"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; }; buttons = { sales = 5; }; } );\n",
+     "sites.[0].buttons.sales: must be a string"},
+    {"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; }; allow_transfer = \"yes\"; } );\n",
+     "sites.[0].allow_transfer: must be true or false"},
+    {"hook = { wcs_auth = { hmac_keys = [ \"k1\" ]; basic_user = \"u\"; basic_password = \"p\"; }; };\n",
+     "hook.wcs_auth.basic_user: HMAC keys and Basic credentials both use the Authorization header"},
+    {"hook = { wcs_auth = { basic_user = \"u\"; }; };\n", "hook.wcs_auth.basic_password: required"},
+    {"hook = { tls = { cert = \"/x\"; }; };\n", "hook.tls.key: required when tls is set"},
+    {"originator = { identity = \"x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } ); };\n",
+     "originator.identity: \"x\" is not a SIP URI"},
+    {"originator = { identity = \"sip:c2c@x\"; };\n", "originator.translations: required"},
+    {"originator = { identity = \"sip:c2c@x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } );\n"
+     "  http = { listen = [ \"127.0.0.1:0\" ]; }; };\n",
+     "originator.http.password: required"},
+    {"originator = { identity = \"sip:c2c@x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } );\n"
+     "  http = { listen = [ \"127.0.0.1:0\" ]; password = \"p\"; auth = \"basic\"; }; };\n",
+     "originator.http.auth: \"basic\" sends the password in clear"},
+    {"log = { level = \"info\"; };\n", "nothing to do"},
+    {"hook = { listen = [ \"127.0.0.1:1\" ] \n", "t.conf:2: syntax error"},
+    {"sites = { name = \"a\"; };\n", "sites: must be a list of groups"},
 };
 
 static void test_errors(void)
@@ -122,7 +124,8 @@ static void test_secret_files(void)
 	fputs("from-file-secret\n", f);
 	fclose(f);
 	snprintf(text, sizeof(text),
-		 "sites = ( { name = \"a\"; domain = \"x.com\"; callee = \"1\"; sip = { login = \"1\"; password_file = \"sip.pass\"; }; } );\n");
+		 "sites = ( { name = \"a\"; domain = \"x.com\"; callee = \"1\"; sip = { login = \"1\"; password_file = "
+		 "\"sip.pass\"; }; } );\n");
 
 	chmod(path, 0644);
 	struct cfg *c = NULL;

@@ -15,13 +15,12 @@ struct notes {
 	char line[32][256];
 };
 
-static void record(const char *method, const char *field, const char *old_value,
-		   const char *new_value, void *arg)
+static void record(const char *method, const char *field, const char *old_value, const char *new_value, void *arg)
 {
 	struct notes *ns = arg;
 	if (ns->n < 32)
-		(void)ch_fmt(ns->line[ns->n], sizeof(ns->line[0]), "%s.%s: \"%s\" -> \"%s\"", method,
-			     field, old_value, new_value);
+		(void)ch_fmt(ns->line[ns->n], sizeof(ns->line[0]), "%s.%s: \"%s\" -> \"%s\"", method, field, old_value,
+			     new_value);
 	ns->n++;
 }
 
@@ -76,15 +75,15 @@ static void test_spec_file(void)
 
 	/* notes: one per raised field, in order, with old and new values */
 	static const char *const want[] = {
-		"call.restOnError: \"LOG\" -> \"FAIL\"",
-		"call.restOverwrite: \"callee\" -> \"callee,inviteParameters\"",
-		"transfer.restPolicy: \"NOTIFY\" -> \"OVERWRITE\"",
-		"transfer.restOnError: \"LOG\" -> \"FAIL\"",
-		"sendMessage.restPolicy: \"NOTIFY\" -> \"OVERWRITE\"",
-		"sendMessage.restOnError: \"LOG\" -> \"FAIL\"",
-		"connect.clientExclude: \"\" -> \"" SIP_LIST "\"",
-		"ConnectionStatusEvent.clientExclude: \"\" -> \"" SIP_LIST "\"",
-		"RegistrationStatusEvent.clientExclude: \"\" -> \"" SIP_LIST "\"",
+	    "call.restOnError: \"LOG\" -> \"FAIL\"",
+	    "call.restOverwrite: \"callee\" -> \"callee,inviteParameters\"",
+	    "transfer.restPolicy: \"NOTIFY\" -> \"OVERWRITE\"",
+	    "transfer.restOnError: \"LOG\" -> \"FAIL\"",
+	    "sendMessage.restPolicy: \"NOTIFY\" -> \"OVERWRITE\"",
+	    "sendMessage.restOnError: \"LOG\" -> \"FAIL\"",
+	    "connect.clientExclude: \"\" -> \"" SIP_LIST "\"",
+	    "ConnectionStatusEvent.clientExclude: \"\" -> \"" SIP_LIST "\"",
+	    "RegistrationStatusEvent.clientExclude: \"\" -> \"" SIP_LIST "\"",
 	};
 	CHECK_MSG(ns.n == 9, "%zu notes", ns.n);
 	for (size_t i = 0; i < 9 && i < ns.n; i++)
@@ -99,10 +98,11 @@ static void test_spec_file(void)
 	size_t i = 0;
 	const char *key;
 	json_t *v;
-	json_object_foreach(rcc, key, v) {
+	json_object_foreach(rcc, key, v)
+	{
 		if (i < n)
 			CHECK_MSG(strlen(key) == m[i].key_len - 2 &&
-					  memcmp(key, text + m[i].key_off + 1, m[i].key_len - 2) == 0,
+				      memcmp(key, text + m[i].key_off + 1, m[i].key_len - 2) == 0,
 				  "key %zu is %s", i, key);
 		else
 			CHECK_STR(key, "connect");
@@ -139,14 +139,15 @@ out:
 
 static void test_lists(void)
 {
-	json_t *rcc = parse_ok("{\"foo\":{\"x\":\"y\"},"
-			       "\"call\":{\"restOverwrite\":\" callee, ,foo\",\"restPolicy\":\"DISABLE\",\"custom\":\"k\"},"
-			       "\"connect\":{\"clientExclude\":\" sipLogin , sipAuthenticationName,sipPassword,"
-			       "sipDomain,sipOutboundProxy,sipPort\"},"
-			       "\"ConnectionStatusEvent\":{\"clientExclude\":\"sipPassword,,custom,sipPassword\"},"
-			       "\"RegistrationStatusEvent\":{\"clientExclude\":\"" SIP_LIST "\","
-			       "\"restPolicy\":\"OVERWRITE\"},"
-			       "\"sendMessage\":{\"restPolicy\":\"OVERWRITE\",\"restOnError\":\"FAIL\"}}");
+	json_t *rcc =
+	    parse_ok("{\"foo\":{\"x\":\"y\"},"
+		     "\"call\":{\"restOverwrite\":\" callee, ,foo\",\"restPolicy\":\"DISABLE\",\"custom\":\"k\"},"
+		     "\"connect\":{\"clientExclude\":\" sipLogin , sipAuthenticationName,sipPassword,"
+		     "sipDomain,sipOutboundProxy,sipPort\"},"
+		     "\"ConnectionStatusEvent\":{\"clientExclude\":\"sipPassword,,custom,sipPassword\"},"
+		     "\"RegistrationStatusEvent\":{\"clientExclude\":\"" SIP_LIST "\","
+		     "\"restPolicy\":\"OVERWRITE\"},"
+		     "\"sendMessage\":{\"restPolicy\":\"OVERWRITE\",\"restOnError\":\"FAIL\"}}");
 	if (!rcc)
 		return;
 	struct notes ns = {0};
@@ -167,22 +168,21 @@ static void test_lists(void)
 	char *dump = json_dumps(rcc, JSON_COMPACT);
 	const char *tail = ",\"transfer\":{\"clientExclude\":\"\",\"restExclude\":\"\",\"restOnError\":"
 			   "\"FAIL\",\"restPolicy\":\"OVERWRITE\",\"restOverwrite\":\"\"}}";
-	CHECK(dump && strlen(dump) > strlen(tail) &&
-	      strcmp(dump + strlen(dump) - strlen(tail), tail) == 0);
+	CHECK(dump && strlen(dump) > strlen(tail) && strcmp(dump + strlen(dump) - strlen(tail), tail) == 0);
 	const char *head = "{\"foo\":{\"x\":\"y\"},\"call\":{\"restOverwrite\":";
 	CHECK(dump && strncmp(dump, head, strlen(head)) == 0);
 	free(dump);
 	static const char *const want[] = {
-		"call.restPolicy: \"DISABLE\" -> \"OVERWRITE\"",
-		"call.restOnError: \"\" -> \"FAIL\"",
-		"call.restOverwrite: \" callee, ,foo\" -> \"callee,foo,inviteParameters\"",
-		"transfer.restPolicy: \"NOTIFY\" -> \"OVERWRITE\"",
-		"transfer.restOnError: \"LOG\" -> \"FAIL\"",
-		"connect.clientExclude: \" sipLogin , sipAuthenticationName,sipPassword,sipDomain,"
-		"sipOutboundProxy,sipPort\" -> \"" SIP_LIST "\"",
-		"ConnectionStatusEvent.clientExclude: \"sipPassword,,custom,sipPassword\" -> "
-		"\"sipPassword,custom,sipPassword,sipLogin,sipAuthenticationName,sipDomain,"
-		"sipOutboundProxy,sipPort\"",
+	    "call.restPolicy: \"DISABLE\" -> \"OVERWRITE\"",
+	    "call.restOnError: \"\" -> \"FAIL\"",
+	    "call.restOverwrite: \" callee, ,foo\" -> \"callee,foo,inviteParameters\"",
+	    "transfer.restPolicy: \"NOTIFY\" -> \"OVERWRITE\"",
+	    "transfer.restOnError: \"LOG\" -> \"FAIL\"",
+	    "connect.clientExclude: \" sipLogin , sipAuthenticationName,sipPassword,sipDomain,"
+	    "sipOutboundProxy,sipPort\" -> \"" SIP_LIST "\"",
+	    "ConnectionStatusEvent.clientExclude: \"sipPassword,,custom,sipPassword\" -> "
+	    "\"sipPassword,custom,sipPassword,sipLogin,sipAuthenticationName,sipDomain,"
+	    "sipOutboundProxy,sipPort\"",
 	};
 	CHECK_MSG(ns.n == 7, "%zu notes", ns.n);
 	for (size_t i = 0; i < 7 && i < ns.n; i++)
@@ -204,18 +204,18 @@ struct err_case {
 };
 
 static const struct err_case err_cases[] = {
-	{"[]", "restClientConfig: not an object"},
-	{"{\"call\":1}", "restClientConfig.call: not an object"},
-	{"{\"call\":[]}", "restClientConfig.call: not an object"},
-	{"{\"call\":{\"restPolicy\":5}}", "restClientConfig.call.restPolicy: not a string"},
-	{"{\"call\":{\"restPolicy\":null}}", "restClientConfig.call.restPolicy: not a string"},
-	{"{\"a\":{\"b\":{}}}", "restClientConfig.a.b: not a string"},
-	{"{\"a\":{},\"a\":{}}", "restClientConfig: line 1 column *"},
-	{"{\"a\":{\"b\":\"1\",\"b\":\"2\"}}", "restClientConfig: line 1 column *"},
-	{"{", "restClientConfig: line 1 column *"},
-	{"", "restClientConfig: line *"},
-	{"{\"a\":{}} x", "restClientConfig: line 1 column *"},
-	{"{\"a\":{\"b\":\"\xff\"}}", "restClientConfig: line *"},
+    {"[]", "restClientConfig: not an object"},
+    {"{\"call\":1}", "restClientConfig.call: not an object"},
+    {"{\"call\":[]}", "restClientConfig.call: not an object"},
+    {"{\"call\":{\"restPolicy\":5}}", "restClientConfig.call.restPolicy: not a string"},
+    {"{\"call\":{\"restPolicy\":null}}", "restClientConfig.call.restPolicy: not a string"},
+    {"{\"a\":{\"b\":{}}}", "restClientConfig.a.b: not a string"},
+    {"{\"a\":{},\"a\":{}}", "restClientConfig: line 1 column *"},
+    {"{\"a\":{\"b\":\"1\",\"b\":\"2\"}}", "restClientConfig: line 1 column *"},
+    {"{", "restClientConfig: line 1 column *"},
+    {"", "restClientConfig: line *"},
+    {"{\"a\":{}} x", "restClientConfig: line 1 column *"},
+    {"{\"a\":{\"b\":\"\xff\"}}", "restClientConfig: line *"},
 };
 
 static void test_errors(void)
@@ -224,8 +224,7 @@ static void test_errors(void)
 		const struct err_case *c = &err_cases[i];
 		json_t *j = (json_t *)&j; /* must stay untouched */
 		char err[200] = "";
-		CHECK_MSG(pol_rcc_parse(c->text, strlen(c->text), &j, err, sizeof(err)) == EINVAL,
-			  "row %zu", i);
+		CHECK_MSG(pol_rcc_parse(c->text, strlen(c->text), &j, err, sizeof(err)) == EINVAL, "row %zu", i);
 		CHECK(j == (json_t *)&j);
 		size_t pl = strlen(c->msg);
 		if (c->msg[pl - 1] == '*')

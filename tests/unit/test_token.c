@@ -9,17 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NOW 1700000000LL
+#define NOW    1700000000LL
 #define ORIGIN "https://www.example.com"
 
 static const unsigned char SECRET[] = "0123456789abcdef0123456789abcdef"; /* 32 bytes */
 static const unsigned char OTHER[] = "fedcba9876543210fedcba9876543210";
 
 static const struct pol_token_params P = {
-	.secret = SECRET,
-	.secret_len = 32,
-	.max_age_s = 300,
-	.leeway_s = 30,
+    .secret = SECRET,
+    .secret_len = 32,
+    .max_age_s = 300,
+    .leeway_s = 30,
 };
 
 /* ---- minting ----------------------------------------------------------- */
@@ -58,8 +58,8 @@ static void b64url(const void *in, size_t n, char *out, size_t cap)
 
 /* By hand, so headers and payloads can be anything: b64(hdr).b64(pl).b64(mac)
  * with mac = HMAC(key, first two parts), or no signature for GNUTLS_MAC_UNKNOWN. */
-static void mint_raw_n(const char *hdr, size_t hlen, const char *pl, size_t plen,
-		       gnutls_mac_algorithm_t mac, const unsigned char *key, char *out, size_t cap)
+static void mint_raw_n(const char *hdr, size_t hlen, const char *pl, size_t plen, gnutls_mac_algorithm_t mac,
+		       const unsigned char *key, char *out, size_t cap)
 {
 	char a[2048], b[2048], sig[128] = "";
 	b64url(hdr, hlen, a, sizeof(a));
@@ -74,8 +74,8 @@ static void mint_raw_n(const char *hdr, size_t hlen, const char *pl, size_t plen
 	CHECK(ch_fmt(out, cap, "%s.%s", signing, sig) == 0);
 }
 
-static void mint_raw(const char *hdr, const char *pl, gnutls_mac_algorithm_t mac,
-		     const unsigned char *key, char *out, size_t cap)
+static void mint_raw(const char *hdr, const char *pl, gnutls_mac_algorithm_t mac, const unsigned char *key, char *out,
+		     size_t cap)
 {
 	mint_raw_n(hdr, strlen(hdr), pl, strlen(pl), mac, key, out, cap);
 }
@@ -100,8 +100,7 @@ static enum pol_token_verdict check_pl(const char *pl)
 static void test_valid(void)
 {
 	char g[512];
-	CHECK(ch_fmt(g, sizeof(g),
-		     "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j-1\",\"origin\":\"%s\",\"button\":\"sales\"}",
+	CHECK(ch_fmt(g, sizeof(g), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j-1\",\"origin\":\"%s\",\"button\":\"sales\"}",
 		     NOW + 300, NOW, ORIGIN) == 0);
 	char *t = mint_jwt(JWT_ALG_HS256, SECRET, g);
 	CHECK(t != NULL);
@@ -130,8 +129,7 @@ static void test_valid(void)
 	free(t);
 
 	/* no origin, no button */
-	CHECK(ch_fmt(g, sizeof(g), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j-2\"}", NOW + 60,
-		     NOW - 10) == 0);
+	CHECK(ch_fmt(g, sizeof(g), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j-2\"}", NOW + 60, NOW - 10) == 0);
 	t = mint_jwt(JWT_ALG_HS256, SECRET, g);
 	memset(&c, 0x5a, sizeof(c));
 	CHECK(pol_token_check(t, &P, ORIGIN, NOW, &c) == POL_TOKEN_OK);
@@ -149,8 +147,7 @@ static void test_valid(void)
 	CHECK(check_raw("{\"typ\":\"jwt\",\"alg\":\"HS256\"}", g) == POL_TOKEN_OK);
 	CHECK(check_raw("{\"alg\":\"HS256\",\"kid\":\"k1\"}", g) == POL_TOKEN_OK);
 	/* unknown claims are ignored */
-	CHECK(ch_fmt(g, sizeof(g),
-		     "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\",\"sub\":\"x\",\"n\":[1,{\"a\":null}]}",
+	CHECK(ch_fmt(g, sizeof(g), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\",\"sub\":\"x\",\"n\":[1,{\"a\":null}]}",
 		     NOW + 60, NOW) == 0);
 	CHECK(check_pl(g) == POL_TOKEN_OK);
 }
@@ -228,8 +225,8 @@ static void test_signature(void)
 		memcpy(u, t, strlen(t) + 1);
 		char *c = u + (d2 + 1 - t) + i;
 		*c = *c == 'A' ? 'B' : 'A';
-		CHECK_MSG(pol_token_check(u, &P, ORIGIN, NOW, NULL) == POL_TOKEN_BAD_SIGNATURE,
-			  "signature byte %zu", i);
+		CHECK_MSG(pol_token_check(u, &P, ORIGIN, NOW, NULL) == POL_TOKEN_BAD_SIGNATURE, "signature byte %zu",
+			  i);
 	}
 	/* signature cut, extended, empty, padded */
 	memcpy(u, t, strlen(t) + 1);
@@ -258,18 +255,27 @@ static void test_malformed(void)
 	mint_raw(HS256_HDR, g, GNUTLS_MAC_SHA256, SECRET, t, sizeof(t));
 
 	static const char *const BAD[] = {
-		"", "abc", "a.b", ".", "..", "...", "a.b.c.d", "eyJhbGciOiJIUzI1NiJ9..sig",
-		".eyJhIjoxfQ.sig", "!!!!.eyJhIjoxfQ.sig", "eyJhbGciOiJIUzI1NiJ9 .eyJhIjoxfQ.xyz",
-		"eyJhbGciOiJIUzI1NiJ9=.eyJhIjoxfQ.xyz", "eyJhbGciOiJIUzI1NiJ9.eyJhIjoxfQ==.xyz",
-		"e.eyJhIjoxfQ.xyz",                            /* 1 mod 4 */
-		"eyJhbGciOiJIUzI1NiJ9+.eyJhIjoxfQ.xyz",         /* standard alphabet */
-		"bm90IGpzb24.eyJhIjoxfQ.xyz",                  /* "not json" */
-		"WyJIUzI1NiJd.eyJhIjoxfQ.xyz",                 /* ["HS256"] */
-		"eyJhbGciOiJIUzI1NiJ9AA.eyJhIjoxfQ.xyz",       /* trailing NUL byte in header */
+	    "",
+	    "abc",
+	    "a.b",
+	    ".",
+	    "..",
+	    "...",
+	    "a.b.c.d",
+	    "eyJhbGciOiJIUzI1NiJ9..sig",
+	    ".eyJhIjoxfQ.sig",
+	    "!!!!.eyJhIjoxfQ.sig",
+	    "eyJhbGciOiJIUzI1NiJ9 .eyJhIjoxfQ.xyz",
+	    "eyJhbGciOiJIUzI1NiJ9=.eyJhIjoxfQ.xyz",
+	    "eyJhbGciOiJIUzI1NiJ9.eyJhIjoxfQ==.xyz",
+	    "e.eyJhIjoxfQ.xyz",                      /* 1 mod 4 */
+	    "eyJhbGciOiJIUzI1NiJ9+.eyJhIjoxfQ.xyz",  /* standard alphabet */
+	    "bm90IGpzb24.eyJhIjoxfQ.xyz",            /* "not json" */
+	    "WyJIUzI1NiJd.eyJhIjoxfQ.xyz",           /* ["HS256"] */
+	    "eyJhbGciOiJIUzI1NiJ9AA.eyJhIjoxfQ.xyz", /* trailing NUL byte in header */
 	};
 	for (size_t i = 0; i < sizeof(BAD) / sizeof(BAD[0]); i++)
-		CHECK_MSG(pol_token_check(BAD[i], &P, ORIGIN, NOW, NULL) == POL_TOKEN_MALFORMED,
-			  "\"%s\"", BAD[i]);
+		CHECK_MSG(pol_token_check(BAD[i], &P, ORIGIN, NOW, NULL) == POL_TOKEN_MALFORMED, "\"%s\"", BAD[i]);
 	CHECK(pol_token_check(NULL, &P, ORIGIN, NOW, NULL) == POL_TOKEN_MALFORMED);
 
 	/* payload not JSON / not an object / duplicate claims, all signed */
@@ -278,27 +284,22 @@ static void test_malformed(void)
 	CHECK(check_pl("\"str\"") == POL_TOKEN_MALFORMED);
 	CHECK(check_pl("{\"exp\":1,\"exp\":2}") == POL_TOKEN_MALFORMED);
 	char dup[256];
-	CHECK(ch_fmt(dup, sizeof(dup), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"a\",\"jti\":\"b\"}",
-		     NOW + 60, NOW) == 0);
+	CHECK(ch_fmt(dup, sizeof(dup), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"a\",\"jti\":\"b\"}", NOW + 60, NOW) == 0);
 	CHECK(check_pl(dup) == POL_TOKEN_MALFORMED);
 	/* a NUL escape inside a claim */
-	CHECK(ch_fmt(dup, sizeof(dup), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"a\\u0000b\"}",
-		     NOW + 60, NOW) == 0);
+	CHECK(ch_fmt(dup, sizeof(dup), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"a\\u0000b\"}", NOW + 60, NOW) == 0);
 	CHECK(check_pl(dup) == POL_TOKEN_MALFORMED);
 
 	/* A NUL byte after a number: Jansson's json_loadb reads past it, libjwt
 	 * (C strings) stops there. Both signed, so only the parsers could differ. */
 	static const char PL_NUL[] = "{\"exp\":1700000060,\"iat\":1700000000\0,\"jti\":\"j\"}";
 	static const char HDR_NUL[] = "{\"alg\":\"HS256\",\"n\":1\0}";
-	mint_raw_n(HS256_HDR, strlen(HS256_HDR), PL_NUL, sizeof(PL_NUL) - 1, GNUTLS_MAC_SHA256, SECRET,
-		   u, sizeof(u));
+	mint_raw_n(HS256_HDR, strlen(HS256_HDR), PL_NUL, sizeof(PL_NUL) - 1, GNUTLS_MAC_SHA256, SECRET, u, sizeof(u));
 	CHECK(pol_token_check(u, &P, ORIGIN, NOW, NULL) == POL_TOKEN_MALFORMED);
 	static const char PL_OK[] = "{\"exp\":1700000060,\"iat\":1700000000,\"jti\":\"j\"}";
-	mint_raw_n(HDR_NUL, sizeof(HDR_NUL) - 1, PL_OK, sizeof(PL_OK) - 1, GNUTLS_MAC_SHA256, SECRET,
-		   u, sizeof(u));
+	mint_raw_n(HDR_NUL, sizeof(HDR_NUL) - 1, PL_OK, sizeof(PL_OK) - 1, GNUTLS_MAC_SHA256, SECRET, u, sizeof(u));
 	CHECK(pol_token_check(u, &P, ORIGIN, NOW, NULL) == POL_TOKEN_MALFORMED);
-	mint_raw_n(HS256_HDR, strlen(HS256_HDR), PL_OK, sizeof(PL_OK) - 1, GNUTLS_MAC_SHA256, SECRET,
-		   u, sizeof(u));
+	mint_raw_n(HS256_HDR, strlen(HS256_HDR), PL_OK, sizeof(PL_OK) - 1, GNUTLS_MAC_SHA256, SECRET, u, sizeof(u));
 	CHECK(pol_token_check(u, &P, ORIGIN, NOW, NULL) == POL_TOKEN_OK);
 
 	/* over the length cap: a valid token padded with a long ignored claim */
@@ -306,8 +307,8 @@ static void test_malformed(void)
 	char filler[4500];
 	memset(filler, 'x', sizeof(filler) - 1);
 	filler[sizeof(filler) - 1] = '\0';
-	CHECK(ch_fmt(big, sizeof(big), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\",\"pad\":\"%.3000s\"}",
-		     NOW + 60, NOW, filler) == 0);
+	CHECK(ch_fmt(big, sizeof(big), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\",\"pad\":\"%.3000s\"}", NOW + 60, NOW,
+		     filler) == 0);
 	char longtok[8200];
 	{
 		char a[128], b[8000], signing[8200], sig[64];
@@ -342,26 +343,26 @@ struct claim_vec {
 static void test_claims(void)
 {
 	static const struct claim_vec V[] = {
-		{"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":\"j\"}", POL_TOKEN_OK},
-		{"{\"iat\":" IAT ",\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
-		{"{\"exp\":" EXP ",\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
-		{"{\"exp\":" EXP ",\"iat\":" IAT "}", POL_TOKEN_MISSING_CLAIM},
-		{"{}", POL_TOKEN_MISSING_CLAIM},
-		{"{\"exp\":\"" EXP "\",\"iat\":" IAT ",\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
-		{"{\"exp\":" EXP ",\"iat\":\"" IAT "\",\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
-		{"{\"exp\":" EXP ".0,\"iat\":" IAT ",\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
-		{"{\"exp\":1.70000006e9,\"iat\":" IAT ",\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
-		{"{\"exp\":" EXP ",\"iat\":" IAT ".5,\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
-		{"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":7}", POL_TOKEN_MISSING_CLAIM},
-		{"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":\"\"}", POL_TOKEN_MISSING_CLAIM},
-		{"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":null}", POL_TOKEN_MISSING_CLAIM},
-		{"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":[\"j\"]}", POL_TOKEN_MISSING_CLAIM},
-		{"{\"exp\":null,\"iat\":" IAT ",\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
-		{"{\"exp\":true,\"iat\":" IAT ",\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
-		{"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":\"j\",\"button\":\"sales\"}", POL_TOKEN_OK},
-		{"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":\"j\",\"button\":7}", POL_TOKEN_MALFORMED},
-		{"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":\"j\",\"button\":\"\"}", POL_TOKEN_MALFORMED},
-		{"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":\"j\",\"button\":null}", POL_TOKEN_MALFORMED},
+	    {"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":\"j\"}", POL_TOKEN_OK},
+	    {"{\"iat\":" IAT ",\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
+	    {"{\"exp\":" EXP ",\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
+	    {"{\"exp\":" EXP ",\"iat\":" IAT "}", POL_TOKEN_MISSING_CLAIM},
+	    {"{}", POL_TOKEN_MISSING_CLAIM},
+	    {"{\"exp\":\"" EXP "\",\"iat\":" IAT ",\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
+	    {"{\"exp\":" EXP ",\"iat\":\"" IAT "\",\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
+	    {"{\"exp\":" EXP ".0,\"iat\":" IAT ",\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
+	    {"{\"exp\":1.70000006e9,\"iat\":" IAT ",\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
+	    {"{\"exp\":" EXP ",\"iat\":" IAT ".5,\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
+	    {"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":7}", POL_TOKEN_MISSING_CLAIM},
+	    {"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":\"\"}", POL_TOKEN_MISSING_CLAIM},
+	    {"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":null}", POL_TOKEN_MISSING_CLAIM},
+	    {"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":[\"j\"]}", POL_TOKEN_MISSING_CLAIM},
+	    {"{\"exp\":null,\"iat\":" IAT ",\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
+	    {"{\"exp\":true,\"iat\":" IAT ",\"jti\":\"j\"}", POL_TOKEN_MISSING_CLAIM},
+	    {"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":\"j\",\"button\":\"sales\"}", POL_TOKEN_OK},
+	    {"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":\"j\",\"button\":7}", POL_TOKEN_MALFORMED},
+	    {"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":\"j\",\"button\":\"\"}", POL_TOKEN_MALFORMED},
+	    {"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":\"j\",\"button\":null}", POL_TOKEN_MALFORMED},
 	};
 	for (size_t i = 0; i < sizeof(V) / sizeof(V[0]); i++) {
 		enum pol_token_verdict got = check_pl(V[i].pl);
@@ -375,18 +376,17 @@ static void test_claims(void)
 	jti[sizeof(jti) - 1] = '\0';
 	memset(btn, 'b', sizeof(btn) - 1);
 	btn[sizeof(btn) - 1] = '\0';
-	CHECK(ch_fmt(pl, sizeof(pl), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"%.*s\",\"button\":\"%.*s\"}",
-		     NOW + 60, NOW, POL_JTI_MAX, jti, POL_BUTTON_MAX, btn) == 0);
+	CHECK(ch_fmt(pl, sizeof(pl), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"%.*s\",\"button\":\"%.*s\"}", NOW + 60, NOW,
+		     POL_JTI_MAX, jti, POL_BUTTON_MAX, btn) == 0);
 	char t[4200];
 	mint_raw(HS256_HDR, pl, GNUTLS_MAC_SHA256, SECRET, t, sizeof(t));
 	struct pol_token_claims c;
 	CHECK(pol_token_check(t, &P, ORIGIN, NOW, &c) == POL_TOKEN_OK);
 	CHECK(strlen(c.jti) == POL_JTI_MAX && strlen(c.button) == POL_BUTTON_MAX);
-	CHECK(ch_fmt(pl, sizeof(pl), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"%s\"}", NOW + 60, NOW, jti) ==
-	      0);
+	CHECK(ch_fmt(pl, sizeof(pl), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"%s\"}", NOW + 60, NOW, jti) == 0);
 	CHECK(check_pl(pl) == POL_TOKEN_MALFORMED);
-	CHECK(ch_fmt(pl, sizeof(pl), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\",\"button\":\"%s\"}",
-		     NOW + 60, NOW, btn) == 0);
+	CHECK(ch_fmt(pl, sizeof(pl), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\",\"button\":\"%s\"}", NOW + 60, NOW,
+		     btn) == 0);
 	CHECK(check_pl(pl) == POL_TOKEN_MALFORMED);
 	/* multi-byte UTF-8: the limit is in bytes; 32 x "\xc3\xa9" fills it exactly,
 	 * 33 x is 66 bytes */
@@ -394,11 +394,11 @@ static void test_claims(void)
 	for (size_t i = 0; i < 33; i++)
 		memcpy(e + 2 * i, "\xc3\xa9", 2);
 	e[66] = '\0';
-	CHECK(ch_fmt(pl, sizeof(pl), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\",\"button\":\"%.64s\"}",
-		     NOW + 60, NOW, e) == 0);
+	CHECK(ch_fmt(pl, sizeof(pl), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\",\"button\":\"%.64s\"}", NOW + 60, NOW,
+		     e) == 0);
 	CHECK(check_pl(pl) == POL_TOKEN_OK);
-	CHECK(ch_fmt(pl, sizeof(pl), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\",\"button\":\"%s\"}",
-		     NOW + 60, NOW, e) == 0);
+	CHECK(ch_fmt(pl, sizeof(pl), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\",\"button\":\"%s\"}", NOW + 60, NOW, e) ==
+	      0);
 	CHECK(check_pl(pl) == POL_TOKEN_MALFORMED);
 }
 
@@ -411,36 +411,34 @@ static void test_time(void)
 {
 	/* P: max_age 300, leeway 30; now = NOW */
 	static const struct time_vec V[] = {
-		{NOW + 300, NOW, POL_TOKEN_OK},
-		{NOW, NOW - 10, POL_TOKEN_OK},           /* exp == now */
-		{NOW - 10, NOW - 60, POL_TOKEN_OK},      /* expired within leeway */
-		{NOW - 30, NOW - 60, POL_TOKEN_OK},      /* exactly at exp + leeway */
-		{NOW - 31, NOW - 60, POL_TOKEN_EXPIRED}, /* beyond leeway */
-		{NOW - 3600, NOW - 3700, POL_TOKEN_EXPIRED},
-		{NOW + 300, NOW + 30, POL_TOKEN_OK},     /* clock skew within leeway */
-		{NOW + 300, NOW + 31, POL_TOKEN_NOT_YET},
-		{NOW + 300, NOW - 300, POL_TOKEN_OK},    /* exactly max_age */
-		{NOW + 300, NOW - 301, POL_TOKEN_TOO_OLD},
-		{NOW + 86400, NOW - 86400, POL_TOKEN_TOO_OLD}, /* long exp does not help */
-		/* extremes must not overflow */
-		{INT64_MAX, NOW, POL_TOKEN_OK},
-		{INT64_MIN, NOW, POL_TOKEN_EXPIRED},
-		{NOW + 60, INT64_MIN, POL_TOKEN_TOO_OLD},
-		{NOW + 60, INT64_MAX, POL_TOKEN_NOT_YET},
-		{INT64_MAX, INT64_MIN, POL_TOKEN_TOO_OLD},
-		{-1, -1, POL_TOKEN_EXPIRED},
+	    {NOW + 300, NOW, POL_TOKEN_OK},
+	    {NOW, NOW - 10, POL_TOKEN_OK},           /* exp == now */
+	    {NOW - 10, NOW - 60, POL_TOKEN_OK},      /* expired within leeway */
+	    {NOW - 30, NOW - 60, POL_TOKEN_OK},      /* exactly at exp + leeway */
+	    {NOW - 31, NOW - 60, POL_TOKEN_EXPIRED}, /* beyond leeway */
+	    {NOW - 3600, NOW - 3700, POL_TOKEN_EXPIRED},
+	    {NOW + 300, NOW + 30, POL_TOKEN_OK}, /* clock skew within leeway */
+	    {NOW + 300, NOW + 31, POL_TOKEN_NOT_YET},
+	    {NOW + 300, NOW - 300, POL_TOKEN_OK}, /* exactly max_age */
+	    {NOW + 300, NOW - 301, POL_TOKEN_TOO_OLD},
+	    {NOW + 86400, NOW - 86400, POL_TOKEN_TOO_OLD}, /* long exp does not help */
+	    /* extremes must not overflow */
+	    {INT64_MAX, NOW, POL_TOKEN_OK},
+	    {INT64_MIN, NOW, POL_TOKEN_EXPIRED},
+	    {NOW + 60, INT64_MIN, POL_TOKEN_TOO_OLD},
+	    {NOW + 60, INT64_MAX, POL_TOKEN_NOT_YET},
+	    {INT64_MAX, INT64_MIN, POL_TOKEN_TOO_OLD},
+	    {-1, -1, POL_TOKEN_EXPIRED},
 	};
 	for (size_t i = 0; i < sizeof(V) / sizeof(V[0]); i++) {
 		char pl[256];
-		CHECK(ch_fmt(pl, sizeof(pl), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\"}", V[i].exp,
-			     V[i].iat) == 0);
+		CHECK(ch_fmt(pl, sizeof(pl), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\"}", V[i].exp, V[i].iat) == 0);
 		enum pol_token_verdict got = check_pl(pl);
 		CHECK_MSG(got == V[i].want, "%s: got %s, want %s", pl, pol_token_reason(got),
 			  pol_token_reason(V[i].want));
 	}
 	/* integers beyond int64 are not integers to Jansson */
-	CHECK(check_pl("{\"exp\":99999999999999999999,\"iat\":1700000000,\"jti\":\"j\"}") ==
-	      POL_TOKEN_MALFORMED);
+	CHECK(check_pl("{\"exp\":99999999999999999999,\"iat\":1700000000,\"jti\":\"j\"}") == POL_TOKEN_MALFORMED);
 
 	/* extreme now_s and parameters */
 	char pl[256], t[4200];
@@ -468,39 +466,39 @@ struct origin_vec {
 static void test_origin(void)
 {
 	static const struct origin_vec V[] = {
-		{"\"https://www.example.com\"", ORIGIN, POL_TOKEN_OK},
-		{"\"https://WWW.Example.com:443\"", ORIGIN, POL_TOKEN_OK},
-		{"\"HTTPS://www.example.COM\"", ORIGIN, POL_TOKEN_OK},
-		{"\"https://www.example.com:8443\"", "https://www.example.com:8443", POL_TOKEN_OK},
-		{"\"http://www.example.com:80\"", "http://www.example.com", POL_TOKEN_OK},
-		{"\"https://www.example.com\"", "https://evil.example", POL_TOKEN_WRONG_ORIGIN},
-		{"\"https://evil.example\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
-		{"\"http://www.example.com\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
-		{"\"https://www.example.com:8443\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
-		{"\"https://example.com\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
-		{"\"https://www.example.com.evil.example\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
-		{"\"https://www.example.com/\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
-		{"\"https://www.example.com/path\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
-		{"\"https://user@www.example.com\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
-		{"\"www.example.com\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
-		{"\"\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
-		{"\"null\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
-		{"null", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
-		{"1", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
-		{"[\"https://www.example.com\"]", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
-		/* the request had no origin at all */
-		{"\"https://www.example.com\"", NULL, POL_TOKEN_WRONG_ORIGIN},
-		/* the origin argument is compared as given: it must be normalised */
-		{"\"https://www.example.com\"", "https://WWW.example.com", POL_TOKEN_WRONG_ORIGIN},
+	    {"\"https://www.example.com\"", ORIGIN, POL_TOKEN_OK},
+	    {"\"https://WWW.Example.com:443\"", ORIGIN, POL_TOKEN_OK},
+	    {"\"HTTPS://www.example.COM\"", ORIGIN, POL_TOKEN_OK},
+	    {"\"https://www.example.com:8443\"", "https://www.example.com:8443", POL_TOKEN_OK},
+	    {"\"http://www.example.com:80\"", "http://www.example.com", POL_TOKEN_OK},
+	    {"\"https://www.example.com\"", "https://evil.example", POL_TOKEN_WRONG_ORIGIN},
+	    {"\"https://evil.example\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
+	    {"\"http://www.example.com\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
+	    {"\"https://www.example.com:8443\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
+	    {"\"https://example.com\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
+	    {"\"https://www.example.com.evil.example\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
+	    {"\"https://www.example.com/\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
+	    {"\"https://www.example.com/path\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
+	    {"\"https://user@www.example.com\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
+	    {"\"www.example.com\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
+	    {"\"\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
+	    {"\"null\"", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
+	    {"null", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
+	    {"1", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
+	    {"[\"https://www.example.com\"]", ORIGIN, POL_TOKEN_WRONG_ORIGIN},
+	    /* the request had no origin at all */
+	    {"\"https://www.example.com\"", NULL, POL_TOKEN_WRONG_ORIGIN},
+	    /* the origin argument is compared as given: it must be normalised */
+	    {"\"https://www.example.com\"", "https://WWW.example.com", POL_TOKEN_WRONG_ORIGIN},
 	};
 	for (size_t i = 0; i < sizeof(V) / sizeof(V[0]); i++) {
 		char pl[512], t[4200];
-		CHECK(ch_fmt(pl, sizeof(pl), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\",\"origin\":%s}",
-			     NOW + 60, NOW, V[i].claim) == 0);
+		CHECK(ch_fmt(pl, sizeof(pl), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\",\"origin\":%s}", NOW + 60, NOW,
+			     V[i].claim) == 0);
 		mint_raw(HS256_HDR, pl, GNUTLS_MAC_SHA256, SECRET, t, sizeof(t));
 		enum pol_token_verdict got = pol_token_check(t, &P, V[i].origin, NOW, NULL);
-		CHECK_MSG(got == V[i].want, "%s vs %s: got %s", V[i].claim,
-			  V[i].origin ? V[i].origin : "(null)", pol_token_reason(got));
+		CHECK_MSG(got == V[i].want, "%s vs %s: got %s", V[i].claim, V[i].origin ? V[i].origin : "(null)",
+			  pol_token_reason(got));
 	}
 }
 
@@ -508,10 +506,10 @@ static void test_origin(void)
 static void test_claims_untouched(void)
 {
 	static const char *const PL[] = {
-		"{\"exp\":1,\"iat\":1,\"jti\":\"j\",\"button\":\"b\"}",     /* expired */
-		"{\"iat\":1700000000,\"jti\":\"j\",\"button\":\"b\"}",       /* missing exp */
-		("{\"exp\":1700000060,\"iat\":1700000000,\"jti\":\"j\",\"button\":\"b\","
-		 "\"origin\":\"https://evil.example\"}"),                      /* origin */
+	    "{\"exp\":1,\"iat\":1,\"jti\":\"j\",\"button\":\"b\"}", /* expired */
+	    "{\"iat\":1700000000,\"jti\":\"j\",\"button\":\"b\"}",  /* missing exp */
+	    ("{\"exp\":1700000060,\"iat\":1700000000,\"jti\":\"j\",\"button\":\"b\","
+	     "\"origin\":\"https://evil.example\"}"), /* origin */
 	};
 	for (size_t i = 0; i < sizeof(PL) / sizeof(PL[0]); i++) {
 		char t[4200];
@@ -527,9 +525,8 @@ static void test_claims_untouched(void)
 static void test_reasons(void)
 {
 	static const enum pol_token_verdict ALL[] = {
-		POL_TOKEN_OK,          POL_TOKEN_MALFORMED, POL_TOKEN_BAD_ALG,
-		POL_TOKEN_BAD_SIGNATURE, POL_TOKEN_MISSING_CLAIM, POL_TOKEN_EXPIRED,
-		POL_TOKEN_NOT_YET,     POL_TOKEN_TOO_OLD,   POL_TOKEN_WRONG_ORIGIN,
+	    POL_TOKEN_OK,      POL_TOKEN_MALFORMED, POL_TOKEN_BAD_ALG, POL_TOKEN_BAD_SIGNATURE, POL_TOKEN_MISSING_CLAIM,
+	    POL_TOKEN_EXPIRED, POL_TOKEN_NOT_YET,   POL_TOKEN_TOO_OLD, POL_TOKEN_WRONG_ORIGIN,
 	};
 	size_t n = sizeof(ALL) / sizeof(ALL[0]);
 	for (size_t i = 0; i < n; i++) {

@@ -19,26 +19,21 @@ static void run_table(const char *name, const struct pol_xlate *x, const struct 
 		char out[512] = "untouched";
 		enum pol_xlate_verdict v = pol_xlate_apply(x, t[i].input, out, sizeof(out));
 		CHECK_MSG(v == t[i].want, "%s[%zu] \"%s\": got %d (%s) want %d", name, i,
-			  t[i].input ? t[i].input : "(null)", (int)v, pol_xlate_reason(v),
-			  (int)t[i].want);
+			  t[i].input ? t[i].input : "(null)", (int)v, pol_xlate_reason(v), (int)t[i].want);
 		if (v == POL_XLATE_OK && t[i].want == POL_XLATE_OK && t[i].uri)
-			CHECK_MSG(strcmp(out, t[i].uri) == 0, "%s[%zu]: \"%s\" != \"%s\"", name, i,
-				  out, t[i].uri);
+			CHECK_MSG(strcmp(out, t[i].uri) == 0, "%s[%zu]: \"%s\" != \"%s\"", name, i, out, t[i].uri);
 		if (v != POL_XLATE_OK)
-			CHECK_MSG(strcmp(out, "untouched") == 0, "%s[%zu]: out written on failure",
-				  name, i);
+			CHECK_MSG(strcmp(out, "untouched") == 0, "%s[%zu]: out written on failure", name, i);
 	}
 }
 
-static struct pol_xlate *mk(const char *const *pat, const char *const *outp, size_t n,
-			    const char *const *allow, size_t nallow, bool has_allow,
-			    const char *const *deny, size_t ndeny)
+static struct pol_xlate *mk(const char *const *pat, const char *const *outp, size_t n, const char *const *allow,
+			    size_t nallow, bool has_allow, const char *const *deny, size_t ndeny)
 {
 	struct pol_xlate *x = NULL;
 	size_t bad = 99;
 	char err[256] = "";
-	int rc = pol_xlate_compile(pat, outp, n, allow, nallow, has_allow, deny, ndeny, &x, &bad,
-				   err, sizeof(err));
+	int rc = pol_xlate_compile(pat, outp, n, allow, nallow, has_allow, deny, ndeny, &x, &bad, err, sizeof(err));
 	CHECK_MSG(rc == 0, "compile: %s (index %zu)", err, bad);
 	return x;
 }
@@ -52,30 +47,30 @@ static void test_manual_example(void)
 	if (!x)
 		return;
 	static const struct xcase t[] = {
-		{"9055551234", POL_XLATE_OK, "sip:9055551234@sipdomain.com"},
-		{"scott", POL_XLATE_OK, "sip:scott@sipdomain.com"},
-		{"+1-905-555", POL_XLATE_OK, "sip:+1-905-555@sipdomain.com"},
-		/* injection attempts: parameters, headers, second host, display names */
-		{"9055551234;transport=tcp", POL_XLATE_BAD_CAPTURE, NULL},
-		{"9055551234?Route=<sip:evil>", POL_XLATE_BAD_CAPTURE, NULL},
-		{"x@evil.com", POL_XLATE_BAD_URI, NULL},
-		{"<sip:x>", POL_XLATE_BAD_CAPTURE, NULL},
-		{"\"Boss\" x", POL_XLATE_BAD_CAPTURE, NULL},
-		{"a b", POL_XLATE_BAD_CAPTURE, NULL},
-		{"a,b", POL_XLATE_BAD_CAPTURE, NULL},
-		{"a\tb", POL_XLATE_BAD_INPUT, NULL},
-		{"a\r\nVia: x", POL_XLATE_BAD_INPUT, NULL},
-		{"x:y", POL_XLATE_OK, "sip:x:y@sipdomain.com"}, /* user:password is URI syntax */
-		{"x/y", POL_XLATE_OK, "sip:x/y@sipdomain.com"},
-		{"x%3btransport=tcp", POL_XLATE_OK, "sip:x%3btransport=tcp@sipdomain.com"},
-		{"x%zz", POL_XLATE_BAD_URI, NULL},
-		{"caf\xc3\xa9", POL_XLATE_BAD_URI, NULL},     /* valid UTF-8, not URI syntax */
-		{"\xc3\x28", POL_XLATE_BAD_INPUT, NULL},      /* invalid UTF-8 */
-		{"\xc0\xaf", POL_XLATE_BAD_INPUT, NULL},      /* overlong */
-		{"\xed\xa0\x80", POL_XLATE_BAD_INPUT, NULL},  /* surrogate */
-		{"\xc2\x85", POL_XLATE_BAD_INPUT, NULL},      /* C1 control (NEL) */
-		{"", POL_XLATE_BAD_INPUT, NULL},
-		{NULL, POL_XLATE_BAD_INPUT, NULL},
+	    {"9055551234", POL_XLATE_OK, "sip:9055551234@sipdomain.com"},
+	    {"scott", POL_XLATE_OK, "sip:scott@sipdomain.com"},
+	    {"+1-905-555", POL_XLATE_OK, "sip:+1-905-555@sipdomain.com"},
+	    /* injection attempts: parameters, headers, second host, display names */
+	    {"9055551234;transport=tcp", POL_XLATE_BAD_CAPTURE, NULL},
+	    {"9055551234?Route=<sip:evil>", POL_XLATE_BAD_CAPTURE, NULL},
+	    {"x@evil.com", POL_XLATE_BAD_URI, NULL},
+	    {"<sip:x>", POL_XLATE_BAD_CAPTURE, NULL},
+	    {"\"Boss\" x", POL_XLATE_BAD_CAPTURE, NULL},
+	    {"a b", POL_XLATE_BAD_CAPTURE, NULL},
+	    {"a,b", POL_XLATE_BAD_CAPTURE, NULL},
+	    {"a\tb", POL_XLATE_BAD_INPUT, NULL},
+	    {"a\r\nVia: x", POL_XLATE_BAD_INPUT, NULL},
+	    {"x:y", POL_XLATE_OK, "sip:x:y@sipdomain.com"}, /* user:password is URI syntax */
+	    {"x/y", POL_XLATE_OK, "sip:x/y@sipdomain.com"},
+	    {"x%3btransport=tcp", POL_XLATE_OK, "sip:x%3btransport=tcp@sipdomain.com"},
+	    {"x%zz", POL_XLATE_BAD_URI, NULL},
+	    {"caf\xc3\xa9", POL_XLATE_BAD_URI, NULL},    /* valid UTF-8, not URI syntax */
+	    {"\xc3\x28", POL_XLATE_BAD_INPUT, NULL},     /* invalid UTF-8 */
+	    {"\xc0\xaf", POL_XLATE_BAD_INPUT, NULL},     /* overlong */
+	    {"\xed\xa0\x80", POL_XLATE_BAD_INPUT, NULL}, /* surrogate */
+	    {"\xc2\x85", POL_XLATE_BAD_INPUT, NULL},     /* C1 control (NEL) */
+	    {"", POL_XLATE_BAD_INPUT, NULL},
+	    {NULL, POL_XLATE_BAD_INPUT, NULL},
 	};
 	run_table("manual", x, t, sizeof(t) / sizeof(t[0]));
 	pol_xlate_free(x);
@@ -86,45 +81,45 @@ static void test_manual_example(void)
 static void test_rules_allow_deny(void)
 {
 	const char *pat[] = {
-		"^(sips?:[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+)$",
-		"^(\\d{10})$",
-		"^(\\d{3})-?(\\d{4})$",
-		"^00(\\d+)$",
-		"^ext(\\d{1,4})$",
+	    "^(sips?:[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+)$",
+	    "^(\\d{10})$",
+	    "^(\\d{3})-?(\\d{4})$",
+	    "^00(\\d+)$",
+	    "^ext(\\d{1,4})$",
 	};
 	const char *outp[] = {
-		"$1",
-		"sip:$1@pbx.example.com",
-		"sip:905$1$2@pbx.example.com;user=phone",
-		"sip:011$1@pbx.example.com",
-		"sip:$1@[::1]:5070;transport=tcp",
+	    "$1",
+	    "sip:$1@pbx.example.com",
+	    "sip:905$1$2@pbx.example.com;user=phone",
+	    "sip:011$1@pbx.example.com",
+	    "sip:$1@[::1]:5070;transport=tcp",
 	};
 	const char *allow[] = {
-		"^sip:\\d{10}@pbx\\.example\\.com(;user=phone)?$",
-		"^sip:011\\d+@pbx\\.example\\.com$",
-		"^sips?:[a-z.]+@sipdomain\\.com$",
-		"^sip:\\d{1,4}@\\[::1\\]:5070;transport=tcp$",
+	    "^sip:\\d{10}@pbx\\.example\\.com(;user=phone)?$",
+	    "^sip:011\\d+@pbx\\.example\\.com$",
+	    "^sips?:[a-z.]+@sipdomain\\.com$",
+	    "^sip:\\d{1,4}@\\[::1\\]:5070;transport=tcp$",
 	};
 	const char *deny[] = {"^sip:(900|976)", "^sip:011"};
 	struct pol_xlate *x = mk(pat, outp, 5, allow, 4, true, deny, 2);
 	if (!x)
 		return;
 	static const struct xcase t[] = {
-		{"sip:scott@sipdomain.com", POL_XLATE_OK, "sip:scott@sipdomain.com"},
-		{"sips:scott@sipdomain.com", POL_XLATE_OK, "sips:scott@sipdomain.com"},
-		{"sip:scott@evil.com", POL_XLATE_NOT_ALLOWED, NULL},
-		{"sip:scott@sipdomain.com;transport=tcp", POL_XLATE_NO_RULE, NULL},
-		{"9055551234", POL_XLATE_OK, "sip:9055551234@pbx.example.com"},
-		{"5551234", POL_XLATE_OK, "sip:9055551234@pbx.example.com;user=phone"},
-		{"555-1234", POL_XLATE_OK, "sip:9055551234@pbx.example.com;user=phone"},
-		{"9005551234", POL_XLATE_DENIED, NULL},
-		{"9765551234", POL_XLATE_DENIED, NULL},
-		{"0044207946000", POL_XLATE_DENIED, NULL},
-		{"ext42", POL_XLATE_OK, "sip:42@[::1]:5070;transport=tcp"},
-		{"905555123", POL_XLATE_NO_RULE, NULL},
-		{"90555512345", POL_XLATE_NO_RULE, NULL},
-		{"9055551234;transport=tcp", POL_XLATE_NO_RULE, NULL},
-		{"x@evil.com", POL_XLATE_NO_RULE, NULL},
+	    {"sip:scott@sipdomain.com", POL_XLATE_OK, "sip:scott@sipdomain.com"},
+	    {"sips:scott@sipdomain.com", POL_XLATE_OK, "sips:scott@sipdomain.com"},
+	    {"sip:scott@evil.com", POL_XLATE_NOT_ALLOWED, NULL},
+	    {"sip:scott@sipdomain.com;transport=tcp", POL_XLATE_NO_RULE, NULL},
+	    {"9055551234", POL_XLATE_OK, "sip:9055551234@pbx.example.com"},
+	    {"5551234", POL_XLATE_OK, "sip:9055551234@pbx.example.com;user=phone"},
+	    {"555-1234", POL_XLATE_OK, "sip:9055551234@pbx.example.com;user=phone"},
+	    {"9005551234", POL_XLATE_DENIED, NULL},
+	    {"9765551234", POL_XLATE_DENIED, NULL},
+	    {"0044207946000", POL_XLATE_DENIED, NULL},
+	    {"ext42", POL_XLATE_OK, "sip:42@[::1]:5070;transport=tcp"},
+	    {"905555123", POL_XLATE_NO_RULE, NULL},
+	    {"90555512345", POL_XLATE_NO_RULE, NULL},
+	    {"9055551234;transport=tcp", POL_XLATE_NO_RULE, NULL},
+	    {"x@evil.com", POL_XLATE_NO_RULE, NULL},
 	};
 	run_table("rules", x, t, sizeof(t) / sizeof(t[0]));
 
@@ -146,31 +141,27 @@ static void test_rules_allow_deny(void)
 static void test_template(void)
 {
 	const char *pat[] = {
-		"^(a)(b)(c)(d)(e)(f)(g)(h)(i)$",
-		"^(x)(y)?$",
-		"^d(\\d)$",
-		"^(\\d)(\\d)$",
-		"^.*$",
+	    "^(a)(b)(c)(d)(e)(f)(g)(h)(i)$", "^(x)(y)?$", "^d(\\d)$", "^(\\d)(\\d)$", "^.*$",
 	};
 	const char *outp[] = {
-		"sip:$9$8$7$6$5$4$3$2$1@h.example",
-		"sip:$1$2@h.example",
-		"sip:$$$1@h.example", /* "$$" is a literal '$', a valid user character */
-		"sip:$12@h.example",   /* $1 then "2" */
-		"sip:fallback@h.example",
+	    "sip:$9$8$7$6$5$4$3$2$1@h.example",
+	    "sip:$1$2@h.example",
+	    "sip:$$$1@h.example", /* "$$" is a literal '$', a valid user character */
+	    "sip:$12@h.example",  /* $1 then "2" */
+	    "sip:fallback@h.example",
 	};
 	struct pol_xlate *x = mk(pat, outp, 5, NULL, 0, false, NULL, 0);
 	if (!x)
 		return;
 	static const struct xcase t[] = {
-		{"abcdefghi", POL_XLATE_OK, "sip:ihgfedcba@h.example"},
-		{"x", POL_XLATE_OK, "sip:x@h.example"},
-		{"xy", POL_XLATE_OK, "sip:xy@h.example"},
-		{"d7", POL_XLATE_OK, "sip:$7@h.example"},
-		{"34", POL_XLATE_OK, "sip:32@h.example"},
-		{"anything", POL_XLATE_OK, "sip:fallback@h.example"},
-		/* the catch-all rule copies nothing from the input, so even this is safe */
-		{"a;b?c", POL_XLATE_OK, "sip:fallback@h.example"},
+	    {"abcdefghi", POL_XLATE_OK, "sip:ihgfedcba@h.example"},
+	    {"x", POL_XLATE_OK, "sip:x@h.example"},
+	    {"xy", POL_XLATE_OK, "sip:xy@h.example"},
+	    {"d7", POL_XLATE_OK, "sip:$7@h.example"},
+	    {"34", POL_XLATE_OK, "sip:32@h.example"},
+	    {"anything", POL_XLATE_OK, "sip:fallback@h.example"},
+	    /* the catch-all rule copies nothing from the input, so even this is safe */
+	    {"a;b?c", POL_XLATE_OK, "sip:fallback@h.example"},
 	};
 	run_table("template", x, t, sizeof(t) / sizeof(t[0]));
 	pol_xlate_free(x);
@@ -181,29 +172,29 @@ static void test_bad_results(void)
 {
 	const char *pat[] = {"^h(.*)$", "^t(.*)$", "^p(.*)$", "^n(.*)$", "^o(.*)$"};
 	const char *outp[] = {
-		"sip:$1@h.example?Subject=x", /* headers from the template: refused too */
-		"tel:$1",
-		"sip:$1@h.example:99999",
-		"$1",
-		"sip:u@$1",
+	    "sip:$1@h.example?Subject=x", /* headers from the template: refused too */
+	    "tel:$1",
+	    "sip:$1@h.example:99999",
+	    "$1",
+	    "sip:u@$1",
 	};
 	struct pol_xlate *x = mk(pat, outp, 5, NULL, 0, false, NULL, 0);
 	if (!x)
 		return;
 	static const struct xcase t[] = {
-		{"h1", POL_XLATE_BAD_URI, NULL},
-		{"t1", POL_XLATE_BAD_URI, NULL},
-		{"p1", POL_XLATE_BAD_URI, NULL},
-		{"nhttp://x", POL_XLATE_BAD_URI, NULL},
-		{"nsip:x@y.example", POL_XLATE_OK, "sip:x@y.example"},
-		{"nsip:x@y.example@z", POL_XLATE_BAD_URI, NULL},
-		{"osip.example", POL_XLATE_OK, "sip:u@sip.example"},
-		{"o10.0.0.1:5060", POL_XLATE_OK, "sip:u@10.0.0.1:5060"},
-		{"o10.0.0.256", POL_XLATE_BAD_URI, NULL},
-		{"o[::1]", POL_XLATE_OK, "sip:u@[::1]"},
-		{"o[::g]", POL_XLATE_BAD_URI, NULL},
-		{"o-bad.example", POL_XLATE_BAD_URI, NULL},
-		{"o", POL_XLATE_BAD_URI, NULL},
+	    {"h1", POL_XLATE_BAD_URI, NULL},
+	    {"t1", POL_XLATE_BAD_URI, NULL},
+	    {"p1", POL_XLATE_BAD_URI, NULL},
+	    {"nhttp://x", POL_XLATE_BAD_URI, NULL},
+	    {"nsip:x@y.example", POL_XLATE_OK, "sip:x@y.example"},
+	    {"nsip:x@y.example@z", POL_XLATE_BAD_URI, NULL},
+	    {"osip.example", POL_XLATE_OK, "sip:u@sip.example"},
+	    {"o10.0.0.1:5060", POL_XLATE_OK, "sip:u@10.0.0.1:5060"},
+	    {"o10.0.0.256", POL_XLATE_BAD_URI, NULL},
+	    {"o[::1]", POL_XLATE_OK, "sip:u@[::1]"},
+	    {"o[::g]", POL_XLATE_BAD_URI, NULL},
+	    {"o-bad.example", POL_XLATE_BAD_URI, NULL},
+	    {"o", POL_XLATE_BAD_URI, NULL},
 	};
 	run_table("bad", x, t, sizeof(t) / sizeof(t[0]));
 	pol_xlate_free(x);
@@ -241,51 +232,44 @@ static void test_compile_errors(void)
 	char err[256];
 	const char *p1[] = {"^(\\d+)$", "^(unclosed$"};
 	const char *o1[] = {"sip:$1@a.example", "sip:$1@a.example"};
-	CHECK(pol_xlate_compile(p1, o1, 2, NULL, 0, false, NULL, 0, &x, &bad, err, sizeof(err)) ==
-	      EINVAL);
+	CHECK(pol_xlate_compile(p1, o1, 2, NULL, 0, false, NULL, 0, &x, &bad, err, sizeof(err)) == EINVAL);
 	CHECK(bad == 1);
 	CHECK_MSG(strncmp(err, "translations.[1].pattern: ", 26) == 0, "%s", err);
 	CHECK(x == (struct pol_xlate *)0x1);
 
 	const char *o2[] = {"sip:$2@a.example"};
-	CHECK(pol_xlate_compile(p1, o2, 1, NULL, 0, false, NULL, 0, &x, &bad, err, sizeof(err)) ==
-	      EINVAL);
+	CHECK(pol_xlate_compile(p1, o2, 1, NULL, 0, false, NULL, 0, &x, &bad, err, sizeof(err)) == EINVAL);
 	CHECK(bad == 0);
 	CHECK_MSG(strstr(err, "translations.[0].output") != NULL, "%s", err);
 
-	const char *bad_outs[] = {"sip:$0@a.example", "sip:$x@a.example", "sip:a@a.example$",
-				  "sip:\x01@a"};
+	const char *bad_outs[] = {"sip:$0@a.example", "sip:$x@a.example", "sip:a@a.example$", "sip:\x01@a"};
 	for (size_t i = 0; i < 4; i++) {
-		CHECK_MSG(pol_xlate_compile(p1, &bad_outs[i], 1, NULL, 0, false, NULL, 0, &x, &bad,
-					    err, sizeof(err)) == EINVAL,
+		CHECK_MSG(pol_xlate_compile(p1, &bad_outs[i], 1, NULL, 0, false, NULL, 0, &x, &bad, err, sizeof(err)) ==
+			      EINVAL,
 			  "output %zu accepted", i);
 	}
 
 	const char *allow[] = {"^ok$", "(("};
-	CHECK(pol_xlate_compile(p1, o1, 1, allow, 2, true, NULL, 0, &x, &bad, err, sizeof(err)) ==
-	      EINVAL);
+	CHECK(pol_xlate_compile(p1, o1, 1, allow, 2, true, NULL, 0, &x, &bad, err, sizeof(err)) == EINVAL);
 	CHECK(bad == 1);
 	CHECK_MSG(strncmp(err, "destinations.allow.[1]: ", 24) == 0, "%s", err);
 
 	const char *deny[] = {"[z-a]"};
-	CHECK(pol_xlate_compile(p1, o1, 1, NULL, 0, false, deny, 1, &x, &bad, err, sizeof(err)) ==
-	      EINVAL);
+	CHECK(pol_xlate_compile(p1, o1, 1, NULL, 0, false, deny, 1, &x, &bad, err, sizeof(err)) == EINVAL);
 	CHECK(bad == 0);
 	CHECK_MSG(strncmp(err, "destinations.deny.[0]: ", 23) == 0, "%s", err);
 	CHECK(x == (struct pol_xlate *)0x1);
 
 	/* no rules at all: compiles, refuses everything */
 	struct pol_xlate *y = NULL;
-	CHECK(pol_xlate_compile(NULL, NULL, 0, NULL, 0, false, NULL, 0, &y, &bad, err,
-				sizeof(err)) == 0);
+	CHECK(pol_xlate_compile(NULL, NULL, 0, NULL, 0, false, NULL, 0, &y, &bad, err, sizeof(err)) == 0);
 	char out[64];
 	CHECK(pol_xlate_apply(y, "123", out, sizeof(out)) == POL_XLATE_NO_RULE);
 	pol_xlate_free(y);
 	/* an empty allow list that exists allows nothing */
 	const char *p2[] = {"^(\\d+)$"};
 	const char *o3[] = {"sip:$1@a.example"};
-	CHECK(pol_xlate_compile(p2, o3, 1, NULL, 0, true, NULL, 0, &y, &bad, err, sizeof(err)) ==
-	      0);
+	CHECK(pol_xlate_compile(p2, o3, 1, NULL, 0, true, NULL, 0, &y, &bad, err, sizeof(err)) == 0);
 	CHECK(pol_xlate_apply(y, "123", out, sizeof(out)) == POL_XLATE_NOT_ALLOWED);
 	pol_xlate_free(y);
 	pol_xlate_free(NULL);
