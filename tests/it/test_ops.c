@@ -226,7 +226,7 @@ static void test_reload(void)
 	CHECK(chd_wait_log(&d, "hook: listening on 127.0.0.2:", 3000));
 	char *log = chd_log(&d);
 	const char *q = strstr(log, "hook: listening on 127.0.0.2:");
-	int port2 = q ? atoi(q + strlen("hook: listening on 127.0.0.2:")) : 0;
+	int port2 = q ? (int)strtol(q + strlen("hook: listening on 127.0.0.2:"), NULL, 10) : 0;
 	free(log);
 	CHECK(port2 > 0);
 	char url[256];
