@@ -81,6 +81,14 @@ int64_t ch_now_ms(void); /* monotonic */
 int64_t ch_now_us(void); /* monotonic, microseconds */
 int64_t ch_wall_s(void); /* realtime, seconds since the epoch */
 
+/* ---- addresses ---------------------------------------------------------- */
+
+struct sockaddr_storage;
+/* A listen address "host:port": host an IPv4 literal, "[IPv6]" or
+ * "localhost" (127.0.0.1); port 0..65535 (0: any free port). Fills *ss and
+ * *len (may be NULL to only validate). 0 or EINVAL. */
+int ch_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned *len);
+
 /* ---- files -------------------------------------------------------------- */
 
 /* Read a secret file: at most cap bytes, one trailing newline stripped.

@@ -1,12 +1,15 @@
 /* common/util.c: checked numbers, capped buffers, clocks, constant-time compare, file reads. */
 #include "common/common.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -272,5 +275,47 @@ int ch_read_secret_file(const char *path, const char *base_dir, size_t cap, char
 		return EINVAL;
 	}
 	*out = data;
+	return 0;
+}
+
+int ch_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned *len)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon || colon == s)
+		return EINVAL;
+	int64_t port;
+	if (ch_parse_i64(colon + 1, strlen(colon + 1), 0, 65535, &port))
+		return EINVAL;
+	char host[128];
+	size_t hl = (size_t)(colon - s);
+	if (hl >= sizeof(host))
+		return EINVAL;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	struct sockaddr_storage tmp;
+	memset(&tmp, 0, sizeof(tmp));
+	unsigned l;
+	if (host[0] == '[') {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&tmp;
+		if (hl < 3 || host[hl - 1] != ']')
+			return EINVAL;
+		host[hl - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1)
+			return EINVAL;
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		l = sizeof(*a6);
+	} else {
+		struct sockaddr_in *a4 = (struct sockaddr_in *)&tmp;
+		if (inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &a4->sin_addr) != 1)
+			return EINVAL;
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)port);
+		l = sizeof(*a4);
+	}
+	if (ss)
+		*ss = tmp;
+	if (len)
+		*len = l;
 	return 0;
 }

@@ -3,7 +3,6 @@
 
 #include "common/common.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
@@ -417,33 +416,6 @@ static void free_group(const struct group *g, void *obj)
 
 /* ---- shared checks ----------------------------------------------------- */
 
-/* "host:port" or "[v6]:port"; port 0..65535. */
-static bool listen_ok(const char *s)
-{
-	const char *colon = strrchr(s, ':');
-	if (!colon || colon == s)
-		return false;
-	int64_t port;
-	if (ch_parse_i64(colon + 1, strlen(colon + 1), 0, 65535, &port))
-		return false;
-	char host[128];
-	size_t hl = (size_t)(colon - s);
-	if (hl >= sizeof(host))
-		return false;
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	unsigned char buf[16];
-	if (host[0] == '[') {
-		if (hl < 3 || host[hl - 1] != ']')
-			return false;
-		host[hl - 1] = '\0';
-		return inet_pton(AF_INET6, host + 1, buf) == 1;
-	}
-	if (inet_pton(AF_INET, host, buf) == 1)
-		return true;
-	return strcmp(host, "localhost") == 0;
-}
-
 static int check_listen_list(struct loader *L, const config_setting_t *s, const char *path, const char *field,
 			     const struct cfg_strv *v, bool need_one)
 {
@@ -455,7 +427,7 @@ static int check_listen_list(struct loader *L, const config_setting_t *s, const 
 	for (size_t i = 0; i < v->n; i++) {
 		char epath[300];
 		snprintf(epath, sizeof(epath), "%s.[%zu]", fpath, i);
-		if (!listen_ok(v->v[i]))
+		if (ch_parse_listen(v->v[i], NULL, NULL) != 0)
 			return fail(L, ls ? config_setting_get_elem(ls, (unsigned)i) : s, epath,
 				    "\"%s\" is not host:port (IPv4, [IPv6] or localhost; port 0-65535)", v->v[i]);
 	}

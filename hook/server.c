@@ -418,43 +418,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	ch_dbg("libmicrohttpd: %s", buf);
 }
 
-/* "host:port" / "[v6]:port" -> sockaddr. */
-static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-	const char *colon = strrchr(s, ':');
-	if (!colon)
-		return EINVAL;
-	int64_t port;
-	if (ch_parse_i64(colon + 1, strlen(colon + 1), 0, 65535, &port))
-		return EINVAL;
-	char host[128];
-	size_t hl = (size_t)(colon - s);
-	if (hl == 0 || hl >= sizeof(host))
-		return EINVAL;
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	memset(ss, 0, sizeof(*ss));
-	if (host[0] == '[') {
-		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
-		host[hl - 1] = '\0';
-		if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1)
-			return EINVAL;
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*a6);
-		return 0;
-	}
-	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
-	if (strcmp(host, "localhost") == 0)
-		snprintf(host, sizeof(host), "127.0.0.1");
-	if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
-		return EINVAL;
-	a4->sin_family = AF_INET;
-	a4->sin_port = htons((uint16_t)port);
-	*len = sizeof(*a4);
-	return 0;
-}
-
 static int bound_port(struct MHD_Daemon *d)
 {
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
@@ -487,8 +450,8 @@ static struct MHD_Daemon *start_daemon(const char *name, const char *addr, const
 				       size_t errlen)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl;
-	if (parse_listen(addr, &ss, &sl) != 0) {
+	unsigned sl;
+	if (ch_parse_listen(addr, &ss, &sl) != 0) {
 		snprintf(err, errlen, "%s.listen: \"%s\" is not host:port", name, addr);
 		return NULL;
 	}

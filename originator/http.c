@@ -38,18 +38,6 @@ struct req {
 	struct ch_buf body;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	int r = vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	(void)r;
-}
-
 /* ---- responses ----------------------------------------------------------------- */
 
 static void common_headers(struct MHD_Response *r)
@@ -466,13 +454,13 @@ int orig_http_bind(const struct cfg_orig_http *cfg, struct orig_http **out, char
 	h->n = cfg->listen.n;
 	if (getrandom(h->rnd, sizeof(h->rnd), 0) != (ssize_t)sizeof(h->rnd)) {
 		rc = EIO;
-		set_err(err, errlen, "originator.http: no random bytes for digest nonces");
+		orig_set_err(err, errlen, "originator.http: no random bytes for digest nonces");
 		goto out;
 	}
 	unsigned char op[16];
 	if (getrandom(op, sizeof(op), 0) != (ssize_t)sizeof(op)) {
 		rc = EIO;
-		set_err(err, errlen, "originator.http: no random bytes for digest nonces");
+		orig_set_err(err, errlen, "originator.http: no random bytes for digest nonces");
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(op); i++) {
@@ -485,12 +473,12 @@ int orig_http_bind(const struct cfg_orig_http *cfg, struct orig_http **out, char
 		size_t len;
 		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
 			rc = ENOTSUP;
-			set_err(err, errlen, "originator.http.tls: libmicrohttpd was built without TLS");
+			orig_set_err(err, errlen, "originator.http.tls: libmicrohttpd was built without TLS");
 			goto out;
 		}
 		rc = ch_read_file(cfg->tls.cert, TLS_FILE_MAX, &h->tls_cert, &len);
 		if (rc) {
-			set_err(err, errlen, "originator.http.tls.cert: %s: %s", cfg->tls.cert, strerror(rc));
+			orig_set_err(err, errlen, "originator.http.tls.cert: %s: %s", cfg->tls.cert, strerror(rc));
 			goto out;
 		}
 		/* the key is a secret: refused when others may read it */
@@ -499,7 +487,7 @@ int orig_http_bind(const struct cfg_orig_http *cfg, struct orig_http **out, char
 		rc = ch_read_secret_file(cfg->tls.key ? cfg->tls.key : cfg->tls.cert, NULL, TLS_FILE_MAX, &h->tls_key,
 					 &warn, &why);
 		if (rc) {
-			set_err(err, errlen, "originator.http.tls.key: %s", why ? why : strerror(rc));
+			orig_set_err(err, errlen, "originator.http.tls.key: %s", why ? why : strerror(rc));
 			goto out;
 		}
 		if (warn)
@@ -508,8 +496,8 @@ int orig_http_bind(const struct cfg_orig_http *cfg, struct orig_http **out, char
 	for (size_t i = 0; i < cfg->listen.n; i++) {
 		rc = orig_listen_tcp(cfg->listen.v[i], true, &h->l[i].fd, h->l[i].text, sizeof(h->l[i].text));
 		if (rc) {
-			set_err(err, errlen, "originator.http.listen.[%zu]: cannot listen on %s: %s", i,
-				cfg->listen.v[i], strerror(rc));
+			orig_set_err(err, errlen, "originator.http.listen.[%zu]: cannot listen on %s: %s", i,
+				     cfg->listen.v[i], strerror(rc));
 			goto out;
 		}
 	}
@@ -518,7 +506,7 @@ int orig_http_bind(const struct cfg_orig_http *cfg, struct orig_http **out, char
 	rc = 0;
 out:
 	if (rc == ENOMEM)
-		set_err(err, errlen, "out of memory");
+		orig_set_err(err, errlen, "out of memory");
 	orig_http_stop(h);
 	return rc;
 }
@@ -548,8 +536,8 @@ int orig_http_run(struct orig_http *h, struct orig *o, char *err, size_t errlen)
 			    MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_DIGEST_AUTH_RANDOM, sizeof(h->rnd), h->rnd,
 			    MHD_OPTION_NONCE_NC_SIZE, NONCE_NC_SIZE, MHD_OPTION_END);
 		if (!h->l[i].d) {
-			set_err(err, errlen, "originator.http.listen.[%zu]: %s: cannot start the HTTP server", i,
-				h->l[i].text);
+			orig_set_err(err, errlen, "originator.http.listen.[%zu]: %s: cannot start the HTTP server", i,
+				     h->l[i].text);
 			return EIO;
 		}
 		ch_info("originator-http: listening on %s%s", h->l[i].text, h->tls_cert ? " (TLS)" : "");

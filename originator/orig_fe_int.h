@@ -166,4 +166,7 @@ int orig_listen_tcp(const char *hostport, bool nonblock, int *fd, char *text, si
 /* Status of a translation verdict: 400 (cannot be translated) or 403. */
 int orig_xlate_status(enum pol_xlate_verdict v);
 
+/* Format an error message into err (cap errlen); NULL or 0 ignored. Shared by the front ends. */
+void orig_set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,17 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+void orig_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || !errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	(void)r;
+}
 
 /* Copies of the settings that need a restart, to say so on reload. */
 struct fixed {
@@ -43,18 +55,6 @@ struct orig {
 	atomic_bool stopping;
 	struct fixed fixed;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	int r = vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	(void)r;
-}
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -246,9 +246,9 @@ static int snap_build(const struct cfg *cfg, struct orig_snap **out, char *err, 
 			line = cfg_line_of(cfg, path);
 		}
 		if (line)
-			set_err(err, errlen, "%s:%d: originator.%s", cfg->path ? cfg->path : "config", line, perr);
+			orig_set_err(err, errlen, "%s:%d: originator.%s", cfg->path ? cfg->path : "config", line, perr);
 		else
-			set_err(err, errlen, "originator.%s", perr);
+			orig_set_err(err, errlen, "originator.%s", perr);
 		goto out;
 	}
 	rc = ENOMEM;
@@ -271,20 +271,22 @@ static int snap_build(const struct cfg *cfg, struct orig_snap **out, char *err, 
 	if (c->has_http && h->listen.n) {
 		rc = EINVAL;
 		if (!s->http_password || !*s->http_password) {
-			set_err(err, errlen,
-				"originator.http: no password (password or password_file): the HTTP listener refuses "
-				"to start without one");
+			orig_set_err(
+			    err, errlen,
+			    "originator.http: no password (password or password_file): the HTTP listener refuses "
+			    "to start without one");
 			goto out;
 		}
 		if (h->digest_algorithm && strcasecmp(h->digest_algorithm, "MD5") != 0 &&
 		    strcasecmp(h->digest_algorithm, "SHA-256") != 0) {
-			set_err(err, errlen,
-				"originator.http.digest_algorithm: \"%s\" is neither \"SHA-256\" nor \"MD5\"",
-				h->digest_algorithm);
+			orig_set_err(err, errlen,
+				     "originator.http.digest_algorithm: \"%s\" is neither \"SHA-256\" nor \"MD5\"",
+				     h->digest_algorithm);
 			goto out;
 		}
 		if (s->auth == ORIG_AUTH_BASIC && !h->tls.cert) {
-			set_err(err, errlen, "originator.http.auth: \"basic\" needs TLS on the listener (http.tls)");
+			orig_set_err(err, errlen,
+				     "originator.http.auth: \"basic\" needs TLS on the listener (http.tls)");
 			goto out;
 		}
 		rc = ENOMEM;
@@ -298,9 +300,9 @@ static int snap_build(const struct cfg *cfg, struct orig_snap **out, char *err, 
 		for (size_t i = 0; i < x->allow_from.n; i++) {
 			if (pol_cidr_parse(x->allow_from.v[i], &s->xml_allow[i]) != 0) {
 				rc = EINVAL;
-				set_err(err, errlen,
-					"originator.xml.allow_from.[%zu]: \"%s\" is not an address or CIDR", i,
-					x->allow_from.v[i]);
+				orig_set_err(err, errlen,
+					     "originator.xml.allow_from.[%zu]: \"%s\" is not an address or CIDR", i,
+					     x->allow_from.v[i]);
 				goto out;
 			}
 		}
@@ -321,9 +323,10 @@ static int snap_build(const struct cfg *cfg, struct orig_snap **out, char *err, 
 			const char *p = c->callbacks_allow.v[i];
 			if (strncmp(p, "https://", 8) != 0 && strncmp(p, "http://", 7) != 0) {
 				rc = EINVAL;
-				set_err(err, errlen,
-					"originator.callbacks.allow.[%zu]: \"%s\" must start with https:// or http://",
-					i, p);
+				orig_set_err(
+				    err, errlen,
+				    "originator.callbacks.allow.[%zu]: \"%s\" must start with https:// or http://", i,
+				    p);
 				goto out;
 			}
 			s->cb_allow[i] = strdup(p);
@@ -337,7 +340,7 @@ static int snap_build(const struct cfg *cfg, struct orig_snap **out, char *err, 
 	rc = 0;
 out:
 	if (rc == ENOMEM)
-		set_err(err, errlen, "out of memory");
+		orig_set_err(err, errlen, "out of memory");
 	free(pats);
 	free(outs);
 	snap_free(s);
@@ -511,7 +514,7 @@ int orig_start(const struct cfg *cfg, struct orig **out, char *err, size_t errle
 	const struct cfg_originator *c = &cfg->orig;
 	struct orig *o = calloc(1, sizeof(*o));
 	if (!o) {
-		set_err(err, errlen, "out of memory");
+		orig_set_err(err, errlen, "out of memory");
 		return ENOMEM;
 	}
 	atomic_init(&o->stopping, false);
@@ -523,7 +526,7 @@ int orig_start(const struct cfg *cfg, struct orig **out, char *err, size_t errle
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		pthread_mutex_destroy(&o->snap_mu);
 		free(o);
-		set_err(err, errlen, "libcurl: global init failed");
+		orig_set_err(err, errlen, "libcurl: global init failed");
 		return ENOMEM;
 	}
 	/* everything that can be refused is checked before any socket is bound */
@@ -532,7 +535,7 @@ int orig_start(const struct cfg *cfg, struct orig **out, char *err, size_t errle
 		goto out;
 	rc = fixed_build(cfg, &o->fixed);
 	if (rc) {
-		set_err(err, errlen, "out of memory");
+		orig_set_err(err, errlen, "out of memory");
 		goto out;
 	}
 	if (c->has_http && c->http.listen.n) {
@@ -547,12 +550,12 @@ int orig_start(const struct cfg *cfg, struct orig **out, char *err, size_t errle
 	}
 	rc = orig_calls_new(&o->calls);
 	if (rc) {
-		set_err(err, errlen, "out of memory");
+		orig_set_err(err, errlen, "out of memory");
 		goto out;
 	}
 	rc = orig_cb_start(1000, &o->cb);
 	if (rc) {
-		set_err(err, errlen, "status callbacks: cannot start: %s", strerror(rc));
+		orig_set_err(err, errlen, "status callbacks: cannot start: %s", strerror(rc));
 		goto out;
 	}
 	struct orig_sip_opts so = {
@@ -569,8 +572,8 @@ int orig_start(const struct cfg *cfg, struct orig **out, char *err, size_t errle
 	};
 	rc = orig_sip_start(&so, on_sip_event, o, &o->sip);
 	if (rc) {
-		set_err(err, errlen, "originator.listen: SIP engine did not start (%s): %s",
-			c->listen ? c->listen : "default", strerror(rc));
+		orig_set_err(err, errlen, "originator.listen: SIP engine did not start (%s): %s",
+			     c->listen ? c->listen : "default", strerror(rc));
 		goto out;
 	}
 	char host[128];
@@ -606,7 +609,7 @@ int orig_reload(struct orig *o, const struct cfg *cfg, char *err, size_t errlen)
 	struct fixed f;
 	if (fixed_build(cfg, &f) != 0) {
 		snap_free(s);
-		set_err(err, errlen, "out of memory");
+		orig_set_err(err, errlen, "out of memory");
 		return ENOMEM;
 	}
 	fixed_compare(&o->fixed, &f);

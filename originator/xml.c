@@ -90,18 +90,6 @@ struct orig_xml {
 	unsigned nconns;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	int r = vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	(void)r;
-}
-
 /* ---- connections and their output ----------------------------------------------- */
 
 static void conn_unref(struct xconn *c)
@@ -547,14 +535,14 @@ int orig_xml_bind(const struct cfg_orig_xml *cfg, struct orig_xml **out, char *e
 	x->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (x->wakefd < 0) {
 		rc = errno;
-		set_err(err, errlen, "originator.xml: eventfd: %s", strerror(rc));
+		orig_set_err(err, errlen, "originator.xml: eventfd: %s", strerror(rc));
 		goto out;
 	}
 	for (size_t i = 0; i < cfg->listen.n; i++) {
 		rc = orig_listen_tcp(cfg->listen.v[i], true, &x->l[i].fd, x->l[i].text, sizeof(x->l[i].text));
 		if (rc) {
-			set_err(err, errlen, "originator.xml.listen.[%zu]: cannot listen on %s: %s", i,
-				cfg->listen.v[i], strerror(rc));
+			orig_set_err(err, errlen, "originator.xml.listen.[%zu]: cannot listen on %s: %s", i,
+				     cfg->listen.v[i], strerror(rc));
 			goto out;
 		}
 	}
@@ -563,7 +551,7 @@ int orig_xml_bind(const struct cfg_orig_xml *cfg, struct orig_xml **out, char *e
 	rc = 0;
 out:
 	if (rc == ENOMEM)
-		set_err(err, errlen, "out of memory");
+		orig_set_err(err, errlen, "out of memory");
 	orig_xml_stop(x, 0);
 	return rc;
 }
@@ -805,7 +793,7 @@ int orig_xml_run(struct orig_xml *x, struct orig *o, char *err, size_t errlen)
 	x->o = o;
 	int rc = pthread_create(&x->thr, NULL, xml_main, x);
 	if (rc) {
-		set_err(err, errlen, "originator.xml: cannot start its thread: %s", strerror(rc));
+		orig_set_err(err, errlen, "originator.xml: cannot start its thread: %s", strerror(rc));
 		return rc;
 	}
 	x->started = true;
