@@ -36,6 +36,8 @@ static const struct err_case err_cases[] = {
     {"hook = { listen = [ \"127.0.0.1\" ]; };\n", "hook.listen.[0]: \"127.0.0.1\" is not host:port"},
     {"hook = { listen = [ \"[::1]:99999\" ]; };\n", "hook.listen.[0]"},
     {"hook = { listen = [ ]; };\n", "hook.listen: at least one listen address is required"},
+    {"hook = { listen = [ \"[::1:8081\" ]; };\n", "hook.listen.[0]: \"[::1:8081\" is not host:port"},
+    {"hook = { listen = [ \"example.com:8081\" ]; };\n", "hook.listen.[0]"},
     {"log = { level = \"loud\"; };\nhook = {};\n", "t.conf:1: log.level: \"loud\" is not one of"},
     {"sites = ( { name = \"shop\"; origins = [ \"https://x.com\" ]; } );\n",
      "sites.[0].sip: required setting is missing"},
