@@ -79,20 +79,27 @@ void hs_expire(struct hook_store *st, int64_t now_ms);
 size_t hs_session_count(struct hook_store *st);
 /* 0 or ENOENT (absent or expired). */
 int hs_session_get(struct hook_store *st, const char *sid, int64_t now_ms, struct hs_session *out);
-/* Insert or replace. 0, ENOSPC (max reached and sid is new), ENOMEM. */
+/* Insert or replace. 0, ENOSPC (max reached and sid is new, or store full), ENOMEM. */
 int hs_session_put(struct hook_store *st, const char *sid, const struct hs_session *s, size_t max, int64_t expires_ms);
 void hs_session_del(struct hook_store *st, const char *sid);
 
-/* Take a token from the bucket named key (created full). With commit false,
- * only say whether a token is there (nothing changes). */
-bool hs_bucket_take(struct hook_store *st, const char *key, unsigned capacity, int64_t now_ms, bool commit);
+/* Cap on all entries (sessions, calls, buckets, jtis): a flood of unique
+ * callIds or forged client addresses cannot grow the store without bound.
+ * Creating an entry past it (after dropping expired ones) fails with ENOSPC. */
+void hs_set_max_entries(struct hook_store *st, size_t max);
+
+/* Take a token from the bucket named key (created full): 0, EAGAIN (no token
+ * left), ENOSPC (store full). With commit false, only say whether a token is
+ * there (nothing changes). */
+int hs_bucket_take(struct hook_store *st, const char *key, unsigned capacity, int64_t now_ms, bool commit);
 
 /* Replay cache: bind jti to sid until expires_ms. 0 (new, or already bound
- * to this sid) or EEXIST (bound to another sid). */
+ * to this sid), EEXIST (bound to another sid), ENOSPC (store full). */
 int hs_jti_bind(struct hook_store *st, const char *jti, const char *sid, int64_t expires_ms, bool commit);
 
 /* Calls by callId. */
 int hs_call_get(struct hook_store *st, const char *call_id, struct hs_call *out);
+/* 0, ENOSPC (store full), ENOMEM. */
 int hs_call_put(struct hook_store *st, const char *call_id, const struct hs_call *c, int64_t expires_ms);
 /* Release the concurrent slot of call_id (if held). True when one was freed. */
 bool hs_call_end(struct hook_store *st, const char *call_id);

@@ -313,9 +313,13 @@ static void do_connect(struct hook_rt *rt, struct hook_store *st, const struct b
 		answer_error(out, 403, "token", "token already used by another session");
 		return;
 	}
-	if (!retry && lim > 0 && !hs_bucket_take(st, key, (unsigned)lim, now_ms, true)) {
+	int bt = !retry && lim > 0 ? hs_bucket_take(st, key, (unsigned)lim, now_ms, true) : 0;
+	if (bt) {
 		hs_unlock(st);
-		answer_error(out, 429, "budget", "connects_per_minute_per_ip exceeded");
+		if (bt == EAGAIN)
+			answer_error(out, 429, "budget", "connects_per_minute_per_ip exceeded");
+		else
+			answer_error(out, 503, "sessions", "state table full");
 		return;
 	}
 	int err = have_claims ? hs_jti_bind(st, claims.jti, sid, exp_ms, true) : 0;
@@ -446,16 +450,18 @@ static void do_call(struct hook_rt *rt, struct hook_store *st, const struct body
 	else if (l->concurrent_calls > 0 && hs_site_active(st, site->cfg->name) >= (unsigned)l->concurrent_calls)
 		over = "concurrent_calls exceeded";
 	else if (l->calls_per_minute_per_ip > 0 &&
-		 !hs_bucket_take(st, ipkey, (unsigned)l->calls_per_minute_per_ip, now_ms, false))
+		 hs_bucket_take(st, ipkey, (unsigned)l->calls_per_minute_per_ip, now_ms, false) != 0)
 		over = "calls_per_minute_per_ip exceeded";
-	else if (l->calls_per_minute > 0 && !hs_bucket_take(st, sitekey, (unsigned)l->calls_per_minute, now_ms, false))
+	else if (l->calls_per_minute > 0 &&
+		 hs_bucket_take(st, sitekey, (unsigned)l->calls_per_minute, now_ms, false) != 0)
 		over = "calls_per_minute exceeded";
+	int full = 0;
 	if (!over) {
 		/* both checked first, so a refused call takes from no bucket */
 		if (l->calls_per_minute_per_ip > 0)
-			hs_bucket_take(st, ipkey, (unsigned)l->calls_per_minute_per_ip, now_ms, true);
-		if (l->calls_per_minute > 0)
-			hs_bucket_take(st, sitekey, (unsigned)l->calls_per_minute, now_ms, true);
+			full = hs_bucket_take(st, ipkey, (unsigned)l->calls_per_minute_per_ip, now_ms, true);
+		if (!full && l->calls_per_minute > 0)
+			full = hs_bucket_take(st, sitekey, (unsigned)l->calls_per_minute, now_ms, true);
 	}
 	struct hs_call c = {.status = over ? 429 : 200, .active = !over};
 	snprintf(c.site, sizeof(c.site), "%s", site->cfg->name);
@@ -465,8 +471,14 @@ static void do_call(struct hook_rt *rt, struct hook_store *st, const struct body
 		answer_error(out, 429, "budget", over);
 		return;
 	}
-	if (call_id)
-		hs_call_put(st, call_id, &c, now_ms + l->call_max_s * 1000);
+	if (!full && call_id)
+		full = hs_call_put(st, call_id, &c, now_ms + l->call_max_s * 1000);
+	if (full) {
+		/* the store is at its cap: refuse rather than place a call nobody counts */
+		hs_unlock(st);
+		answer_error(out, 503, "sessions", "state table full");
+		return;
+	}
 	if (known) {
 		sess.calls++;
 		hs_session_put(st, sid, &sess, SIZE_MAX, now_ms + rt->cfg->hook.session_ttl_s * 1000);

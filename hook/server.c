@@ -558,6 +558,7 @@ int hook_start(struct hook_rt *rt, struct hook **out, char *err, size_t errlen)
 	int rc = hs_new(&h->store);
 	if (rc)
 		goto fail;
+	hs_set_max_entries(h->store, (size_t)hc->max_sessions * 4);
 	if (hc->listen.n > HOOK_MAX_LISTEN) {
 		snprintf(err, errlen, "hook.listen: at most %d addresses", HOOK_MAX_LISTEN);
 		rc = EINVAL;
@@ -660,6 +661,9 @@ int hook_reload(struct hook *h, struct hook_rt *rt, char *err, size_t errlen)
 		fresh[nfresh++].d = d;
 	}
 	rt->fwd = fwd;
+	hs_lock(h->store);
+	hs_set_max_entries(h->store, (size_t)nh->max_sessions * 4);
+	hs_unlock(h->store);
 	pthread_mutex_lock(&h->rt_lock);
 	struct hook_rt *old = h->rt;
 	h->rt = rt;

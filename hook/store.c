@@ -30,8 +30,10 @@ struct hook_store {
 	struct hs_entry **buckets;
 	size_t nbuckets; /* power of two */
 	size_t count;
+	size_t max_entries; /* 0 = no cap */
 	size_t sessions;
 	int64_t last_sweep_ms;
+	int64_t last_now_ms; /* the newest time a caller told us */
 	struct site_count *sites;
 	size_t nsites;
 };
@@ -157,15 +159,33 @@ static void grow(struct hook_store *st)
 	st->nbuckets = nb;
 }
 
-/* The slot for (kind, key): existing, or a new zeroed entry linked in. */
-static struct hs_entry *upsert(struct hook_store *st, enum hs_kind kind, char kc, const char *key, bool *created)
+void hs_set_max_entries(struct hook_store *st, size_t max)
 {
+	st->max_entries = max;
+}
+
+static void sweep(struct hook_store *st, int64_t now_ms);
+
+/* The slot for (kind, key): existing, or a new zeroed entry linked in.
+ * NULL with *full set when the store is at its cap. */
+static struct hs_entry *upsert(struct hook_store *st, enum hs_kind kind, char kc, const char *key, bool *created,
+			       bool *full)
+{
+	*full = false;
 	if (strlen(key) > HS_KEY_MAX)
 		return NULL;
 	struct hs_entry **pp = find(st, kc, key);
 	*created = false;
 	if (*pp)
 		return *pp;
+	if (st->max_entries && st->count >= st->max_entries) {
+		sweep(st, st->last_now_ms);
+		if (st->count >= st->max_entries) {
+			*full = true;
+			return NULL;
+		}
+		pp = find(st, kc, key);
+	}
 	size_t kl = strlen(key);
 	struct hs_entry *e = calloc(1, sizeof(*e) + kl + 2);
 	if (!e)
@@ -192,8 +212,15 @@ static void remove_at(struct hook_store *st, struct hs_entry **pp)
 
 void hs_expire(struct hook_store *st, int64_t now_ms)
 {
+	if (now_ms > st->last_now_ms)
+		st->last_now_ms = now_ms;
 	if (now_ms - st->last_sweep_ms < 1000)
 		return;
+	sweep(st, now_ms);
+}
+
+static void sweep(struct hook_store *st, int64_t now_ms)
+{
 	st->last_sweep_ms = now_ms;
 	for (size_t i = 0; i < st->nbuckets; i++) {
 		struct hs_entry **pp = &st->buckets[i];
@@ -229,10 +256,10 @@ int hs_session_put(struct hook_store *st, const char *sid, const struct hs_sessi
 	struct hs_entry **pp = find(st, 'S', sid);
 	if (!*pp && st->sessions >= max)
 		return ENOSPC;
-	bool created;
-	struct hs_entry *e = upsert(st, HS_SESSION, 'S', sid, &created);
+	bool created, full;
+	struct hs_entry *e = upsert(st, HS_SESSION, 'S', sid, &created, &full);
 	if (!e)
-		return ENOMEM;
+		return full ? ENOSPC : ENOMEM;
 	if (created)
 		st->sessions++;
 	e->u.s = *s;
@@ -247,23 +274,23 @@ void hs_session_del(struct hook_store *st, const char *sid)
 		remove_at(st, pp);
 }
 
-bool hs_bucket_take(struct hook_store *st, const char *key, unsigned capacity, int64_t now_ms, bool commit)
+int hs_bucket_take(struct hook_store *st, const char *key, unsigned capacity, int64_t now_ms, bool commit)
 {
 	if (!commit) {
 		struct hs_entry **pp = find(st, 'B', key);
 		if (!*pp)
-			return capacity > 0;
+			return capacity > 0 ? 0 : EAGAIN;
 		struct pol_bucket copy = (*pp)->u.b;
-		return pol_bucket_take(&copy, capacity, now_ms);
+		return pol_bucket_take(&copy, capacity, now_ms) ? 0 : EAGAIN;
 	}
-	bool created;
-	struct hs_entry *e = upsert(st, HS_BUCKET, 'B', key, &created);
+	bool created, full;
+	struct hs_entry *e = upsert(st, HS_BUCKET, 'B', key, &created, &full);
 	if (!e)
-		return false; /* out of memory: refuse rather than let a flood through */
+		return full ? ENOSPC : ENOMEM; /* refuse rather than let a flood through */
 	bool ok = pol_bucket_take(&e->u.b, capacity, now_ms);
 	/* a bucket refills completely in 60 s: forget it after it would be full */
 	e->expires_ms = now_ms + 61000;
-	return ok;
+	return ok ? 0 : EAGAIN;
 }
 
 int hs_jti_bind(struct hook_store *st, const char *jti, const char *sid, int64_t expires_ms, bool commit)
@@ -272,10 +299,10 @@ int hs_jti_bind(struct hook_store *st, const char *jti, const char *sid, int64_t
 		struct hs_entry **pp = find(st, 'J', jti);
 		return *pp && strcmp((*pp)->u.jti_sid, sid) != 0 ? EEXIST : 0;
 	}
-	bool created;
-	struct hs_entry *e = upsert(st, HS_JTI, 'J', jti, &created);
+	bool created, full;
+	struct hs_entry *e = upsert(st, HS_JTI, 'J', jti, &created, &full);
 	if (!e)
-		return ENOMEM;
+		return full ? ENOSPC : ENOMEM;
 	if (created) {
 		e->u.jti_sid = ch_strndup(sid, strlen(sid));
 		if (!e->u.jti_sid) {
@@ -299,10 +326,10 @@ int hs_call_get(struct hook_store *st, const char *call_id, struct hs_call *out)
 
 int hs_call_put(struct hook_store *st, const char *call_id, const struct hs_call *c, int64_t expires_ms)
 {
-	bool created;
-	struct hs_entry *e = upsert(st, HS_CALL, 'C', call_id, &created);
+	bool created, full;
+	struct hs_entry *e = upsert(st, HS_CALL, 'C', call_id, &created, &full);
 	if (!e)
-		return ENOMEM;
+		return full ? ENOSPC : ENOMEM;
 	bool was_active = !created && e->u.c.active;
 	if (was_active) {
 		struct site_count *old = site_slot(st, e->u.c.site, false);

@@ -510,6 +510,42 @@ static void test_single_site_fallback(void)
 	chd_cleanup(&d1);
 }
 
+/* Unique callIds with every budget off: the store stops at 4 x max_sessions entries. */
+static void test_store_cap(void)
+{
+	struct chd d1 = {0};
+	CHECK(chd_start(
+		  &d1,
+		  "hook = { listen = [ \"127.0.0.1:0\" ]; max_sessions = 10; };\n"
+		  "sites = ( { name = \"only\"; domain = \"example.org\"; sip = { login = \"1\"; }; callee = \"555\";\n"
+		  "  limits = { connects_per_minute_per_ip = 0; calls_per_minute_per_ip = 0; calls_per_session = 0;\n"
+		  "             calls_per_minute = 0; concurrent_calls = 0; }; } );\n") == 0);
+	char url[256], body[128];
+	int ok = 0, full = 0, other = 0;
+	for (int i = 0; i < 60; i++) {
+		struct chr r;
+		snprintf(body, sizeof(body), "{\"callId\":\"flood-%d\",\"sessionId\":\"/10.0.0.1:1/s\"}", i);
+		ch_http(c, "POST", ch_url(url, sizeof(url), d1.hook_port, "/rest-hook/call"), NULL, body, strlen(body),
+			&r);
+		if (r.status == 200)
+			ok++;
+		else if (is_error(&r, 503, "state table full"))
+			full++;
+		else
+			other++;
+		chr_free(&r);
+	}
+	CHECK_MSG(ok == 40 && full == 20 && other == 0, "ok %d full %d other %d", ok, full, other);
+	/* a retry of a counted call is still answered from the table */
+	struct chr r;
+	const char *again = "{\"callId\":\"flood-3\",\"sessionId\":\"/10.0.0.1:1/s\"}";
+	ch_http(c, "POST", ch_url(url, sizeof(url), d1.hook_port, "/rest-hook/call"), NULL, again, strlen(again), &r);
+	CHECK(r.status == 200);
+	chr_free(&r);
+	CHECK(chd_stop(&d1) == 0);
+	chd_cleanup(&d1);
+}
+
 static void test_cli(void)
 {
 	struct chd t = {0};
@@ -580,6 +616,7 @@ int main(void)
 	test_trickle_headers();
 	test_session_table_full();
 	test_single_site_fallback();
+	test_store_cap();
 	test_cli();
 	test_log_has_no_secret();
 	CHECK(chd_stop(&d) == 0);
