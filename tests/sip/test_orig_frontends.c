@@ -1123,6 +1123,53 @@ static void case_unanswered_challenge(void)
 	stop(); /* SIGTERM; chd_stop fails if the daemon needs more than 5 s */
 }
 
+/* SIGHUP reaches the originator: a new deny list applies to the next request,
+ * and a config whose pattern does not compile changes nothing. */
+static void case_reload(void)
+{
+	struct opts o = {0};
+	start(&o);
+	const char *J = "application/json";
+	const char *call = "{\"initiator\":\"9055550000\",\"destination\":\"9055551234\"}";
+	char *conf = NULL;
+	size_t len = 0;
+	CHECK(ch_read_file(D.conf, 1 << 20, &conf, &len) == 0);
+	if (!conf)
+		return;
+	/* deny 905 as well: the same request is now refused */
+	const char *from = "deny = [ \"^sip:(900|976)\" ]";
+	char *at = strstr(conf, from);
+	CHECK(at != NULL);
+	if (at) {
+		struct ch_buf b;
+		ch_buf_init(&b, 1 << 20);
+		ch_buf_add(&b, conf, (size_t)(at - conf));
+		ch_buf_adds(&b, "deny = [ \"^sip:(900|976|905)\" ]");
+		ch_buf_adds(&b, at + strlen(from));
+		CHECK(chd_write(&D, "callhook.conf", b.data, 0600) == 0);
+		ch_buf_free(&b);
+		CHECK(chd_signal(&D, SIGHUP) == 0);
+		CHECK(chd_wait_log(&D, "loaded", 3000));
+		expect_status(A_DIGEST, "POST", "/v1/calls", J, call, 403, NULL);
+	}
+	/* a pattern that does not compile: refused, the running rules (905 denied) stay */
+	struct ch_buf b2;
+	ch_buf_init(&b2, 1 << 20);
+	at = strstr(conf, from);
+	if (at) {
+		ch_buf_add(&b2, conf, (size_t)(at - conf));
+		ch_buf_adds(&b2, "deny = [ \"^sip:(900\" ]");
+		ch_buf_adds(&b2, at + strlen(from));
+		CHECK(chd_write(&D, "callhook.conf", b2.data, 0600) == 0);
+		CHECK(chd_signal(&D, SIGHUP) == 0);
+		CHECK(chd_wait_log(&D, "still running the previous configuration", 3000));
+		expect_status(A_DIGEST, "POST", "/v1/calls", J, call, 403, NULL);
+	}
+	ch_buf_free(&b2);
+	free(conf);
+	stop();
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1146,6 +1193,7 @@ int main(int argc, char **argv)
 	    {"config_refusals", case_config_refusals},
 	    {"tls_basic", case_tls_basic},
 	    {"unanswered_challenge", case_unanswered_challenge},
+	    {"reload", case_reload},
 	};
 	bool found = false;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
