@@ -6,7 +6,7 @@
 #   CALLHOOK_SKIP_DEPS=1 do not run apt-get
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "${CALLHOOK_SKIP_DEPS:-0}" = 1 ] || ./scripts/deps.sh
+[ "${CALLHOOK_SKIP_DEPS:-0}" = 1 ] || ./scripts/deps.sh --test
 BUILD="${CALLHOOK_BUILD_DIR:-build}"
 # shellcheck disable=SC2086
 cmake -S . -B "$BUILD" -DCALLHOOK_WERROR=ON ${CALLHOOK_CMAKE_ARGS:-} >/dev/null
