@@ -55,6 +55,8 @@ int ch_parse_i64(const char *s, size_t len, int64_t min, int64_t max, int64_t *o
 __attribute__((format(printf, 3, 4))) int ch_fmt(char *buf, size_t cap, const char *fmt, ...);
 /* Constant-time comparison of two byte strings (length leaks, content not). */
 bool ch_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+/* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
+bool ch_utf8_valid(const char *s, size_t len);
 /* Duplicate len bytes into a new NUL-terminated string (caller frees). */
 char *ch_strndup(const char *s, size_t len);
 

@@ -77,6 +77,38 @@ bool ch_ct_equal(const void *a, size_t alen, const void *b, size_t blen)
 	return d == 0;
 }
 
+bool ch_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	while (p < end) {
+		unsigned c = *p++;
+		if (c < 0x80)
+			continue;
+		size_t n;
+		unsigned min, cp;
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1, min = 0x80, cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2, min = 0x800, cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3, min = 0x10000, cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if ((size_t)(end - p) < n)
+			return false;
+		for (size_t i = 0; i < n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
 char *ch_strndup(const char *s, size_t len)
 {
 	char *r = malloc(len + 1);

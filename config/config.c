@@ -232,6 +232,8 @@ static int load_field(struct loader *L, const config_setting_t *parent, const st
 		const char *v = config_setting_get_string(s);
 		if (has_control(v))
 			return fail(L, s, fpath, "contains a control character");
+		if (!ch_utf8_valid(v, strlen(v)))
+			return fail(L, s, fpath, "is not valid UTF-8");
 		if (f->choices) {
 			bool ok = false;
 			for (size_t i = 0; f->choices[i]; i++)
@@ -265,6 +267,8 @@ static int load_field(struct loader *L, const config_setting_t *parent, const st
 			const char *str = config_setting_get_string(e);
 			if (has_control(str))
 				return fail(L, e, epath, "contains a control character");
+			if (!ch_utf8_valid(str, strlen(str)))
+				return fail(L, e, epath, "is not valid UTF-8");
 			if (strv_push(v, str))
 				return ENOMEM;
 		}
@@ -311,8 +315,8 @@ static int load_field(struct loader *L, const config_setting_t *parent, const st
 			if (config_setting_type(e) != CONFIG_TYPE_STRING)
 				return fail(L, e, epath, "must be a string");
 			const char *v = config_setting_get_string(e);
-			if (!*v || has_control(v))
-				return fail(L, e, epath, "must be a non-empty string without control characters");
+			if (!*v || has_control(v) || !ch_utf8_valid(v, strlen(v)))
+				return fail(L, e, epath, "must be a non-empty UTF-8 string without control characters");
 			char **nk = realloc(m->keys, (m->n + 1) * sizeof(*nk));
 			if (!nk)
 				return ENOMEM;

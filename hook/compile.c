@@ -184,8 +184,12 @@ int hook_compile(struct cfg *cfg, struct hook_rt **out, struct cfg_error *err, p
 		goto out;
 	for (size_t i = 0; i < rt->n_sites; i++) {
 		rc = connect_tail(&rt->sites[i], rt->rcc);
-		if (rc)
+		if (rc) {
+			char path[64];
+			snprintf(path, sizeof(path), "sites.[%zu].sip", i);
+			cfg_set_error(cfg, err, path, "cannot encode the SIP account as JSON");
 			goto out;
+		}
 	}
 	if (cfg->hook.tls.cert) {
 		rc = hook_tls_load(cfg, "hook.tls", &cfg->hook.tls, &rt->tls_cert, &rt->tls_key, err);

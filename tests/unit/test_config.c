@@ -1,5 +1,6 @@
 /* tests/unit/test_config.c: config loader: defaults, bounds, unknown keys, secrets, and the exact error text. */
 #include "../check.h"
+#include "common/common.h"
 #include "config/config.h"
 
 #include <stdlib.h>
@@ -38,6 +39,10 @@ static const struct err_case err_cases[] = {
     {"hook = { listen = [ ]; };\n", "hook.listen: at least one listen address is required"},
     {"hook = { listen = [ \"[::1:8081\" ]; };\n", "hook.listen.[0]: \"[::1:8081\" is not host:port"},
     {"hook = { listen = [ \"example.com:8081\" ]; };\n", "hook.listen.[0]"},
+    {"sites = ( { name = \"s\"; domain = \"x.com\"; sip = { login = \"\xff\xfe\"; }; callee = \"1\"; } );\n",
+     "t.conf:1: sites.[0].sip.login: is not valid UTF-8"},
+    {"hook = { listen = [ \"127.0.0.1:1\" ]; wcs_auth = { hmac_keys = [ \"k\xc3\" ]; }; };\n",
+     "hook.wcs_auth.hmac_keys.[0]: is not valid UTF-8"},
     {"log = { level = \"loud\"; };\nhook = {};\n", "t.conf:1: log.level: \"loud\" is not one of"},
     {"sites = ( { name = \"shop\"; origins = [ \"https://x.com\" ]; } );\n",
      "sites.[0].sip: required setting is missing"},
@@ -209,8 +214,30 @@ static void test_example_and_shared_rcc(void)
 	CHECK(strstr(err.msg, "cannot read") != NULL);
 }
 
+/* The UTF-8 check every config string goes through (common/util.c). */
+static void test_utf8(void)
+{
+	static const struct {
+		const char *s;
+		bool ok;
+	} t[] = {
+	    {"plain ascii", true},
+	    {"\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", true},
+	    {"\xc0\xaf", false},         /* overlong '/' */
+	    {"\xe0\x80\xaf", false},     /* overlong, 3 bytes */
+	    {"\xed\xa0\x80", false},     /* surrogate */
+	    {"\xf4\x90\x80\x80", false}, /* past U+10FFFF */
+	    {"\xe2\x82", false},         /* truncated */
+	    {"\x80", false},             /* lone continuation */
+	    {"\xff", false},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		CHECK_MSG(ch_utf8_valid(t[i].s, strlen(t[i].s)) == t[i].ok, "case %zu", i);
+}
+
 int main(void)
 {
+	test_utf8();
 	test_errors();
 	test_defaults();
 	test_secret_files();
