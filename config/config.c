@@ -960,6 +960,21 @@ static int orig_check(struct loader *L, void *obj, const config_setting_t *s, co
 				    uris[i].val);
 		}
 	}
+	if (o->tls_listen && o->tls_listen[0] && !o->tls_certificate_dir) {
+		child_path(p, sizeof(p), path, "tls_certificate_dir");
+		return fail(
+		    L, config_setting_get_member(s, "tls_listen"), p,
+		    "required with tls_listen: a directory with agent.pem (key and certificate) and cafile.pem");
+	}
+	if (o->tls_certificate_dir && o->tls_certificate_dir[0] != '/') {
+		size_t n = strlen(L->cfg->dir) + strlen(o->tls_certificate_dir) + 2;
+		char *full = malloc(n);
+		if (!full)
+			return ENOMEM;
+		snprintf(full, n, "%s/%s", L->cfg->dir, o->tls_certificate_dir);
+		free(o->tls_certificate_dir);
+		o->tls_certificate_dir = full;
+	}
 	if (o->n_translations == 0) {
 		child_path(p, sizeof(p), path, "translations");
 		return fail(L, s, p, "at least one { pattern; output; } rule is required");
@@ -974,6 +989,8 @@ static const struct field orig_fields[] = {
      .has_off = NO_HAS,
      .def_str = "sip:0.0.0.0:5072"},
     F_STR("tls_listen", struct cfg_originator, tls_listen),
+    F_STR("tls_certificate_dir", struct cfg_originator, tls_certificate_dir),
+    F_BOOL("tls_verify", struct cfg_originator, tls_verify, 1),
     F_STR("outbound_proxy", struct cfg_originator, outbound_proxy),
     {.name = "auth",
      .type = FT_GROUP,

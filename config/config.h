@@ -156,8 +156,10 @@ struct cfg_orig_xml {
 
 struct cfg_originator {
 	char *identity;
-	char *listen;     /* "sip:0.0.0.0:5072" */
-	char *tls_listen; /* or NULL */
+	char *listen;              /* "sip:0.0.0.0:5072" */
+	char *tls_listen;          /* or NULL */
+	char *tls_certificate_dir; /* agent.pem + cafile.pem (Sofia's layout); required with tls_listen */
+	bool tls_verify;           /* outgoing TLS checks the peer against cafile.pem */
 	char *outbound_proxy;
 	bool has_auth;
 	char *auth_user;

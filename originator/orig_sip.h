@@ -54,6 +54,7 @@ struct orig_sip_opts {
 					    (see orig_sip_port); NULL = "sip:0.0.0.0:5072" */
 	const char *tls_listen;          /* "sips:0.0.0.0:5073" or NULL/"" = no TLS */
 	const char *tls_cert_dir;        /* directory with agent.pem/cafile.pem for TLS, or NULL */
+	bool tls_verify;                 /* outgoing TLS: verify the peer's certificate against cafile.pem */
 	const char *identity;            /* "sip:clicktocall@example.com" (required): From of leg 1,
 					    Referred-By of the REFER */
 	const char *outbound_proxy;      /* "sip:proxy.example.com;lr" or NULL/"" */

@@ -34,6 +34,7 @@ void orig_set_err(char *err, size_t errlen, const char *fmt, ...)
 struct fixed {
 	char *sip_listen;
 	char *sip_tls_listen;
+	char *sip_tls_dir; /* tls_certificate_dir and tls_verify */
 	char *identity;
 	char *outbound_proxy;
 	char *sip_auth; /* "user\npassword" or NULL */
@@ -393,6 +394,7 @@ static void fixed_free(struct fixed *f)
 {
 	free(f->sip_listen);
 	free(f->sip_tls_listen);
+	free(f->sip_tls_dir);
 	free(f->identity);
 	free(f->outbound_proxy);
 	free(f->sip_auth);
@@ -415,6 +417,9 @@ static int fixed_build(const struct cfg *cfg, struct fixed *f)
 	f->timers = strdup(t);
 	f->sip_listen = dupz(c->listen);
 	f->sip_tls_listen = dupz(c->tls_listen);
+	char tlsdir[4200];
+	snprintf(tlsdir, sizeof(tlsdir), "%s|%d", c->tls_certificate_dir ? c->tls_certificate_dir : "", c->tls_verify);
+	f->sip_tls_dir = dupz(tlsdir);
 	f->identity = dupz(c->identity);
 	f->outbound_proxy = dupz(c->outbound_proxy);
 	struct ch_buf b;
@@ -436,8 +441,8 @@ static int fixed_build(const struct cfg *cfg, struct fixed *f)
 	f->http_tls = strdup(tl);
 	f->xml_listen = c->has_xml ? join_strv(&c->xml.listen) : strdup("");
 	f->xml_max_connections = c->xml.max_connections;
-	if (!f->timers || !f->sip_listen || !f->sip_tls_listen || !f->identity || !f->outbound_proxy || !f->sip_auth ||
-	    !f->http_listen || !f->http_tls || !f->xml_listen) {
+	if (!f->timers || !f->sip_listen || !f->sip_tls_listen || !f->sip_tls_dir || !f->identity ||
+	    !f->outbound_proxy || !f->sip_auth || !f->http_listen || !f->http_tls || !f->xml_listen) {
 		fixed_free(f);
 		return ENOMEM;
 	}
@@ -449,7 +454,8 @@ static int fixed_build(const struct cfg *cfg, struct fixed *f)
 
 static void fixed_compare(const struct fixed *a, const struct fixed *b)
 {
-	if (strcmp(a->sip_listen, b->sip_listen) || strcmp(a->sip_tls_listen, b->sip_tls_listen))
+	if (strcmp(a->sip_listen, b->sip_listen) || strcmp(a->sip_tls_listen, b->sip_tls_listen) ||
+	    strcmp(a->sip_tls_dir, b->sip_tls_dir))
 		ch_warn(RESTART_FMT, "the SIP listener (originator.listen / tls_listen)");
 	if (strcmp(a->identity, b->identity))
 		ch_warn(RESTART_FMT, "originator.identity");
@@ -561,6 +567,8 @@ int orig_start(const struct cfg *cfg, struct orig **out, char *err, size_t errle
 	struct orig_sip_opts so = {
 	    .listen = c->listen,
 	    .tls_listen = c->tls_listen,
+	    .tls_cert_dir = c->tls_certificate_dir,
+	    .tls_verify = c->tls_verify,
 	    .identity = c->identity,
 	    .outbound_proxy = c->outbound_proxy,
 	    .auth_user = c->has_auth ? c->auth_user : NULL,

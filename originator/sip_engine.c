@@ -123,6 +123,7 @@ struct orig_sip {
 	orig_sip_event_fn cb;
 	void *cb_arg;
 	char *listen, *tls_listen, *tls_cert_dir, *identity, *proxy, *auth_user, *auth_password;
+	bool tls_verify;
 	unsigned ring_s, notify_s, reinvite_s, max_call_s, max_calls;
 	int rcvbuf;
 
@@ -1346,11 +1347,12 @@ static void *sip_thread(void *arg)
 	errno = 0;
 	s->nua = nua_create(
 	    s->root, nua_cb, s, NUTAG_URL(s->listen), TAG_IF(s->tls_listen, NUTAG_SIPS_URL(s->tls_listen)),
-	    TAG_IF(s->tls_cert_dir, NUTAG_CERTIFICATE_DIR(s->tls_cert_dir)), TAG_IF(s->proxy, NUTAG_PROXY(s->proxy)),
-	    NUTAG_MEDIA_ENABLE(0), NUTAG_SESSION_TIMER(0), NUTAG_AUTOANSWER(0), NUTAG_AUTOALERT(0),
-	    NUTAG_ENABLEMESSAGE(0), NUTAG_KEEPALIVE(0), NUTAG_OUTBOUND("no-options-keepalive"), SIPTAG_SUPPORTED(NULL),
-	    SIPTAG_ALLOW_STR(ALLOW_METHODS), NUTAG_APPL_METHOD("INVITE, UPDATE"), SIPTAG_USER_AGENT_STR(ua),
-	    TPTAG_UDP_RMEM((unsigned)s->rcvbuf), TAG_END());
+	    TAG_IF(s->tls_cert_dir, NUTAG_CERTIFICATE_DIR(s->tls_cert_dir)),
+	    TAG_IF(s->tls_cert_dir && s->tls_verify, TPTAG_TLS_VERIFY_POLICY(TPTLS_VERIFY_OUT)),
+	    TAG_IF(s->proxy, NUTAG_PROXY(s->proxy)), NUTAG_MEDIA_ENABLE(0), NUTAG_SESSION_TIMER(0), NUTAG_AUTOANSWER(0),
+	    NUTAG_AUTOALERT(0), NUTAG_ENABLEMESSAGE(0), NUTAG_KEEPALIVE(0), NUTAG_OUTBOUND("no-options-keepalive"),
+	    SIPTAG_SUPPORTED(NULL), SIPTAG_ALLOW_STR(ALLOW_METHODS), NUTAG_APPL_METHOD("INVITE, UPDATE"),
+	    SIPTAG_USER_AGENT_STR(ua), TPTAG_UDP_RMEM((unsigned)s->rcvbuf), TAG_END());
 	if (!s->nua) {
 		int e = errno;
 		fail_start(s, e == EADDRNOTAVAIL ? EADDRNOTAVAIL : EADDRINUSE);
@@ -1419,6 +1421,7 @@ int orig_sip_start(const struct orig_sip_opts *o, orig_sip_event_fn cb, void *ar
 	s->listen = dup_opt(o->listen ? o->listen : "sip:0.0.0.0:5072");
 	s->tls_listen = dup_opt(o->tls_listen);
 	s->tls_cert_dir = dup_opt(o->tls_cert_dir);
+	s->tls_verify = o->tls_verify;
 	s->identity = dup_opt(o->identity);
 	s->proxy = dup_opt(o->outbound_proxy);
 	s->auth_user = dup_opt(o->auth_user);

@@ -200,10 +200,16 @@ struct opts {
 	int max_conns;
 	const char *cb_allow; /* libconfig list body */
 	bool tls_basic;       /* http over TLS with auth = "basic" */
+	int sip_tls_port;     /* originator.tls_listen on this port, certificates in @DIR@/sipcerts */
 };
 
 static void start(const struct opts *o)
 {
+	char tlsline[256] = "";
+	if (o->sip_tls_port)
+		(void)ch_fmt(tlsline, sizeof tlsline,
+			     "  tls_listen = \"sips:127.0.0.1:%d\"; tls_certificate_dir = \"@DIR@/sipcerts\";\n",
+			     o->sip_tls_port);
 	char conf[4096];
 	int rc = ch_fmt(
 	    conf, sizeof conf,
@@ -225,12 +231,13 @@ static void start(const struct opts *o)
 	    "  xml = { listen = [ \"127.0.0.1:0\" ]; allow_from = [ %s ]; max_connections = %d; };\n"
 	    "  callbacks = { allow = [ %s ]; };\n"
 	    "  keep_ended_s = 600;\n"
+	    "%s"
 	    "};\n",
 	    o->concurrent ? o->concurrent : 20, o->per_initiator ? o->per_initiator : 100,
 	    o->algo ? o->algo : "SHA-256",
 	    o->tls_basic ? "auth = \"basic\"; tls = { cert = \"@DIR@/cert.pem\"; key = \"@DIR@/key.pem\"; };" : "",
 	    o->allow_from ? o->allow_from : "\"127.0.0.0/8\"", o->max_conns ? o->max_conns : 16,
-	    o->cb_allow ? o->cb_allow : "");
+	    o->cb_allow ? o->cb_allow : "", tlsline);
 	CHECK(rc == 0);
 	if (chd_start(&D, conf) != 0) {
 		CHECK_MSG(0, "daemon did not start");
@@ -1170,6 +1177,31 @@ static void case_reload(void)
 	stop();
 }
 
+/* SIP over TLS: the listener presents agent.pem, which verifies against the CA in cafile.pem. */
+static void case_sip_tls(void)
+{
+	char cmd[2048];
+	(void)ch_fmt(cmd, sizeof cmd,
+		     "cd '%s' && mkdir -p sipcerts && "
+		     "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=callhook-test-ca -keyout ca.key "
+		     "-out sipcerts/cafile.pem -days 1 >/dev/null 2>&1 && "
+		     "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout agent.key -out agent.csr "
+		     ">/dev/null 2>&1 && "
+		     "openssl x509 -req -in agent.csr -CA sipcerts/cafile.pem -CAkey ca.key -CAcreateserial "
+		     "-out agent.crt -days 1 >/dev/null 2>&1 && "
+		     "cat agent.key agent.crt > sipcerts/agent.pem && chmod 600 sipcerts/agent.pem",
+		     D.dir);
+	CHECK(system(cmd) == 0);
+	struct opts o = {.sip_tls_port = free_port()};
+	start(&o);
+	(void)ch_fmt(cmd, sizeof cmd,
+		     "echo | timeout 10 openssl s_client -connect 127.0.0.1:%d -CAfile '%s/sipcerts/cafile.pem' "
+		     "-verify_return_error 2>&1 | grep -q 'Verify return code: 0 (ok)'",
+		     o.sip_tls_port, D.dir);
+	CHECK_MSG(system(cmd) == 0, "TLS handshake with the SIP listener on %d did not verify", o.sip_tls_port);
+	stop();
+}
+
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -1194,6 +1226,7 @@ int main(int argc, char **argv)
 	    {"tls_basic", case_tls_basic},
 	    {"unanswered_challenge", case_unanswered_challenge},
 	    {"reload", case_reload},
+	    {"sip_tls", case_sip_tls},
 	};
 	bool found = false;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -70,6 +70,9 @@ static const struct err_case err_cases[] = {
     {"originator = { identity = \"x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } ); };\n",
      "originator.identity: \"x\" is not a SIP URI"},
     {"originator = { identity = \"sip:c2c@x\"; };\n", "originator.translations: required"},
+    {"originator = { identity = \"sip:c2c@x\"; tls_listen = \"sips:127.0.0.1:5073\";\n"
+     "  translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } ); };\n",
+     "t.conf:1: originator.tls_certificate_dir: required with tls_listen"},
     {"originator = { identity = \"sip:c2c@x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } );\n"
      "  http = { listen = [ \"127.0.0.1:0\" ]; }; };\n",
      "originator.http.password: required"},
