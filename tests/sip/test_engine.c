@@ -19,6 +19,7 @@
 
 #include "common/common.h"
 #include "originator/orig_sip.h"
+#include "sipp_peer.h"
 #include "tests/check.h"
 
 #ifndef SIPP_BIN
@@ -163,187 +164,13 @@ static struct orig_event find_event(uint64_t id, int code)
 
 static char workdir[256];
 
-struct peer {
-	pid_t pid;
-	int port;
-	char name[64];
-	char msgs[320];
-	char errs[320];
-	char logs[320];
-	char out[320];
-};
-
-/* A UDP port free right now on 127.0.0.1 (SIPp binds it a moment later). */
-static int free_port(void)
+/* Start `sipp -sf scenario` as a one-call UAS; extra SIPp arguments end with NULL. */
+static bool peer_start(struct sipp_peer *p, const char *name, const char *scenario, ...)
 {
-	for (int tries = 0; tries < 20; tries++) {
-		int fd = socket(AF_INET, SOCK_DGRAM, 0);
-		struct sockaddr_in a;
-		socklen_t al = sizeof a;
-		memset(&a, 0, sizeof a);
-		a.sin_family = AF_INET;
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-		    getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
-			if (fd >= 0)
-				close(fd);
-			continue;
-		}
-		int port = ntohs(a.sin_port);
-		close(fd);
-		/* SIPp also opens the TCP port of the same number for some modes: check it. */
-		int t = socket(AF_INET, SOCK_STREAM, 0);
-		a.sin_port = htons((uint16_t)port);
-		bool ok = t >= 0 && bind(t, (struct sockaddr *)&a, sizeof a) == 0;
-		if (t >= 0)
-			close(t);
-		if (ok)
-			return port;
-	}
-	return -1;
-}
-
-/* SIPp holds the port (UDP, or TCP with -t t1; on 127.0.0.1 or ::1). */
-static bool port_taken(int port)
-{
-	bool taken = false;
-	for (int i = 0; i < 4 && !taken; i++) {
-		int fd = socket(i < 2 ? AF_INET : AF_INET6, i % 2 ? SOCK_STREAM : SOCK_DGRAM, 0);
-		struct sockaddr_in a;
-		struct sockaddr_in6 a6;
-		memset(&a, 0, sizeof a);
-		memset(&a6, 0, sizeof a6);
-		a.sin_family = AF_INET;
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		a.sin_port = htons((uint16_t)port);
-		a6.sin6_family = AF_INET6;
-		a6.sin6_addr = in6addr_loopback;
-		a6.sin6_port = htons((uint16_t)port);
-		if (fd < 0)
-			continue;
-		int r = i < 2 ? bind(fd, (struct sockaddr *)&a, sizeof a) : bind(fd, (struct sockaddr *)&a6, sizeof a6);
-		taken = r != 0 && errno == EADDRINUSE;
-		close(fd);
-	}
-	return taken;
-}
-
-/* Start `sipp -sf scenario` as a UAS for one call; extra args end with NULL. */
-static bool peer_start(struct peer *p, const char *name, const char *scenario, ...)
-{
-	memset(p, 0, sizeof *p);
-	(void)ch_fmt(p->name, sizeof p->name, "%s", name);
-	p->port = free_port();
-	if (p->port < 0)
-		return false;
-	char sf[512], port[16];
-	(void)ch_fmt(sf, sizeof sf, "%s/%s", SCENARIO_DIR, scenario);
-	(void)ch_fmt(port, sizeof port, "%d", p->port);
-	(void)ch_fmt(p->msgs, sizeof p->msgs, "%s/%s.msgs", workdir, name);
-	(void)ch_fmt(p->errs, sizeof p->errs, "%s/%s.errors", workdir, name);
-	(void)ch_fmt(p->logs, sizeof p->logs, "%s/%s.logs", workdir, name);
-	(void)ch_fmt(p->out, sizeof p->out, "%s/%s.out", workdir, name);
-	const char *argv[64];
-	int n = 0;
-	argv[n++] = "timeout";
-	argv[n++] = "60";
-	argv[n++] = SIPP_BIN;
-	argv[n++] = "-sf";
-	argv[n++] = sf;
-	argv[n++] = "-i";
-	argv[n++] = "127.0.0.1";
-	argv[n++] = "-p";
-	argv[n++] = port;
-	argv[n++] = "-m";
-	argv[n++] = "1";
-	argv[n++] = "-recv_timeout";
-	argv[n++] = "20000";
-	argv[n++] = "-nostdin";
-	argv[n++] = "-trace_msg";
-	argv[n++] = "-message_file";
-	argv[n++] = p->msgs;
-	argv[n++] = "-trace_err";
-	argv[n++] = "-error_file";
-	argv[n++] = p->errs;
-	argv[n++] = "-trace_logs";
-	argv[n++] = "-log_file";
-	argv[n++] = p->logs;
 	va_list ap;
 	va_start(ap, scenario);
-	const char *a;
-	while ((a = va_arg(ap, const char *)) != NULL && n < 62)
-		argv[n++] = a;
+	bool ok = sipp_peer_startv(p, workdir, name, scenario, ap);
 	va_end(ap);
-	argv[n] = NULL;
-	pid_t pid = fork();
-	if (pid < 0)
-		return false;
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-		int out = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (in >= 0)
-			dup2(in, 0);
-		if (out >= 0) {
-			dup2(out, 1);
-			dup2(out, 2);
-		}
-		execvp("timeout", (char *const *)argv);
-		_exit(127);
-	}
-	p->pid = pid;
-	/* Ready once it holds its port. */
-	for (int i = 0; i < 250; i++) {
-		if (port_taken(p->port))
-			return true;
-		int st;
-		if (waitpid(pid, &st, WNOHANG) == pid) {
-			p->pid = 0;
-			fprintf(stderr, "sipp %s exited early (%d); see %s\n", name, st, p->out);
-			return false;
-		}
-		usleep(20000);
-	}
-	return false;
-}
-
-static void dump_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return;
-	char line[512];
-	int n = 0;
-	while (fgets(line, sizeof line, f) && n++ < 60)
-		fprintf(stderr, "    | %s", line);
-	fclose(f);
-}
-
-/* Wait for SIPp to finish; true when it counted its call as successful. */
-static bool peer_wait(struct peer *p, int timeout_ms)
-{
-	if (!p->pid)
-		return false;
-	int st = 0;
-	for (int waited = 0;; waited += 20) {
-		pid_t r = waitpid(p->pid, &st, WNOHANG);
-		if (r == p->pid)
-			break;
-		if (waited >= timeout_ms) {
-			kill(p->pid, SIGKILL);
-			waitpid(p->pid, &st, 0);
-			fprintf(stderr, "sipp %s did not finish in time\n", p->name);
-			st = -1;
-			break;
-		}
-		usleep(20000);
-	}
-	p->pid = 0;
-	bool ok = st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-	if (!ok) {
-		fprintf(stderr, "sipp %s failed (status %d); errors %s:\n", p->name,
-			WIFEXITED(st) ? WEXITSTATUS(st) : -1, p->errs);
-		dump_file(p->errs);
-	}
 	return ok;
 }
 
@@ -462,7 +289,7 @@ static uint64_t place(const char *initiator, const char *destination, bool ancho
 	return id;
 }
 
-static void uri_of(const struct peer *p, const char *user, char *out, size_t cap)
+static void uri_of(const struct sipp_peer *p, const char *user, char *out, size_t cap)
 {
 	(void)ch_fmt(out, cap, "sip:%s@127.0.0.1:%d", user, p->port);
 }
@@ -473,7 +300,7 @@ static void uri_of(const struct peer *p, const char *user, char *out, size_t cap
 
 static void refer_notify(const char *final_code, enum orig_state st, int code, enum orig_ended_by by)
 {
-	struct peer a;
+	struct sipp_peer a;
 	char ini[128];
 	CHECK(peer_start(&a, "initiator", "uas_refer.xml", "-set", "n1", "180", "-set", "n2", final_code, NULL));
 	uri_of(&a, "alice", ini, sizeof ini);
@@ -485,7 +312,7 @@ static void refer_notify(const char *final_code, enum orig_state st, int code, e
 	    {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180}, {st, ORIG_LEG_DESTINATION, code},
 	};
 	expect_events(id, w, 6, by);
-	CHECK(peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
 }
 
 static void case_refer_ok(void)
@@ -500,7 +327,7 @@ static void case_refer_notify_486(void)
 
 static void case_busy(void)
 {
-	struct peer a;
+	struct sipp_peer a;
 	char ini[128];
 	CHECK(peer_start(&a, "initiator", "uas_busy.xml", NULL));
 	uri_of(&a, "alice", ini, sizeof ini);
@@ -512,12 +339,12 @@ static void case_busy(void)
 	    {ORIG_FAILED, ORIG_LEG_INITIATOR, 486},
 	};
 	expect_events(id, w, 3, ORIG_BY_INITIATOR);
-	CHECK(peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
 }
 
 static void case_ring_timeout(void)
 {
-	struct peer a;
+	struct sipp_peer a;
 	char ini[128];
 	CHECK(peer_start(&a, "initiator", "uas_noanswer.xml", NULL));
 	uri_of(&a, "alice", ini, sizeof ini);
@@ -532,12 +359,12 @@ static void case_ring_timeout(void)
 	    {ORIG_FAILED, ORIG_LEG_INITIATOR, 408},
 	};
 	expect_events(id, w, 3, ORIG_BY_TIMEOUT);
-	CHECK(peer_wait(&a, 15000)); /* it saw the CANCEL and sent 487 */
+	CHECK(sipp_peer_wait(&a, 15000)); /* it saw the CANCEL and sent 487 */
 }
 
 static void case_hangup_ringing(void)
 {
-	struct peer a;
+	struct sipp_peer a;
 	char ini[128];
 	CHECK(peer_start(&a, "initiator", "uas_noanswer.xml", NULL));
 	uri_of(&a, "alice", ini, sizeof ini);
@@ -551,7 +378,7 @@ static void case_hangup_ringing(void)
 	    {ORIG_FAILED, ORIG_LEG_INITIATOR, 487},
 	};
 	expect_events(id, w, 3, ORIG_BY_API);
-	CHECK(peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
 }
 
 static const char dest_offer[] = "v=0\no=*\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n"
@@ -565,7 +392,7 @@ static const char ini_answer[] = "v=0\no=initiator 53655765 2353687638 IN IP4 12
  * the initiator's re-INVITE carries the destination's offer under our origin
  * (same session id as our first offer, version + 1), and the destination's
  * ACK carries the initiator's answer unchanged. */
-static void check_handoff(const struct peer *a, const struct peer *b)
+static void check_handoff(const struct sipp_peer *a, const struct sipp_peer *b)
 {
 	char *first = msg_body(a->msgs, "INVITE ", 0);
 	char *re = msg_body(a->msgs, "INVITE ", 1);
@@ -607,7 +434,7 @@ static const struct want anchored_head[] = {
  * BYE, 2 = the destination sends BYE. */
 static void anchored(int who)
 {
-	struct peer a, b;
+	struct sipp_peer a, b;
 	char ini[128], dst[128];
 	CHECK(peer_start(&a, "initiator", who == 1 ? "uas_anchor_init_bye.xml" : "uas_anchor_init.xml", NULL));
 	CHECK(peer_start(&b, "destination", who == 2 ? "uas_dest_bye.xml" : "uas_dest.xml", NULL));
@@ -624,8 +451,8 @@ static void anchored(int who)
 		      who == 0   ? ORIG_BY_API
 		      : who == 1 ? ORIG_BY_INITIATOR
 				 : ORIG_BY_DESTINATION);
-	CHECK(peer_wait(&a, 15000));
-	CHECK(peer_wait(&b, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&b, 15000));
 	check_handoff(&a, &b);
 	struct orig_event e = last_event(id);
 	CHECK(e.duration_ms > 0 && e.duration_ms < 10000);
@@ -649,7 +476,7 @@ static void case_anchored_bye_destination(void)
 
 static void case_refer_501_fallback(void)
 {
-	struct peer a, b;
+	struct sipp_peer a, b;
 	char ini[128], dst[128];
 	CHECK(peer_start(&a, "initiator", "uas_refer_501.xml", NULL));
 	CHECK(peer_start(&b, "destination", "uas_dest_bye.xml", NULL));
@@ -671,14 +498,14 @@ static void case_refer_501_fallback(void)
 	struct orig_event e = find_event(id, 181);
 	CHECK(e.fallback && e.fallback_code == 501);
 	CHECK_STR(e.reason, "REFER refused (501), bridging");
-	CHECK(peer_wait(&a, 15000));
-	CHECK(peer_wait(&b, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&b, 15000));
 	check_handoff(&a, &b);
 }
 
 static void case_reinvite_timeout(void)
 {
-	struct peer a, b;
+	struct sipp_peer a, b;
 	char ini[128], dst[128];
 	CHECK(peer_start(&a, "initiator", "uas_anchor_init_noreinvite.xml", NULL));
 	CHECK(peer_start(&b, "destination", "uas_dest_release.xml", NULL));
@@ -695,14 +522,14 @@ static void case_reinvite_timeout(void)
 	expect_events(id, w, 6, ORIG_BY_TIMEOUT);
 	int64_t dt = ch_now_ms() - t0;
 	CHECK_MSG(dt >= 1900 && dt < 6000, "re-INVITE watchdog after %lld ms", (long long)dt);
-	CHECK(peer_wait(&a, 20000));
-	CHECK(peer_wait(&b, 20000));
+	CHECK(sipp_peer_wait(&a, 20000));
+	CHECK(sipp_peer_wait(&b, 20000));
 }
 
 /* Digest: the INVITE is challenged, retried with credentials, then the REFER path. */
 static void auth_case(const char *scenario, bool good)
 {
-	struct peer a;
+	struct sipp_peer a;
 	char ini[128], logpath[320];
 	(void)ch_fmt(logpath, sizeof logpath, "%s/engine.log", workdir);
 	CHECK(peer_start(&a, "initiator", scenario, NULL));
@@ -718,14 +545,14 @@ static void auth_case(const char *scenario, bool good)
 		    {ORIG_TRANSFERRED, ORIG_LEG_DESTINATION, 200},
 		};
 		expect_events(id, w, 5, ORIG_BY_TRANSFER);
-		CHECK(peer_wait(&a, 15000));
+		CHECK(sipp_peer_wait(&a, 15000));
 	} else {
 		const struct want w[] = {
 		    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
 		    {ORIG_FAILED, ORIG_LEG_INITIATOR, 403},
 		};
 		expect_events(id, w, 2, ORIG_BY_INITIATOR);
-		(void)peer_wait(&a, 15000);
+		(void)sipp_peer_wait(&a, 15000);
 	}
 	/* The password never reaches the log, even at debug level. */
 	char *log = NULL;
@@ -754,7 +581,7 @@ static void case_auth_401_wrong_password(void)
 /* A hold offer from the destination (re-INVITE or UPDATE) relayed to the initiator. */
 static void hold_relay(bool update)
 {
-	struct peer a, b;
+	struct sipp_peer a, b;
 	char ini[128], dst[128];
 	CHECK(peer_start(&a, "initiator", update ? "uas_anchor_init_update.xml" : "uas_anchor_init_hold.xml", NULL));
 	CHECK(peer_start(&b, "destination", update ? "uas_dest_update.xml" : "uas_dest_hold.xml", NULL));
@@ -763,8 +590,8 @@ static void hold_relay(bool update)
 	uint64_t id = place(ini, dst, true, 0);
 	CHECK(wait_final(id, 15000));
 	expect_events(id, anchored_head, 7, ORIG_BY_DESTINATION);
-	CHECK(peer_wait(&a, 15000));
-	CHECK(peer_wait(&b, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&b, 15000));
 	/* The hold offer reached the initiator with only our origin changed. */
 	char *re = update ? msg_body(a.msgs, "UPDATE ", 0) : msg_body(a.msgs, "INVITE ", 2);
 	CHECK(re != NULL);
@@ -791,7 +618,7 @@ static void case_update_relay(void)
 static void two_legs_fail(const char *sa, const char *sb, bool anchor, unsigned ring_s, const struct want *w, int n,
 			  enum orig_ended_by by)
 {
-	struct peer a, b;
+	struct sipp_peer a, b;
 	char ini[128], dst[128];
 	CHECK(peer_start(&a, "initiator", sa, NULL));
 	CHECK(peer_start(&b, "destination", sb, NULL));
@@ -800,8 +627,8 @@ static void two_legs_fail(const char *sa, const char *sb, bool anchor, unsigned 
 	uint64_t id = place(ini, dst, anchor, ring_s);
 	CHECK(wait_final(id, 15000));
 	expect_events(id, w, n, by);
-	CHECK(peer_wait(&a, 15000));
-	CHECK(peer_wait(&b, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&b, 15000));
 }
 
 static const struct want dest_head[] = {
@@ -846,7 +673,7 @@ static void case_destination_ring_timeout(void)
 
 static void case_refer_notify_timeout(void)
 {
-	struct peer a;
+	struct sipp_peer a;
 	char ini[128];
 	CHECK(peer_start(&a, "initiator", "uas_refer_silent.xml", NULL));
 	uri_of(&a, "alice", ini, sizeof ini);
@@ -858,12 +685,12 @@ static void case_refer_notify_timeout(void)
 	const struct want w[] = {
 	    dest_head[0], dest_head[1], dest_head[2], dest_head[3], {ORIG_FAILED, ORIG_LEG_DESTINATION, 408}};
 	expect_events(id, w, 5, ORIG_BY_TIMEOUT);
-	CHECK(peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
 }
 
 static void connected_then(void (*action)(uint64_t id), enum orig_ended_by by, int end_code)
 {
-	struct peer a, b;
+	struct sipp_peer a, b;
 	char ini[128], dst[128];
 	CHECK(peer_start(&a, "initiator", "uas_anchor_init.xml", NULL));
 	CHECK(peer_start(&b, "destination", "uas_dest.xml", NULL));
@@ -878,8 +705,8 @@ static void connected_then(void (*action)(uint64_t id), enum orig_ended_by by, i
 	memcpy(w, anchored_head, sizeof w);
 	w[6].code = end_code;
 	expect_events(id, w, 7, by);
-	CHECK(peer_wait(&a, 15000));
-	CHECK(peer_wait(&b, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&b, 15000));
 }
 
 static void stop_now(uint64_t id)
@@ -902,7 +729,7 @@ static void case_max_call(void)
 
 static void case_refer_bye_early(void)
 {
-	struct peer a;
+	struct sipp_peer a;
 	char ini[128];
 	CHECK(peer_start(&a, "initiator", "uas_refer_bye_early.xml", NULL));
 	uri_of(&a, "alice", ini, sizeof ini);
@@ -911,7 +738,7 @@ static void case_refer_bye_early(void)
 	const struct want w[] = {
 	    dest_head[0], dest_head[1], dest_head[2], dest_head[3], {ORIG_TRANSFERRED, ORIG_LEG_DESTINATION, 200}};
 	expect_events(id, w, 5, ORIG_BY_TRANSFER);
-	CHECK(peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
 }
 
 /* The engine's UDP socket got the large receive buffer (the old server lost
@@ -950,7 +777,7 @@ static void case_udp_rcvbuf(void)
 
 static void case_refer_tcp(void)
 {
-	struct peer a;
+	struct sipp_peer a;
 	char ini[160];
 	CHECK(peer_start(&a, "initiator", "uas_refer.xml", "-t", "t1", "-set", "n1", "180", "-set", "n2", "200", NULL));
 	(void)ch_fmt(ini, sizeof ini, "sip:alice@127.0.0.1:%d;transport=tcp", a.port);
@@ -963,7 +790,7 @@ static void case_refer_tcp(void)
 				 {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
 				 {ORIG_TRANSFERRED, ORIG_LEG_DESTINATION, 200}};
 	expect_events(id, w, 6, ORIG_BY_TRANSFER);
-	CHECK(peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
 	char *inv = NULL;
 	size_t len = 0;
 	CHECK(ch_read_file(a.msgs, 1 << 20, &inv, &len) == 0);
@@ -975,7 +802,7 @@ static void case_refer_tcp(void)
 static void case_parallel_refer(void)
 {
 	enum { N = 40 };
-	struct peer a;
+	struct sipp_peer a;
 	char ini[128];
 	CHECK(peer_start(&a, "initiator", "uas_refer.xml", "-set", "n1", "180", "-set", "n2", "200", "-m", "40", NULL));
 	uri_of(&a, "alice", ini, sizeof ini);
@@ -991,7 +818,7 @@ static void case_parallel_refer(void)
 	}
 	CHECK_MSG(ok == N, "%d of %d transferred", ok, N);
 	CHECK(orig_sip_active(eng) == 0);
-	CHECK(peer_wait(&a, 20000));
+	CHECK(sipp_peer_wait(&a, 20000));
 }
 
 /* We place calls, we do not take them: an INVITE from outside gets 403. */
@@ -1040,7 +867,7 @@ static void case_unsolicited_invite(void)
 /* The REFER path over IPv6 loopback: our SDP says IP6 and our address. */
 static void case_ipv6_refer(void)
 {
-	struct peer a;
+	struct sipp_peer a;
 	char ini[128];
 	CHECK(peer_start(&a, "initiator", "uas_refer_v6.xml", "-i", "::1", "-set", "n1", "180", "-set", "n2", "200",
 			 NULL));
@@ -1054,7 +881,7 @@ static void case_ipv6_refer(void)
 				 {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180},
 				 {ORIG_TRANSFERRED, ORIG_LEG_DESTINATION, 200}};
 	expect_events(id, w, 6, ORIG_BY_TRANSFER);
-	CHECK(peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
 	char *first = msg_body(a.msgs, "INVITE ", 0);
 	CHECK(first && strstr(first, "c=IN IP6 ::1") && strstr(first, " IN IP6 ::1"));
 	free(first);

@@ -21,6 +21,7 @@
 
 #include "common/common.h"
 #include "harness.h"
+#include "sipp_peer.h"
 #include "tests/check.h"
 
 #ifndef SIPP_BIN
@@ -36,156 +37,17 @@ static struct chd D;
 
 /* ---- SIPp phones ----------------------------------------------------------------- */
 
-struct peer {
-	pid_t pid;
-	int port;
-	char name[64];
-	char errs[320];
-	char out[320];
-};
-
-static int free_port(void)
+/* Start `sipp -sf scenario` as a one-call UAS; extra SIPp arguments end with NULL. */
+static bool peer_start(struct sipp_peer *p, const char *name, const char *scenario, ...)
 {
-	for (int tries = 0; tries < 20; tries++) {
-		int fd = socket(AF_INET, SOCK_DGRAM, 0);
-		struct sockaddr_in a;
-		socklen_t al = sizeof a;
-		memset(&a, 0, sizeof a);
-		a.sin_family = AF_INET;
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-		    getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
-			if (fd >= 0)
-				close(fd);
-			continue;
-		}
-		int port = ntohs(a.sin_port);
-		close(fd);
-		int t = socket(AF_INET, SOCK_STREAM, 0);
-		a.sin_port = htons((uint16_t)port);
-		bool ok = t >= 0 && bind(t, (struct sockaddr *)&a, sizeof a) == 0;
-		if (t >= 0)
-			close(t);
-		if (ok)
-			return port;
-	}
-	return -1;
-}
-
-static bool udp_port_taken(int port)
-{
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in a;
-	memset(&a, 0, sizeof a);
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons((uint16_t)port);
-	bool taken = bind(fd, (struct sockaddr *)&a, sizeof a) != 0 && errno == EADDRINUSE;
-	close(fd);
-	return taken;
-}
-
-/* Start `sipp -sf scenario` as a one-call UAS; extra args end with NULL. */
-static bool peer_start(struct peer *p, const char *name, const char *scenario, ...)
-{
-	memset(p, 0, sizeof *p);
-	(void)ch_fmt(p->name, sizeof p->name, "%s", name);
-	p->port = free_port();
-	if (p->port < 0)
-		return false;
-	char sf[512], port[16];
-	(void)ch_fmt(sf, sizeof sf, "%s/%s", SCENARIO_DIR, scenario);
-	(void)ch_fmt(port, sizeof port, "%d", p->port);
-	(void)ch_fmt(p->errs, sizeof p->errs, "%s/%s.errors", D.dir, name);
-	(void)ch_fmt(p->out, sizeof p->out, "%s/%s.out", D.dir, name);
-	const char *argv[48];
-	int n = 0;
-	argv[n++] = "timeout";
-	argv[n++] = "60";
-	argv[n++] = SIPP_BIN;
-	argv[n++] = "-sf";
-	argv[n++] = sf;
-	argv[n++] = "-i";
-	argv[n++] = "127.0.0.1";
-	argv[n++] = "-p";
-	argv[n++] = port;
-	argv[n++] = "-m";
-	argv[n++] = "1";
-	argv[n++] = "-recv_timeout";
-	argv[n++] = "20000";
-	argv[n++] = "-nostdin";
-	argv[n++] = "-trace_err";
-	argv[n++] = "-error_file";
-	argv[n++] = p->errs;
 	va_list ap;
 	va_start(ap, scenario);
-	const char *a;
-	while ((a = va_arg(ap, const char *)) != NULL && n < 46)
-		argv[n++] = a;
+	bool ok = sipp_peer_startv(p, D.dir, name, scenario, ap);
 	va_end(ap);
-	argv[n] = NULL;
-	pid_t pid = fork();
-	if (pid < 0)
-		return false;
-	if (pid == 0) {
-		int in = open("/dev/null", O_RDONLY);
-		int out = open(p->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (in >= 0)
-			dup2(in, 0);
-		if (out >= 0) {
-			dup2(out, 1);
-			dup2(out, 2);
-		}
-		execvp("timeout", (char *const *)argv);
-		_exit(127);
-	}
-	p->pid = pid;
-	for (int i = 0; i < 250; i++) {
-		if (udp_port_taken(p->port))
-			return true;
-		int st;
-		if (waitpid(pid, &st, WNOHANG) == pid) {
-			p->pid = 0;
-			fprintf(stderr, "sipp %s exited early (%d); see %s\n", name, st, p->out);
-			return false;
-		}
-		usleep(20000);
-	}
-	return false;
-}
-
-/* true when SIPp counted its call as successful */
-static bool peer_wait(struct peer *p, int timeout_ms)
-{
-	if (!p->pid)
-		return false;
-	int st = 0;
-	for (int waited = 0;; waited += 20) {
-		if (waitpid(p->pid, &st, WNOHANG) == p->pid)
-			break;
-		if (waited >= timeout_ms) {
-			kill(p->pid, SIGKILL);
-			waitpid(p->pid, &st, 0);
-			st = -1;
-			break;
-		}
-		usleep(20000);
-	}
-	p->pid = 0;
-	bool ok = st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-	if (!ok) {
-		char *e = NULL;
-		size_t len = 0;
-		fprintf(stderr, "sipp %s failed (status %d)\n", p->name, st);
-		if (ch_read_file(p->errs, 1 << 16, &e, &len) == 0) {
-			fprintf(stderr, "%s\n", e);
-			free(e);
-		}
-	}
 	return ok;
 }
 
-static void peer_uri(const struct peer *p, const char *user, char *out, size_t cap)
+static void peer_uri(const struct sipp_peer *p, const char *user, char *out, size_t cap)
 {
 	(void)ch_fmt(out, cap, "sip:%s@127.0.0.1:%d", user, p->port);
 }
@@ -564,7 +426,7 @@ static void case_html(void)
 	resp_free(&r);
 	expect_status(A_DIGEST, "POST", "/clicktocall.html", NULL, "", 405, "method");
 
-	struct peer a;
+	struct sipp_peer a;
 	char ini[128], path[512];
 	CHECK(peer_start(&a, "busy", "uas_busy.xml", NULL));
 	peer_uri(&a, "alice", ini, sizeof ini);
@@ -573,7 +435,7 @@ static void case_html(void)
 	CHECK_MSG(r.status == 200, "%ld %s", r.status, r.body);
 	CHECK(strstr(r.body, "Call placed") && strstr(r.body, "sip:9055551234@127.0.0.1"));
 	resp_free(&r);
-	CHECK(peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
 	stop();
 }
 
@@ -635,7 +497,7 @@ static void case_json(void)
 	resp_free(&r);
 
 	/* a REFER call that completes: 202, then the result */
-	struct peer a;
+	struct sipp_peer a;
 	char ini[128], body[512];
 	CHECK(peer_start(&a, "refer", "uas_refer.xml", "-set", "n1", "180", "-set", "n2", "200", NULL));
 	peer_uri(&a, "alice", ini, sizeof ini);
@@ -659,7 +521,7 @@ static void case_json(void)
 		CHECK(json_is_false(json_object_get(j, "fallback")));
 		json_decref(j);
 	}
-	CHECK(peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
 	/* ended calls stay readable but are not listed as active */
 	r = req(A_DIGEST, "GET", "/v1/calls", NULL, NULL);
 	CHECK_STR(r.body, "{\"calls\":[]}");
@@ -684,7 +546,7 @@ static void case_limits(void)
 	struct opts o = {.per_initiator = 2, .concurrent = 1};
 	start(&o);
 	/* one ringing call holds the only slot */
-	struct peer a;
+	struct sipp_peer a;
 	char ini[128], body[512];
 	CHECK(peer_start(&a, "noanswer", "uas_noanswer.xml", NULL));
 	peer_uri(&a, "alice", ini, sizeof ini);
@@ -719,7 +581,7 @@ static void case_limits(void)
 		json_decref(j);
 	}
 	expect_status(A_DIGEST, "DELETE", path, NULL, NULL, 409, "ended");
-	CHECK(peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
 
 	/* per initiator: alice had 1 of 2; one more, then 429 (a closed port
 	 * fails fast, which frees the concurrency slot) */
@@ -742,7 +604,7 @@ static void case_xml(void)
 {
 	struct opts o = {0};
 	start(&o);
-	struct peer a, b;
+	struct sipp_peer a, b;
 	char ia[128], ib[128], rq[1024], rq2[1024];
 	CHECK(peer_start(&a, "busy", "uas_busy.xml", NULL));
 	CHECK(peer_start(&b, "refer", "uas_refer.xml", "-set", "n1", "180", "-set", "n2", "200", NULL));
@@ -782,8 +644,8 @@ static void case_xml(void)
 	CHECK(count(s, "<TranslatedInitiator>") == 2);
 	CHECK(strstr(s, "<Result Code=\"486\" Leg=\"Initiator\">Failed to connect to initiator</Result>"));
 	CHECK(strstr(s, "<Result Code=\"200\" Leg=\"Destination\">Connected to destination</Result>"));
-	CHECK(peer_wait(&a, 15000));
-	CHECK(peer_wait(&b, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&b, 15000));
 
 	/* bad requests on the same connection: 400 without Leg, connection kept */
 	acc.len = 0;
@@ -830,7 +692,7 @@ static void case_xml_fallback(void)
 {
 	struct opts o = {0};
 	start(&o);
-	struct peer a, b;
+	struct sipp_peer a, b;
 	char ia[128], db[128], rq[1024];
 	CHECK(peer_start(&a, "refer501", "uas_refer_501.xml", NULL));
 	CHECK(peer_start(&b, "dest", "uas_dest_bye.xml", NULL));
@@ -852,8 +714,8 @@ static void case_xml_fallback(void)
 	CHECK_STR(steps, "100/ 180/Initiator 200/Initiator 181/Destination 180/Destination 200/Destination");
 	CHECK_MSG(strstr(s, "<Result Code=\"181\" Leg=\"Destination\">REFER refused (501), bridging</Result>"), "%s",
 		  s);
-	CHECK(peer_wait(&a, 15000));
-	CHECK(peer_wait(&b, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&b, 15000));
 	/* the destination hung up: nothing more on the XML stream (the client
 	 * already had its final 200 Leg=Destination) */
 	usleep(300000);
@@ -999,7 +861,7 @@ static void case_callback(void)
 	(void)ch_fmt(allow, sizeof allow, "\"http://127.0.0.1:%d/hook/\"", cbs.port);
 	struct opts o = {.cb_allow = allow};
 	start(&o);
-	struct peer a;
+	struct sipp_peer a;
 	char ini[128], body[512];
 	CHECK(peer_start(&a, "refer", "uas_refer.xml", "-set", "n1", "180", "-set", "n2", "200", NULL));
 	peer_uri(&a, "alice", ini, sizeof ini);
@@ -1023,7 +885,7 @@ static void case_callback(void)
 			usleep(100000);
 	}
 	CHECK(final);
-	CHECK(peer_wait(&a, 15000));
+	CHECK(sipp_peer_wait(&a, 15000));
 	/* every state change arrived, in order, as JSON with the call id */
 	const char *order[] = {"calling_initiator",   "initiator_ringing",   "initiator_answered",
 			       "calling_destination", "destination_ringing", "transferred"};
@@ -1110,7 +972,7 @@ static void case_unanswered_challenge(void)
 {
 	struct opts o = {0};
 	start(&o);
-	struct peer a;
+	struct sipp_peer a;
 	char ini[128], body[512];
 	CHECK(peer_start(&a, "challenger", "uas_auth407.xml", NULL));
 	peer_uri(&a, "alice", ini, sizeof ini);
@@ -1192,7 +1054,7 @@ static void case_sip_tls(void)
 		     "cat agent.key agent.crt > sipcerts/agent.pem && chmod 600 sipcerts/agent.pem",
 		     D.dir);
 	CHECK(system(cmd) == 0);
-	struct opts o = {.sip_tls_port = free_port()};
+	struct opts o = {.sip_tls_port = sipp_free_port()};
 	start(&o);
 	(void)ch_fmt(cmd, sizeof cmd,
 		     "echo | timeout 10 openssl s_client -connect 127.0.0.1:%d -CAfile '%s/sipcerts/cafile.pem' "
