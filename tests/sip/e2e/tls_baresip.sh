@@ -96,7 +96,8 @@ CONF
   for _ in $(seq $((wait_s * 10))); do
     got=$(curl -sf --digest -u admin:tls-test-pw "http://127.0.0.1:$http/v1/calls/1" |
       python3 -c 'import json,sys; print(json.load(sys.stdin)["legs"]["initiator"]["status"])')
-    [ "$got" != "None" ] && break
+    # a final status: 180 Ringing comes first
+    [ "$got" != "None" ] && [ "$got" -ge 200 ] && break
     sleep 0.1
   done
   kill "$ch"
