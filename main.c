@@ -8,7 +8,6 @@
 #include "originator/originator.h"
 #endif
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -131,10 +130,6 @@ static void apply_log(const struct cfg *c)
 	ch_log_level_parse(c->log.level, &lvl);
 	ch_log_set_level(lvl);
 	ch_log_set_format(strcmp(c->log.format, "json") == 0 ? CH_LOG_JSON : CH_LOG_TEXT);
-	const char *secrets[64];
-	size_t n = cfg_secrets(c, secrets, 64);
-	for (size_t i = 0; i < n; i++)
-		ch_log_add_secret(secrets[i]);
 }
 
 static int load_all(const char *path, struct cfg **cfg, struct hook_rt **rt, FILE *notes)
@@ -320,9 +315,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: log.file: cannot open \"%s\": %s\n", path, a.cfg->log.file, strerror(errno));
 		return 1;
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 	char err[512] = "";
 	int rc = 1;
+	/* declared before any listener can count a request */
+	hook_metrics_declare();
 	if (a.rt) {
 		if (hook_start(a.rt, &a.hook, err, sizeof(err)) != 0) {
 			ch_err("%s", err);
@@ -334,7 +330,6 @@ int main(int argc, char **argv)
 		ch_err("%s", err);
 		goto out;
 	}
-	hook_metrics_declare();
 #ifdef CALLHOOK_WITH_ORIGINATOR
 	if (a.cfg->has_originator && orig_start(a.cfg, &a.orig, err, sizeof(err)) != 0) {
 		ch_err("originator: %s", err);
@@ -375,7 +370,6 @@ out:;
 		hook_rt_release(a.rt);
 	else
 		cfg_free(a.cfg);
-	curl_global_cleanup();
 	ch_info("stopped");
 	return rc;
 }

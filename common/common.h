@@ -25,10 +25,6 @@ void ch_log_set_format(enum ch_log_format fmt);
 int ch_log_open(const char *path);
 /* Register a secret to redact (copied). Empty strings are ignored. */
 void ch_log_add_secret(const char *secret);
-/* Forget every registered secret (before registering a new config's). */
-void ch_log_clear_secrets(void);
-/* The redaction step alone, for tests: rewrites buf in place. */
-void ch_log_redact(char *buf, size_t cap);
 
 __attribute__((format(printf, 2, 3))) void ch_log(enum ch_level lvl, const char *fmt, ...);
 void ch_logv(enum ch_level lvl, const char *fmt, va_list ap);

@@ -92,17 +92,8 @@ out:
 	pthread_mutex_unlock(&log_lock);
 }
 
-void ch_log_clear_secrets(void)
-{
-	pthread_mutex_lock(&log_lock);
-	for (size_t i = 0; i < n_secrets; i++)
-		free(secrets[i]);
-	n_secrets = 0;
-	pthread_mutex_unlock(&log_lock);
-}
-
 /* Caller holds log_lock. */
-static void redact_locked(char *buf, size_t cap)
+static void redact_locked(char *buf)
 {
 	for (size_t i = 0; i < n_secrets; i++) {
 		size_t slen = strlen(secrets[i]);
@@ -115,16 +106,8 @@ static void redact_locked(char *buf, size_t cap)
 			memset(p, '*', star);
 			memmove(p + star, p + slen, rest + 1);
 			p += star;
-			(void)cap;
 		}
 	}
-}
-
-void ch_log_redact(char *buf, size_t cap)
-{
-	pthread_mutex_lock(&log_lock);
-	redact_locked(buf, cap);
-	pthread_mutex_unlock(&log_lock);
 }
 
 /* Escape a message for a JSON string value. */
@@ -168,7 +151,7 @@ void ch_logv(enum ch_level lvl, const char *fmt, va_list ap)
 		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 
 	pthread_mutex_lock(&log_lock);
-	redact_locked(msg, sizeof(msg));
+	redact_locked(msg);
 	if (log_syslog) {
 		static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
 		syslog(prio[lvl], "%s", msg);

@@ -35,11 +35,6 @@ void hook_fwd_ref_release(struct hook_fwd_ref *r, unsigned grace_ms)
 	free(r);
 }
 
-const struct cfg *hook_rt_cfg(const struct hook_rt *rt)
-{
-	return rt->cfg;
-}
-
 static int compile_site(const struct cfg *cfg, size_t idx, struct hook_site *hs, struct cfg_error *err)
 {
 	const struct cfg_site *s = &cfg->sites[idx];

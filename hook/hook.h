@@ -15,8 +15,6 @@ struct hook;
 int hook_compile(struct cfg *cfg, struct hook_rt **out, struct cfg_error *err, pol_rcc_note_fn note, void *arg);
 /* Drop a reference (the creator holds one). NULL-safe. */
 void hook_rt_release(struct hook_rt *rt);
-/* The config a runtime was compiled from (borrowed). */
-const struct cfg *hook_rt_cfg(const struct hook_rt *rt);
 
 /* Read a TLS certificate and its key (a secret file: refused when readable
  * by others) for the listener group at path ("hook.tls"). New strings. */

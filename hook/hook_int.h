@@ -116,7 +116,6 @@ struct hook_req {
 	const char *body;
 	size_t body_len;
 	bool body_too_large;
-	bool timed_out;
 	bool admin_elsewhere; /* /healthz and /metrics live on the admin listener */
 };
 

@@ -56,10 +56,8 @@ struct hook {
 struct req {
 	struct hook_rt *rt;
 	struct ch_buf body;
-	int64_t start_ms;
 	int64_t start_us;
 	bool too_large;
-	bool timed_out;
 	char peer[INET6_ADDRSTRLEN];
 	uint64_t id;
 };
@@ -230,7 +228,6 @@ static enum MHD_Result finish(struct hook *h, struct MHD_Connection *c, struct r
 	    .body = rq->body.data ? rq->body.data : "",
 	    .body_len = rq->body.len,
 	    .body_too_large = rq->too_large,
-	    .timed_out = rq->timed_out,
 	    .admin_elsewhere = h->admin_elsewhere,
 	};
 	struct hook_resp out;
@@ -358,7 +355,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (!rq)
 			return MHD_NO;
 		rq->rt = rt_acquire(h);
-		rq->start_ms = ch_now_ms();
 		rq->start_us = ch_now_us();
 		rq->id = __atomic_add_fetch(&h->next_id, 1, __ATOMIC_RELAXED);
 		ch_buf_init(&rq->body, (size_t)rq->rt->cfg->hook.max_body_bytes);
@@ -378,7 +374,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (ch_now_ms() - rq->start_ms > rq->rt->cfg->hook.request_timeout_s * 1000) {
+		if (ch_now_us() - rq->start_us > rq->rt->cfg->hook.request_timeout_s * 1000000) {
 			/* a client trickling its body is cut: the deadline is for the whole request */
 			ch_warn("req=%llu peer=%s: request not complete within request_timeout_s, closing",
 				(unsigned long long)rq->id, rq->peer);
@@ -592,7 +588,6 @@ int hook_start(struct hook_rt *rt, struct hook **out, char *err, size_t errlen)
 		goto fail;
 	}
 	h->watchdog_running = true;
-	hook_metrics_declare();
 	ch_metrics_collector(0, collect, h);
 	*out = h;
 	return 0;
@@ -770,7 +765,6 @@ int hook_admin_start(const struct cfg *cfg, struct hook_admin **out, char *err, 
 			goto fail;
 		}
 	}
-	hook_metrics_declare();
 	struct mhd_params p = {.handler = on_admin,
 			       .threads = 1,
 			       .timeout_s = 10,
