@@ -159,7 +159,7 @@ void orig_xml_stop(struct orig_xml *x, unsigned flush_ms); /* NULL-safe; frees *
 
 /* Append s with & < > " ' escaped (XML and HTML). 0 or ch_buf errors. */
 int orig_esc_add(struct ch_buf *b, const char *s);
-/* Parse "host:port", "[v6]:port" into a bound, listening TCP socket
+/* Parse "host:port", "[v6]:port" (ch_parse_listen) into a bound, listening TCP socket
  * (SO_REUSEADDR, close-on-exec, non-blocking when nonblock). The real address
  * goes to text ("127.0.0.1:5090" / "[::1]:5090"). 0 or errno. */
 int orig_listen_tcp(const char *hostport, bool nonblock, int *fd, char *text, size_t textcap);

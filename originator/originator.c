@@ -8,7 +8,6 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -118,53 +117,23 @@ int orig_xlate_status(enum pol_xlate_verdict v)
 
 int orig_listen_tcp(const char *hostport, bool nonblock, int *fdp, char *text, size_t textcap)
 {
-	char host[256];
-	const char *portp;
-	if (!hostport)
+	/* the same parser the config loader validated this address with */
+	struct sockaddr_storage addr;
+	unsigned alen;
+	if (!hostport || ch_parse_listen(hostport, &addr, &alen) != 0)
 		return EINVAL;
-	if (hostport[0] == '[') {
-		const char *rb = strchr(hostport, ']');
-		if (!rb || rb[1] != ':' || (size_t)(rb - hostport - 1) >= sizeof(host))
-			return EINVAL;
-		memcpy(host, hostport + 1, (size_t)(rb - hostport - 1));
-		host[rb - hostport - 1] = '\0';
-		portp = rb + 2;
-	} else {
-		const char *c = strrchr(hostport, ':');
-		if (!c || (size_t)(c - hostport) >= sizeof(host) || memchr(hostport, ':', (size_t)(c - hostport)))
-			return EINVAL;
-		memcpy(host, hostport, (size_t)(c - hostport));
-		host[c - hostport] = '\0';
-		portp = c + 1;
-	}
-	int64_t port;
-	if (ch_parse_i64(portp, strlen(portp), 0, 65535, &port) != 0)
-		return EINVAL;
-	struct addrinfo hints = {
-	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-	struct addrinfo *ai = NULL;
-	char ps[8];
-	if (ch_fmt(ps, sizeof(ps), "%d", (int)port) != 0)
-		return EINVAL;
-	if (getaddrinfo(host[0] && strcmp(host, "*") != 0 ? host : NULL, ps, &hints, &ai) != 0 || !ai)
-		return EADDRNOTAVAIL;
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
-	if (fd < 0) {
-		int e = errno;
-		freeaddrinfo(ai);
-		return e;
-	}
+	int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+	if (fd < 0)
+		return errno;
 	int one = 1;
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ai->ai_family == AF_INET6)
+	if (addr.ss_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+	if (bind(fd, (struct sockaddr *)&addr, (socklen_t)alen) != 0 || listen(fd, 128) != 0) {
 		int e = errno;
 		close(fd);
-		freeaddrinfo(ai);
 		return e;
 	}
-	freeaddrinfo(ai);
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	char a[INET6_ADDRSTRLEN] = "?";
