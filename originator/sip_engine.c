@@ -40,8 +40,14 @@ struct orig_msg;
  * header. Silenced so that nothing (messages, credentials) reaches stderr. */
 extern su_log_t nua_log[], nta_log[], tport_log[], soa_log[], nea_log[], sresolv_log[];
 
-#define SDP_MAX       16384
-#define ALLOW_METHODS "INVITE, ACK, BYE, CANCEL, OPTIONS, NOTIFY, REFER, UPDATE"
+#define SDP_MAX 16384
+/* What we take from peers, and nothing more: nua answers every other method 405
+ * (501 if unknown) before it creates a handle. REFER is what we send, never take:
+ * allowed, nua would answer a stranger's REFER 202 itself and send NOTIFYs to any
+ * Contact it names (and on a handle we then destroy). NOTIFY outside a
+ * subscription of ours, and every in-dialog-looking request for a dialog we do not
+ * have, get 481 from nua/nta. */
+#define ALLOW_METHODS "INVITE, ACK, BYE, CANCEL, OPTIONS, NOTIFY, UPDATE"
 
 enum msg_kind { MSG_CALL, MSG_HANGUP, MSG_STOP };
 
@@ -1112,7 +1118,6 @@ static void leg_terminated(struct leg *l)
 static void nua_cb(nua_event_t event, int status, const char *phrase, nua_t *nua, struct orig_sip *s, nua_handle_t *nh,
 		   struct leg *l, const sip_t *sip, tagi_t tags[])
 {
-	(void)nua;
 	if (event == nua_r_shutdown) {
 		if (status >= 200)
 			su_root_break(s->root);
@@ -1150,9 +1155,14 @@ static void nua_cb(nua_event_t event, int status, const char *phrase, nua_t *nua
 	if (!nh)
 		return;
 	if (!l) {
-		/* Requests outside our calls: we place calls, we do not take them. */
+		/* Requests outside our calls: we place calls, we do not take them.
+		 * What reaches here is an INVITE (an application method: nua waits
+		 * for our answer, so nothing is sent before this 403) or an OPTIONS
+		 * that nua already answered 200. Either way nua owns no other work
+		 * on the handle (no usage, no client request, no timer), so it can
+		 * go. Everything else was refused without a handle (ALLOW_METHODS). */
 		if (event == nua_i_invite)
-			nua_respond(nh, SIP_403_FORBIDDEN, TAG_END());
+			nua_respond(nh, SIP_403_FORBIDDEN, NUTAG_WITH_THIS(nua), TAG_END());
 		if (nua_event_is_incoming_request(event) || event == nua_i_state)
 			nua_handle_destroy(nh);
 		return;

@@ -178,6 +178,8 @@ static int port_after(const char *log, const char *name)
 	for (const char *q = p; *q && q != nl; q++) {
 		if (*q == ':')
 			colon = q;
+		if (strncmp(q, "(port ", 6) == 0) /* "sip: listening on sip:127.0.0.1:0 (port 5062)" */
+			return (int)strtol(q + 6, NULL, 10);
 	}
 	return colon ? (int)strtol(colon + 1, NULL, 10) : 0;
 }
