@@ -1,4 +1,4 @@
-/* common: logging with secret redaction, checked number parsing, capped buffers, clock. */
+/* common/common.h: logging with secret redaction, checked number parsing, capped buffers, clock. */
 #ifndef CH_COMMON_H
 #define CH_COMMON_H
 

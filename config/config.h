@@ -1,4 +1,4 @@
-/* config: loads and validates callhook.conf (libconfig syntax) into plain, immutable C structs.
+/* config/config.h: loads and validates callhook.conf (libconfig syntax) into plain, immutable C structs.
  * Every setting is declared once in a table (config/config.c) with its type,
  * bounds, default and whether it is required. Unknown keys are errors. Errors
  * read "file:line: path: message". A loaded struct cfg is never modified; a

@@ -1,4 +1,4 @@
-/* hook: the WCS REST hook: compiles a config into a runtime, serves it over HTTP, swaps it on reload. */
+/* hook/hook.h: the WCS REST hook: compiles a config into a runtime, serves it over HTTP, swaps it on reload. */
 #ifndef HOOK_HOOK_H
 #define HOOK_HOOK_H
 

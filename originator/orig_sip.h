@@ -1,5 +1,5 @@
-/* orig_sip: the originator's SIP engine, a thread that owns every Sofia-SIP object and places two-leg click-to-call
- * calls. */
+/* originator/orig_sip.h: the originator's SIP engine, a thread that owns every Sofia-SIP object and places two-leg
+ * click-to-call calls. */
 #ifndef ORIG_SIP_H
 #define ORIG_SIP_H
 

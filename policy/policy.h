@@ -1,4 +1,4 @@
-/* policy: the pure decision core. Functions take their inputs (origin, body,
+/* policy/policy.h: the pure decision core. Functions take their inputs (origin, body,
  * header values, now) and return verdicts: no I/O, no globals, no clock reads,
  * no threads. That is what makes every function here unit-testable and
  * fuzzable. Jansson references are documented as new / borrowed / stolen. */

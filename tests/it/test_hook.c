@@ -16,7 +16,7 @@ static const char *conf_two_sites =
     "log = { level = \"debug\"; };\n"
     "hook = { listen = [ \"127.0.0.1:0\" ]; max_sessions = 40; request_timeout_s = 2; max_body_bytes = 65536;\n"
     "  max_json_depth = 16;\n"
-    "  rest_client_config = \"" CH_SOURCE_DIR "/../shared/spec/rest_client_config.json\"; };\n"
+    "  rest_client_config = \"" CH_TEST_DATA "/wcs/rest_client_config.json\"; };\n"
     "sites = (\n"
     " { name = \"shop\"; origins = [ \"https://www.example.com\", \"https://*.example.com\" ];\n"
     "   sip = { login = \"10001\"; auth_name = \"10001a\"; password = \"Shop-Secret-77\"; domain = "

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SPEC_RCC CH_SOURCE_DIR "/../shared/spec/rest_client_config.json"
+#define SPEC_RCC CH_TEST_DATA "/wcs/rest_client_config.json"
 #define SIP_LIST "sipLogin,sipAuthenticationName,sipPassword,sipDomain,sipOutboundProxy,sipPort"
 
 struct notes {
