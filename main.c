@@ -79,16 +79,17 @@ static void print_summary(FILE *f, const struct cfg *c)
 		fprintf(f, "  transfer %s, messages %s\n", s->allow_transfer ? "allowed" : "refused",
 			s->allow_messages ? "allowed" : "refused");
 		if (s->token.present)
-			fprintf(f, "  token: %s, secret ***, max_age_s %lld, leeway_s %lld\n",
+			fprintf(f, "  token: %s, secret ***, max_age_s %lld, leeway_s %lld, audience %s\n",
 				s->token.required ? "required" : "optional", (long long)s->token.max_age_s,
-				(long long)s->token.leeway_s);
+				(long long)s->token.leeway_s, or_dash(s->token.audience));
 		const struct cfg_site_limits *l = &s->limits;
 		fprintf(
 		    f,
 		    "  limits: connects_per_minute_per_ip %lld, calls_per_minute_per_ip %lld, calls_per_session %lld, "
-		    "calls_per_minute %lld, concurrent_calls %lld\n",
+		    "calls_per_minute %lld, concurrent_calls %lld, ipv6_prefix /%lld\n",
 		    (long long)l->connects_per_minute_per_ip, (long long)l->calls_per_minute_per_ip,
-		    (long long)l->calls_per_session, (long long)l->calls_per_minute, (long long)l->concurrent_calls);
+		    (long long)l->calls_per_session, (long long)l->calls_per_minute, (long long)l->concurrent_calls,
+		    (long long)l->ipv6_prefix);
 	}
 	if (c->has_originator) {
 		const struct cfg_originator *o = &c->orig;

@@ -739,6 +739,10 @@ static int token_check(struct loader *L, void *obj, const config_setting_t *s, c
 	t->secret_len = strlen(t->secret);
 	if (t->secret_len < 32)
 		return fail(L, fs, p, "the token secret must be at least 32 bytes (it has %zu)", t->secret_len);
+	if (t->audience && (!t->audience[0] || strlen(t->audience) > 255)) {
+		child_path(p, sizeof(p), path, "audience");
+		return fail(L, config_setting_get_member(s, "audience"), p, "must be 1 to 255 bytes");
+	}
 	return 0;
 }
 static const struct field token_fields[] = {
@@ -746,6 +750,7 @@ static const struct field token_fields[] = {
     F_BOOL("required", struct cfg_token, required, 1),
     F_INT("max_age_s", struct cfg_token, max_age_s, 1, 86400, 300),
     F_INT("leeway_s", struct cfg_token, leeway_s, 0, 600, 30),
+    F_STR("audience", struct cfg_token, audience),
     {.name = "(secret)",
      .type = FT_STR,
      .off = offsetof(struct cfg_token, secret),
@@ -763,6 +768,7 @@ static const struct field site_limit_fields[] = {
     F_INT("calls_per_minute", struct cfg_site_limits, calls_per_minute, 0, 1000000, 30),
     F_INT("concurrent_calls", struct cfg_site_limits, concurrent_calls, 0, 1000000, 10),
     F_INT("call_max_s", struct cfg_site_limits, call_max_s, 60, 86400, 7200),
+    F_INT("ipv6_prefix", struct cfg_site_limits, ipv6_prefix, 32, 128, 64),
     F_END,
 };
 static const struct group site_limits_group = {site_limit_fields, NULL};

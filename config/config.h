@@ -96,6 +96,7 @@ struct cfg_token {
 	bool required;
 	int64_t max_age_s;
 	int64_t leeway_s;
+	char *audience; /* NULL = none: a token with an aud claim is refused */
 };
 
 struct cfg_site_limits {
@@ -104,7 +105,8 @@ struct cfg_site_limits {
 	int64_t calls_per_session;
 	int64_t calls_per_minute;
 	int64_t concurrent_calls;
-	int64_t call_max_s; /* a call whose end never arrives frees its slot after this */
+	int64_t call_max_s;  /* a call whose end never arrives frees its slot after this */
+	int64_t ipv6_prefix; /* IPv6 clients share the per-IP budgets of their /ipv6_prefix */
 };
 
 struct cfg_site {

@@ -61,11 +61,15 @@ struct hs_session {
 	int64_t created_ms;
 };
 
+/* A call record is keyed by callId, which the browser chooses; it records
+ * whose call it is (site and sessionId), so that only that session can retry
+ * it or end it. */
 struct hs_call {
 	char site[HS_NAME_MAX + 1];
-	int status;       /* the answer given, so a retry gets the same */
-	char reason[128]; /* for a refusal */
-	bool active;      /* holds a concurrent slot */
+	char button[HS_NAME_MAX + 1]; /* the button it was placed with, "" = the site's callee */
+	int status;                   /* the answer given, so a retry gets the same */
+	char reason[128];             /* for a refusal */
+	bool active;                  /* holds a concurrent slot */
 };
 
 struct hook_store;
@@ -97,12 +101,20 @@ int hs_bucket_take(struct hook_store *st, const char *key, unsigned capacity, in
  * to this sid), EEXIST (bound to another sid), ENOSPC (store full). */
 int hs_jti_bind(struct hook_store *st, const char *jti, const char *sid, int64_t expires_ms, bool commit);
 
-/* Calls by callId. */
-int hs_call_get(struct hook_store *st, const char *call_id, struct hs_call *out);
-/* 0, ENOSPC (store full), ENOMEM. */
-int hs_call_put(struct hook_store *st, const char *call_id, const struct hs_call *c, int64_t expires_ms);
-/* Release the concurrent slot of call_id (if held). True when one was freed. */
-bool hs_call_end(struct hook_store *st, const char *call_id);
+/* Calls by callId. 0 with *out and *same_owner (the record was placed by
+ * session sid of site site), or ENOENT. sid "" = a call without sessionId. */
+int hs_call_get(struct hook_store *st, const char *call_id, const char *site, const char *sid, struct hs_call *out,
+		bool *same_owner);
+/* Insert or replace the record of call_id, owned by sid (copied; "" = none)
+ * and c->site. 0, ENOSPC (store full), ENOMEM (nothing changed). */
+int hs_call_put(struct hook_store *st, const char *call_id, const char *sid, const struct hs_call *c,
+		int64_t expires_ms);
+/* Remove the record of call_id (and the slot it holds), as if never put. */
+void hs_call_forget(struct hook_store *st, const char *call_id);
+/* Release the concurrent slot of call_id (if held), but only when sid is NULL
+ * (the event named no session) or the session that placed the call. True
+ * when one was freed. */
+bool hs_call_end(struct hook_store *st, const char *call_id, const char *sid);
 /* Active calls of a site. */
 unsigned hs_site_active(struct hook_store *st, const char *site);
 

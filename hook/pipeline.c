@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct body {
 	json_t *root;
@@ -162,6 +163,18 @@ static const struct hook_site *site_by_name(const struct hook_rt *rt, const char
 	return NULL;
 }
 
+/* The per-IP budget key of a session's client: its IPv4 address, or its
+ * IPv6 network cut to the site's limits.ipv6_prefix (pol_ip_key). "" when the
+ * sessionId carries no address. */
+static void client_key(const char *sid, const struct hook_site *site, char *out, size_t cap)
+{
+	char ip[64];
+	out[0] = '\0';
+	if (sid && pol_session_ip(sid, ip, sizeof(ip)) == 0 &&
+	    pol_ip_key(ip, (unsigned)site->cfg->limits.ipv6_prefix, out, cap) != 0)
+		out[0] = '\0';
+}
+
 static const char *button_callee(const struct hook_site *s, const char *button)
 {
 	for (size_t i = 0; i < s->cfg->buttons.n; i++) {
@@ -196,7 +209,10 @@ static int build_connect_answer(const struct hook_site *site, const struct body 
 	bool first = true;
 	int err = ch_buf_add(o, "{", 1);
 	for (size_t i = 0; !err && i < b->n; i++) {
-		if (strncmp(b->names[i], "sip", 3) == 0 || strcmp(b->names[i], "restClientConfig") == 0)
+		/* case-insensitive, as in the forwarder: the SIP account and
+		 * restClientConfig come from the config only, however the browser
+		 * spells them ("SIPLogin", "sipPASSWORD", "restclientconfig") */
+		if (strncasecmp(b->names[i], "sip", 3) == 0 || strcasecmp(b->names[i], "restClientConfig") == 0)
 			continue;
 		err = copy_member(o, b, i, &first);
 	}
@@ -257,7 +273,8 @@ static void do_connect(struct hook_rt *rt, struct hook_store *st, const struct b
 		struct pol_token_params p = {.secret = (const unsigned char *)tc->secret,
 					     .secret_len = tc->secret_len,
 					     .max_age_s = tc->max_age_s,
-					     .leeway_s = tc->leeway_s};
+					     .leeway_s = tc->leeway_s,
+					     .audience = tc->audience};
 		enum pol_token_verdict v = pol_token_check(token, &p, norm, wall_s, &claims);
 		if (v != POL_TOKEN_OK) {
 			answer_error(out, 403, "token", pol_token_reason(v));
@@ -283,7 +300,7 @@ static void do_connect(struct hook_rt *rt, struct hook_store *st, const struct b
 	}
 
 	char ip[64] = "";
-	pol_session_ip(sid, ip, sizeof(ip));
+	client_key(sid, site, ip, sizeof(ip));
 	struct hs_session sess = {0};
 	snprintf(sess.site, sizeof(sess.site), "%s", site->cfg->name);
 	snprintf(sess.button, sizeof(sess.button), "%s", button ? button : "");
@@ -294,6 +311,14 @@ static void do_connect(struct hook_rt *rt, struct hook_store *st, const struct b
 	hs_expire(st, now_ms);
 	struct hs_session old;
 	bool retry = hs_session_get(st, sid, now_ms, &old) == 0;
+	if (retry && strcmp(old.site, site->cfg->name) != 0) {
+		/* a sessionId is one WCS session of one site: taking it over from
+		 * another site would skip this site's connect budget and carry the
+		 * other site's call count over */
+		hs_unlock(st);
+		answer_error(out, 409, "session", "sessionId belongs to another site");
+		return;
+	}
 	if (retry) {
 		sess.calls = old.calls;
 		sess.created_ms = old.created_ms;
@@ -357,6 +382,11 @@ static int build_call_answer(const struct body *b, const char *callee, struct ch
 		const struct pol_member *m = &b->m[i];
 		bool is_callee = strcmp(b->names[i], "callee") == 0;
 		bool is_ip = strcmp(b->names[i], "inviteParameters") == 0;
+		/* "Callee", "INVITEPARAMETERS": another spelling of a member we
+		 * overwrite is dropped, so no reader can take it for the real one */
+		if ((!is_callee && strcasecmp(b->names[i], "callee") == 0) ||
+		    (!is_ip && strcasecmp(b->names[i], "inviteParameters") == 0))
+			continue;
 		if (!is_callee && !is_ip) {
 			err = copy_member(o, b, i, &first);
 			continue;
@@ -390,8 +420,10 @@ static void do_call(struct hook_rt *rt, struct hook_store *st, const struct body
 {
 	const char *sid = str_member(b->root, "sessionId");
 	const char *call_id = str_member(b->root, "callId");
-	if (call_id && strlen(call_id) > HS_KEY_MAX) {
-		answer_error(out, 400, "body", "callId too long");
+	/* without a callId a call could hold no slot and never be ended */
+	if (!call_id || !*call_id || strlen(call_id) > HS_KEY_MAX) {
+		answer_error(out, 400, "body",
+			     call_id && *call_id ? "callId too long" : "callId is missing or invalid");
 		return;
 	}
 	bool bad;
@@ -419,29 +451,46 @@ static void do_call(struct hook_rt *rt, struct hook_store *st, const struct body
 		button = req_button;
 	else if (known && sess.button[0])
 		button = sess.button;
+
+	/* The browser chooses the callId. Only the same callId from the same
+	 * session of the same site, while that call has not ended, is a WCS
+	 * retry: it gets the answer it got, with the callee it was placed with,
+	 * and is not counted again. A callId another session or site placed is
+	 * refused and its record left alone (so neither session can free the
+	 * other's slot); a callId of this session whose call has ended is a
+	 * new call, counted like any other. */
+	const char *owner = sid ? sid : "";
+	struct hs_call prev;
+	bool mine = false;
+	bool seen = hs_call_get(st, call_id, site->cfg->name, owner, &prev, &mine) == 0;
+	if (seen && !mine) {
+		hs_unlock(st);
+		answer_error(out, 409, "callid", "callId belongs to another session");
+		return;
+	}
+	bool retry = seen && prev.active;
+	if (retry && prev.status != 200) {
+		hs_unlock(st);
+		answer_error(out, prev.status, "budget", prev.reason);
+		return;
+	}
+	if (retry)
+		button = prev.button[0] ? prev.button : NULL;
 	const char *callee = button ? button_callee(site, button) : site->cfg->callee;
 	if (!callee) {
 		hs_unlock(st);
 		answer_error(out, 403, "button", button ? "unknown button" : "no callee configured for this site");
 		return;
 	}
-
-	/* a WCS retry of the same callId gets the same answer and is not counted twice */
-	struct hs_call prev;
-	if (call_id && hs_call_get(st, call_id, &prev) == 0) {
+	if (retry) {
 		hs_unlock(st);
-		if (prev.status != 200) {
-			answer_error(out, prev.status, "budget", prev.reason);
-			return;
-		}
 		goto answer;
 	}
 
 	const struct cfg_site_limits *l = &site->cfg->limits;
 	const char *over = NULL;
-	char ip[64] = "";
-	if (sid)
-		pol_session_ip(sid, ip, sizeof(ip));
+	char ip[64];
+	client_key(sid, site, ip, sizeof(ip));
 	char ipkey[HS_KEY_MAX], sitekey[HS_KEY_MAX];
 	snprintf(ipkey, sizeof(ipkey), "call|%s|%s", site->cfg->name, ip);
 	snprintf(sitekey, sizeof(sitekey), "call|%s", site->cfg->name);
@@ -455,26 +504,26 @@ static void do_call(struct hook_rt *rt, struct hook_store *st, const struct body
 	else if (l->calls_per_minute > 0 &&
 		 hs_bucket_take(st, sitekey, (unsigned)l->calls_per_minute, now_ms, false) != 0)
 		over = "calls_per_minute exceeded";
-	int full = 0;
-	if (!over) {
-		/* both checked first, so a refused call takes from no bucket */
-		if (l->calls_per_minute_per_ip > 0)
-			full = hs_bucket_take(st, ipkey, (unsigned)l->calls_per_minute_per_ip, now_ms, true);
-		if (!full && l->calls_per_minute > 0)
-			full = hs_bucket_take(st, sitekey, (unsigned)l->calls_per_minute, now_ms, true);
-	}
-	struct hs_call c = {.status = over ? 429 : 200, .active = !over};
-	snprintf(c.site, sizeof(c.site), "%s", site->cfg->name);
-	snprintf(c.reason, sizeof(c.reason), "%s", over ? over : "");
 	if (over) {
 		hs_unlock(st);
 		answer_error(out, 429, "budget", over);
 		return;
 	}
-	if (!full && call_id)
-		full = hs_call_put(st, call_id, &c, now_ms + l->call_max_s * 1000);
+	struct hs_call c = {.status = 200, .active = true};
+	snprintf(c.site, sizeof(c.site), "%s", site->cfg->name);
+	snprintf(c.button, sizeof(c.button), "%s", button ? button : "");
+	/* the record first: a store at its cap refuses the call before any
+	 * bucket is taken, rather than place a call nobody counts */
+	int full = hs_call_put(st, call_id, owner, &c, now_ms + l->call_max_s * 1000);
+	if (!full && l->calls_per_minute_per_ip > 0)
+		full = hs_bucket_take(st, ipkey, (unsigned)l->calls_per_minute_per_ip, now_ms, true);
+	if (!full && l->calls_per_minute > 0)
+		full = hs_bucket_take(st, sitekey, (unsigned)l->calls_per_minute, now_ms, true);
 	if (full) {
-		/* the store is at its cap: refuse rather than place a call nobody counts */
+		if (seen)
+			hs_call_put(st, call_id, owner, &prev, now_ms + l->call_max_s * 1000);
+		else
+			hs_call_forget(st, call_id);
 		hs_unlock(st);
 		answer_error(out, 503, "sessions", "state table full");
 		return;
@@ -615,8 +664,9 @@ void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_r
 		const char *call_id = str_member(b.root, "callId");
 		if (status && call_id && strcmp(m, "CallStatusEvent") == 0 &&
 		    (strcmp(status, "FINISH") == 0 || strcmp(status, "FAILED") == 0 || strcmp(status, "BUSY") == 0)) {
+			/* only the session that placed the call ends it (when the event names one) */
 			hs_lock(st);
-			hs_call_end(st, call_id);
+			hs_call_end(st, call_id, sid);
 			hs_unlock(st);
 		}
 		answer_raw(out, rq->body, rq->body_len, "mirror");

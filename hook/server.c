@@ -58,6 +58,7 @@ struct req {
 	struct ch_buf body;
 	int64_t start_us;
 	bool too_large;
+	bool framing_bad; /* refused at the headers */
 	char peer[INET6_ADDRSTRLEN];
 	uint64_t id;
 };
@@ -343,6 +344,75 @@ static void *watchdog_loop(void *arg)
 	return NULL;
 }
 
+/* The request's header field names, as libmicrohttpd parsed them. */
+struct hdr_names {
+	const char **v; /* borrowed from the connection */
+	size_t n, cap;
+	bool nomem;
+};
+
+static enum MHD_Result collect_name(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct hdr_names *h = cls;
+	(void)kind;
+	(void)value;
+	if (h->n == h->cap) {
+		/* bounded: the headers fit MHD_OPTION_CONNECTION_MEMORY_LIMIT */
+		size_t cap = h->cap ? h->cap * 2 : 32;
+		const char **nv = realloc(h->v, cap * sizeof(*nv));
+		if (!nv) {
+			h->nomem = true;
+			return MHD_NO;
+		}
+		h->v = nv;
+		h->cap = cap;
+	}
+	h->v[h->n++] = key ? key : "";
+	return MHD_YES;
+}
+
+/* RFC 9112 framing a proxy in front of us could read differently (two
+ * Content-Length fields, Transfer-Encoding with Content-Length, whitespace
+ * between a field name and its colon): libmicrohttpd 0.9.75 takes the first
+ * Content-Length, prefers chunked, and keeps "Content-Length " as a name of
+ * its own, so we refuse these ourselves, before any body byte is used. NULL
+ * when the framing is sound, else the reason. */
+static const char *framing_fault(struct MHD_Connection *c)
+{
+	struct hdr_names h = {0};
+	MHD_get_connection_values(c, MHD_HEADER_KIND, collect_name, &h);
+	enum pol_framing_verdict v = h.nomem ? POL_FRAMING_OK : pol_http_framing(h.v, NULL, h.n);
+	bool nomem = h.nomem;
+	free(h.v);
+	if (nomem)
+		return "out of memory";
+	return v == POL_FRAMING_OK ? NULL : pol_framing_reason(v);
+}
+
+/* 400 with the JSON reason, and the connection closed after it: what follows
+ * on it cannot be trusted to start a request. */
+static enum MHD_Result refuse_framing(struct MHD_Connection *c, const char *reason)
+{
+	char *body = NULL;
+	json_t *o = json_pack("{s:i,s:s}", "status", 400, "reason", reason);
+	if (o)
+		body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (!body)
+		return MHD_NO;
+	size_t len = strlen(body);
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_BAD_REQUEST, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 				  const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
@@ -361,6 +431,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		peer_ip(c, rq->peer, sizeof(rq->peer));
 		*con_cls = rq;
 		__atomic_add_fetch(&h->inflight, 1, __ATOMIC_RELAXED);
+		const char *bad = framing_fault(c);
+		if (bad) {
+			rq->framing_bad = true;
+			struct hook_resp out = {.status = 400};
+			snprintf(out.method, sizeof(out.method), "-");
+			snprintf(out.verdict, sizeof(out.verdict), "framing");
+			log_request(rq, &out, method);
+			return refuse_framing(c, bad);
+		}
 		/* answer at once what needs no body: wrong method, refused peer, a declared oversize body */
 		bool post = strcmp(method, "POST") == 0;
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -371,6 +450,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			rq->too_large = true;
 		if (!post || !hook_peer_allowed(rq->rt, rq->peer) || rq->too_large)
 			return finish(h, c, rq, url, method);
+		return MHD_YES;
+	}
+	if (rq->framing_bad) {
+		/* answered already; the connection closes after the answer */
+		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_size) {
@@ -732,7 +816,12 @@ static enum MHD_Result on_admin(void *cls, struct MHD_Connection *c, const char 
 	(void)version;
 	(void)upload_data;
 	if (!*con_cls) {
-		*con_cls = (void *)1; /* answer after the (ignored) body */
+		const char *bad = framing_fault(c);
+		*con_cls = bad ? (void *)2 : (void *)1; /* answer after the (ignored) body */
+		return bad ? refuse_framing(c, bad) : MHD_YES;
+	}
+	if (*con_cls == (void *)2) {
+		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_size) {

@@ -13,7 +13,10 @@ struct hs_entry {
 	int64_t expires_ms; /* INT64_MAX = never (buckets, sessions use their own ttl) */
 	union {
 		struct hs_session s;
-		struct hs_call c;
+		struct {
+			struct hs_call c;
+			char *sid; /* new, freed with the entry: the session that placed the call */
+		} call;
 		struct pol_bucket b;
 		char *jti_sid; /* new, freed with the entry: a sessionId may be HS_KEY_MAX long */
 	} u;
@@ -37,6 +40,15 @@ struct hook_store {
 	struct site_count *sites;
 	size_t nsites;
 };
+
+static void entry_free(struct hs_entry *e)
+{
+	if (e->kind == HS_JTI)
+		free(e->u.jti_sid);
+	if (e->kind == HS_CALL)
+		free(e->u.call.sid);
+	free(e);
+}
 
 static uint64_t hash(const char *s)
 {
@@ -72,9 +84,7 @@ void hs_free(struct hook_store *st)
 		struct hs_entry *e = st->buckets[i];
 		while (e) {
 			struct hs_entry *n = e->next;
-			if (e->kind == HS_JTI)
-				free(e->u.jti_sid);
-			free(e);
+			entry_free(e);
 			e = n;
 		}
 	}
@@ -113,12 +123,10 @@ static struct site_count *site_slot(struct hook_store *st, const char *site, boo
 
 static void entry_gone(struct hook_store *st, struct hs_entry *e)
 {
-	if (e->kind == HS_JTI)
-		free(e->u.jti_sid);
 	if (e->kind == HS_SESSION)
 		st->sessions--;
-	if (e->kind == HS_CALL && e->u.c.active) {
-		struct site_count *sc = site_slot(st, e->u.c.site, false);
+	if (e->kind == HS_CALL && e->u.call.c.active) {
+		struct site_count *sc = site_slot(st, e->u.call.c.site, false);
 		if (sc && sc->active)
 			sc->active--;
 	}
@@ -207,7 +215,7 @@ static void remove_at(struct hook_store *st, struct hs_entry **pp)
 	struct hs_entry *e = *pp;
 	*pp = e->next;
 	entry_gone(st, e);
-	free(e);
+	entry_free(e);
 }
 
 void hs_expire(struct hook_store *st, int64_t now_ms)
@@ -315,28 +323,40 @@ int hs_jti_bind(struct hook_store *st, const char *jti, const char *sid, int64_t
 	return strcmp(e->u.jti_sid, sid) == 0 ? 0 : EEXIST;
 }
 
-int hs_call_get(struct hook_store *st, const char *call_id, struct hs_call *out)
+int hs_call_get(struct hook_store *st, const char *call_id, const char *site, const char *sid, struct hs_call *out,
+		bool *same_owner)
 {
 	struct hs_entry **pp = find(st, 'C', call_id);
 	if (!*pp)
 		return ENOENT;
-	*out = (*pp)->u.c;
+	const struct hs_entry *e = *pp;
+	*out = e->u.call.c;
+	*same_owner = strcmp(e->u.call.c.site, site) == 0 && strcmp(e->u.call.sid, sid) == 0;
 	return 0;
 }
 
-int hs_call_put(struct hook_store *st, const char *call_id, const struct hs_call *c, int64_t expires_ms)
+int hs_call_put(struct hook_store *st, const char *call_id, const char *sid, const struct hs_call *c,
+		int64_t expires_ms)
 {
+	/* the owner first: a failed copy leaves the store as it was */
+	char *owner = ch_strndup(sid, strlen(sid));
+	if (!owner)
+		return ENOMEM;
 	bool created, full;
 	struct hs_entry *e = upsert(st, HS_CALL, 'C', call_id, &created, &full);
-	if (!e)
+	if (!e) {
+		free(owner);
 		return full ? ENOSPC : ENOMEM;
-	bool was_active = !created && e->u.c.active;
+	}
+	bool was_active = !created && e->u.call.c.active;
 	if (was_active) {
-		struct site_count *old = site_slot(st, e->u.c.site, false);
+		struct site_count *old = site_slot(st, e->u.call.c.site, false);
 		if (old && old->active)
 			old->active--;
 	}
-	e->u.c = *c;
+	free(e->u.call.sid);
+	e->u.call.sid = owner;
+	e->u.call.c = *c;
 	e->expires_ms = expires_ms;
 	if (c->active) {
 		struct site_count *sc = site_slot(st, c->site, true);
@@ -346,15 +366,25 @@ int hs_call_put(struct hook_store *st, const char *call_id, const struct hs_call
 	return 0;
 }
 
-bool hs_call_end(struct hook_store *st, const char *call_id)
+void hs_call_forget(struct hook_store *st, const char *call_id)
 {
 	struct hs_entry **pp = find(st, 'C', call_id);
-	if (!*pp || !(*pp)->u.c.active)
+	if (*pp)
+		remove_at(st, pp);
+}
+
+bool hs_call_end(struct hook_store *st, const char *call_id, const char *sid)
+{
+	struct hs_entry **pp = find(st, 'C', call_id);
+	if (!*pp || !(*pp)->u.call.c.active)
 		return false;
-	struct site_count *sc = site_slot(st, (*pp)->u.c.site, false);
+	/* an event for the same callId from another session is not this call's end */
+	if (sid && strcmp((*pp)->u.call.sid, sid) != 0)
+		return false;
+	struct site_count *sc = site_slot(st, (*pp)->u.call.c.site, false);
 	if (sc && sc->active)
 		sc->active--;
-	(*pp)->u.c.active = false;
+	(*pp)->u.call.c.active = false;
 	return true;
 }
 

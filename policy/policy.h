@@ -113,6 +113,32 @@ int pol_rcc_raise(json_t *rcc, pol_rcc_note_fn note, void *arg);
  * port). Writes the bare IP (no brackets). 0 or EINVAL. */
 int pol_session_ip(const char *sid, char *out, size_t cap);
 
+/* The budget key of a client address: the text an IP budget is counted
+ * under. IPv4 stays as it is; an IPv4-mapped IPv6 address (::ffff:a.b.c.d)
+ * is its IPv4 address, so one client has one budget whichever socket family
+ * WCS saw it on; any other IPv6 address is cut to its first v6_prefix bits
+ * and written "<network>/<v6_prefix>" (e.g. "2001:db8:1:2::/64"), because
+ * a single client commonly holds a whole /64 and could otherwise pick a new
+ * address, and a new budget, for every request. ip: textual (as written by
+ * pol_session_ip, or any inet_pton form). v6_prefix: 1..128 (128 = one
+ * address). 0 or EINVAL (not an address, prefix out of range, cap too small:
+ * INET6_ADDRSTRLEN + 4 always suffices); out written only on success. */
+int pol_ip_key(const char *ip, unsigned v6_prefix, char *out, size_t cap);
+
+/* HTTP/1.1 request framing (RFC 9112), checked on the header fields a
+ * server library handed over, before any body byte is used: a request a
+ * proxy in front of us could frame differently is refused, never guessed.
+ * names/values: n header fields as received, in order (values may be NULL). */
+enum pol_framing_verdict {
+	POL_FRAMING_OK,
+	POL_FRAMING_DUP_LENGTH,    /* more than one Content-Length field (equal values too: 6.3) */
+	POL_FRAMING_TE_AND_LENGTH, /* Transfer-Encoding together with Content-Length (6.1) */
+	POL_FRAMING_BAD_NAME,      /* a field name that is not a token: empty, whitespace before ':' (5.1) */
+};
+enum pol_framing_verdict pol_http_framing(const char *const *names, const char *const *values, size_t n);
+/* Stable reason text for a verdict, e.g. "duplicate Content-Length header". Static string. */
+const char *pol_framing_reason(enum pol_framing_verdict v);
+
 /* Token bucket: holds capacity tokens, starts full, refills capacity/60 per
  * second. pol_bucket_take takes one token if available. */
 struct pol_bucket {
@@ -152,11 +178,13 @@ enum pol_token_verdict {
 	POL_TOKEN_MALFORMED, /* not a JWT / not decodable */
 	POL_TOKEN_BAD_ALG,   /* alg other than HS256 (none included) */
 	POL_TOKEN_BAD_SIGNATURE,
-	POL_TOKEN_MISSING_CLAIM, /* exp, iat or jti absent or of the wrong type */
-	POL_TOKEN_EXPIRED,       /* now > exp + leeway */
-	POL_TOKEN_NOT_YET,       /* iat > now + leeway */
-	POL_TOKEN_TOO_OLD,       /* now - iat > max_age */
-	POL_TOKEN_WRONG_ORIGIN,  /* origin claim != the request's origin */
+	POL_TOKEN_MISSING_CLAIM,  /* exp, iat or jti absent or of the wrong type */
+	POL_TOKEN_EXPIRED,        /* now > exp + leeway */
+	POL_TOKEN_NOT_YET,        /* iat > now + leeway */
+	POL_TOKEN_TOO_OLD,        /* now - iat > max_age */
+	POL_TOKEN_WRONG_ORIGIN,   /* origin claim != the request's origin */
+	POL_TOKEN_NOT_BEFORE,     /* nbf > now + leeway */
+	POL_TOKEN_WRONG_AUDIENCE, /* an aud claim without the configured audience, or any aud when none is */
 };
 
 struct pol_token_params {
@@ -164,6 +192,7 @@ struct pol_token_params {
 	size_t secret_len;
 	int64_t max_age_s;
 	int64_t leeway_s;
+	const char *audience; /* borrowed; NULL = none configured: a token with aud is refused */
 };
 
 #define POL_JTI_MAX    128
@@ -179,7 +208,12 @@ struct pol_token_claims {
 
 /* Verify jwt against p at now_s. origin: the request's normalised origin
  * text (pol_origin_format), compared to an "origin" claim after the claim is
- * normalised the same way. *claims written only on POL_TOKEN_OK. */
+ * normalised the same way. Optional claims: nbf (an integer; refused while
+ * nbf > now + leeway, the leeway iat gets), aud (RFC 7519 4.1.3: a string
+ * equal to p->audience, or an array of strings one of which is; a token
+ * without aud is not refused for it; a token with aud is refused when no
+ * audience is configured; other shapes are malformed). *claims written only
+ * on POL_TOKEN_OK. */
 enum pol_token_verdict pol_token_check(const char *jwt, const struct pol_token_params *p, const char *origin,
 				       int64_t now_s, struct pol_token_claims *claims);
 /* Stable reason text for a verdict, e.g. "token expired". */

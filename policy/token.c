@@ -127,6 +127,21 @@ static int64_t sat_sub(int64_t a, int64_t b)
 	return a - b;
 }
 
+/* aud (a string or an array of strings, checked by the caller) names the
+ * configured audience. Compared exactly: StringOrURI values are
+ * case-sensitive (RFC 7519 2). */
+static bool audience_ok(const json_t *aud, const char *audience)
+{
+	if (!audience)
+		return false;
+	if (json_is_string(aud))
+		return json_str_is(aud, audience);
+	for (size_t k = 0; k < json_array_size(aud); k++)
+		if (json_str_is(json_array_get(aud, k), audience))
+			return true;
+	return false;
+}
+
 /* Claims of a payload whose signature has been verified. */
 static enum pol_token_verdict check_claims(const json_t *pl, const struct pol_token_params *p, const char *origin,
 					   int64_t now_s, struct pol_token_claims *claims)
@@ -145,13 +160,29 @@ static enum pol_token_verdict check_claims(const json_t *pl, const struct pol_to
 	    (!json_is_string(button) || json_string_length(button) == 0 || json_string_length(button) > POL_BUTTON_MAX))
 		return POL_TOKEN_MALFORMED;
 
+	/* nbf and aud are optional, but when present they are honoured: an
+	 * issuer that sets them means them */
+	const json_t *nbf = json_object_get(pl, "nbf");
+	if (nbf && !json_is_integer(nbf))
+		return POL_TOKEN_MALFORMED;
+	const json_t *aud = json_object_get(pl, "aud");
+	if (aud && !json_is_string(aud) && !json_is_array(aud))
+		return POL_TOKEN_MALFORMED;
+	for (size_t k = 0; json_is_array(aud) && k < json_array_size(aud); k++)
+		if (!json_is_string(json_array_get(aud, k)))
+			return POL_TOKEN_MALFORMED;
+
 	int64_t e = json_integer_value(exp), i = json_integer_value(iat);
 	if (now_s > sat_add(e, p->leeway_s))
 		return POL_TOKEN_EXPIRED;
 	if (i > sat_add(now_s, p->leeway_s))
 		return POL_TOKEN_NOT_YET;
+	if (nbf && json_integer_value(nbf) > sat_add(now_s, p->leeway_s))
+		return POL_TOKEN_NOT_BEFORE;
 	if (sat_sub(now_s, i) > p->max_age_s)
 		return POL_TOKEN_TOO_OLD;
+	if (aud && !audience_ok(aud, p->audience))
+		return POL_TOKEN_WRONG_AUDIENCE;
 
 	const json_t *oc = json_object_get(pl, "origin");
 	if (oc) {
@@ -269,6 +300,10 @@ const char *pol_token_reason(enum pol_token_verdict v)
 		return "token too old";
 	case POL_TOKEN_WRONG_ORIGIN:
 		return "token origin mismatch";
+	case POL_TOKEN_NOT_BEFORE:
+		return "token not valid yet (nbf)";
+	case POL_TOKEN_WRONG_AUDIENCE:
+		return "token audience mismatch";
 	}
 	return "token invalid";
 }

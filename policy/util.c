@@ -1,4 +1,4 @@
-/* policy/util.c: small pure helpers for the hook: client IP from a WCS sessionId, token bucket. */
+/* policy/util.c: small pure helpers for the hook: client IP and budget key, HTTP framing, token bucket. */
 #include "policy/policy.h"
 
 #include "common/common.h"
@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <strings.h>
 
 int pol_session_ip(const char *sid, char *out, size_t cap)
 {
@@ -71,4 +72,89 @@ bool pol_bucket_take(struct pol_bucket *b, unsigned capacity, int64_t now_ms)
 		return false;
 	b->tokens -= 1.0;
 	return true;
+}
+
+int pol_ip_key(const char *ip, unsigned v6_prefix, char *out, size_t cap)
+{
+	if (!ip || !out || v6_prefix < 1 || v6_prefix > 128)
+		return EINVAL;
+	unsigned char a[sizeof(struct in6_addr)];
+	char text[INET6_ADDRSTRLEN + 4];
+	if (inet_pton(AF_INET, ip, a) == 1) {
+		if (!inet_ntop(AF_INET, a, text, sizeof(text)))
+			return EINVAL;
+	} else if (inet_pton(AF_INET6, ip, a) == 1) {
+		static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			if (!inet_ntop(AF_INET, a + 12, text, sizeof(text)))
+				return EINVAL;
+		} else {
+			/* keep the first v6_prefix bits, zero the rest */
+			for (unsigned i = 0; i < 16; i++) {
+				unsigned keep = 0; /* bits of byte i inside the prefix */
+				if (v6_prefix >= (i + 1) * 8)
+					keep = 8;
+				else if (v6_prefix > i * 8)
+					keep = v6_prefix - i * 8;
+				a[i] &= (unsigned char)(0xff00u >> keep);
+			}
+			char net[INET6_ADDRSTRLEN];
+			if (!inet_ntop(AF_INET6, a, net, sizeof(net)) ||
+			    ch_fmt(text, sizeof(text), "%s/%u", net, v6_prefix) != 0)
+				return EINVAL;
+		}
+	} else {
+		return EINVAL;
+	}
+	size_t len = strlen(text);
+	if (len >= cap)
+		return EINVAL;
+	memcpy(out, text, len + 1);
+	return 0;
+}
+
+/* RFC 9110 5.6.2: tchar */
+static bool is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+enum pol_framing_verdict pol_http_framing(const char *const *names, const char *const *values, size_t n)
+{
+	(void)values; /* the verdict depends on which fields occur, not on their values */
+	size_t lengths = 0;
+	bool te = false;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = names ? names[i] : NULL;
+		if (!k || !*k)
+			return POL_FRAMING_BAD_NAME;
+		for (const char *p = k; *p; p++)
+			if (!is_tchar((unsigned char)*p))
+				return POL_FRAMING_BAD_NAME;
+		if (strcasecmp(k, "Content-Length") == 0)
+			lengths++;
+		else if (strcasecmp(k, "Transfer-Encoding") == 0)
+			te = true;
+	}
+	if (lengths > 1)
+		return POL_FRAMING_DUP_LENGTH;
+	if (te && lengths)
+		return POL_FRAMING_TE_AND_LENGTH;
+	return POL_FRAMING_OK;
+}
+
+const char *pol_framing_reason(enum pol_framing_verdict v)
+{
+	switch (v) {
+	case POL_FRAMING_OK:
+		return "request framing valid";
+	case POL_FRAMING_DUP_LENGTH:
+		return "duplicate Content-Length header";
+	case POL_FRAMING_TE_AND_LENGTH:
+		return "Transfer-Encoding with Content-Length";
+	case POL_FRAMING_BAD_NAME:
+		return "invalid header field name";
+	}
+	return "request framing invalid";
 }

@@ -708,7 +708,11 @@ static void test_connect_budget(void)
 	EXPECT_STATUS(do_connect(p, NULL, "/2001:db8::7:5001/b", O, NULL), 200);
 	EXPECT_STATUS(do_connect(p, NULL, "/[2001:db8::7]:5002/c", O, NULL), 200);
 	EXPECT_ERR(do_connect(p, NULL, "/2001:db8::7:5003/d", O, NULL), 429, "connects_per_minute_per_ip exceeded");
-	EXPECT_STATUS(do_connect(p, NULL, "/[2001:db8::8]:5000/a", O, NULL), 200);
+	/* limits.ipv6_prefix 64 (the default): another address in the same /64 shares the budget */
+	EXPECT_ERR(do_connect(p, NULL, "/[2001:db8::8]:5000/a", O, NULL), 429, "connects_per_minute_per_ip exceeded");
+	EXPECT_ERR(do_connect(p, NULL, "/[2001:db8::ffff:ffff:ffff:ffff]:1/a", O, NULL), 429,
+		   "connects_per_minute_per_ip exceeded");
+	EXPECT_STATUS(do_connect(p, NULL, "/[2001:db8:0:1::8]:5000/a", O, NULL), 200);
 	/* the budget is per site: the same IP on another site is not affected */
 	EXPECT_STATUS(do_connect(p, NULL, "/10.20.0.1:9/s", "https://sess.test", NULL), 200);
 }
@@ -766,11 +770,15 @@ static void test_call_budgets(void)
 	CHECK(log_has(&bd, "method=call site=calls verdict=budget status=429"));
 }
 
-static void event(int port, const char *call_id, const char *status)
+/* A CallStatusEvent of call_id in session sid (NULL: the event names no session). */
+static void event(int port, const char *call_id, const char *sid, const char *status)
 {
-	char b[256];
-	snprintf(b, sizeof(b), "{\"callId\":\"%s\",\"sessionId\":\"x\",\"status\":\"%s\",\"sipStatus\":200}", call_id,
-		 status);
+	char b[512];
+	if (sid)
+		snprintf(b, sizeof(b), "{\"callId\":\"%s\",\"sessionId\":\"%s\",\"status\":\"%s\",\"sipStatus\":200}",
+			 call_id, sid, status);
+	else
+		snprintf(b, sizeof(b), "{\"callId\":\"%s\",\"status\":\"%s\",\"sipStatus\":200}", call_id, status);
 	struct chr r = post(port, "/rest-hook/CallStatusEvent", NULL, b);
 	CHECK(r.status == 200 && strcmp(r.body, b) == 0);
 	chr_free(&r);
@@ -787,23 +795,27 @@ static void test_concurrent_budget(void)
 	call_ok(p, "q-2", Q2, "44002");
 	EXPECT_ERR(do_call(p, "q-3", Q3, NULL), 429, "concurrent_calls exceeded");
 	/* events that do not end a call free nothing */
-	event(p, "q-1", "RING");
-	event(p, "q-1", "ESTABLISHED");
-	event(p, "q-1", "HOLD");
-	event(p, "nope", "FINISH");
+	event(p, "q-1", Q1, "RING");
+	event(p, "q-1", Q1, "ESTABLISHED");
+	event(p, "q-1", Q1, "HOLD");
+	event(p, "nope", Q1, "FINISH");
+	/* nor does an end of q-1 that names another session */
+	event(p, "q-1", Q2, "FINISH");
+	event(p, "q-1", "/10.23.0.9:1/other", "FINISH");
 	EXPECT_ERR(do_call(p, "q-3", Q3, NULL), 429, "concurrent_calls exceeded");
 	/* FINISH frees one slot, and its WCS retry frees no second one */
-	event(p, "q-1", "FINISH");
-	event(p, "q-1", "FINISH");
+	event(p, "q-1", Q1, "FINISH");
+	event(p, "q-1", Q1, "FINISH");
 	call_ok(p, "q-3", Q3, "44002");
 	EXPECT_ERR(do_call(p, "q-4", Q1, NULL), 429, "concurrent_calls exceeded");
-	/* a retry of the finished call is answered as before and takes no slot */
-	call_ok(p, "q-1", Q1, "44002");
+	/* the finished callId again is a new call, counted: no slot is free */
+	EXPECT_ERR(do_call(p, "q-1", Q1, NULL), 429, "concurrent_calls exceeded");
 	EXPECT_ERR(do_call(p, "q-4", Q1, NULL), 429, "concurrent_calls exceeded");
-	event(p, "q-2", "FAILED");
+	/* an end without sessionId ends the call of that callId */
+	event(p, "q-2", NULL, "FAILED");
 	call_ok(p, "q-4", Q1, "44002");
 	EXPECT_ERR(do_call(p, "q-5", Q2, NULL), 429, "concurrent_calls exceeded");
-	event(p, "q-3", "BUSY");
+	event(p, "q-3", Q3, "BUSY");
 	call_ok(p, "q-5", Q2, "44002");
 	EXPECT_ERR(do_call(p, "q-6", Q3, NULL), 429, "concurrent_calls exceeded");
 }
@@ -822,6 +834,7 @@ struct flood {
 	int reqs;
 	int retry_mismatch;
 	char conc_call[64]; /* one floodx call that got 200 */
+	char conc_sid[64];  /* and its session */
 	bool setup_failed;
 };
 
@@ -892,6 +905,7 @@ static void *flood_thread(void *arg)
 		if (r.status == 200) {
 			f->conc_ok++;
 			snprintf(f->conc_call, sizeof(f->conc_call), "%s", id);
+			snprintf(f->conc_sid, sizeof(f->conc_sid), "%s", sid_x);
 		} else if (!is_429(&r, "concurrent_calls exceeded")) {
 			f->wrong++;
 		}
@@ -916,7 +930,7 @@ static void test_flood(void)
 		pthread_join(th[i], NULL);
 	int64_t elapsed = mono_ms() - start;
 	int conn = 0, calls = 0, conc = 0, wrong = 0, mism = 0, reqs = 0;
-	const char *one_conc = NULL;
+	const char *one_conc = NULL, *one_sid = NULL;
 	for (int i = 0; i < FLOOD_THREADS; i++) {
 		CHECK(!f[i].setup_failed);
 		conn += f[i].conn_ok;
@@ -925,8 +939,10 @@ static void test_flood(void)
 		wrong += f[i].wrong;
 		mism += f[i].retry_mismatch;
 		reqs += f[i].reqs;
-		if (f[i].conc_call[0])
+		if (f[i].conc_call[0]) {
 			one_conc = f[i].conc_call;
+			one_sid = f[i].conc_sid;
+		}
 	}
 	/* a bucket refills value/60 per second: allow what the elapsed time could add back */
 	int conn_max = 8 + (int)(elapsed * 8 / 60000), calls_max = 12 + (int)(elapsed * 12 / 60000);
@@ -943,7 +959,7 @@ static void test_flood(void)
 	EXPECT_ERR(do_call(p, "fx-after-1", "/10.32.0.1:1/x", NULL), 429, "concurrent_calls exceeded");
 	CHECK(one_conc != NULL);
 	if (one_conc)
-		event(p, one_conc, "FINISH");
+		event(p, one_conc, one_sid, "FINISH");
 	call_ok(p, "fx-after-1", "/10.32.0.1:1/x", "47002");
 	EXPECT_ERR(do_call(p, "fx-after-2", "/10.32.0.1:1/x", NULL), 429, "concurrent_calls exceeded");
 }

@@ -82,6 +82,15 @@ static const struct err_case err_cases[] = {
     {"log = { level = \"info\"; };\n", "nothing to do"},
     {"hook = { listen = [ \"127.0.0.1:1\" ] \n", "t.conf:2: syntax error"},
     {"sites = { name = \"a\"; };\n", "sites: must be a list of groups"},
+    /* limits.ipv6_prefix: 32..128, an integer */
+    {"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; }; limits = { ipv6_prefix = 31; }; } );\n",
+     "t.conf:1: sites.[0].limits.ipv6_prefix: 31 is out of range"},
+    {"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; }; limits = { ipv6_prefix = 129; }; } "
+     ");\n",
+     "sites.[0].limits.ipv6_prefix: 129 is out of range"},
+    {"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; }; limits = { ipv6_prefix = \"64\"; }; "
+     "} );\n",
+     "sites.[0].limits.ipv6_prefix: must be an integer"},
 };
 
 static void test_errors(void)
@@ -115,6 +124,7 @@ static void test_defaults(void)
 	CHECK(c->sites[0].limits.calls_per_session == 3);
 	CHECK(c->sites[0].limits.calls_per_minute == 30);
 	CHECK(c->sites[0].limits.concurrent_calls == 10);
+	CHECK(c->sites[0].limits.ipv6_prefix == 64);
 	CHECK(!c->sites[0].allow_transfer && !c->sites[0].allow_messages);
 	CHECK_STR(c->log.level, "info");
 	const char *secrets[8];
@@ -193,6 +203,38 @@ static void test_secret_files(void)
 	CHECK(cfg_load_string(text, "t.conf", dir, &c, &err) != 0);
 	CHECK_MSG(strstr(err.msg, "at least 32 bytes") != NULL, "%s", err.msg);
 	CHECK(err.line == 2);
+
+	/* token.audience: optional, absent = NULL, empty refused with its line */
+	f = fopen(tpath, "w");
+	fputs("0123456789abcdef0123456789abcdef", f);
+	fclose(f);
+	chmod(tpath, 0600);
+	c = NULL;
+	CHECK(cfg_load_string(text, "t.conf", dir, &c, &err) == 0);
+	if (c) {
+		CHECK(c->sites[0].token.audience == NULL);
+		cfg_free(c);
+	}
+	snprintf(text, sizeof(text),
+		 "sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; };\n"
+		 "  token = { secret_file = \"token.key\"; audience = \"callhook-shop\"; }; } );\n");
+	c = NULL;
+	CHECK(cfg_load_string(text, "t.conf", dir, &c, &err) == 0);
+	if (c) {
+		CHECK_STR(c->sites[0].token.audience, "callhook-shop");
+		cfg_free(c);
+	}
+	snprintf(text, sizeof(text),
+		 "sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; };\n"
+		 "  token = { secret_file = \"token.key\";\n  audience = \"\"; }; } );\n");
+	CHECK(cfg_load_string(text, "t.conf", dir, &c, &err) != 0);
+	CHECK_MSG(strcmp(err.path, "sites.[0].token.audience") == 0 && err.line == 3, "%s:%d %s", err.path, err.line,
+		  err.msg);
+	snprintf(text, sizeof(text),
+		 "sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; };\n"
+		 "  token = { secret_file = \"token.key\"; audience = [ \"a\" ]; }; } );\n");
+	CHECK(cfg_load_string(text, "t.conf", dir, &c, &err) != 0);
+	CHECK_MSG(strcmp(err.path, "sites.[0].token.audience") == 0, "%s", err.path);
 
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -502,6 +502,92 @@ static void test_origin(void)
 	}
 }
 
+struct aud_vec {
+	const char *extra; /* JSON members after jti */
+	const char *audience;
+	enum pol_token_verdict want;
+};
+
+/* nbf: optional, an integer, the leeway iat gets; aud: only the configured audience */
+static void test_nbf_aud(void)
+{
+	static const struct aud_vec V[] = {
+	    /* nbf; P: leeway 30 */
+	    {"\"nbf\":" IAT, NULL, POL_TOKEN_OK},
+	    {"\"nbf\":1700000030", NULL, POL_TOKEN_OK}, /* exactly now + leeway */
+	    {"\"nbf\":1700000031", NULL, POL_TOKEN_NOT_BEFORE},
+	    {"\"nbf\":1700003600", NULL, POL_TOKEN_NOT_BEFORE},
+	    {"\"nbf\":9223372036854775807", NULL, POL_TOKEN_NOT_BEFORE},
+	    {"\"nbf\":-9223372036854775807", NULL, POL_TOKEN_OK},
+	    {"\"nbf\":0", NULL, POL_TOKEN_OK},
+	    {"\"nbf\":\"1700000000\"", NULL, POL_TOKEN_MALFORMED},
+	    {"\"nbf\":1700000000.0", NULL, POL_TOKEN_MALFORMED},
+	    {"\"nbf\":null", NULL, POL_TOKEN_MALFORMED},
+	    {"\"nbf\":1700000000,\"nbf\":1700009999", NULL, POL_TOKEN_MALFORMED}, /* duplicate */
+	    /* aud with no audience configured: refused */
+	    {"\"aud\":\"callhook-shop\"", NULL, POL_TOKEN_WRONG_AUDIENCE},
+	    {"\"aud\":[]", NULL, POL_TOKEN_WRONG_AUDIENCE},
+	    {"\"aud\":[\"callhook-shop\"]", NULL, POL_TOKEN_WRONG_AUDIENCE},
+	    /* no aud: not refused for it, with or without an audience */
+	    {"\"sub\":\"v\"", NULL, POL_TOKEN_OK},
+	    {"\"sub\":\"v\"", "callhook-shop", POL_TOKEN_OK},
+	    /* aud with an audience configured */
+	    {"\"aud\":\"callhook-shop\"", "callhook-shop", POL_TOKEN_OK},
+	    {"\"aud\":\"callhook-other\"", "callhook-shop", POL_TOKEN_WRONG_AUDIENCE},
+	    {"\"aud\":\"Callhook-Shop\"", "callhook-shop", POL_TOKEN_WRONG_AUDIENCE}, /* case-sensitive */
+	    {"\"aud\":\"callhook-shop \"", "callhook-shop", POL_TOKEN_WRONG_AUDIENCE},
+	    {"\"aud\":\"callhook-sho\"", "callhook-shop", POL_TOKEN_WRONG_AUDIENCE},
+	    {"\"aud\":\"\"", "callhook-shop", POL_TOKEN_WRONG_AUDIENCE},
+	    {"\"aud\":[\"x\",\"callhook-shop\"]", "callhook-shop", POL_TOKEN_OK},
+	    {"\"aud\":[\"callhook-shop\"]", "callhook-shop", POL_TOKEN_OK},
+	    {"\"aud\":[\"x\",\"y\"]", "callhook-shop", POL_TOKEN_WRONG_AUDIENCE},
+	    {"\"aud\":[]", "callhook-shop", POL_TOKEN_WRONG_AUDIENCE},
+	    /* shapes that are not StringOrURI or an array of them */
+	    {"\"aud\":7", "callhook-shop", POL_TOKEN_MALFORMED},
+	    {"\"aud\":null", "callhook-shop", POL_TOKEN_MALFORMED},
+	    {"\"aud\":{\"callhook-shop\":1}", "callhook-shop", POL_TOKEN_MALFORMED},
+	    {"\"aud\":[\"callhook-shop\",7]", "callhook-shop", POL_TOKEN_MALFORMED},
+	    {"\"aud\":[[\"callhook-shop\"]]", "callhook-shop", POL_TOKEN_MALFORMED},
+	    {"\"aud\":\"a\",\"aud\":\"callhook-shop\"", "callhook-shop", POL_TOKEN_MALFORMED},
+	    /* both: nbf still checked with a good aud */
+	    {"\"aud\":\"callhook-shop\",\"nbf\":1700000100", "callhook-shop", POL_TOKEN_NOT_BEFORE},
+	};
+	for (size_t i = 0; i < sizeof(V) / sizeof(V[0]); i++) {
+		char pl[512], t[4200];
+		CHECK(ch_fmt(pl, sizeof(pl), "{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":\"j\",%s}", V[i].extra) == 0);
+		mint_raw(HS256_HDR, pl, GNUTLS_MAC_SHA256, SECRET, t, sizeof(t));
+		struct pol_token_params q = P;
+		q.audience = V[i].audience;
+		enum pol_token_verdict got = pol_token_check(t, &q, ORIGIN, NOW, NULL);
+		CHECK_MSG(got == V[i].want, "%s (audience %s): got %s, want %s", pl,
+			  V[i].audience ? V[i].audience : "-", pol_token_reason(got), pol_token_reason(V[i].want));
+	}
+	/* nbf honours the configured leeway, not a fixed one */
+	char pl[256], t[4200];
+	CHECK(ch_fmt(pl, sizeof(pl), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\",\"nbf\":%lld}", NOW + 60, NOW,
+		     NOW + 5) == 0);
+	mint_raw(HS256_HDR, pl, GNUTLS_MAC_SHA256, SECRET, t, sizeof(t));
+	struct pol_token_params q = P;
+	q.leeway_s = 0;
+	CHECK(pol_token_check(t, &q, ORIGIN, NOW, NULL) == POL_TOKEN_NOT_BEFORE);
+	CHECK(pol_token_check(t, &q, ORIGIN, NOW + 5, NULL) == POL_TOKEN_OK);
+	q.leeway_s = 5;
+	CHECK(pol_token_check(t, &q, ORIGIN, NOW, NULL) == POL_TOKEN_OK);
+	/* a libjwt-minted token with an array aud (as a site backend would send it) */
+	char g[256];
+	CHECK(ch_fmt(g, sizeof(g), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j-aud\",\"aud\":[\"a\",\"shop\"]}", NOW + 60,
+		     NOW) == 0);
+	char *s = mint_jwt(JWT_ALG_HS256, SECRET, g);
+	CHECK(s != NULL);
+	q = P;
+	struct pol_token_claims c;
+	CHECK(pol_token_check(s, &q, ORIGIN, NOW, &c) == POL_TOKEN_WRONG_AUDIENCE);
+	q.audience = "shop";
+	CHECK(pol_token_check(s, &q, ORIGIN, NOW, &c) == POL_TOKEN_OK);
+	CHECK_STR(c.jti, "j-aud");
+	free(s);
+}
+
 /* *claims is left alone on every refusal */
 static void test_claims_untouched(void)
 {
@@ -510,6 +596,8 @@ static void test_claims_untouched(void)
 	    "{\"iat\":1700000000,\"jti\":\"j\",\"button\":\"b\"}",  /* missing exp */
 	    ("{\"exp\":1700000060,\"iat\":1700000000,\"jti\":\"j\",\"button\":\"b\","
 	     "\"origin\":\"https://evil.example\"}"), /* origin */
+	    "{\"exp\":1700000060,\"iat\":1700000000,\"jti\":\"j\",\"button\":\"b\",\"nbf\":1700009999}",
+	    "{\"exp\":1700000060,\"iat\":1700000000,\"jti\":\"j\",\"button\":\"b\",\"aud\":\"x\"}",
 	};
 	for (size_t i = 0; i < sizeof(PL) / sizeof(PL[0]); i++) {
 		char t[4200];
@@ -525,8 +613,17 @@ static void test_claims_untouched(void)
 static void test_reasons(void)
 {
 	static const enum pol_token_verdict ALL[] = {
-	    POL_TOKEN_OK,      POL_TOKEN_MALFORMED, POL_TOKEN_BAD_ALG, POL_TOKEN_BAD_SIGNATURE, POL_TOKEN_MISSING_CLAIM,
-	    POL_TOKEN_EXPIRED, POL_TOKEN_NOT_YET,   POL_TOKEN_TOO_OLD, POL_TOKEN_WRONG_ORIGIN,
+	    POL_TOKEN_OK,
+	    POL_TOKEN_MALFORMED,
+	    POL_TOKEN_BAD_ALG,
+	    POL_TOKEN_BAD_SIGNATURE,
+	    POL_TOKEN_MISSING_CLAIM,
+	    POL_TOKEN_EXPIRED,
+	    POL_TOKEN_NOT_YET,
+	    POL_TOKEN_TOO_OLD,
+	    POL_TOKEN_WRONG_ORIGIN,
+	    POL_TOKEN_NOT_BEFORE,
+	    POL_TOKEN_WRONG_AUDIENCE,
 	};
 	size_t n = sizeof(ALL) / sizeof(ALL[0]);
 	for (size_t i = 0; i < n; i++) {
@@ -548,6 +645,7 @@ int main(void)
 	test_claims();
 	test_time();
 	test_origin();
+	test_nbf_aud();
 	test_claims_untouched();
 	test_reasons();
 	return check_done();
