@@ -301,6 +301,16 @@ bool pol_sip_uri_ok(const char *uri);
  * canonical URI is itself. Pure, thread-safe. */
 enum pol_xlate_verdict pol_sip_uri_canon(const char *uri, char *out, size_t cap);
 
+/* The key a per-initiator limit counts a canonical URI under: "user@host"
+ * (or "host"), without the scheme, password, port and parameters: the
+ * password and most parameters do not change which phone rings, so they
+ * must not buy a fresh budget; the ports of one host share theirs, which
+ * is stricter, never looser. "sip:rtcarol:x@pbx", "sips:rtcarol@pbx:5061;
+ * transport=tls" and "sip:rtcarol@pbx" are one initiator, "rtcarol@pbx".
+ * 0, EINVAL (uri not canonical) or ENOSPC (cap too small); out written
+ * only on 0. Pure, thread-safe. */
+int pol_sip_uri_limit_key(const char *uri, char *out, size_t cap);
+
 /* NULL-safe. */
 void pol_xlate_free(struct pol_xlate *x);
 

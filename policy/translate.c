@@ -747,6 +747,37 @@ enum pol_xlate_verdict pol_sip_uri_canon(const char *uri, char *out, size_t cap)
 	return POL_XLATE_OK;
 }
 
+int pol_sip_uri_limit_key(const char *uri, char *out, size_t cap)
+{
+	if (!uri || !out || cap == 0)
+		return EINVAL;
+	char canon[CANON_MAX + 1];
+	if (pol_sip_uri_canon(uri, canon, sizeof(canon)) != POL_XLATE_OK || strcmp(canon, uri) != 0)
+		return EINVAL;
+	const char *p = strchr(canon, ':') + 1; /* past the scheme */
+	const char *at = strchr(p, '@');
+	const char *user_end = at;
+	const char *host = p;
+	if (at) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		if (colon)
+			user_end = colon; /* the password does not choose the phone */
+		host = at + 1;
+	}
+	const char *host_end = host[0] == '[' ? strchr(host, ']') + 1 : host + strcspn(host, ":;");
+	size_t ulen = at ? (size_t)(user_end - p) : 0;
+	size_t hlen = (size_t)(host_end - host);
+	size_t n = ulen + (at ? 1 : 0) + hlen;
+	if (n >= cap)
+		return ENOSPC;
+	memcpy(out, p, ulen);
+	if (at)
+		out[ulen] = '@';
+	memcpy(out + ulen + (at ? 1 : 0), host, hlen);
+	out[n] = '\0';
+	return 0;
+}
+
 /* The translation's input gets the same escape decoding before the patterns
  * see it, so a rule reads "9001234567" however it was spelt. Escapes that
  * cannot be decoded are only upper-cased here: if a rule copies one into

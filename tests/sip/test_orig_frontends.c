@@ -1142,6 +1142,12 @@ static void case_canonical(void)
 	(void)ch_fmt(body, sizeof body,
 		     "{\"initiator\":\"sip:%%72%%74carol@127.0.0.1:%d\",\"destination\":\"9055551234\"}", a.port);
 	expect_status(A_DIGEST, "POST", "/v1/calls", J, body, 429, "initiator");
+	/* nor do a password or another port of the same host (the limit counts
+	 * user@host): "rtcarol:pw" -> sip:rtcarol:pw@127.0.0.1 */
+	expect_status(A_DIGEST, "POST", "/v1/calls", J, "{\"initiator\":\"rtcarol:pw\",\"destination\":\"9055551234\"}",
+		      429, "initiator");
+	expect_status(A_DIGEST, "POST", "/v1/calls", J, "{\"initiator\":\"rtcarol\",\"destination\":\"9055551234\"}",
+		      429, "initiator");
 	stop();
 }
 

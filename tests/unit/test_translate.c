@@ -401,6 +401,40 @@ static void test_canonical_uri(void)
 	CHECK(pol_sip_uri_canon("sip:a@b.example", exact, 0) == POL_XLATE_BAD_INPUT);
 }
 
+/* One per-initiator budget per phone. */
+static void test_limit_key(void)
+{
+	static const char *const same[] = {
+	    "sip:rtcarol@pbx",
+	    "sip:rtcarol:x@pbx",
+	    "sips:rtcarol@pbx",
+	    "sip:rtcarol@pbx:5060",
+	    "sip:rtcarol@pbx;transport=tcp",
+	    "sip:rtcarol:pw@pbx:5070;lr;user=phone",
+	};
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		char key[64] = "";
+		CHECK_MSG(pol_sip_uri_limit_key(same[i], key, sizeof(key)) == 0, "%s", same[i]);
+		CHECK_MSG(strcmp(key, "rtcarol@pbx") == 0, "%s -> %s", same[i], key);
+	}
+	char key[64] = "untouched";
+	CHECK(pol_sip_uri_limit_key("sip:a@[2001:db8::1]:5060", key, sizeof(key)) == 0);
+	CHECK_STR(key, "a@[2001:db8::1]");
+	CHECK(pol_sip_uri_limit_key("sip:pbx.example:5060;lr", key, sizeof(key)) == 0);
+	CHECK_STR(key, "pbx.example");
+	CHECK(pol_sip_uri_limit_key("sip:rtCarol@pbx", key, sizeof(key)) == 0);
+	CHECK_STR(key, "rtCarol@pbx"); /* user parts are case-sensitive */
+	memcpy(key, "untouched", sizeof("untouched"));
+	/* only canonical URIs have a key */
+	CHECK(pol_sip_uri_limit_key("sip:rt%63arol@pbx", key, sizeof(key)) == EINVAL);
+	CHECK(pol_sip_uri_limit_key("SIP:rtcarol@pbx", key, sizeof(key)) == EINVAL);
+	CHECK(pol_sip_uri_limit_key("sip:rtcarol@PBX", key, sizeof(key)) == EINVAL);
+	CHECK(pol_sip_uri_limit_key(NULL, key, sizeof(key)) == EINVAL);
+	CHECK(pol_sip_uri_limit_key("sip:rtcarol@pbx", key, 11) == ENOSPC);
+	CHECK_STR(key, "untouched");
+	CHECK(pol_sip_uri_limit_key("sip:rtcarol@pbx", key, 12) == 0);
+}
+
 static void test_uri_syntax(void)
 {
 	CHECK(pol_sip_uri_ok("sip:a@b.example"));
@@ -529,6 +563,7 @@ int main(void)
 	test_canonical_deny();
 	test_canonical_input();
 	test_canonical_uri();
+	test_limit_key();
 	test_reasons();
 	return check_done();
 }
