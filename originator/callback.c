@@ -39,6 +39,31 @@ static void item_free(struct cb_item *it)
 	free(it);
 }
 
+/* The prefix test judges the URL as written, but libcurl removes "." and
+ * ".." path segments before sending (and many servers decode %2e, %2f and
+ * %5c before routing): "https://crm/cb/../admin" would pass a "https://crm/cb/"
+ * prefix and reach /admin. So the path must have one reading: no such
+ * segment and no such escape. url starts with http:// or https://. */
+static bool path_plain(const char *url)
+{
+	const char *p = strstr(url, "://") + 3;
+	const char *path = p + strcspn(p, "/?#");
+	const char *end = path + strcspn(path, "?#");
+	for (const char *q = path; q < end; q++) {
+		if (*q == '%' && end - q >= 3 &&
+		    ((q[1] == '2' && (q[2] == 'e' || q[2] == 'E' || q[2] == 'f' || q[2] == 'F')) ||
+		     (q[1] == '5' && (q[2] == 'c' || q[2] == 'C'))))
+			return false;
+		if (*q != '/')
+			continue;
+		const char *seg = q + 1;
+		size_t sl = strcspn(seg, "/?#");
+		if ((sl == 1 && seg[0] == '.') || (sl == 2 && seg[0] == '.' && seg[1] == '.'))
+			return false;
+	}
+	return true;
+}
+
 bool orig_cb_url_allowed(const char *url, char *const *prefixes, size_t n)
 {
 	if (!url)
@@ -53,6 +78,8 @@ bool orig_cb_url_allowed(const char *url, char *const *prefixes, size_t n)
 		if (c <= 0x20 || c >= 0x7f || c == '\\')
 			return false;
 	}
+	if (!path_plain(url))
+		return false;
 	for (size_t i = 0; i < n; i++) {
 		size_t pl = strlen(prefixes[i]);
 		if (pl == 0 || pl > len || strncmp(url, prefixes[i], pl) != 0)

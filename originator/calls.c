@@ -296,7 +296,12 @@ enum orig_admit orig_calls_admit(struct orig_calls *c, struct orig_sip *sip, con
 	/* the per-initiator bucket first: one noisy initiator should not drain
 	 * the shared budget with calls it is refused anyway */
 	if (snap->calls_per_minute_per_initiator) {
-		struct ibucket *b = ib_get(c, r->initiator, now_ms);
+		/* one budget per phone, however the URI reaches it (password,
+		 * port, parameters); a URI without a key fails closed */
+		char key[sizeof(r->initiator)];
+		struct ibucket *b = NULL;
+		if (pol_sip_uri_limit_key(r->initiator, key, sizeof(key)) == 0)
+			b = ib_get(c, key, now_ms);
 		if (!b || !pol_bucket_take(&b->b, snap->calls_per_minute_per_initiator, now_ms)) {
 			res = ORIG_ADMIT_INITIATOR;
 			goto out;

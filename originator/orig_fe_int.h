@@ -136,7 +136,8 @@ bool orig_cb_post(struct orig_cb *cb, const char *url, char *body);
 /* Deliver what is queued for up to grace_ms, then stop. NULL-safe. */
 void orig_cb_stop(struct orig_cb *cb, unsigned grace_ms);
 /* Is url acceptable: http(s), printable, under one of the prefixes (a prefix
- * that does not end in '/' must be followed by '/', '?' or the end). */
+ * that does not end in '/' must be followed by '/', '?' or the end), and a
+ * path libcurl sends as written: no "." or ".." segment, no %2e %2f %5c. */
 bool orig_cb_url_allowed(const char *url, char *const *prefixes, size_t n);
 
 /* ---- HTTP (http.c) and XML (xml.c) front ends --------------------------------- */

@@ -105,6 +105,7 @@ int orig_xlate_status(enum pol_xlate_verdict v)
 	case POL_XLATE_NO_RULE:
 	case POL_XLATE_BAD_CAPTURE:
 	case POL_XLATE_BAD_URI:
+	case POL_XLATE_BAD_ESCAPE:
 	case POL_XLATE_TOO_LONG:
 	case POL_XLATE_LIMIT:
 		return 400;

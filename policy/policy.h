@@ -237,6 +237,37 @@ const char *pol_token_reason(enum pol_token_verdict v);
  * be a sip: or sips: URI (RFC 3261 syntax: [user[:password]@]host[:port]
  * then ;parameters) with no headers and no '?' (POL_XLATE_BAD_URI).
  *
+ * Canonical form: the expanded URI is rewritten to one spelling
+ * (pol_sip_uri_canon) and that spelling is the translation's result: the
+ * allow / deny patterns, the limits, the logs and the SIP engine all get
+ * the same string. RFC 3261 19.1.4 makes these URIs equal, and Sofia-SIP
+ * (or the PBX) would otherwise turn one into the other after policy:
+ *   - scheme in lower case ("SIP:" -> "sip:");
+ *   - a %HH escape of an unreserved character (A-Z a-z 0-9 - _ . ! ~ * ' ( ))
+ *     is decoded, everywhere ("%39" -> "9", "%2d" -> "-");
+ *   - "%23" ('#', which has no other spelling) is kept in the user part,
+ *     in upper case; every other escape (reserved characters such as %3B
+ *     %40 %2B, %25, %20, %00 and other controls, any non-ASCII byte) is
+ *     refused: POL_XLATE_BAD_ESCAPE; a '%' not followed by two hex digits
+ *     is POL_XLATE_BAD_URI;
+ *   - telephone-number user part: the user part up to its first ';' is a
+ *     telephone number when, once the visual separators - . ( ) are
+ *     removed, it is an optional leading '+' then one or more of 0-9 * #
+ *     with at least one digit, or when the URI has the parameter
+ *     user=phone; then the separators are removed ("(900)123-4567",
+ *     "9.001.234.567" -> "9001234567"). Any other user part keeps its
+ *     characters and its case (user parts are case-sensitive);
+ *   - host in lower case; an IPv6 reference in inet_ntop form
+ *     ("[2001:DB8:0::1]" -> "[2001:db8::1]"); an IPv4 label with a leading
+ *     zero or a trailing dot on a name is refused (POL_XLATE_BAD_URI);
+ *     the port in plain decimal;
+ *   - parameter names and values in lower case; a parameter given twice
+ *     is refused (POL_XLATE_BAD_URI); the order is kept.
+ * The translation's input gets the escape decoding too before the
+ * patterns run ("%39001234567" is matched as "9001234567"); escapes it
+ * cannot decode are left for the URI check, which refuses them if a rule
+ * copies one into the URI.
+ *
  * Inputs: non-empty, at most POL_XLATE_INPUT_MAX bytes, valid UTF-8, no
  * control bytes (POL_XLATE_BAD_INPUT). Every match runs under a match,
  * depth and heap limit, so a hostile input against a careless pattern
@@ -254,6 +285,7 @@ enum pol_xlate_verdict {
 	POL_XLATE_NO_RULE,     /* no pattern matched */
 	POL_XLATE_BAD_CAPTURE, /* a group inserted a forbidden character */
 	POL_XLATE_BAD_URI,     /* the result is not a SIP/SIPS URI without headers */
+	POL_XLATE_BAD_ESCAPE,  /* the result has a %-escape the canonical form refuses */
 	POL_XLATE_TOO_LONG,    /* the result does not fit the output buffer */
 	POL_XLATE_LIMIT,       /* a pattern hit its match limit */
 	POL_XLATE_DENIED,      /* the URI matches a deny pattern */
@@ -277,11 +309,14 @@ int pol_xlate_compile(const char *const *patterns, const char *const *outputs, s
 		      size_t *bad_index, char *err, size_t errlen);
 
 /* Translate input through the rules (no allow / deny). On POL_XLATE_OK the
- * URI is written to out (NUL-terminated); otherwise out is untouched. */
+ * URI, in canonical form, is written to out (NUL-terminated); otherwise out
+ * is untouched. */
 enum pol_xlate_verdict pol_xlate_translate(const struct pol_xlate *x, const char *input, char *out, size_t cap);
 
 /* Allow / deny check of an already translated URI: POL_XLATE_OK,
- * POL_XLATE_DENIED, POL_XLATE_NOT_ALLOWED or POL_XLATE_LIMIT. */
+ * POL_XLATE_DENIED, POL_XLATE_NOT_ALLOWED or POL_XLATE_LIMIT. A URI that is
+ * not in canonical form is refused (POL_XLATE_BAD_URI, or the verdict of
+ * pol_sip_uri_canon), so the string judged is the string used. */
 enum pol_xlate_verdict pol_xlate_check(const struct pol_xlate *x, const char *uri);
 
 /* pol_xlate_translate then pol_xlate_check; out written only on OK. */
@@ -292,6 +327,23 @@ const char *pol_xlate_reason(enum pol_xlate_verdict v);
 
 /* True when uri is a sip:/sips: URI as described above (no headers). */
 bool pol_sip_uri_ok(const char *uri);
+
+/* Write uri's canonical form (see above) to out (cap bytes, NUL included).
+ * POL_XLATE_OK, POL_XLATE_BAD_URI (not a SIP URI, malformed escape, a
+ * spelling that is refused), POL_XLATE_BAD_ESCAPE or POL_XLATE_TOO_LONG;
+ * out written only on POL_XLATE_OK. Idempotent: the canonical form of a
+ * canonical URI is itself. Pure, thread-safe. */
+enum pol_xlate_verdict pol_sip_uri_canon(const char *uri, char *out, size_t cap);
+
+/* The key a per-initiator limit counts a canonical URI under: "user@host"
+ * (or "host"), without the scheme, password, port and parameters: the
+ * password and most parameters do not change which phone rings, so they
+ * must not buy a fresh budget; the ports of one host share theirs, which
+ * is stricter, never looser. "sip:rtcarol:x@pbx", "sips:rtcarol@pbx:5061;
+ * transport=tls" and "sip:rtcarol@pbx" are one initiator, "rtcarol@pbx".
+ * 0, EINVAL (uri not canonical) or ENOSPC (cap too small); out written
+ * only on 0. Pure, thread-safe. */
+int pol_sip_uri_limit_key(const char *uri, char *out, size_t cap);
 
 /* NULL-safe. */
 void pol_xlate_free(struct pol_xlate *x);

@@ -485,6 +485,327 @@ static bool append(char *out, size_t cap, size_t *n, const char *s, size_t len)
 	return true;
 }
 
+/* ---- canonical form ------------------------------------------------------ */
+
+/* Every SIP URI the rules produce is rewritten to one spelling before the
+ * allow / deny patterns and the limits see it, and that spelling is what
+ * the SIP engine is given (see policy.h for the rules). Sofia-SIP decodes
+ * escapes of unreserved characters itself (url_d), so without this the
+ * patterns would judge "%39..." while the wire carried "9...". */
+
+#define CANON_MAX 2048 /* pol_sip_uri_ok's cap */
+
+static unsigned hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return (unsigned)(c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (unsigned)(c - 'a' + 10);
+	return (unsigned)(c - 'A' + 10);
+}
+
+static char lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+static char upper(char c)
+{
+	return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+}
+
+static bool is_visual_sep(char c)
+{
+	return c == '-' || c == '.' || c == '(' || c == ')';
+}
+
+/* Canonicalise the escapes of s[0..len) into out: an escape of an unreserved
+ * character becomes that character; "%23" ('#') is kept, in upper case, when
+ * keep_hash; any other escape is POL_XLATE_BAD_ESCAPE and a '%' not followed
+ * by two hex digits POL_XLATE_BAD_URI. fold lower-cases the result. */
+static enum pol_xlate_verdict canon_escapes(const char *s, size_t len, bool keep_hash, bool fold, char *out, size_t cap,
+					    size_t *n)
+{
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (c == '%') {
+			if (len - i < 3 || !is_hex((unsigned char)s[i + 1]) || !is_hex((unsigned char)s[i + 2]))
+				return POL_XLATE_BAD_URI;
+			unsigned char d =
+			    (unsigned char)(hexval((unsigned char)s[i + 1]) << 4 | hexval((unsigned char)s[i + 2]));
+			i += 2;
+			if (d == '#' && keep_hash) {
+				if (!append(out, cap, n, "%23", 3))
+					return POL_XLATE_TOO_LONG;
+				continue;
+			}
+			if (!is_unreserved(d))
+				return POL_XLATE_BAD_ESCAPE;
+			c = (char)d;
+		}
+		if (fold)
+			c = lower(c);
+		if (!append(out, cap, n, &c, 1))
+			return POL_XLATE_TOO_LONG;
+	}
+	return 0;
+}
+
+/* True when p[0..len) with the visual separators removed is +? then one or
+ * more of 0-9 * # ("%23"), with at least one digit. */
+static bool telephone_number(const char *p, size_t len)
+{
+	bool digit = false;
+	bool first = true;
+	for (size_t i = 0; i < len; i++) {
+		char c = p[i];
+		if (is_visual_sep(c))
+			continue;
+		if (c == '+' && first) {
+			first = false;
+			continue;
+		}
+		first = false;
+		if (c >= '0' && c <= '9') {
+			digit = true;
+			continue;
+		}
+		if (c == '*')
+			continue;
+		if (c == '%' && len - i >= 3 && p[i + 1] == '2' && p[i + 2] == '3') {
+			i += 2;
+			continue;
+		}
+		return false;
+	}
+	return digit;
+}
+
+static enum pol_xlate_verdict canon_host(const char *s, size_t len, char *out, size_t cap, size_t *n)
+{
+	if (s[0] == '[') {
+		char tmp[INET6_ADDRSTRLEN];
+		unsigned char a[16];
+		if (len - 2 >= sizeof(tmp))
+			return POL_XLATE_BAD_URI;
+		memcpy(tmp, s + 1, len - 2);
+		tmp[len - 2] = '\0';
+		if (inet_pton(AF_INET6, tmp, a) != 1 || !inet_ntop(AF_INET6, a, tmp, sizeof(tmp)))
+			return POL_XLATE_BAD_URI;
+		if (!append(out, cap, n, "[", 1) || !append(out, cap, n, tmp, strlen(tmp)) ||
+		    !append(out, cap, n, "]", 1))
+			return POL_XLATE_TOO_LONG;
+		return 0;
+	}
+	/* "pbx." and "pbx" may resolve differently (search domains); "010.0.0.1"
+	 * is 8.0.0.1 to inet_aton: neither is guessed */
+	if (s[len - 1] == '.')
+		return POL_XLATE_BAD_URI;
+	for (size_t i = 0; i < len; i++) {
+		bool start = i == 0 || s[i - 1] == '.';
+		if (start && s[i] == '0' && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9') {
+			/* a leading zero in an all-numeric label */
+			size_t k = i;
+			while (k < len && s[k] != '.' && s[k] >= '0' && s[k] <= '9')
+				k++;
+			if (k == len || s[k] == '.')
+				return POL_XLATE_BAD_URI;
+		}
+		char c = lower(s[i]);
+		if (!append(out, cap, n, &c, 1))
+			return POL_XLATE_TOO_LONG;
+	}
+	return 0;
+}
+
+struct canon_param {
+	size_t off, len; /* in the canonical parameter buffer, without the ';' */
+	size_t nlen;     /* name length */
+};
+
+enum pol_xlate_verdict pol_sip_uri_canon(const char *uri, char *out, size_t cap)
+{
+	if (!out || cap == 0)
+		return POL_XLATE_BAD_INPUT;
+	if (!pol_sip_uri_ok(uri))
+		return POL_XLATE_BAD_URI;
+	enum pol_xlate_verdict v = POL_XLATE_OK;
+	size_t len = strlen(uri);
+	const char *end = uri + len;
+	bool sips = lower(uri[3]) == 's';
+	const char *p = uri + (sips ? 5 : 4);
+
+	/* the parameters first: user=phone decides how the user part reads */
+	char pbuf[CANON_MAX + 1];
+	size_t pn = 0;
+	struct canon_param prm[CANON_MAX / 2];
+	size_t nprm = 0;
+	bool user_phone = false;
+	const char *at = strchr(p, '@');
+	const char *hp = at ? at + 1 : p;
+	const char *semi = strchr(hp, ';');
+	const char *hpend = semi ? semi : end;
+	for (const char *q = hpend; q < end;) {
+		q++; /* the ';' */
+		const char *next = strchr(q, ';');
+		const char *qend = next ? next : end;
+		const char *eq = memchr(q, '=', (size_t)(qend - q));
+		struct canon_param *cp = &prm[nprm];
+		cp->off = pn;
+		v = canon_escapes(q, (size_t)((eq ? eq : qend) - q), false, true, pbuf, sizeof(pbuf), &pn);
+		if (v)
+			return v;
+		cp->nlen = pn - cp->off;
+		if (eq) {
+			if (!append(pbuf, sizeof(pbuf), &pn, "=", 1))
+				return POL_XLATE_TOO_LONG;
+			v = canon_escapes(eq + 1, (size_t)(qend - eq - 1), false, true, pbuf, sizeof(pbuf), &pn);
+			if (v)
+				return v;
+		}
+		cp->len = pn - cp->off;
+		/* ";user=phone;user=ip": which one a peer honours is a guess */
+		for (size_t k = 0; k < nprm; k++) {
+			if (prm[k].nlen == cp->nlen && memcmp(pbuf + prm[k].off, pbuf + cp->off, cp->nlen) == 0)
+				return POL_XLATE_BAD_URI;
+		}
+		if (cp->len == 10 && memcmp(pbuf + cp->off, "user=phone", 10) == 0)
+			user_phone = true;
+		nprm++;
+		q = qend;
+	}
+
+	char buf[CANON_MAX + 1];
+	size_t n = 0;
+	if (!append(buf, sizeof(buf), &n, sips ? "sips:" : "sip:", sips ? 5 : 4))
+		return POL_XLATE_TOO_LONG;
+	if (at) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		const char *uend = colon ? colon : at;
+		char ubuf[CANON_MAX + 1];
+		size_t un = 0;
+		v = canon_escapes(p, (size_t)(uend - p), true, false, ubuf, sizeof(ubuf), &un);
+		if (v)
+			return v;
+		/* the number is the part before any ";isub=", ";ext=" ... */
+		const char *usemi = memchr(ubuf, ';', un);
+		size_t numlen = usemi ? (size_t)(usemi - ubuf) : un;
+		if (user_phone || telephone_number(ubuf, numlen)) {
+			size_t kept = 0;
+			for (size_t i = 0; i < numlen; i++) {
+				if (!is_visual_sep(ubuf[i]))
+					ubuf[kept++] = ubuf[i];
+			}
+			if (kept == 0)
+				return POL_XLATE_BAD_URI;
+			memmove(ubuf + kept, ubuf + numlen, un - numlen);
+			un -= numlen - kept;
+		}
+		if (!append(buf, sizeof(buf), &n, ubuf, un))
+			return POL_XLATE_TOO_LONG;
+		if (colon) {
+			if (!append(buf, sizeof(buf), &n, ":", 1))
+				return POL_XLATE_TOO_LONG;
+			v = canon_escapes(colon + 1, (size_t)(at - colon - 1), false, false, buf, sizeof(buf), &n);
+			if (v)
+				return v;
+		}
+		if (!append(buf, sizeof(buf), &n, "@", 1))
+			return POL_XLATE_TOO_LONG;
+	}
+
+	/* host[:port], split as pol_sip_uri_ok did */
+	const char *hend = hpend;
+	if (*hp == '[') {
+		hend = (const char *)memchr(hp, ']', (size_t)(hpend - hp)) + 1;
+	} else {
+		const char *c = memchr(hp, ':', (size_t)(hpend - hp));
+		if (c)
+			hend = c;
+	}
+	v = canon_host(hp, (size_t)(hend - hp), buf, sizeof(buf), &n);
+	if (v)
+		return v;
+	if (hend < hpend) {
+		int64_t port;
+		char pt[8];
+		if (ch_parse_i64(hend + 1, (size_t)(hpend - hend - 1), 1, 65535, &port) != 0 ||
+		    ch_fmt(pt, sizeof(pt), ":%d", (int)port) != 0)
+			return POL_XLATE_BAD_URI;
+		if (!append(buf, sizeof(buf), &n, pt, strlen(pt)))
+			return POL_XLATE_TOO_LONG;
+	}
+	for (size_t k = 0; k < nprm; k++) {
+		if (!append(buf, sizeof(buf), &n, ";", 1) ||
+		    !append(buf, sizeof(buf), &n, pbuf + prm[k].off, prm[k].len))
+			return POL_XLATE_TOO_LONG;
+	}
+	if (n >= cap)
+		return POL_XLATE_TOO_LONG;
+	memcpy(out, buf, n);
+	out[n] = '\0';
+	return POL_XLATE_OK;
+}
+
+int pol_sip_uri_limit_key(const char *uri, char *out, size_t cap)
+{
+	if (!uri || !out || cap == 0)
+		return EINVAL;
+	char canon[CANON_MAX + 1];
+	if (pol_sip_uri_canon(uri, canon, sizeof(canon)) != POL_XLATE_OK || strcmp(canon, uri) != 0)
+		return EINVAL;
+	const char *p = strchr(canon, ':') + 1; /* past the scheme */
+	const char *at = strchr(p, '@');
+	const char *user_end = at;
+	const char *host = p;
+	if (at) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		if (colon)
+			user_end = colon; /* the password does not choose the phone */
+		host = at + 1;
+	}
+	const char *host_end = host[0] == '[' ? strchr(host, ']') + 1 : host + strcspn(host, ":;");
+	size_t ulen = at ? (size_t)(user_end - p) : 0;
+	size_t hlen = (size_t)(host_end - host);
+	size_t n = ulen + (at ? 1 : 0) + hlen;
+	if (n >= cap)
+		return ENOSPC;
+	memcpy(out, p, ulen);
+	if (at)
+		out[ulen] = '@';
+	memcpy(out + ulen + (at ? 1 : 0), host, hlen);
+	out[n] = '\0';
+	return 0;
+}
+
+/* The translation's input gets the same escape decoding before the patterns
+ * see it, so a rule reads "9001234567" however it was spelt. Escapes that
+ * cannot be decoded are only upper-cased here: if a rule copies one into
+ * the URI, pol_sip_uri_canon refuses it there. */
+static void canon_input(const char *in, size_t len, char *out, size_t *outlen)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = in[i];
+		if (c == '%' && len - i >= 3 && is_hex((unsigned char)in[i + 1]) && is_hex((unsigned char)in[i + 2])) {
+			unsigned char d =
+			    (unsigned char)(hexval((unsigned char)in[i + 1]) << 4 | hexval((unsigned char)in[i + 2]));
+			if (is_unreserved(d)) {
+				out[n++] = (char)d;
+			} else {
+				out[n++] = '%';
+				out[n++] = upper(in[i + 1]);
+				out[n++] = upper(in[i + 2]);
+			}
+			i += 2;
+			continue;
+		}
+		out[n++] = c;
+	}
+	out[n] = '\0';
+	*outlen = n;
+}
+
 enum pol_xlate_verdict pol_xlate_translate(const struct pol_xlate *x, const char *input, char *out, size_t cap)
 {
 	if (!x || !input || !out || cap == 0)
@@ -492,6 +813,10 @@ enum pol_xlate_verdict pol_xlate_translate(const struct pol_xlate *x, const char
 	size_t len = strnlen(input, POL_XLATE_INPUT_MAX + 1);
 	if (len == 0 || len > POL_XLATE_INPUT_MAX || !input_ok((const unsigned char *)input, len))
 		return POL_XLATE_BAD_INPUT;
+
+	char cin[POL_XLATE_INPUT_MAX + 1];
+	canon_input(input, len, cin, &len);
+	input = cin;
 
 	enum pol_xlate_verdict v = POL_XLATE_NO_RULE;
 	pcre2_match_data *md = pcre2_match_data_create(10, NULL);
@@ -548,12 +873,9 @@ enum pol_xlate_verdict pol_xlate_translate(const struct pol_xlate *x, const char
 			}
 		}
 		buf[n] = '\0';
-		if (!pol_sip_uri_ok(buf)) {
-			v = POL_XLATE_BAD_URI;
-			goto out;
-		}
-		memcpy(out, buf, n + 1);
-		v = POL_XLATE_OK;
+		/* what goes on the wire, and all the allow / deny patterns and the
+		 * limits ever see: the canonical form */
+		v = pol_sip_uri_canon(buf, out, cap);
 		goto out;
 	}
 out:
@@ -569,7 +891,14 @@ enum pol_xlate_verdict pol_xlate_check(const struct pol_xlate *x, const char *ur
 	size_t len = strlen(uri);
 	if (!input_ok((const unsigned char *)uri, len))
 		return POL_XLATE_BAD_INPUT;
-	enum pol_xlate_verdict v = POL_XLATE_OK;
+	/* judge only a URI that is already canonical, so that the string judged
+	 * is the string the caller goes on to use */
+	char canon[CANON_MAX + 1];
+	enum pol_xlate_verdict v = pol_sip_uri_canon(uri, canon, sizeof(canon));
+	if (v != POL_XLATE_OK)
+		return v;
+	if (strcmp(canon, uri) != 0)
+		return POL_XLATE_BAD_URI;
 	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
 	if (!md)
 		return POL_XLATE_LIMIT;
@@ -628,6 +957,9 @@ const char *pol_xlate_reason(enum pol_xlate_verdict v)
 		return "address contains a character not allowed in a translated part";
 	case POL_XLATE_BAD_URI:
 		return "translation does not give a valid SIP URI";
+	case POL_XLATE_BAD_ESCAPE:
+		return "address contains a %-escape that is not accepted (only escapes of unreserved characters, "
+		       "and %23 in the user part)";
 	case POL_XLATE_TOO_LONG:
 		return "translated URI too long";
 	case POL_XLATE_LIMIT:

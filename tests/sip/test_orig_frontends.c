@@ -63,6 +63,7 @@ struct opts {
 	const char *cb_allow; /* libconfig list body */
 	bool tls_basic;       /* http over TLS with auth = "basic" */
 	int sip_tls_port;     /* originator.tls_listen on this port, certificates in @DIR@/sipcerts */
+	bool catch_all;       /* a third rule, the README's ^(.*)$ -> sip:$1@127.0.0.1 */
 };
 
 static void start(const struct opts *o)
@@ -83,6 +84,7 @@ static void start(const struct opts *o)
 	    "  translations = (\n"
 	    "    { pattern = \"^(\\\\d{10})$\"; output = \"sip:$1@127.0.0.1\"; },\n"
 	    "    { pattern = \"^(sip:[a-z0-9]+@127\\\\.0\\\\.0\\\\.1:\\\\d+)$\"; output = \"$1\"; }\n"
+	    "%s"
 	    "  );\n"
 	    "  destinations = { deny = [ \"^sip:(900|976)\" ]; };\n"
 	    "  timers = { ring_timeout_s = 10; refer_notify_timeout_s = 5; reinvite_timeout_s = 3; max_call_s = 60; "
@@ -95,6 +97,7 @@ static void start(const struct opts *o)
 	    "  keep_ended_s = 600;\n"
 	    "%s"
 	    "};\n",
+	    o->catch_all ? "   ,{ pattern = \"^(.*)$\"; output = \"sip:$1@127.0.0.1\"; }\n" : "",
 	    o->concurrent ? o->concurrent : 20, o->per_initiator ? o->per_initiator : 100,
 	    o->algo ? o->algo : "SHA-256",
 	    o->tls_basic ? "auth = \"basic\"; tls = { cert = \"@DIR@/cert.pem\"; key = \"@DIR@/key.pem\"; };" : "",
@@ -1039,6 +1042,115 @@ static void case_reload(void)
 	stop();
 }
 
+/* Policy judges the URI that goes on the wire, in canonical form (the
+ * security issue "deny list and per-initiator limit evaded by spelling"),
+ * with the README's own catch-all rule ^(.*)$ -> sip:$1@127.0.0.1 and deny
+ * ^sip:(900|976). */
+static void case_canonical(void)
+{
+	struct opts o = {.per_initiator = 2, .catch_all = true};
+	start(&o);
+	const char *J = "application/json";
+	struct sipp_peer a;
+	char ini[128], body[512];
+	CHECK(peer_start(&a, "refer", "uas_refer.xml", "-set", "n1", "180", "-set", "n2", "200", NULL));
+	peer_uri(&a, "rtcarol", ini, sizeof ini);
+	/* every spelling of a 900 number is refused 403 before any SIP is sent */
+	static const char *const denied[] = {
+	    "%39001234567",  "%3900%31234567", "9%2D001234567",     "9-001234567",
+	    "(900)123-4567", "9.001.234.567",  "%28976%29123.4567",
+	};
+	for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
+		(void)ch_fmt(body, sizeof body, "{\"initiator\":\"%s\",\"destination\":\"%s\"}", ini, denied[i]);
+		expect_status(A_DIGEST, "POST", "/v1/calls", J, body, 403, "destination: destination denied");
+	}
+	/* escapes without one safe spelling: 400 */
+	static const char *const refused[] = {
+	    "%2B19001234567", "%2539001234567", "x%3Bmaddr=evil", "x%00", "x%4", "x%zz"};
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		(void)ch_fmt(body, sizeof body, "{\"initiator\":\"%s\",\"destination\":\"%s\"}", ini, refused[i]);
+		expect_status(A_DIGEST, "POST", "/v1/calls", J, body, 400, "destination: ");
+	}
+	/* a 900 initiator, spelt with escapes, is denied too */
+	expect_status(A_DIGEST, "POST", "/v1/calls", J,
+		      "{\"initiator\":\"%39005551234\",\"destination\":\"9055551234\"}", 403, "initiator");
+	/* the XML port: the same verdict */
+	int fd = xml_connect();
+	if (fd >= 0) {
+		struct ch_buf acc;
+		ch_buf_init(&acc, 1 << 20);
+		char rq[512];
+		(void)ch_fmt(rq, sizeof rq,
+			     "<ClickToCall><Request><Initiator>%s</Initiator><Destination>%%39001234567</Destination>"
+			     "</Request></ClickToCall>\n",
+			     ini);
+		xml_send(fd, rq);
+		xml_read(fd, &acc, 1, 5000, NULL);
+		CHECK(ch_buf_nul(&acc) == 0);
+		CHECK_MSG(acc.data &&
+			      strstr(acc.data, "<Result Code=\"403\">destination: destination denied by policy"),
+			  "%s", acc.data ? acc.data : "");
+		ch_buf_free(&acc);
+		close(fd);
+	}
+
+	/* a call that is placed: the answer, the call record and the REFER all
+	 * carry the canonical URIs (uas_refer.xml checks Refer-To
+	 * <sip:9055551234@127.0.0.1> and the display name 9055551234) */
+	(void)ch_fmt(body, sizeof body,
+		     "{\"initiator\":\"sip:rt%%63arol@127.0.0.1:%d\",\"destination\":\"(905)555-1234\"}", a.port);
+	struct resp r = req(A_DIGEST, "POST", "/v1/calls", J, body);
+	CHECK_MSG(r.status == 202, "%ld %s", r.status, r.body);
+	json_t *j = resp_json(&r);
+	uint64_t id = (uint64_t)json_integer_value(json_object_get(j, "id"));
+	CHECK_STR(sv(json_object_get(j, "translated_initiator")), ini);
+	CHECK_STR(sv(json_object_get(j, "translated_destination")), "sip:9055551234@127.0.0.1");
+	json_decref(j);
+	resp_free(&r);
+	j = wait_result(id, 20000);
+	CHECK_MSG(j != NULL, "call %llu has no result", (unsigned long long)id);
+	if (j) {
+		CHECK_STR(sv(json_object_get(j, "state")), "transferred");
+		json_t *legs = json_object_get(j, "legs");
+		CHECK_STR(sv(json_object_get(json_object_get(legs, "initiator"), "uri")), ini);
+		CHECK_STR(sv(json_object_get(json_object_get(legs, "destination"), "uri")), "sip:9055551234@127.0.0.1");
+		json_decref(j);
+	}
+	CHECK(sipp_peer_wait(&a, 15000));
+	/* the phone saw one INVITE, ours, and never a 900 number */
+	char *msgs = NULL;
+	size_t mlen = 0;
+	CHECK(ch_read_file(a.msgs, 1 << 24, &msgs, &mlen) == 0);
+	if (msgs) {
+		CHECK_MSG(count(msgs, "\nINVITE sip:") + (strncmp(msgs, "INVITE sip:", 11) == 0) == 1, "%s", msgs);
+		CHECK_MSG(strstr(msgs, "Refer-To: <sip:9055551234@127.0.0.1>") != NULL, "%s", msgs);
+		CHECK(strstr(msgs, "9001234567") == NULL && strstr(msgs, "%39") == NULL && strstr(msgs, "%63") == NULL);
+		free(msgs);
+	}
+
+	/* per initiator (2 a minute): rt%63arol used one of rtcarol's; the plain
+	 * spelling takes the second (the phone is gone: it fails fast), and
+	 * the escaped spelling is then refused instead of starting afresh */
+	(void)ch_fmt(body, sizeof body, "{\"initiator\":\"%s\",\"destination\":\"9055551234\"}", ini);
+	uint64_t id2 = post_call(body, 202);
+	j = wait_result(id2, 40000);
+	CHECK(j != NULL);
+	json_decref(j);
+	(void)ch_fmt(body, sizeof body,
+		     "{\"initiator\":\"sip:rt%%63arol@127.0.0.1:%d\",\"destination\":\"9055551234\"}", a.port);
+	expect_status(A_DIGEST, "POST", "/v1/calls", J, body, 429, "initiator");
+	(void)ch_fmt(body, sizeof body,
+		     "{\"initiator\":\"sip:%%72%%74carol@127.0.0.1:%d\",\"destination\":\"9055551234\"}", a.port);
+	expect_status(A_DIGEST, "POST", "/v1/calls", J, body, 429, "initiator");
+	/* nor do a password or another port of the same host (the limit counts
+	 * user@host): "rtcarol:pw" -> sip:rtcarol:pw@127.0.0.1 */
+	expect_status(A_DIGEST, "POST", "/v1/calls", J, "{\"initiator\":\"rtcarol:pw\",\"destination\":\"9055551234\"}",
+		      429, "initiator");
+	expect_status(A_DIGEST, "POST", "/v1/calls", J, "{\"initiator\":\"rtcarol\",\"destination\":\"9055551234\"}",
+		      429, "initiator");
+	stop();
+}
+
 /* SIP over TLS: the listener presents agent.pem, which verifies against the CA in cafile.pem. */
 static void case_sip_tls(void)
 {
@@ -1089,6 +1201,7 @@ int main(int argc, char **argv)
 	    {"unanswered_challenge", case_unanswered_challenge},
 	    {"reload", case_reload},
 	    {"sip_tls", case_sip_tls},
+	    {"canonical", case_canonical},
 	};
 	bool found = false;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

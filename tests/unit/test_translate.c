@@ -49,7 +49,8 @@ static void test_manual_example(void)
 	static const struct xcase t[] = {
 	    {"9055551234", POL_XLATE_OK, "sip:9055551234@sipdomain.com"},
 	    {"scott", POL_XLATE_OK, "sip:scott@sipdomain.com"},
-	    {"+1-905-555", POL_XLATE_OK, "sip:+1-905-555@sipdomain.com"},
+	    /* a telephone number loses its visual separators (canonical form) */
+	    {"+1-905-555", POL_XLATE_OK, "sip:+1905555@sipdomain.com"},
 	    /* injection attempts: parameters, headers, second host, display names */
 	    {"9055551234;transport=tcp", POL_XLATE_BAD_CAPTURE, NULL},
 	    {"9055551234?Route=<sip:evil>", POL_XLATE_BAD_CAPTURE, NULL},
@@ -62,7 +63,8 @@ static void test_manual_example(void)
 	    {"a\r\nVia: x", POL_XLATE_BAD_INPUT, NULL},
 	    {"x:y", POL_XLATE_OK, "sip:x:y@sipdomain.com"}, /* user:password is URI syntax */
 	    {"x/y", POL_XLATE_OK, "sip:x/y@sipdomain.com"},
-	    {"x%3btransport=tcp", POL_XLATE_OK, "sip:x%3btransport=tcp@sipdomain.com"},
+	    /* Sofia decodes %3b in a user part to ';': an escape of a reserved character is refused */
+	    {"x%3btransport=tcp", POL_XLATE_BAD_ESCAPE, NULL},
 	    {"x%zz", POL_XLATE_BAD_URI, NULL},
 	    {"caf\xc3\xa9", POL_XLATE_BAD_URI, NULL},    /* valid UTF-8, not URI syntax */
 	    {"\xc3\x28", POL_XLATE_BAD_INPUT, NULL},     /* invalid UTF-8 */
@@ -200,6 +202,239 @@ static void test_bad_results(void)
 	pol_xlate_free(x);
 }
 
+/* The issue's shapes, with the README's own pieces: ^(.*)$ -> sip:$1@pbx,
+ * deny ^sip:(900|976). Every spelling of a 900 number is denied. */
+static void test_canonical_deny(void)
+{
+	const char *pat[] = {"^(.*)$"};
+	const char *outp[] = {"sip:$1@pbx"};
+	const char *deny[] = {"^sip:(900|976)"};
+	struct pol_xlate *x = mk(pat, outp, 1, NULL, 0, false, deny, 1);
+	if (!x)
+		return;
+	static const struct xcase t[] = {
+	    {"9001234567", POL_XLATE_DENIED, NULL},
+	    {"%39001234567", POL_XLATE_DENIED, NULL},
+	    {"%3900%31234567", POL_XLATE_DENIED, NULL},
+	    {"9%2D001234567", POL_XLATE_DENIED, NULL},
+	    {"9%2d001234567", POL_XLATE_DENIED, NULL},
+	    {"9-001234567", POL_XLATE_DENIED, NULL},
+	    {"(900)1234567", POL_XLATE_DENIED, NULL},
+	    {"(900)123-4567", POL_XLATE_DENIED, NULL},
+	    {"%28900%29123-4567", POL_XLATE_DENIED, NULL},
+	    {"9.001.234.567", POL_XLATE_DENIED, NULL},
+	    {"9%2E001%2e234.567", POL_XLATE_DENIED, NULL},
+	    {"976-123-4567", POL_XLATE_DENIED, NULL},
+	    /* a space cannot be captured, and cannot be escaped in either */
+	    {"(900) 123-4567", POL_XLATE_BAD_CAPTURE, NULL},
+	    {"(900)%20123-4567", POL_XLATE_BAD_ESCAPE, NULL},
+	    /* escapes that have no safe single spelling are refused, not guessed */
+	    {"%2B19001234567", POL_XLATE_BAD_ESCAPE, NULL}, /* '+' is reserved */
+	    {"%2539001234567", POL_XLATE_BAD_ESCAPE, NULL}, /* no double decoding */
+	    {"x%00", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"x%0a", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"x%0D%0AVia:x", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"x%7f", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"x%40evil.com", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"x%3a", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"x%3B", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"x%3F", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"x%2f", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"x%22", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"x%3C", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"caf%c3%a9", POL_XLATE_BAD_ESCAPE, NULL}, /* valid UTF-8, still not one spelling */
+	    {"x%c3%28", POL_XLATE_BAD_ESCAPE, NULL},   /* invalid UTF-8 */
+	    {"x%ff", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"x%4", POL_XLATE_BAD_URI, NULL},
+	    {"x%", POL_XLATE_BAD_URI, NULL},
+	    {"x%zz", POL_XLATE_BAD_URI, NULL},
+	    {"x%%41", POL_XLATE_BAD_URI, NULL},
+	    /* what is let through is shown, judged and placed in canonical form */
+	    {"rt%63arol", POL_XLATE_OK, "sip:rtcarol@pbx"},
+	    {"rt%43arol", POL_XLATE_OK, "sip:rtCarol@pbx"}, /* the user part keeps its case */
+	    {"%41lice", POL_XLATE_OK, "sip:Alice@pbx"},
+	    {"alice.smith", POL_XLATE_OK, "sip:alice.smith@pbx"}, /* not a number: '.' kept */
+	    {"1-800-FLOWERS", POL_XLATE_OK, "sip:1-800-FLOWERS@pbx"},
+	    {"905-555-1234", POL_XLATE_OK, "sip:9055551234@pbx"},
+	    {"(905)%20555", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"+1(905)555.1234", POL_XLATE_OK, "sip:+19055551234@pbx"},
+	    {"*21%23", POL_XLATE_OK, "sip:*21%23@pbx"},
+	    {"*21%2a%23", POL_XLATE_OK, "sip:*21*%23@pbx"},
+	    {"%7e%5f%21%27", POL_XLATE_OK, "sip:~_!'@pbx"},
+	    {"9+001234567", POL_XLATE_OK, "sip:9+001234567@pbx"}, /* '+' inside: not a number */
+	};
+	run_table("canonical-deny", x, t, sizeof(t) / sizeof(t[0]));
+
+	/* check judges canonical URIs only: never a spelling the engine would change */
+	CHECK(pol_xlate_check(x, "sip:9001234567@pbx") == POL_XLATE_DENIED);
+	CHECK(pol_xlate_check(x, "sip:%39001234567@pbx") == POL_XLATE_BAD_URI);
+	CHECK(pol_xlate_check(x, "SIP:5551234567@pbx") == POL_XLATE_BAD_URI);
+	CHECK(pol_xlate_check(x, "sip:555-123-4567@pbx") == POL_XLATE_BAD_URI);
+	CHECK(pol_xlate_check(x, "sip:5551234567@pbx") == POL_XLATE_OK);
+	CHECK(pol_xlate_check(x, "sip:x%3b@pbx") == POL_XLATE_BAD_ESCAPE);
+	pol_xlate_free(x);
+}
+
+/* The input is escape-decoded before the patterns: a rule written for ten
+ * digits sees ten digits, and a template cannot be fed a spelling that
+ * turns into something else. */
+static void test_canonical_input(void)
+{
+	const char *pat[] = {"^900", "^(\\d{10})$", "^((?i:sips?):[^@]+@[A-Za-z0-9.-]+)$"};
+	const char *outp[] = {"sip:blocked@nowhere.example", "sip:$1@PBX.Example.com", "$1"};
+	const char *allow[] = {"^sip:\\d{10}@pbx\\.example\\.com$", "^sips?:[a-z]+@sipdomain\\.com$"};
+	const char *deny[] = {"^sip:(900|976)"};
+	struct pol_xlate *x = mk(pat, outp, 3, allow, 2, true, deny, 1);
+	if (!x)
+		return;
+	static const struct xcase t[] = {
+	    {"%39001234567", POL_XLATE_NOT_ALLOWED, NULL}, /* rule 1 saw 900 */
+	    {"9%30%301234567", POL_XLATE_NOT_ALLOWED, NULL},
+	    {"905%35551234", POL_XLATE_OK, "sip:9055551234@pbx.example.com"},
+	    {"9055551234", POL_XLATE_OK, "sip:9055551234@pbx.example.com"},
+	    {"SIP:scott@SipDomain.COM", POL_XLATE_OK, "sip:scott@sipdomain.com"},
+	    {"sip:sc%6Ftt@sipdomain.com", POL_XLATE_OK, "sip:scott@sipdomain.com"},
+	    {"SIPS:scott@sipdomain.com", POL_XLATE_OK, "sips:scott@sipdomain.com"},
+	    {"sip:%39001234567@pbx.example.com", POL_XLATE_DENIED, NULL},
+	    {"Sip:976-123-4567@pbx.example.com", POL_XLATE_DENIED, NULL},
+	    {"sip:scott%40evil.com@sipdomain.com", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"sip:scott@evil.com", POL_XLATE_NOT_ALLOWED, NULL},
+	};
+	run_table("canonical-input", x, t, sizeof(t) / sizeof(t[0]));
+	pol_xlate_free(x);
+}
+
+struct ccase {
+	const char *in;
+	enum pol_xlate_verdict want;
+	const char *out;
+};
+
+/* pol_sip_uri_canon on its own: every part of the URI. */
+static void test_canonical_uri(void)
+{
+	static const struct ccase t[] = {
+	    {"sip:a@b.example", POL_XLATE_OK, "sip:a@b.example"},
+	    {"SIP:a@PBX.Example", POL_XLATE_OK, "sip:a@pbx.example"},
+	    {"SiPs:A@B.Example", POL_XLATE_OK, "sips:A@b.example"},
+	    {"sip:PBX.Example", POL_XLATE_OK, "sip:pbx.example"},
+	    {"sip:%39001234567@pbx", POL_XLATE_OK, "sip:9001234567@pbx"},
+	    {"sip:9%2d001%2E234%2e567@pbx", POL_XLATE_OK, "sip:9001234567@pbx"},
+	    {"sip:(900)123-4567@pbx", POL_XLATE_OK, "sip:9001234567@pbx"},
+	    {"sip:00%31@h.example", POL_XLATE_OK, "sip:001@h.example"},
+	    {"sip:%2a%23@h.example", POL_XLATE_OK, "sip:*%23@h.example"},
+	    {"sip:1-2%23@h.example", POL_XLATE_OK, "sip:12%23@h.example"},
+	    {"sip:-@h.example", POL_XLATE_OK, "sip:-@h.example"},
+	    {"sip:a.b-c@h.example", POL_XLATE_OK, "sip:a.b-c@h.example"},
+	    /* user=phone: the number part (before ';') loses its separators */
+	    {"sip:+1-212-555-1212:1234@gateway.com;user=phone", POL_XLATE_OK,
+	     "sip:+12125551212:1234@gateway.com;user=phone"},
+	    {"sip:+1-212-555-1212;ext=22-3@gw.example;user=phone", POL_XLATE_OK,
+	     "sip:+12125551212;ext=22-3@gw.example;user=phone"},
+	    {"sip:9-00@h.example;user=%70hone", POL_XLATE_OK, "sip:900@h.example;user=phone"},
+	    {"sip:9-00@h.example;USER=Phone", POL_XLATE_OK, "sip:900@h.example;user=phone"},
+	    {"sip:a-b@h.example;user=phone", POL_XLATE_OK, "sip:ab@h.example;user=phone"},
+	    {"sip:-.-@h.example;user=phone", POL_XLATE_BAD_URI, NULL},
+	    /* parameters: lower case, order kept, no repeats */
+	    {"sip:a@h.example;transport=TCP;Lr", POL_XLATE_OK, "sip:a@h.example;transport=tcp;lr"},
+	    {"sip:a@h.example;maddr=[::1]", POL_XLATE_OK, "sip:a@h.example;maddr=[::1]"},
+	    {"sip:a@h.example;x=%61", POL_XLATE_OK, "sip:a@h.example;x=a"},
+	    {"sip:a@h.example;user=phone;user=ip", POL_XLATE_BAD_URI, NULL},
+	    {"sip:a@h.example;lr;LR", POL_XLATE_BAD_URI, NULL},
+	    {"sip:a@h.example;l%72;lr", POL_XLATE_BAD_URI, NULL},
+	    {"sip:a@h.example;x=%3b", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"sip:a@h.example;x=%23", POL_XLATE_BAD_ESCAPE, NULL},
+	    /* headers: never, escaped or not */
+	    {"sip:a@h.example?x=y", POL_XLATE_BAD_URI, NULL},
+	    {"sip:a%3fx=y@h.example", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"sip:a@h.example;x=y%3Fz", POL_XLATE_BAD_ESCAPE, NULL},
+	    /* password */
+	    {"sip:a:p%61ss@h.example", POL_XLATE_OK, "sip:a:pass@h.example"},
+	    {"sip:a:p%23@h.example", POL_XLATE_BAD_ESCAPE, NULL},
+	    /* host and port */
+	    {"sip:a@[2001:DB8:0:0::1]:05060", POL_XLATE_OK, "sip:a@[2001:db8::1]:5060"},
+	    {"sip:a@[::FFFF:10.0.0.1]", POL_XLATE_OK, "sip:a@[::ffff:10.0.0.1]"},
+	    {"sip:a@10.0.0.1:5060", POL_XLATE_OK, "sip:a@10.0.0.1:5060"},
+	    {"sip:a@0.0.0.0", POL_XLATE_OK, "sip:a@0.0.0.0"},
+	    {"sip:a@010.0.0.1", POL_XLATE_BAD_URI, NULL},
+	    {"sip:a@10.0.0.01", POL_XLATE_BAD_URI, NULL},
+	    {"sip:a@0x.example", POL_XLATE_OK, "sip:a@0x.example"},
+	    {"sip:a@pbx.example.", POL_XLATE_BAD_URI, NULL},
+	    {"sip:a@pb%78.example", POL_XLATE_BAD_URI, NULL},
+	    /* malformed and refused escapes */
+	    {"sip:a%4@h.example", POL_XLATE_BAD_URI, NULL},
+	    {"sip:a%zz@h.example", POL_XLATE_BAD_URI, NULL},
+	    {"sip:a%00@h.example", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"sip:a%20b@h.example", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"sip:a%25@h.example", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"sip:a%c3%a9@h.example", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"sip:a%2B@h.example", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"sip:%3Ca%3E@h.example", POL_XLATE_BAD_ESCAPE, NULL},
+	    {"tel:+1-905", POL_XLATE_BAD_URI, NULL},
+	    {"", POL_XLATE_BAD_URI, NULL},
+	    {NULL, POL_XLATE_BAD_URI, NULL},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char out[256] = "untouched";
+		enum pol_xlate_verdict v = pol_sip_uri_canon(t[i].in, out, sizeof(out));
+		CHECK_MSG(v == t[i].want, "canon[%zu] \"%s\": got %d (%s) want %d", i, t[i].in ? t[i].in : "(null)",
+			  (int)v, pol_xlate_reason(v), (int)t[i].want);
+		if (v != POL_XLATE_OK) {
+			CHECK_MSG(strcmp(out, "untouched") == 0, "canon[%zu]: out written on failure", i);
+			continue;
+		}
+		if (t[i].out)
+			CHECK_MSG(strcmp(out, t[i].out) == 0, "canon[%zu]: \"%s\" != \"%s\"", i, out, t[i].out);
+		/* idempotent, and still a URI the syntax check accepts */
+		char again[256];
+		CHECK_MSG(pol_sip_uri_canon(out, again, sizeof(again)) == POL_XLATE_OK && strcmp(out, again) == 0,
+			  "canon[%zu]: \"%s\" is not a fixed point", i, out);
+		CHECK_MSG(pol_sip_uri_ok(out), "canon[%zu]: \"%s\" fails pol_sip_uri_ok", i, out);
+	}
+	/* too small an output: refused, untouched */
+	char small[10] = "untouched";
+	CHECK(pol_sip_uri_canon("sip:a@b.example", small, sizeof(small)) == POL_XLATE_TOO_LONG);
+	CHECK_STR(small, "untouched");
+	char exact[16];
+	CHECK(pol_sip_uri_canon("SIP:a@B.example", exact, sizeof(exact)) == POL_XLATE_OK);
+	CHECK_STR(exact, "sip:a@b.example");
+	CHECK(pol_sip_uri_canon("sip:a@b.example", exact, 0) == POL_XLATE_BAD_INPUT);
+}
+
+/* One per-initiator budget per phone. */
+static void test_limit_key(void)
+{
+	static const char *const same[] = {
+	    "sip:rtcarol@pbx",
+	    "sip:rtcarol:x@pbx",
+	    "sips:rtcarol@pbx",
+	    "sip:rtcarol@pbx:5060",
+	    "sip:rtcarol@pbx;transport=tcp",
+	    "sip:rtcarol:pw@pbx:5070;lr;user=phone",
+	};
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
+		char key[64] = "";
+		CHECK_MSG(pol_sip_uri_limit_key(same[i], key, sizeof(key)) == 0, "%s", same[i]);
+		CHECK_MSG(strcmp(key, "rtcarol@pbx") == 0, "%s -> %s", same[i], key);
+	}
+	char key[64] = "untouched";
+	CHECK(pol_sip_uri_limit_key("sip:a@[2001:db8::1]:5060", key, sizeof(key)) == 0);
+	CHECK_STR(key, "a@[2001:db8::1]");
+	CHECK(pol_sip_uri_limit_key("sip:pbx.example:5060;lr", key, sizeof(key)) == 0);
+	CHECK_STR(key, "pbx.example");
+	CHECK(pol_sip_uri_limit_key("sip:rtCarol@pbx", key, sizeof(key)) == 0);
+	CHECK_STR(key, "rtCarol@pbx"); /* user parts are case-sensitive */
+	memcpy(key, "untouched", sizeof("untouched"));
+	/* only canonical URIs have a key */
+	CHECK(pol_sip_uri_limit_key("sip:rt%63arol@pbx", key, sizeof(key)) == EINVAL);
+	CHECK(pol_sip_uri_limit_key("SIP:rtcarol@pbx", key, sizeof(key)) == EINVAL);
+	CHECK(pol_sip_uri_limit_key("sip:rtcarol@PBX", key, sizeof(key)) == EINVAL);
+	CHECK(pol_sip_uri_limit_key(NULL, key, sizeof(key)) == EINVAL);
+	CHECK(pol_sip_uri_limit_key("sip:rtcarol@pbx", key, 11) == ENOSPC);
+	CHECK_STR(key, "untouched");
+	CHECK(pol_sip_uri_limit_key("sip:rtcarol@pbx", key, 12) == 0);
+}
+
 static void test_uri_syntax(void)
 {
 	CHECK(pol_sip_uri_ok("sip:a@b.example"));
@@ -325,6 +560,10 @@ int main(void)
 	test_uri_syntax();
 	test_compile_errors();
 	test_limits();
+	test_canonical_deny();
+	test_canonical_input();
+	test_canonical_uri();
+	test_limit_key();
 	test_reasons();
 	return check_done();
 }
