@@ -20,7 +20,7 @@ static void msleep(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* ---- run-wide log collection for the secrets-leak check (test_zz_secrets.c) ----
+/* ---- run-wide log collection for the secrets-leak check (test_no_secret_in_logs.c) ----
  * With CH_TEST_LOG_DIR defined (tests/CMakeLists.txt), every daemon log and
  * every chd_run output is copied there before it is deleted, and the secrets
  * of every config the harness starts are appended to <prog>-<pid>.secrets

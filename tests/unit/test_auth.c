@@ -43,7 +43,7 @@ static void upper(char *s)
 			*s = (char)(*s - 'a' + 'A');
 }
 
-static void test_hmac_vectors(void)
+TEST_CASE(hmac_vectors)
 {
 	for (size_t i = 0; i < sizeof(HMAC_VECS) / sizeof(HMAC_VECS[0]); i++) {
 		const struct hmac_vec *v = &HMAC_VECS[i];
@@ -56,7 +56,7 @@ static void test_hmac_vectors(void)
 	}
 }
 
-static void test_hmac_cases(void)
+TEST_CASE(hmac_cases)
 {
 	const char *k1[] = {"secret-key-1"};
 	const char *good = "WCS cc7c7b92143a53946c6bdf65786cbfff";
@@ -114,7 +114,7 @@ static void test_hmac_cases(void)
 	CHECK(pol_wcs_hmac_ok("WCS cd32bedd46aa63cffa3023f050fc78e3", NULL, 0, kk, 1));
 }
 
-static void test_basic(void)
+TEST_CASE(basic)
 {
 	/* base64 of "wcs:s3cret" etc. from python3 base64.b64encode */
 	CHECK(pol_basic_ok("Basic d2NzOnMzY3JldA==", "wcs", "s3cret"));
@@ -201,7 +201,7 @@ static const struct cidr_parse_vec CIDR_PARSE[] = {
     {"::1/128::1/128::1/128::1/128::1/128::1/128::1/128::1/128::1/128::1/128", EINVAL, 0, NULL},
 };
 
-static void test_cidr_parse(void)
+TEST_CASE(cidr_parse)
 {
 	for (size_t i = 0; i < sizeof(CIDR_PARSE) / sizeof(CIDR_PARSE[0]); i++) {
 		const struct cidr_parse_vec *v = &CIDR_PARSE[i];
@@ -227,7 +227,7 @@ struct cidr_match_vec {
 	bool match;
 };
 
-static void test_cidr_match(void)
+TEST_CASE(cidr_match)
 {
 	const char *texts[] = {"10.0.0.0/8", "::1/128", "192.168.1.7", "2001:db8::/32"};
 	struct pol_cidr list[4];
@@ -294,14 +294,4 @@ static void test_cidr_match(void)
 	CHECK(pol_cidr_match(&odd, 1, "172.31.255.255"));
 	CHECK(!pol_cidr_match(&odd, 1, "172.32.0.0"));
 	CHECK(!pol_cidr_match(&odd, 1, "172.15.255.255"));
-}
-
-int main(void)
-{
-	test_hmac_vectors();
-	test_hmac_cases();
-	test_basic();
-	test_cidr_parse();
-	test_cidr_match();
-	return check_done();
 }

@@ -1,7 +1,7 @@
 /* tests/unit/test_cb_url.c: the status_callback allow list judges the URL libcurl will send. */
 #include "originator/orig_fe_int.h"
 
-#include "../check.h"
+#include "tests/check.h"
 
 #include <string.h>
 
@@ -10,7 +10,7 @@ struct ucase {
 	bool want;
 };
 
-int main(void)
+TEST_CASE(url_allowed)
 {
 	char *prefixes[] = {"https://crm.example.com/cb/", "http://127.0.0.1:8080"};
 	static const struct ucase t[] = {
@@ -48,5 +48,4 @@ int main(void)
 		bool got = orig_cb_url_allowed(t[i].url, prefixes, 2);
 		CHECK_MSG(got == t[i].want, "[%zu] \"%s\": got %d", i, t[i].url ? t[i].url : "(null)", (int)got);
 	}
-	return check_done();
 }

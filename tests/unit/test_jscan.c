@@ -88,7 +88,7 @@ static const struct scan_case cases[] = {
     {"{\"a\":12}garbage", 8, 0, 1, {{"\"a\"", "12"}}},
 };
 
-static void test_members(void)
+TEST_CASE(members)
 {
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct scan_case *c = &cases[i];
@@ -112,7 +112,7 @@ static void test_members(void)
 	}
 }
 
-static void test_members_edges(void)
+TEST_CASE(members_edges)
 {
 	size_t n = 7;
 	struct pol_member m[1];
@@ -157,7 +157,7 @@ static const struct depth_case depth_cases[] = {
     {"{\"a\\", 8, 1},
 };
 
-static void test_depth(void)
+TEST_CASE(depth)
 {
 	for (size_t i = 0; i < sizeof(depth_cases) / sizeof(depth_cases[0]); i++) {
 		const struct depth_case *c = &depth_cases[i];
@@ -169,12 +169,4 @@ static void test_depth(void)
 	memset(deep, '[', sizeof(deep));
 	CHECK(pol_json_depth(deep, sizeof(deep), 32) == 33);
 	CHECK(pol_json_depth(NULL, 0, 1) == 0);
-}
-
-int main(void)
-{
-	test_members();
-	test_members_edges();
-	test_depth();
-	return check_done();
 }

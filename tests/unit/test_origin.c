@@ -201,7 +201,7 @@ static const char *const bad_patterns[] = {
     "null",
 };
 
-static void test_parse(void)
+TEST_CASE(parse)
 {
 	for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
 		const struct parse_case *c = &parse_cases[i];
@@ -227,7 +227,7 @@ static void test_parse(void)
 	}
 }
 
-static void test_format(void)
+TEST_CASE(format)
 {
 	struct pol_origin o;
 	CHECK(pol_origin_parse("https://example.com:8443", 24, &o) == 0);
@@ -257,7 +257,7 @@ static void test_format(void)
 	CHECK(strlen(o.host) == 253);
 }
 
-static void test_match(void)
+TEST_CASE(match)
 {
 	for (size_t i = 0; i < sizeof(match_cases) / sizeof(match_cases[0]); i++) {
 		const struct match_case *c = &match_cases[i];
@@ -272,7 +272,7 @@ static void test_match(void)
 	CHECK(!pol_origin_match(NULL, NULL));
 }
 
-static void test_patterns(void)
+TEST_CASE(patterns)
 {
 	for (size_t i = 0; i < sizeof(bad_patterns) / sizeof(bad_patterns[0]); i++) {
 		struct pol_origin_pattern p;
@@ -290,7 +290,7 @@ static void test_patterns(void)
 	CHECK_STR(p.o.host, "shop.example.com");
 }
 
-static void test_domain(void)
+TEST_CASE(domain)
 {
 	struct pol_origin_pattern d[2];
 	CHECK(pol_domain_patterns("Example.com", d) == 0);
@@ -325,14 +325,4 @@ static void test_domain(void)
 		CHECK_MSG(pol_domain_patterns(bad[i], d) == EINVAL, "domain \"%s\"", bad[i]);
 		CHECK(d[0].o.port == 7);
 	}
-}
-
-int main(void)
-{
-	test_parse();
-	test_format();
-	test_match();
-	test_patterns();
-	test_domain();
-	return check_done();
 }

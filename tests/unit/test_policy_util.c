@@ -45,7 +45,7 @@ static const struct sid_case sid_cases[] = {
     {"/1.2.3.4:1:2/x", NULL},
 };
 
-static void test_session_ip(void)
+TEST_CASE(session_ip)
 {
 	for (size_t i = 0; i < sizeof(sid_cases) / sizeof(sid_cases[0]); i++) {
 		const struct sid_case *c = &sid_cases[i];
@@ -67,7 +67,7 @@ static void test_session_ip(void)
 	CHECK(pol_session_ip(NULL, small, 9) == EINVAL);
 }
 
-static void test_bucket(void)
+TEST_CASE(bucket)
 {
 	struct pol_bucket b = {0};
 	int64_t t = 1000000;
@@ -155,7 +155,7 @@ static const struct ipkey_case ipkey_cases[] = {
     {"192.0.2.1", 0, NULL},
 };
 
-static void test_ip_key(void)
+TEST_CASE(ip_key)
 {
 	for (size_t i = 0; i < sizeof(ipkey_cases) / sizeof(ipkey_cases[0]); i++) {
 		const struct ipkey_case *c = &ipkey_cases[i];
@@ -236,7 +236,7 @@ static const struct framing_case framing_cases[] = {
     {{"X\xc3\xa9", NULL}, POL_FRAMING_BAD_NAME},
 };
 
-static void test_framing(void)
+TEST_CASE(framing)
 {
 	for (size_t i = 0; i < sizeof(framing_cases) / sizeof(framing_cases[0]); i++) {
 		const struct framing_case *c = &framing_cases[i];
@@ -258,13 +258,4 @@ static void test_framing(void)
 			CHECK(strcmp(pol_framing_reason(ALL[i]), pol_framing_reason(ALL[k])) != 0);
 	}
 	CHECK_STR(pol_framing_reason(POL_FRAMING_DUP_LENGTH), "duplicate Content-Length header");
-}
-
-int main(void)
-{
-	test_session_ip();
-	test_bucket();
-	test_ip_key();
-	test_framing();
-	return check_done();
 }

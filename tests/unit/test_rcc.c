@@ -39,7 +39,7 @@ static json_t *parse_ok(const char *text)
 	return j;
 }
 
-static void test_spec_file(void)
+TEST_CASE(spec_file)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -137,7 +137,7 @@ out:
 	free(text);
 }
 
-static void test_lists(void)
+TEST_CASE(lists)
 {
 	json_t *rcc =
 	    parse_ok("{\"foo\":{\"x\":\"y\"},"
@@ -218,7 +218,7 @@ static const struct err_case err_cases[] = {
     {"{\"a\":{\"b\":\"\xff\"}}", "restClientConfig: line *"},
 };
 
-static void test_errors(void)
+TEST_CASE(errors)
 {
 	for (size_t i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++) {
 		const struct err_case *c = &err_cases[i];
@@ -256,12 +256,4 @@ static void test_errors(void)
 		json_decref(copy);
 	}
 	CHECK(pol_rcc_raise(NULL, NULL, NULL) == EINVAL);
-}
-
-int main(void)
-{
-	test_spec_file();
-	test_lists();
-	test_errors();
-	return check_done();
 }

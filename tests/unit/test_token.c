@@ -97,7 +97,7 @@ static enum pol_token_verdict check_pl(const char *pl)
 
 /* ---- cases ------------------------------------------------------------- */
 
-static void test_valid(void)
+TEST_CASE(valid)
 {
 	char g[512];
 	CHECK(ch_fmt(g, sizeof(g), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j-1\",\"origin\":\"%s\",\"button\":\"sales\"}",
@@ -152,7 +152,7 @@ static void test_valid(void)
 	CHECK(check_pl(g) == POL_TOKEN_OK);
 }
 
-static void test_alg(void)
+TEST_CASE(alg)
 {
 	char g[256];
 	CHECK(ch_fmt(g, sizeof(g), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\"}", NOW + 60, NOW) == 0);
@@ -202,7 +202,7 @@ static void test_alg(void)
 	CHECK(check_raw("{\"alg\":\"HS256\",\"crit\":[\"exp\"]}", g) == POL_TOKEN_MALFORMED);
 }
 
-static void test_signature(void)
+TEST_CASE(signature)
 {
 	char g[256], t[4200], u[4200];
 	CHECK(ch_fmt(g, sizeof(g), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\"}", NOW + 60, NOW) == 0);
@@ -248,7 +248,7 @@ static void test_signature(void)
 	CHECK(pol_token_check(u, &P, ORIGIN, NOW, NULL) == POL_TOKEN_BAD_SIGNATURE);
 }
 
-static void test_malformed(void)
+TEST_CASE(malformed)
 {
 	char g[256], t[4200], u[8200];
 	CHECK(ch_fmt(g, sizeof(g), "{\"exp\":%lld,\"iat\":%lld,\"jti\":\"j\"}", NOW + 60, NOW) == 0);
@@ -340,7 +340,7 @@ struct claim_vec {
 	enum pol_token_verdict want;
 };
 
-static void test_claims(void)
+TEST_CASE(claims)
 {
 	static const struct claim_vec V[] = {
 	    {"{\"exp\":" EXP ",\"iat\":" IAT ",\"jti\":\"j\"}", POL_TOKEN_OK},
@@ -407,7 +407,7 @@ struct time_vec {
 	enum pol_token_verdict want;
 };
 
-static void test_time(void)
+TEST_CASE(time)
 {
 	/* P: max_age 300, leeway 30; now = NOW */
 	static const struct time_vec V[] = {
@@ -463,7 +463,7 @@ struct origin_vec {
 	enum pol_token_verdict want;
 };
 
-static void test_origin(void)
+TEST_CASE(origin)
 {
 	static const struct origin_vec V[] = {
 	    {"\"https://www.example.com\"", ORIGIN, POL_TOKEN_OK},
@@ -509,7 +509,7 @@ struct aud_vec {
 };
 
 /* nbf: optional, an integer, the leeway iat gets; aud: only the configured audience */
-static void test_nbf_aud(void)
+TEST_CASE(nbf_aud)
 {
 	static const struct aud_vec V[] = {
 	    /* nbf; P: leeway 30 */
@@ -589,7 +589,7 @@ static void test_nbf_aud(void)
 }
 
 /* *claims is left alone on every refusal */
-static void test_claims_untouched(void)
+TEST_CASE(claims_untouched)
 {
 	static const char *const PL[] = {
 	    "{\"exp\":1,\"iat\":1,\"jti\":\"j\",\"button\":\"b\"}", /* expired */
@@ -610,7 +610,7 @@ static void test_claims_untouched(void)
 	}
 }
 
-static void test_reasons(void)
+TEST_CASE(reasons)
 {
 	static const enum pol_token_verdict ALL[] = {
 	    POL_TOKEN_OK,
@@ -634,19 +634,4 @@ static void test_reasons(void)
 	}
 	CHECK_STR(pol_token_reason(POL_TOKEN_EXPIRED), "token expired");
 	CHECK(pol_token_reason((enum pol_token_verdict)99) != NULL);
-}
-
-int main(void)
-{
-	test_valid();
-	test_alg();
-	test_signature();
-	test_malformed();
-	test_claims();
-	test_time();
-	test_origin();
-	test_nbf_aud();
-	test_claims_untouched();
-	test_reasons();
-	return check_done();
 }

@@ -1,7 +1,7 @@
 /* tests/unit/test_translate.c: table tests of the originator's translation rules and destination policy. */
 #include "policy/policy.h"
 
-#include "../check.h"
+#include "tests/check.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -39,7 +39,7 @@ static struct pol_xlate *mk(const char *const *pat, const char *const *outp, siz
 }
 
 /* The manual's example: ^(.*)$ -> sip:$1@sipdomain.com. */
-static void test_manual_example(void)
+TEST_CASE(manual_example)
 {
 	const char *pat[] = {"^(.*)$"};
 	const char *outp[] = {"sip:$1@sipdomain.com"};
@@ -80,7 +80,7 @@ static void test_manual_example(void)
 
 /* A realistic set: SIP URIs pass through, 10 digits go to a PBX, 7 digits get
  * an area code, everything else is refused; premium prefixes denied. */
-static void test_rules_allow_deny(void)
+TEST_CASE(rules_allow_deny)
 {
 	const char *pat[] = {
 	    "^(sips?:[A-Za-z0-9._+-]+@[A-Za-z0-9.-]+)$",
@@ -140,7 +140,7 @@ static void test_rules_allow_deny(void)
 }
 
 /* $1..$9, "$$", a group that did not take part, first match wins. */
-static void test_template(void)
+TEST_CASE(template)
 {
 	const char *pat[] = {
 	    "^(a)(b)(c)(d)(e)(f)(g)(h)(i)$", "^(x)(y)?$", "^d(\\d)$", "^(\\d)(\\d)$", "^.*$",
@@ -170,7 +170,7 @@ static void test_template(void)
 }
 
 /* Templates that do not give a URI, or give headers. */
-static void test_bad_results(void)
+TEST_CASE(bad_results)
 {
 	const char *pat[] = {"^h(.*)$", "^t(.*)$", "^p(.*)$", "^n(.*)$", "^o(.*)$"};
 	const char *outp[] = {
@@ -204,7 +204,7 @@ static void test_bad_results(void)
 
 /* The issue's shapes, with the README's own pieces: ^(.*)$ -> sip:$1@pbx,
  * deny ^sip:(900|976). Every spelling of a 900 number is denied. */
-static void test_canonical_deny(void)
+TEST_CASE(canonical_deny)
 {
 	const char *pat[] = {"^(.*)$"};
 	const char *outp[] = {"sip:$1@pbx"};
@@ -278,7 +278,7 @@ static void test_canonical_deny(void)
 /* The input is escape-decoded before the patterns: a rule written for ten
  * digits sees ten digits, and a template cannot be fed a spelling that
  * turns into something else. */
-static void test_canonical_input(void)
+TEST_CASE(canonical_input)
 {
 	const char *pat[] = {"^900", "^(\\d{10})$", "^((?i:sips?):[^@]+@[A-Za-z0-9.-]+)$"};
 	const char *outp[] = {"sip:blocked@nowhere.example", "sip:$1@PBX.Example.com", "$1"};
@@ -311,7 +311,7 @@ struct ccase {
 };
 
 /* pol_sip_uri_canon on its own: every part of the URI. */
-static void test_canonical_uri(void)
+TEST_CASE(canonical_uri)
 {
 	static const struct ccase t[] = {
 	    {"sip:a@b.example", POL_XLATE_OK, "sip:a@b.example"},
@@ -402,7 +402,7 @@ static void test_canonical_uri(void)
 }
 
 /* One per-initiator budget per phone. */
-static void test_limit_key(void)
+TEST_CASE(limit_key)
 {
 	static const char *const same[] = {
 	    "sip:rtcarol@pbx",
@@ -435,7 +435,7 @@ static void test_limit_key(void)
 	CHECK(pol_sip_uri_limit_key("sip:rtcarol@pbx", key, 12) == 0);
 }
 
-static void test_uri_syntax(void)
+TEST_CASE(uri_syntax)
 {
 	CHECK(pol_sip_uri_ok("sip:a@b.example"));
 	CHECK(pol_sip_uri_ok("SIP:a@b.example"));
@@ -460,7 +460,7 @@ static void test_uri_syntax(void)
 	CHECK(!pol_sip_uri_ok(NULL));
 }
 
-static void test_compile_errors(void)
+TEST_CASE(compile_errors)
 {
 	struct pol_xlate *x = (struct pol_xlate *)0x1;
 	size_t bad = 77;
@@ -511,7 +511,7 @@ static void test_compile_errors(void)
 }
 
 /* Long inputs and catastrophic backtracking stay bounded. */
-static void test_limits(void)
+TEST_CASE(limits)
 {
 	const char *pat[] = {"^(a+)+$", "^(\\d+)$"};
 	const char *outp[] = {"sip:$1@a.example", "sip:$1@a.example"};
@@ -543,27 +543,10 @@ static void test_limits(void)
 	pol_xlate_free(x);
 }
 
-static void test_reasons(void)
+TEST_CASE(reasons)
 {
 	for (int v = POL_XLATE_OK; v <= POL_XLATE_NOT_ALLOWED; v++) {
 		const char *r = pol_xlate_reason((enum pol_xlate_verdict)v);
 		CHECK(r && *r && strcmp(r, "unknown") != 0);
 	}
-}
-
-int main(void)
-{
-	test_manual_example();
-	test_rules_allow_deny();
-	test_template();
-	test_bad_results();
-	test_uri_syntax();
-	test_compile_errors();
-	test_limits();
-	test_canonical_deny();
-	test_canonical_input();
-	test_canonical_uri();
-	test_limit_key();
-	test_reasons();
-	return check_done();
 }

@@ -1,5 +1,5 @@
-/* tests/it/test_zz_secrets.c: runs last: greps every daemon log and --check output of the run for every configured
- * secret. */
+/* tests/it/test_no_secret_in_logs.c: after every daemon test (a ctest fixture cleanup), greps every log and --check
+ * output they left for every secret they configured. */
 #include "../check.h"
 #include "secrets.h"
 
