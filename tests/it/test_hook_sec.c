@@ -1,6 +1,6 @@
 /* tests/it/test_hook_sec.c: the hook's security fixes against the real daemon: callId ownership, visitor-token nbf and
  * aud, HTTP framing over raw sockets, IPv6 budget prefixes, case-insensitive member stripping. */
-#include "../check.h"
+#include "tests/check.h"
 #include "common/common.h"
 #include "harness.h"
 #include "secrets.h"
@@ -267,7 +267,7 @@ static int start(void)
 
 /* ---- 1. callId: retries, conflicts, ends ------------------------------------ */
 
-static void test_call_id(void)
+TEST_CASE(call_id)
 {
 	const char *A1 = "/10.50.0.1:1/a1", *A2 = "/10.50.0.2:1/a2", *A3 = "/10.50.0.3:1/a3";
 	const char *B1 = "/10.50.1.1:1/b1", *B2 = "/10.50.1.2:1/b2";
@@ -356,7 +356,7 @@ static void test_call_id(void)
 
 /* ---- 2. tokens: nbf and aud, end to end --------------------------------------- */
 
-static void test_tokens(void)
+TEST_CASE(tokens)
 {
 	long long now = (long long)time(NULL);
 	char cu[2048], ex[128];
@@ -399,7 +399,7 @@ static void test_tokens(void)
 
 /* ---- 3. framing, over raw sockets ---------------------------------------------- */
 
-static void test_framing(void)
+TEST_CASE(framing)
 {
 	int p = d.hook_port;
 	const char *E = "POST /rest-hook/CallStatusEvent HTTP/1.1\r\nHost: x\r\n";
@@ -468,7 +468,7 @@ static void test_framing(void)
 
 /* ---- 4. IPv6 budgets by prefix (the client address comes from the sessionId) ----- */
 
-static void test_ipv6_prefix(void)
+TEST_CASE(ipv6_prefix)
 {
 	const char *O = "https://v6.test"; /* ipv6_prefix = 48, connects 2, calls 2 per minute per IP */
 	EXPECT_STATUS(connect_("/[2001:db8:aa:1::1]:1/a", O, NULL), 200);
@@ -496,7 +496,7 @@ static void test_ipv6_prefix(void)
 
 /* ---- 5. the connect and call answers strip browser spellings of our members ------ */
 
-static void test_case_insensitive(void)
+TEST_CASE(case_insensitive)
 {
 	const char *body =
 	    "{\"sessionId\":\"/10.54.0.1:1/ci\",\"origin\":\"https://a.test\",\"SIPLogin\":\"evil-login\","
@@ -559,7 +559,7 @@ static void test_case_insensitive(void)
 
 /* ---- the --check summary shows the new keys ------------------------------------- */
 
-static void test_check_summary(void)
+TEST_CASE(check_summary)
 {
 	char conf[2048];
 	snprintf(conf, sizeof(conf),
@@ -576,23 +576,20 @@ static void test_check_summary(void)
 	free(out);
 }
 
-int main(void)
+/* Every case gets its own daemon (two sites, tokens, the admin listener) and a keep-alive libcurl handle. */
+int test_setup(const char *name)
 {
+	(void)name;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	c = curl_easy_init();
-	if (start() != 0) {
-		CHECK(!"daemon did not start");
-	} else {
-		test_call_id();
-		test_tokens();
-		test_framing();
-		test_ipv6_prefix();
-		test_case_insensitive();
+	return start();
+}
+
+void test_teardown(void)
+{
+	if (d.pid > 0)
 		CHECK(chd_stop(&d) == 0);
-		test_check_summary();
-	}
 	chd_cleanup(&d);
 	curl_easy_cleanup(c);
 	curl_global_cleanup();
-	return check_done();
 }

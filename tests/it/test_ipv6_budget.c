@@ -1,6 +1,6 @@
 /* tests/it/test_ipv6_budget.c: the daemon on IPv6 loopback; per-IP budgets of IPv6 clients count by prefix. Skipped
  * (77) when ::1 is not available. */
-#include "../check.h"
+#include "tests/check.h"
 #include "harness.h"
 
 #include <arpa/inet.h>
@@ -47,12 +47,10 @@ static void expect(const char *sid, long status, const char *want)
 	CHECK_MSG(st == status && (!want || strcmp(got, want) == 0), "%s: got %ld %s", sid, st, got);
 }
 
-int main(void)
+TEST_CASE(prefix_budget)
 {
-	if (!ipv6_loopback()) {
-		printf("skipped: no IPv6 loopback (::1)\n");
-		return 77;
-	}
+	if (!ipv6_loopback())
+		SKIP("no IPv6 loopback (::1)");
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	c = curl_easy_init();
 	struct chd d = {0};
@@ -82,5 +80,4 @@ int main(void)
 	chd_cleanup(&d);
 	curl_easy_cleanup(c);
 	curl_global_cleanup();
-	return check_done();
 }
