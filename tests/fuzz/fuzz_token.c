@@ -1,5 +1,6 @@
 /* tests/fuzz/fuzz_token.c: fuzz pol_token_check with raw strings and with JSON the target signs itself. */
 #include "policy/policy.h"
+#include "tests/support/jwt.h"
 
 #include <gnutls/crypto.h>
 #include <stdint.h>
@@ -24,41 +25,18 @@ static const struct pol_token_params P = {
     .leeway_s = 30,
 };
 
-static size_t b64url(const unsigned char *in, size_t n, char *out)
-{
-	static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t o = 0;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		size_t chars = n - i >= 3 ? 4 : n - i + 1;
-		for (size_t k = 0; k < chars; k++)
-			out[o++] = T[(v >> (18 - 6 * k)) & 63];
-	}
-	out[o] = '\0';
-	return o;
-}
-
 /* "b64(hdr).b64(pl).b64(HMAC)" in a new string, or NULL. */
 static char *sign(const unsigned char *hdr, size_t hlen, const unsigned char *pl, size_t plen)
 {
-	size_t cap = (hlen + plen) / 3 * 4 + 8 + 2 + 44 + 1;
+	size_t cap = (hlen + plen) / 3 * 4 + 8 + 2 + 88 + 1;
 	char *t = malloc(cap);
 	if (!t)
 		return NULL;
-	size_t n = b64url(hdr, hlen, t);
-	t[n++] = '.';
-	n += b64url(pl, plen, t + n);
-	unsigned char mac[32];
-	if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, SECRET, sizeof(SECRET), t, n, mac) < 0) {
+	if (!*tj_mint(t, cap, (const char *)hdr, hlen, (const char *)pl, plen, GNUTLS_MAC_SHA256, SECRET,
+		      sizeof(SECRET))) {
 		free(t);
 		return NULL;
 	}
-	t[n++] = '.';
-	b64url(mac, sizeof(mac), t + n);
 	return t;
 }
 

@@ -3,6 +3,7 @@
 #include "../check.h"
 #include "harness.h"
 #include "secrets.h"
+#include "tests/support/jwt.h"
 
 #include <arpa/inet.h>
 #include <gnutls/crypto.h>
@@ -143,45 +144,11 @@ static const char *wcs_authz(char *buf, size_t cap, const char *key, const char 
 
 /* ---- JWT minting, independent of the library the daemon uses -------------- */
 
-static size_t b64url(const unsigned char *in, size_t n, char *out)
-{
-	static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	size_t o = 0;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= in[i + 2];
-		size_t chars = n - i >= 3 ? 4 : n - i + 1;
-		for (size_t k = 0; k < chars; k++)
-			out[o++] = T[(v >> (18 - 6 * k)) & 63];
-	}
-	out[o] = '\0';
-	return o;
-}
-
-/* header.payload.signature into buf; mac GNUTLS_MAC_UNKNOWN leaves the signature empty (alg none). */
 static const char *jwt_mint(char *buf, size_t cap, const char *header, const char *payload, gnutls_mac_algorithm_t mac,
 			    const char *secret)
 {
-	if ((strlen(header) + strlen(payload)) * 4 / 3 + 100 > cap) {
-		buf[0] = '\0';
-		return buf;
-	}
-	size_t n = b64url((const unsigned char *)header, strlen(header), buf);
-	buf[n++] = '.';
-	n += b64url((const unsigned char *)payload, strlen(payload), buf + n);
-	unsigned char sig[64];
-	size_t slen = 0;
-	if (mac != GNUTLS_MAC_UNKNOWN) {
-		slen = gnutls_hmac_get_len(mac);
-		if (gnutls_hmac_fast(mac, secret, strlen(secret), buf, n, sig) < 0)
-			slen = 0;
-	}
-	buf[n++] = '.';
-	b64url(sig, slen, buf + n);
-	return buf;
+	return tj_mint(buf, cap, header, strlen(header), payload, strlen(payload), mac, secret,
+		       secret ? strlen(secret) : 0);
 }
 
 #define HS256_HDR "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"

@@ -2,6 +2,7 @@
 #include "common/common.h"
 #include "policy/policy.h"
 #include "tests/check.h"
+#include "tests/support/jwt.h"
 
 #include <gnutls/crypto.h>
 #include <jwt.h>
@@ -38,38 +39,20 @@ static char *mint_jwt(jwt_alg_t alg, const unsigned char *key, const char *grant
 	return s;
 }
 
-static void b64url(const void *in, size_t n, char *out, size_t cap)
-{
-	static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-	const unsigned char *p = in;
-	size_t o = 0;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		size_t chars = n - i >= 3 ? 4 : n - i + 1;
-		for (size_t k = 0; k < chars && o + 1 < cap; k++)
-			out[o++] = T[(v >> (18 - 6 * k)) & 63];
-	}
-	out[o] = '\0';
-}
-
 /* By hand, so headers and payloads can be anything: b64(hdr).b64(pl).b64(mac)
  * with mac = HMAC(key, first two parts), or no signature for GNUTLS_MAC_UNKNOWN. */
 static void mint_raw_n(const char *hdr, size_t hlen, const char *pl, size_t plen, gnutls_mac_algorithm_t mac,
 		       const unsigned char *key, char *out, size_t cap)
 {
 	char a[2048], b[2048], sig[128] = "";
-	b64url(hdr, hlen, a, sizeof(a));
-	b64url(pl, plen, b, sizeof(b));
+	tj_b64url(hdr, hlen, a, sizeof(a));
+	tj_b64url(pl, plen, b, sizeof(b));
 	char signing[4200];
 	CHECK(ch_fmt(signing, sizeof(signing), "%s.%s", a, b) == 0);
 	if (mac != GNUTLS_MAC_UNKNOWN) {
 		unsigned char d[64];
 		CHECK(gnutls_hmac_fast(mac, key, 32, signing, strlen(signing), d) == 0);
-		b64url(d, gnutls_hmac_get_len(mac), sig, sizeof(sig));
+		tj_b64url(d, gnutls_hmac_get_len(mac), sig, sizeof(sig));
 	}
 	CHECK(ch_fmt(out, cap, "%s.%s", signing, sig) == 0);
 }
@@ -243,7 +226,7 @@ TEST_CASE(signature)
 	CHECK(pol_token_check(u, &P, ORIGIN, NOW, NULL) == POL_TOKEN_BAD_SIGNATURE);
 	/* header swapped for an equivalent one: the signature covers the bytes */
 	char h2[64];
-	b64url("{\"alg\":\"HS256\"}", 15, h2, sizeof(h2));
+	tj_b64url("{\"alg\":\"HS256\"}", 15, h2, sizeof(h2));
 	CHECK(ch_fmt(u, sizeof(u), "%s%s", h2, d1) == 0);
 	CHECK(pol_token_check(u, &P, ORIGIN, NOW, NULL) == POL_TOKEN_BAD_SIGNATURE);
 }
@@ -313,11 +296,11 @@ TEST_CASE(malformed)
 	{
 		char a[128], b[8000], signing[8200], sig[64];
 		unsigned char d[32];
-		b64url(HS256_HDR, strlen(HS256_HDR), a, sizeof(a));
-		b64url(big, strlen(big), b, sizeof(b));
+		tj_b64url(HS256_HDR, strlen(HS256_HDR), a, sizeof(a));
+		tj_b64url(big, strlen(big), b, sizeof(b));
 		CHECK(ch_fmt(signing, sizeof(signing), "%s.%s", a, b) == 0);
 		CHECK(gnutls_hmac_fast(GNUTLS_MAC_SHA256, SECRET, 32, signing, strlen(signing), d) == 0);
-		b64url(d, 32, sig, sizeof(sig));
+		tj_b64url(d, 32, sig, sizeof(sig));
 		CHECK(ch_fmt(longtok, sizeof(longtok), "%s.%s", signing, sig) == 0);
 	}
 	CHECK(strlen(longtok) > 4096);
