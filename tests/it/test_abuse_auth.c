@@ -19,28 +19,12 @@
 
 /* ---- WCS authentication: HMAC ---------------------------------------------- */
 
-TEST_CASE(hmac)
+/* Every forged or missing MAC is 403 and takes no budget token. */
+static void hmac_refused(int p, const char *body)
 {
-	struct chd d = {0};
-	char conf[4096];
-	snprintf(conf, sizeof(conf),
-		 "log = { level = \"debug\"; };\n"
-		 "hook = { listen = [ \"127.0.0.1:0\" ]; max_body_bytes = 4096; request_timeout_s = 2;\n"
-		 "  wcs_auth = { hmac_keys = [ \"%s\", \"%s\" ]; }; };\n"
-		 "sites = ( { name = \"shop\"; origins = [ \"https://www.example.com\" ];\n"
-		 "  sip = { login = \"30001\"; password = \"%s\"; }; callee = \"30002\";\n"
-		 "  limits = { connects_per_minute_per_ip = 2; }; } );\n",
-		 CH_SECRET_HMAC_1, CH_SECRET_HMAC_2, CH_SECRET_SIP_ABUSE);
-	if (chd_start(&d, conf) != 0) {
-		CHECK(!"hmac daemon did not start");
-		chd_cleanup(&d);
-		return;
-	}
-	int p = d.hook_port;
 	const char *O = "https://www.example.com";
-	char body[2048], other[2048], az[256];
-	connect_body(body, sizeof(body), "/10.1.0.1:1/a", O, NULL);
-
+	char other[2048], az[256];
+	(void)O;
 	/* missing, empty, garbage, wrong key, the other scheme: all 403, and none takes a connect token */
 	const char *bad_authz[] = {
 	    NULL, "", "WCS", "WCS ", "WCS 00000000000000000000000000000000", "WCS zz", "Basic d2NzOng=", "Bearer abc"};
@@ -70,6 +54,13 @@ TEST_CASE(hmac)
 	EXPECT_ERR(post(p, "/rest-hook/connect", other, body), 403, "WCS authentication failed");
 	az[strlen(az) - 1] = '\0';
 	EXPECT_ERR(post(p, "/rest-hook/connect", az, body), 403, "WCS authentication failed");
+}
+
+/* The order of the checks around authentication: 405 and 413 before it, the body check after it; /healthz needs
+ * none. */
+static void hmac_order(int p)
+{
+	char az[256];
 	/* auth comes before the body check: bad JSON without a MAC is 403, with one it is 400 */
 	EXPECT_ERR(post(p, "/rest-hook/connect", NULL, "{\"a\":"), 403, "WCS authentication failed");
 	EXPECT_ERR(
@@ -91,9 +82,17 @@ TEST_CASE(hmac)
 	CHECK(r.status == 200 && strcmp(r.body, "{\"status\":\"ok\"}") == 0);
 	chr_free(&r);
 	EXPECT_STATUS(req_url(c, "HEAD", ch_url(url, sizeof(url), p, "/healthz"), NULL, NULL, 0), 200);
+}
 
+/* Right MACs (both keys, either hex case) pass; the budget was untouched by the refusals. */
+static void hmac_accepted(struct chd *dp, const char *body)
+{
+	int p = dp->hook_port;
+	const char *O = "https://www.example.com";
+	const char *ev = "{\"sessionId\":\"/10.1.0.1:1/a\",\"status\":\"ESTABLISHED\"}";
+	char other[2048], az[256];
 	/* right: key 1, key 1 in upper-case hex (a retry of the same session), key 2 (rotation) */
-	r = post(p, "/rest-hook/connect", wcs_authz(az, sizeof(az), CH_SECRET_HMAC_1, body, false), body);
+	struct chr r = post(p, "/rest-hook/connect", wcs_authz(az, sizeof(az), CH_SECRET_HMAC_1, body, false), body);
 	CHECK(r.status == 200 && has(&r, "\"sipLogin\":\"30001\""));
 	CHECK(strstr(r.body, "browser-pw") == NULL);
 	chr_free(&r);
@@ -111,8 +110,33 @@ TEST_CASE(hmac)
 	r = post(p, "/rest-hook/ConnectionStatusEvent", wcs_authz(az, sizeof(az), CH_SECRET_HMAC_2, ev, false), ev);
 	CHECK(r.status == 200 && strcmp(r.body, ev) == 0);
 	chr_free(&r);
-	CHECK(log_has(&d, "peer=127.0.0.1 http=POST method=connect site=- verdict=auth status=403"));
-	CHECK(log_has(&d, "verdict=budget status=429"));
+	CHECK(log_has(dp, "peer=127.0.0.1 http=POST method=connect site=- verdict=auth status=403"));
+	CHECK(log_has(dp, "verdict=budget status=429"));
+}
+
+TEST_CASE(hmac)
+{
+	struct chd d = {0};
+	char conf[4096];
+	snprintf(conf, sizeof(conf),
+		 "log = { level = \"debug\"; };\n"
+		 "hook = { listen = [ \"127.0.0.1:0\" ]; max_body_bytes = 4096; request_timeout_s = 2;\n"
+		 "  wcs_auth = { hmac_keys = [ \"%s\", \"%s\" ]; }; };\n"
+		 "sites = ( { name = \"shop\"; origins = [ \"https://www.example.com\" ];\n"
+		 "  sip = { login = \"30001\"; password = \"%s\"; }; callee = \"30002\";\n"
+		 "  limits = { connects_per_minute_per_ip = 2; }; } );\n",
+		 CH_SECRET_HMAC_1, CH_SECRET_HMAC_2, CH_SECRET_SIP_ABUSE);
+	if (chd_start(&d, conf) != 0) {
+		CHECK(!"hmac daemon did not start");
+		chd_cleanup(&d);
+		return;
+	}
+
+	char body[2048];
+	connect_body(body, sizeof(body), "/10.1.0.1:1/a", "https://www.example.com", NULL);
+	hmac_refused(d.hook_port, body);
+	hmac_order(d.hook_port);
+	hmac_accepted(&d, body);
 	CHECK(chd_stop(&d) == 0);
 	chd_cleanup(&d);
 }
@@ -206,7 +230,26 @@ TEST_CASE(allow_from)
 		CHECK(chd_stop(&d) == 0);
 	}
 	chd_cleanup(&d);
+}
 
+/* Whether an IPv6 socket can bind addr here (the loopback ::1, or the IPv4-mapped ::ffff:127.0.0.1). */
+static bool can_bind6(const char *addr)
+{
+	struct sockaddr_in6 a = {.sin6_family = AF_INET6};
+	if (inet_pton(AF_INET6, addr, &a.sin6_addr) != 1)
+		return false;
+	int s = socket(AF_INET6, SOCK_STREAM, 0);
+	if (s < 0)
+		return false;
+	bool ok = bind(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(s);
+	return ok;
+}
+
+TEST_CASE(allow_from_ipv6)
+{
+	if (!can_bind6("::1"))
+		SKIP("no IPv6 loopback (::1): IPv6 peers cannot be tested");
 	/* 127.0.0.1/32 accepted on IPv4; the same daemon on [::1] refuses ::1 */
 	struct chd d2 = {0};
 	if (chd_start(&d2, "log = { level = \"debug\"; };\n"
@@ -214,7 +257,7 @@ TEST_CASE(allow_from)
 			   "\"127.0.0.1/32\" ]; }; };\n"
 			   "sites = ( { name = \"shop\"; origins = [ \"https://www.example.com\" ]; sip = { login = "
 			   "\"1\"; }; callee = \"2\"; } );\n") != 0) {
-		fprintf(stderr, "  note: no [::1] listener possible here, IPv6 peers not tested\n");
+		CHECK(!"the daemon did not start on [::1]");
 	} else {
 		EXPECT_STATUS(do_connect(d2.hook_port, NULL, "/10.1.2.2:1/a", "https://www.example.com", NULL), 200);
 		int p6 = port_of(&d2, "hook: listening on [::1]:");
@@ -227,32 +270,20 @@ TEST_CASE(allow_from)
 		CHECK(chd_stop(&d2) == 0);
 	}
 	chd_cleanup(&d2);
-
-	/* an IPv6 socket bound to ::ffff:127.0.0.1 sees IPv4-mapped peers: they match 127.0.0.1/32 */
-	struct chd d3 = {0};
-	if (chd_start(&d3, "log = { level = \"debug\"; };\n"
-			   "hook = { listen = [ \"[::ffff:127.0.0.1]:0\" ]; wcs_auth = { allow_from = [ "
-			   "\"127.0.0.1/32\" ]; }; };\n"
-			   "sites = ( { name = \"shop\"; origins = [ \"https://www.example.com\" ]; sip = { login = "
-			   "\"1\"; }; callee = \"2\"; } );\n") != 0) {
-		fprintf(stderr, "  note: cannot bind [::ffff:127.0.0.1] here, IPv4-mapped peers not tested\n");
-	} else {
-		int pm = port_of(&d3, "hook: listening on [::ffff:127.0.0.1]:");
-		CHECK(pm > 0);
-		EXPECT_STATUS(do_connect(pm, NULL, "/10.1.2.3:1/a", "https://www.example.com", NULL), 200);
-		CHECK(
-		    log_has(&d3, "peer=::ffff:127.0.0.1 http=POST method=connect site=shop verdict=allow status=200"));
-		CHECK(chd_stop(&d3) == 0);
-	}
-	chd_cleanup(&d3);
 }
+
+/* IPv4-mapped peers (::ffff:a.b.c.d) match their IPv4 form in allow_from: unit.test_auth.cidr_match proves it. It
+ * cannot be shown end to end here: libmicrohttpd's IPv6 sockets are IPV6_V6ONLY, so the daemon never sees a mapped
+ * peer (and cannot bind [::ffff:127.0.0.1], which it refuses at start with "cannot listen on"). */
 
 /* ---- signed tokens ---------------------------------------------------------------- */
 
-TEST_CASE(tokens)
+/* The token daemon of the token_* cases: one site that requires HS256 visitor tokens. */
+static struct chd td;
+
+static int start_token_daemon(void)
 {
-	struct chd d = {0};
-	CHECK(chd_write(&d, "token.key", CH_SECRET_TOKEN "\n", 0600) == 0);
+	CHECK(chd_write(&td, "token.key", CH_SECRET_TOKEN "\n", 0600) == 0);
 	char conf[4096];
 	snprintf(conf, sizeof(conf),
 		 "log = { level = \"debug\"; };\n"
@@ -265,19 +296,26 @@ TEST_CASE(tokens)
 		 "1000;\n"
 		 "             calls_per_minute = 1000; concurrent_calls = 1000; }; } );\n",
 		 CH_SECRET_SIP_ABUSE);
-	if (chd_start(&d, conf) != 0) {
-		CHECK(!"token daemon did not start");
-		chd_cleanup(&d);
-		return;
-	}
-	int p = d.hook_port;
+	return chd_start(&td, conf);
+}
+
+TEST_CASE(token_replay)
+{
+	int p = td.hook_port;
 	const char *O = "https://www.example.com";
 	long long now = (long long)time(NULL);
-	char t[2048], cu[2400], b[1024];
-
+	char t[2048], cu[2400], b[1024], pl[512];
+	struct chr r;
+	(void)O;
+	(void)now;
+	(void)b;
+	(void)pl;
+	(void)r;
+	(void)t;
+	(void)cu;
 	/* valid; the same session again (a WCS retry) passes; another session with the same jti does not */
 	tok(t, sizeof(t), now, now + 120, "jti-1", NULL);
-	struct chr r = do_connect(p, NULL, "/10.2.1.1:1/a", O, tok_custom(cu, sizeof(cu), t, NULL));
+	r = do_connect(p, NULL, "/10.2.1.1:1/a", O, tok_custom(cu, sizeof(cu), t, NULL));
 	CHECK(r.status == 200 && has(&r, "\"sipLogin\":\"50000\""));
 	chr_free(&r);
 	EXPECT_STATUS(do_connect(p, NULL, "/10.2.1.1:1/a", O, tok_custom(cu, sizeof(cu), t, NULL)), 200);
@@ -296,14 +334,45 @@ TEST_CASE(tokens)
 	lsid[200] = '8';
 	EXPECT_ERR(do_connect(p, NULL, lsid, O, tok_custom(cu, sizeof(cu), t, NULL)), 403,
 		   "token already used by another session");
+}
 
+TEST_CASE(token_required)
+{
+	int p = td.hook_port;
+	const char *O = "https://www.example.com";
+	long long now = (long long)time(NULL);
+	char t[2048], cu[2400], b[1024], pl[512];
+	struct chr r;
+	(void)O;
+	(void)now;
+	(void)b;
+	(void)pl;
+	(void)r;
+	(void)t;
+	(void)cu;
 	/* required: none, a non-string, garbage */
 	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.2:1/a", O, NULL), 403, "token required");
 	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.2:1/a", O, "{\"button\":\"sales\"}"), 403, "token required");
 	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.2:1/a", O, "{\"token\":42}"), 403, "custom.token must be a string");
 	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.2:1/a", O, "{\"token\":\"abc\"}"), 403, "token malformed");
 	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.2:1/a", O, "{\"token\":\"\"}"), 403, "token malformed");
+	CHECK(log_has(&td, "verdict=token status=403"));
+}
 
+TEST_CASE(token_time)
+{
+	int p = td.hook_port;
+	const char *O = "https://www.example.com";
+	long long now = (long long)time(NULL);
+	char t[2048], cu[2400], b[1024], pl[512];
+	struct chr r;
+	(void)O;
+	(void)now;
+	(void)b;
+	(void)pl;
+	(void)r;
+	(void)t;
+	(void)cu;
 	/* time: expired past the leeway, too old, issued in the future; inside the leeway passes */
 	EXPECT_ERR(
 	    do_connect(p, NULL, "/10.2.1.3:1/a", O,
@@ -321,9 +390,24 @@ TEST_CASE(tokens)
 	    do_connect(p, NULL, "/10.2.1.3:4/a", O,
 		       tok_custom(cu, sizeof(cu), tok(t, sizeof(t), now - 60, now - 10, "jti-leeway", NULL), NULL)),
 	    200);
+	CHECK(log_has(&td, "verdict=token status=403"));
+}
 
+TEST_CASE(token_claims)
+{
+	int p = td.hook_port;
+	const char *O = "https://www.example.com";
+	long long now = (long long)time(NULL);
+	char t[2048], cu[2400], b[1024], pl[512];
+	struct chr r;
+	(void)O;
+	(void)now;
+	(void)b;
+	(void)pl;
+	(void)r;
+	(void)t;
+	(void)cu;
 	/* claims missing or of the wrong type */
-	char pl[512];
 	snprintf(pl, sizeof(pl), "{\"iat\":%lld,\"exp\":%lld}", now, now + 100);
 	jwt_mint(t, sizeof(t), HS256_HDR, pl, GNUTLS_MAC_SHA256, CH_SECRET_TOKEN);
 	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.4:1/a", O, tok_custom(cu, sizeof(cu), t, NULL)), 403,
@@ -332,7 +416,22 @@ TEST_CASE(tokens)
 	jwt_mint(t, sizeof(t), HS256_HDR, pl, GNUTLS_MAC_SHA256, CH_SECRET_TOKEN);
 	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.4:2/a", O, tok_custom(cu, sizeof(cu), t, NULL)), 403,
 		   "token lacks exp, iat or jti");
+}
 
+TEST_CASE(token_forged)
+{
+	int p = td.hook_port;
+	const char *O = "https://www.example.com";
+	long long now = (long long)time(NULL);
+	char t[2048], cu[2400], b[1024], pl[512];
+	struct chr r;
+	(void)O;
+	(void)now;
+	(void)b;
+	(void)pl;
+	(void)r;
+	(void)t;
+	(void)cu;
 	/* forged: alg none (empty and non-empty signature), lower-case hs256, HS512 with the right secret,
 	 * HS256 with another secret, a valid token with one payload byte changed */
 	snprintf(pl, sizeof(pl), "{\"iat\":%lld,\"exp\":%lld,\"jti\":\"forged\"}", now, now + 100);
@@ -364,7 +463,23 @@ TEST_CASE(tokens)
 	}
 	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.5:6/a", O, tok_custom(cu, sizeof(cu), t, NULL)), 403,
 		   "token signature invalid");
+	CHECK(log_has(&td, "verdict=token status=403"));
+}
 
+TEST_CASE(token_origin_claim)
+{
+	int p = td.hook_port;
+	const char *O = "https://www.example.com";
+	long long now = (long long)time(NULL);
+	char t[2048], cu[2400], b[1024], pl[512];
+	struct chr r;
+	(void)O;
+	(void)now;
+	(void)b;
+	(void)pl;
+	(void)r;
+	(void)t;
+	(void)cu;
 	/* the origin claim: another origin is refused; the same origin after normalisation passes */
 	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.6:1/a", O,
 			      tok_custom(cu, sizeof(cu),
@@ -384,7 +499,22 @@ TEST_CASE(tokens)
 						",\"origin\":\"https://WWW.Example.com:443\""),
 					    NULL)),
 		      200);
+}
 
+TEST_CASE(token_button_claim)
+{
+	int p = td.hook_port;
+	const char *O = "https://www.example.com";
+	long long now = (long long)time(NULL);
+	char t[2048], cu[2400], b[1024], pl[512];
+	struct chr r;
+	(void)O;
+	(void)now;
+	(void)b;
+	(void)pl;
+	(void)r;
+	(void)t;
+	(void)cu;
 	/* a refused connect binds no jti: the token stays usable by one session */
 	tok(t, sizeof(t), now, now + 100, "jti-refused", NULL);
 	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.7:1/a", O, tok_custom(cu, sizeof(cu), t, ",\"button\":\"premium\"")),
@@ -415,7 +545,22 @@ TEST_CASE(tokens)
 		       tok_custom(cu, sizeof(cu),
 				  tok(t, sizeof(t), now, now + 100, "jti-badbtn", ",\"button\":\"premium\""), NULL)),
 	    403, "unknown button");
+}
 
+TEST_CASE(token_no_fallback)
+{
+	int p = td.hook_port;
+	const char *O = "https://www.example.com";
+	long long now = (long long)time(NULL);
+	char t[2048], cu[2400], b[1024], pl[512];
+	struct chr r;
+	(void)O;
+	(void)now;
+	(void)b;
+	(void)pl;
+	(void)r;
+	(void)t;
+	(void)cu;
 	/* token required: the one-site fallback for unknown sessions is off */
 	EXPECT_ERR(post(p, "/rest-hook/call", NULL, call_body(b, sizeof(b), "tc-4", "/10.2.1.9:1/never", NULL)), 403,
 		   "unknown session");
@@ -425,9 +570,6 @@ TEST_CASE(tokens)
 	CHECK(r.status == 200);
 	chr_free(&r);
 	EXPECT_ERR(do_call(p, "tc-5", "/10.2.1.8:1/a", NULL), 403, "unknown session");
-	CHECK(log_has(&d, "verdict=token status=403"));
-	CHECK(chd_stop(&d) == 0);
-	chd_cleanup(&d);
 }
 
 /* ---- budgets ------------------------------------------------------------------------ */
@@ -435,14 +577,16 @@ TEST_CASE(tokens)
 /* Each case starts the daemons it needs; all share a keep-alive libcurl handle. */
 int test_setup(const char *name)
 {
-	(void)name;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	c = curl_easy_init();
-	return 0;
+	return strncmp(name, "token_", 6) == 0 ? start_token_daemon() : 0;
 }
 
 void test_teardown(void)
 {
+	if (td.pid > 0)
+		CHECK(chd_stop(&td) == 0);
+	chd_cleanup(&td);
 	curl_easy_cleanup(c);
 	curl_global_cleanup();
 }
