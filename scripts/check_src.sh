@@ -57,7 +57,7 @@ for f in "${srcs[@]}"; do
 	awk -v max="$max_fn" -v file="$f" '
 		/^\{/ { if (prev !~ /check_src: table/) { start = FNR; name = sig }; next }
 		/^\}/ { if (start && FNR - start - 1 > max) printf "%s:%d: function %s has %d lines (at most %d)\n", file, start, name, FNR - start - 1, max; start = 0; next }
-		{ if (!start && $0 ~ /^[A-Za-z_]/ && $0 ~ /\(/) { sig = $0; sub(/\(.*/, "", sig); sub(/.*[ *]/, "", sig) }; if ($0 !~ /^[ \t]*$/) prev = $0 }
+		{ if (!start && $0 ~ /^[A-Za-z_]/ && $0 ~ /\(/) { sig = $0; if (sig ~ /^TEST_CASE\(/) { sub(/^TEST_CASE\(/, "", sig); sub(/\).*/, "", sig) } else { sub(/\(.*/, "", sig); sub(/.*[ *]/, "", sig) } }; if ($0 !~ /^[ \t]*$/) prev = $0 }
 	' "$f" | grep . && bad=1
 done
 

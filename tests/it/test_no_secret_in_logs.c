@@ -92,6 +92,28 @@ static void self_test(const struct secrets *S)
 		CHECK(find_line(clean, strlen(clean), S->v[i]) == 0);
 }
 
+/* The secrets recorded from every config the harness started (each .secrets file of the run). */
+static void add_config_secrets(struct secrets *S, DIR *dir)
+{
+	struct dirent *e;
+	while ((e = readdir(dir)) != NULL) {
+		if (!ends_with(e->d_name, ".secrets") || S->nbufs >= 256)
+			continue;
+		char path[1024];
+		snprintf(path, sizeof(path), "%s/%s", CH_TEST_LOG_DIR, e->d_name);
+		size_t len;
+		char *buf = slurp(path, &len);
+		if (!buf)
+			continue;
+		S->bufs[S->nbufs++] = buf;
+		for (size_t off = 0; off < len; off += strlen(buf + off) + 1) {
+			size_t before = S->n;
+			add_secret(S, buf + off);
+			S->from_configs += S->n - before;
+		}
+	}
+}
+
 int main(void)
 {
 	struct secrets S = {0};
@@ -108,23 +130,7 @@ int main(void)
 		return check_done();
 	}
 	struct dirent *e;
-	/* first the secrets recorded from every started config */
-	while ((e = readdir(dir)) != NULL) {
-		if (!ends_with(e->d_name, ".secrets") || S.nbufs >= 256)
-			continue;
-		char path[1024];
-		snprintf(path, sizeof(path), "%s/%s", CH_TEST_LOG_DIR, e->d_name);
-		size_t len;
-		char *buf = slurp(path, &len);
-		if (!buf)
-			continue;
-		S.bufs[S.nbufs++] = buf;
-		for (size_t off = 0; off < len; off += strlen(buf + off) + 1) {
-			size_t before = S.n;
-			add_secret(&S, buf + off);
-			S.from_configs += S.n - before;
-		}
-	}
+	add_config_secrets(&S, dir);
 	self_test(&S);
 
 	rewinddir(dir);

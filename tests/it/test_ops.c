@@ -1,6 +1,6 @@
 /* tests/it/test_ops.c: operations: /metrics parsed by a Prometheus parser, admin listener, reload under load, broken
  * reload, rebinding, graceful stop, pid file, TLS, JSON logs, log reopen. */
-#include "../check.h"
+#include "tests/check.h"
 #include "harness.h"
 
 #include <jansson.h>
@@ -48,7 +48,7 @@ static long post_status(CURL *c, int port, const char *path, const char *body, c
 
 /* ---- /metrics through a real Prometheus parser ------------------------- */
 
-static void test_metrics(void)
+TEST_CASE(metrics)
 {
 	struct chd d = {0};
 	char conf[4096];
@@ -94,7 +94,7 @@ static void test_metrics(void)
 
 /* ---- admin listener moves /healthz and /metrics ----------------------- */
 
-static void test_admin(void)
+TEST_CASE(admin)
 {
 	struct chd d = {0};
 	char conf[4096];
@@ -161,11 +161,10 @@ static void *load_loop(void *arg)
 	return NULL;
 }
 
-static void test_reload(void)
+/* Five good reloads under load from two threads, the callee changing each time: no request fails. */
+static void reload_under_load(struct chd *dp, CURL *c, char *conf, size_t cap)
 {
-	struct chd d = {0};
-	char conf[4096];
-	CHECK(chd_start(&d, site_conf(conf, sizeof(conf), "", "10002", NULL)) == 0);
+#define d (*dp)
 	struct load l = {.port = d.hook_port};
 	pthread_t t[2];
 	for (int i = 0; i < 2; i++)
@@ -175,7 +174,7 @@ static void test_reload(void)
 	for (int i = 0; i < 5; i++) {
 		char callee[16];
 		snprintf(callee, sizeof(callee), "2000%d", i);
-		chd_write(&d, "callhook.conf", site_conf(conf, sizeof(conf), "", callee, NULL), 0600);
+		chd_write(&d, "callhook.conf", site_conf(conf, cap, "", callee, NULL), 0600);
 		CHECK(chd_signal(&d, SIGHUP) == 0);
 		msleep(150);
 	}
@@ -185,19 +184,26 @@ static void test_reload(void)
 	CHECK_MSG(l.failed == 0 && l.refused == 0, "ok %ld failed %ld refused %ld (last %ld)", l.ok, l.failed,
 		  l.refused, l.last_fail_status);
 	CHECK(l.ok > 100);
-	CURL *c = curl_easy_init();
 	char *ans = NULL;
 	CHECK(post_status(c, d.hook_port, "/rest-hook/call", "{\"sessionId\":\"/10.1.0.1:1/load\",\"callId\":\"r1\"}",
 			  &ans) == 200);
 	CHECK_MSG(strstr(ans, "\"callee\":\"20004\"") != NULL, "%s", ans);
 	free(ans);
 
+#undef d
+}
+
+/* A broken config, or one whose patterns do not compile, is refused with the --check message; the old one keeps
+ * serving. */
+static void reload_refused(struct chd *dp, CURL *c)
+{
+#define d (*dp)
+	char *ans = NULL;
 	/* a broken config is refused with the --check message; the old one keeps serving */
 	chd_write(&d, "callhook.conf", "hook = { listen = [ \"127.0.0.1:0\" ]; bogus = 1; };\n", 0600);
 	CHECK(chd_signal(&d, SIGHUP) == 0);
 	CHECK(chd_wait_log(&d, "still running the previous configuration", 3000));
 	CHECK(chd_wait_log(&d, "callhook.conf:1: hook.bogus: unknown setting", 100));
-	ans = NULL;
 	CHECK(post_status(c, d.hook_port, "/rest-hook/call", "{\"sessionId\":\"/10.1.0.1:2/load\",\"callId\":\"r2\"}",
 			  &ans) == 200);
 	CHECK(strstr(ans, "\"callee\":\"20004\"") != NULL);
@@ -210,8 +216,15 @@ static void test_reload(void)
 	CHECK(chd_signal(&d, SIGHUP) == 0);
 	CHECK(chd_wait_log(&d, "sites.[0].origins.[0]: \"https//x\" is not an origin", 3000));
 
+#undef d
+}
+
+/* A second listen address binds on reload and the first never closes; dropping the first closes only it. */
+static void reload_rebind(struct chd *dp, CURL *c, char *conf, size_t cap)
+{
+#define d (*dp)
 	/* a second listen address binds on reload; the first never closes */
-	chd_write(&d, "callhook.conf", site_conf(conf, sizeof(conf), "", "30003", NULL), 0600);
+	chd_write(&d, "callhook.conf", site_conf(conf, cap, "", "30003", NULL), 0600);
 	char two[4096];
 	snprintf(two, sizeof(two), "%s", conf);
 	char *p = strstr(two, "[ \"127.0.0.1:0\" ]");
@@ -243,7 +256,7 @@ static void test_reload(void)
 	CHECK(strstr(r.body, "callhook_reloads_total{result=\"failed\"} 2") != NULL);
 	chr_free(&r);
 	/* and dropping the first address closes only it */
-	snprintf(conf, sizeof(conf), "%s", two);
+	snprintf(conf, cap, "%s", two);
 	p = strstr(conf, "\"127.0.0.1:0\", ");
 	if (p)
 		memmove(p, p + strlen("\"127.0.0.1:0\", "), strlen(p + strlen("\"127.0.0.1:0\", ")) + 1);
@@ -254,6 +267,18 @@ static void test_reload(void)
 	ch_http(c, "GET", url, NULL, NULL, 0, &r);
 	CHECK(r.status == 200);
 	chr_free(&r);
+#undef d
+}
+
+TEST_CASE(reload)
+{
+	struct chd d = {0};
+	char conf[4096];
+	CHECK(chd_start(&d, site_conf(conf, sizeof(conf), "", "10002", NULL)) == 0);
+	CURL *c = curl_easy_init();
+	reload_under_load(&d, c, conf, sizeof(conf));
+	reload_refused(&d, c);
+	reload_rebind(&d, c, conf, sizeof(conf));
 	CHECK(chd_stop(&d) == 0);
 	chd_cleanup(&d);
 	curl_easy_cleanup(c);
@@ -261,7 +286,7 @@ static void test_reload(void)
 
 /* ---- graceful stop, pid file ------------------------------------------- */
 
-static void test_stop(void)
+TEST_CASE(stop)
 {
 	struct chd d = {0};
 	chd_init(&d);
@@ -297,7 +322,7 @@ static void test_stop(void)
 
 /* ---- TLS -------------------------------------------------------------- */
 
-static void test_tls(void)
+TEST_CASE(tls)
 {
 	struct chd d = {0};
 	chd_init(&d);
@@ -353,7 +378,7 @@ static void test_tls(void)
 
 /* ---- JSON logs and reopening the log file --------------------------- */
 
-static void test_logs(void)
+TEST_CASE(logs)
 {
 	struct chd d = {0};
 	char conf[4096];
@@ -465,19 +490,53 @@ static void *receiver_loop(void *arg)
 	}
 }
 
-static void test_forward(void)
+/* The receiver of forwarded events: a TCP listener on 127.0.0.1 and its thread. */
+static void receiver_start(struct receiver *rc, pthread_t *t)
 {
-	struct receiver rc = {.mu = PTHREAD_MUTEX_INITIALIZER};
-	rc.fd = socket(AF_INET, SOCK_STREAM, 0);
+	rc->fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {.sin_family = AF_INET};
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	CHECK(bind(rc.fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	CHECK(bind(rc->fd, (struct sockaddr *)&a, sizeof(a)) == 0);
 	socklen_t al = sizeof(a);
-	getsockname(rc.fd, (struct sockaddr *)&a, &al);
-	rc.port = ntohs(a.sin_port);
-	CHECK(listen(rc.fd, 16) == 0);
+	getsockname(rc->fd, (struct sockaddr *)&a, &al);
+	rc->port = ntohs(a.sin_port);
+	CHECK(listen(rc->fd, 16) == 0);
+	pthread_create(t, NULL, receiver_loop, rc);
+}
+
+/* How many events the receiver has, after waiting up to 2 s for want of them. */
+static int received(struct receiver *rc, int want)
+{
+	int n = 0;
+	for (int i = 0; i < 200 && n < want; i++) {
+		msleep(10);
+		pthread_mutex_lock(&rc->mu);
+		n = rc->n;
+		pthread_mutex_unlock(&rc->mu);
+	}
+	return n;
+}
+
+/* Whether the log shows a second "... loaded" (the reload after start) within 2 s. */
+static bool loaded_twice(struct chd *d)
+{
+	for (int i = 0; i < 200; i++) {
+		char *log = chd_log(d);
+		const char *p1 = strstr(log, " loaded");
+		bool second = p1 && strstr(p1 + 1, " loaded") != NULL;
+		free(log);
+		if (second)
+			return true;
+		msleep(10);
+	}
+	return false;
+}
+
+TEST_CASE(forward)
+{
+	struct receiver rc = {.mu = PTHREAD_MUTEX_INITIALIZER};
 	pthread_t t;
-	pthread_create(&t, NULL, receiver_loop, &rc);
+	receiver_start(&rc, &t);
 
 	struct chd d = {0};
 	char conf[4096], extra[512];
@@ -497,13 +556,7 @@ static void test_forward(void)
 	/* not a forwarded method */
 	CHECK(post_status(c, d.hook_port, "/rest-hook/ConnectionStatusEvent", "{\"status\":\"ESTABLISHED\"}", NULL) ==
 	      200);
-	int n = 0;
-	for (int i = 0; i < 200 && n < 1; i++) {
-		msleep(10);
-		pthread_mutex_lock(&rc.mu);
-		n = rc.n;
-		pthread_mutex_unlock(&rc.mu);
-	}
+	(void)received(&rc, 1);
 	msleep(100);
 	pthread_mutex_lock(&rc.mu);
 	CHECK(rc.n == 1);
@@ -524,25 +577,10 @@ static void test_forward(void)
 	CHECK(chd_signal(&d, SIGHUP) == 0);
 	CHECK(chd_wait_log(&d, "reload: ", 2000));
 	CHECK(post_status(c, d.hook_port, "/rest-hook/CallStatusEvent", ev, NULL) == 200);
-	for (int i = 0; i < 200 && n < 2; i++) {
-		msleep(10);
-		pthread_mutex_lock(&rc.mu);
-		n = rc.n;
-		pthread_mutex_unlock(&rc.mu);
-	}
-	CHECK(n == 2);
+	CHECK(received(&rc, 2) == 2);
 	chd_write(&d, "callhook.conf", site_conf(conf, sizeof(conf), "", "1", NULL), 0600);
 	CHECK(chd_signal(&d, SIGHUP) == 0);
-	bool second = false;
-	for (int i = 0; i < 200 && !second; i++) {
-		char *log = chd_log(&d);
-		const char *p1 = strstr(log, " loaded");
-		second = p1 && strstr(p1 + 1, " loaded") != NULL;
-		free(log);
-		if (!second)
-			msleep(10);
-	}
-	CHECK(second);
+	CHECK(loaded_twice(&d));
 	CHECK(post_status(c, d.hook_port, "/rest-hook/CallStatusEvent", ev, NULL) == 200);
 	msleep(300);
 	pthread_mutex_lock(&rc.mu);
@@ -556,16 +594,15 @@ static void test_forward(void)
 	pthread_join(t, NULL);
 }
 
-int main(void)
+/* Each case starts the daemons it needs. */
+int test_setup(const char *name)
 {
+	(void)name;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	test_metrics();
-	test_admin();
-	test_reload();
-	test_stop();
-	test_tls();
-	test_logs();
-	test_forward();
+	return 0;
+}
+
+void test_teardown(void)
+{
 	curl_global_cleanup();
-	return check_done();
 }
