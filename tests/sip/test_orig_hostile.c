@@ -310,7 +310,7 @@ static int expected(const char *m, bool tagged)
 
 /* One request of each method, plain and with a To tag (an unknown dialog), each from its own socket: exactly one
  * final answer each (and the INVITE's 403 stops after our ACK), nothing else. */
-static void case_udp_each(void)
+TEST_CASE(udp_each)
 {
 	third_open();
 	start();
@@ -357,7 +357,7 @@ static void case_udp_each(void)
 
 /* The whole mix for a bounded time from a few UDP sockets: every method, unknown dialogs, malformed and
  * truncated messages, huge headers, a REFER storm. */
-static void case_udp_mix(void)
+TEST_CASE(udp_mix)
 {
 	third_open();
 	start();
@@ -402,7 +402,7 @@ static void case_udp_mix(void)
 }
 
 /* A stream of the same over TCP connections, some cut in the middle of a message. */
-static void case_tcp_mix(void)
+TEST_CASE(tcp_mix)
 {
 	third_open();
 	start();
@@ -446,28 +446,17 @@ static void case_tcp_mix(void)
 	finish();
 }
 
-int main(int argc, char **argv)
+/* Every case: a fresh temp dir; on a failure the end of the daemon's log; the daemon and the sockets closed. */
+int test_setup(const char *name)
 {
+	(void)name;
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	const char *c = argc > 1 ? argv[1] : "udp_each";
-	CHECK(chd_init(&D) == 0);
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} cases[] = {
-	    {"udp_each", case_udp_each},
-	    {"udp_mix", case_udp_mix},
-	    {"tcp_mix", case_tcp_mix},
-	};
-	bool found = false;
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		if (strcmp(cases[i].name, c) == 0) {
-			found = true;
-			cases[i].fn();
-		}
-	}
-	CHECK_MSG(found, "unknown case %s", c);
+	return chd_init(&D);
+}
+
+void test_teardown(void)
+{
 	if (check_failures) {
 		char *l = chd_log(&D);
 		size_t n = l ? strlen(l) : 0;
@@ -482,5 +471,4 @@ int main(int argc, char **argv)
 	if (third_tcp >= 0)
 		close(third_tcp);
 	curl_global_cleanup();
-	return check_done();
 }
