@@ -30,6 +30,30 @@ static const char REQ1[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 			   "    <Destination>9055551234</Destination>\n"
 			   "    <AnchorCall>false</AnchorCall>\n  </Request>\n</ClickToCall>\n";
 
+/* A parse error loses the framing: 400, then the server closes; a DOCTYPE (entity tricks) is refused. */
+static void xml_broken(int fd, struct ch_buf *accp)
+{
+#define acc (*accp)
+	/* a parse error loses the framing: 400, then the server closes */
+	acc.len = 0;
+	xml_send(fd, "<ClickToCall><Request></ClickToCall>");
+	bool eof = false;
+	xml_read(fd, &acc, 99, 5000, &eof);
+	CHECK(ch_buf_nul(&acc) == 0);
+	CHECK_MSG(acc.data && strstr(acc.data, "<Result Code=\"400\">parse error: "), "%s", acc.data ? acc.data : "");
+	CHECK(eof);
+	close(fd);
+	/* DOCTYPE (entity tricks) refused */
+	fd = xml_connect();
+	acc.len = 0;
+	xml_send(fd, "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaa\">]><ClickToCall/>");
+	xml_read(fd, &acc, 99, 5000, &eof);
+	CHECK(ch_buf_nul(&acc) == 0);
+	CHECK(acc.data && strstr(acc.data, "DOCTYPE not allowed"));
+	close(fd);
+#undef acc
+}
+
 TEST_CASE(xml)
 {
 	struct opts o = {0};
@@ -95,23 +119,7 @@ TEST_CASE(xml)
 	CHECK(strstr(s, "<Result Code=\"400\">initiator: "));
 	CHECK(strstr(s, "<Result Code=\"400\">unknown method</Result>"));
 	CHECK(strstr(s, "Leg=") == NULL);
-	/* a parse error loses the framing: 400, then the server closes */
-	acc.len = 0;
-	xml_send(fd, "<ClickToCall><Request></ClickToCall>");
-	bool eof = false;
-	xml_read(fd, &acc, 99, 5000, &eof);
-	CHECK(ch_buf_nul(&acc) == 0);
-	CHECK_MSG(acc.data && strstr(acc.data, "<Result Code=\"400\">parse error: "), "%s", acc.data ? acc.data : "");
-	CHECK(eof);
-	close(fd);
-	/* DOCTYPE (entity tricks) refused */
-	fd = xml_connect();
-	acc.len = 0;
-	xml_send(fd, "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaa\">]><ClickToCall/>");
-	xml_read(fd, &acc, 99, 5000, &eof);
-	CHECK(ch_buf_nul(&acc) == 0);
-	CHECK(acc.data && strstr(acc.data, "DOCTYPE not allowed"));
-	close(fd);
+	xml_broken(fd, &acc);
 	ch_buf_free(&acc);
 	stop();
 }
@@ -223,15 +231,11 @@ TEST_CASE(xml_max_connections)
  * security issue "deny list and per-initiator limit evaded by spelling"),
  * with the README's own catch-all rule ^(.*)$ -> sip:$1@127.0.0.1 and deny
  * ^sip:(900|976). */
-TEST_CASE(canonical)
+/* Every spelling of a denied number is refused before any SIP is sent, on the JSON API and the XML port. */
+static void canonical_refused(const char *ini)
 {
-	struct opts o = {.per_initiator = 2, .catch_all = true};
-	start(&o);
 	const char *J = "application/json";
-	struct sipp_peer a;
-	char ini[128], body[512];
-	CHECK(peer_start(&a, "refer", "uas_refer.xml", "-set", "n1", "180", "-set", "n2", "200", NULL));
-	peer_uri(&a, "rtcarol", ini, sizeof ini);
+	char body[512];
 	/* every spelling of a 900 number is refused 403 before any SIP is sent */
 	static const char *const denied[] = {
 	    "%39001234567",  "%3900%31234567", "9%2D001234567",     "9-001234567",
@@ -270,7 +274,14 @@ TEST_CASE(canonical)
 		ch_buf_free(&acc);
 		close(fd);
 	}
+}
 
+/* A call that is placed carries the canonical URIs in its answer, its record and its REFER. */
+static void canonical_placed(struct sipp_peer *ap, const char *ini)
+{
+#define a (*ap)
+	const char *J = "application/json";
+	char body[512];
 	/* a call that is placed: the answer, the call record and the REFER all
 	 * carry the canonical URIs (uas_refer.xml checks Refer-To
 	 * <sip:9055551234@127.0.0.1> and the display name 9055551234) */
@@ -305,6 +316,16 @@ TEST_CASE(canonical)
 		free(msgs);
 	}
 
+#undef a
+}
+
+/* The per-initiator limit counts the canonical user@host, whatever the spelling. */
+static void canonical_per_initiator(struct sipp_peer *ap, const char *ini)
+{
+#define a (*ap)
+	const char *J = "application/json";
+	char body[512];
+	json_t *j;
 	/* per initiator (2 a minute): rt%63arol used one of rtcarol's; the plain
 	 * spelling takes the second (the phone is gone: it fails fast), and
 	 * the escaped spelling is then refused instead of starting afresh */
@@ -325,5 +346,19 @@ TEST_CASE(canonical)
 		      429, "initiator");
 	expect_status(A_DIGEST, "POST", "/v1/calls", J, "{\"initiator\":\"rtcarol\",\"destination\":\"9055551234\"}",
 		      429, "initiator");
+#undef a
+}
+
+TEST_CASE(canonical)
+{
+	struct opts o = {.per_initiator = 2, .catch_all = true};
+	start(&o);
+	struct sipp_peer a;
+	char ini[128];
+	CHECK(peer_start(&a, "refer", "uas_refer.xml", "-set", "n1", "180", "-set", "n2", "200", NULL));
+	peer_uri(&a, "rtcarol", ini, sizeof ini);
+	canonical_refused(ini);
+	canonical_placed(&a, ini);
+	canonical_per_initiator(&a, ini);
 	stop();
 }
