@@ -270,9 +270,3 @@ void uri_of(const struct sipp_peer *p, const char *user, char *out, size_t cap)
 {
 	(void)ch_fmt(out, cap, "sip:%s@127.0.0.1:%d", user, p->port);
 }
-
-void support_check_totals(int *count, int *failures)
-{
-	*count = check_count;
-	*failures = check_failures;
-}

@@ -12,15 +12,9 @@
 
 #ifndef SIPP_BIN
 #define SIPP_BIN "sipp"
-/* tests/check.h keeps its counters per file: main() adds this file's CHECKs to its own before check_done(). */
-void support_check_totals(int *count, int *failures);
-
 #endif
 #ifndef SCENARIO_DIR
 #define SCENARIO_DIR "."
-/* tests/check.h keeps its counters per file: main() adds this file's CHECKs to its own before check_done(). */
-void support_check_totals(int *count, int *failures);
-
 #endif
 
 /* One expected event: its state, leg and code. */
@@ -59,8 +53,5 @@ void engine_start(const char *listen, const char *auth_user, const char *auth_pa
 uint64_t place(const char *initiator, const char *destination, bool anchor, unsigned ring_s);
 /* "sip:user@127.0.0.1:<port of p>" */
 void uri_of(const struct sipp_peer *p, const char *user, char *out, size_t cap);
-
-/* tests/check.h keeps its counters per file: main() adds this file's CHECKs to its own before check_done(). */
-void support_check_totals(int *count, int *failures);
 
 #endif
