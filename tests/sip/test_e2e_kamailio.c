@@ -433,16 +433,9 @@ static void anchored_challenges(size_t kam_from)
 
 /* (b) anchored: JSON request 1001 -> 1002 anchor=true; connected with RTP directly between the
  * phones; DELETE releases both legs with BYE. */
-static void anchored_path(void)
+/* POST the anchored call 1001 -> 1002: 202, the second call of the run, with the translated URIs. */
+static uint64_t anchored_place(void)
 {
-	size_t from[2] = {file_size(phone[0].log), file_size(phone[1].log)};
-	char *kl0 = slurp(kam.log);
-	const char *bye = "e2e: in BYE sip:";
-	char bye_from[64];
-	(void)ch_fmt(bye_from, sizeof bye_from, " from 127.0.0.1:%d ", orig_port);
-	size_t kam_from = strlen(kl0);
-	free(kl0);
-
 	long status = 0;
 	char *body =
 	    api("POST", "/v1/calls", "{\"initiator\":\"1001\",\"destination\":\"1002\",\"anchor\":true}", &status);
@@ -454,6 +447,22 @@ static void anchored_path(void)
 	CHECK_STR(sv(json_object_get(pj, "translated_destination")), kam_uri[1]);
 	json_decref(pj);
 	free(body);
+	return id;
+}
+
+static void anchored_path(void)
+{
+	size_t from[2] = {file_size(phone[0].log), file_size(phone[1].log)};
+	char *kl0 = slurp(kam.log);
+	const char *bye = "e2e: in BYE sip:";
+	char bye_from[64];
+	(void)ch_fmt(bye_from, sizeof bye_from, " from 127.0.0.1:%d ", orig_port);
+	size_t kam_from = strlen(kl0);
+	free(kl0);
+
+	uint64_t id = anchored_place();
+	long status = 0;
+	char *body;
 
 	json_t *j = wait_state(id, "connected", 15000);
 	bool connected = j && strcmp(sv(json_object_get(j, "state")), "connected") == 0;

@@ -39,6 +39,27 @@ static json_t *parse_ok(const char *text)
 	return j;
 }
 
+/* The secure floor in the PHP-era file, and WCS's defaults where the floor sets nothing. */
+static void check_floor(json_t *rcc)
+{
+	/* the floor */
+	CHECK_STR(field(rcc, "call", "restPolicy"), "OVERWRITE");
+	CHECK_STR(field(rcc, "call", "restOnError"), "FAIL");
+	CHECK_STR(field(rcc, "call", "restOverwrite"), "callee,inviteParameters");
+	CHECK_STR(field(rcc, "transfer", "restPolicy"), "OVERWRITE");
+	CHECK_STR(field(rcc, "transfer", "restOnError"), "FAIL");
+	CHECK_STR(field(rcc, "sendMessage", "restPolicy"), "OVERWRITE");
+	CHECK_STR(field(rcc, "sendMessage", "restOnError"), "FAIL");
+	CHECK_STR(field(rcc, "connect", "clientExclude"), SIP_LIST);
+	CHECK_STR(field(rcc, "ConnectionStatusEvent", "clientExclude"), SIP_LIST);
+	CHECK_STR(field(rcc, "RegistrationStatusEvent", "clientExclude"), SIP_LIST);
+	/* connect was missing: WCS defaults for what the floor does not set */
+	CHECK_STR(field(rcc, "connect", "restExclude"), "");
+	CHECK_STR(field(rcc, "connect", "restOnError"), "LOG");
+	CHECK_STR(field(rcc, "connect", "restPolicy"), "NOTIFY");
+	CHECK_STR(field(rcc, "connect", "restOverwrite"), "");
+}
+
 TEST_CASE(spec_file)
 {
 	char *text = NULL;
@@ -56,22 +77,7 @@ TEST_CASE(spec_file)
 	struct notes ns = {0};
 	CHECK(pol_rcc_raise(rcc, record, &ns) == 0);
 
-	/* the floor */
-	CHECK_STR(field(rcc, "call", "restPolicy"), "OVERWRITE");
-	CHECK_STR(field(rcc, "call", "restOnError"), "FAIL");
-	CHECK_STR(field(rcc, "call", "restOverwrite"), "callee,inviteParameters");
-	CHECK_STR(field(rcc, "transfer", "restPolicy"), "OVERWRITE");
-	CHECK_STR(field(rcc, "transfer", "restOnError"), "FAIL");
-	CHECK_STR(field(rcc, "sendMessage", "restPolicy"), "OVERWRITE");
-	CHECK_STR(field(rcc, "sendMessage", "restOnError"), "FAIL");
-	CHECK_STR(field(rcc, "connect", "clientExclude"), SIP_LIST);
-	CHECK_STR(field(rcc, "ConnectionStatusEvent", "clientExclude"), SIP_LIST);
-	CHECK_STR(field(rcc, "RegistrationStatusEvent", "clientExclude"), SIP_LIST);
-	/* connect was missing: WCS defaults for what the floor does not set */
-	CHECK_STR(field(rcc, "connect", "restExclude"), "");
-	CHECK_STR(field(rcc, "connect", "restOnError"), "LOG");
-	CHECK_STR(field(rcc, "connect", "restPolicy"), "NOTIFY");
-	CHECK_STR(field(rcc, "connect", "restOverwrite"), "");
+	check_floor(rcc);
 
 	/* notes: one per raised field, in order, with old and new values */
 	static const char *const want[] = {
