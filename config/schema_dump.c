@@ -1,6 +1,7 @@
-/* config/schema_dump.c: callhook_schema, a build tool: prints the config table, one setting a line, for callhook.conf(5).
- * usage: callhook_schema [OUT] (default standard output). Each line: path TAB type TAB default TAB range TAB flags ("-" when empty);
- * flags is a comma-separated subset of required, secret, restart, nonempty. */
+/* config/schema_dump.c: callhook_schema, a build tool that prints the config table for callhook.conf(5).
+ * usage: callhook_schema [OUT] (default standard output). One setting a line:
+ * path TAB type TAB default TAB range TAB flags ("-" when empty); flags is a
+ * comma-separated subset of required, secret, restart, nonempty. */
 #include "config/config.h"
 
 #include <stdio.h>
