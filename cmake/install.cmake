@@ -3,7 +3,7 @@
 #   <prefix>/share/man/man8/callhook.8
 #   <prefix>/share/man/man5/callhook.conf.5
 #   <prefix>/share/doc/callhook/README.md
-#   <prefix>/share/doc/callhook/examples/           callhook.conf, rest_client_config.json, token/
+#   <prefix>/share/doc/callhook/examples/           callhook.conf, callhook-full.conf, rest_client_config.json, token/
 #   <prefix>/lib/systemd/system/callhook.service    ExecStart and config path follow the prefix
 include(GNUInstallDirs)
 include(${CMAKE_CURRENT_LIST_DIR}/docs.cmake)
@@ -14,7 +14,8 @@ set(CALLHOOK_SYSTEMD_UNITDIR "lib/systemd/system" CACHE STRING
 install(FILES ${CALLHOOK_MAN_PAGE} DESTINATION ${CMAKE_INSTALL_MANDIR}/man8)
 install(FILES ${CALLHOOK_CONF_PAGE} DESTINATION ${CMAKE_INSTALL_MANDIR}/man5)
 install(FILES ${CMAKE_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
-install(FILES ${CMAKE_SOURCE_DIR}/examples/callhook.conf ${CMAKE_SOURCE_DIR}/examples/rest_client_config.json
+install(FILES ${CMAKE_SOURCE_DIR}/examples/callhook.conf ${CMAKE_SOURCE_DIR}/examples/callhook-full.conf
+              ${CMAKE_SOURCE_DIR}/examples/rest_client_config.json
         DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 if(IS_DIRECTORY ${CMAKE_SOURCE_DIR}/examples/token)
   install(DIRECTORY ${CMAKE_SOURCE_DIR}/examples/token DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
