@@ -26,94 +26,6 @@ static void print_raise(const char *method, const char *field, const char *old_v
 		fprintf(f, "restClientConfig: raised %s.%s: \"%s\" -> \"%s\"\n", method, field, old_value, new_value);
 }
 
-static const char *or_dash(const char *s)
-{
-	return s && *s ? s : "-";
-}
-
-static void print_strv(FILE *f, const char *label, const struct cfg_strv *v)
-{
-	fprintf(f, "  %s:", label);
-	for (size_t i = 0; i < v->n; i++)
-		fprintf(f, " %s", v->v[i]);
-	fprintf(f, "%s\n", v->n ? "" : " -");
-}
-
-/* What the config will do, secrets shown as ***. */
-static void print_summary(FILE *f, const struct cfg *c)
-{
-	fprintf(f, "log: level %s, format %s, to %s\n", c->log.level, c->log.format,
-		c->log.file ? c->log.file : "stderr");
-	if (c->has_hook) {
-		fprintf(f, "hook:\n");
-		print_strv(f, "listen", &c->hook.listen);
-		fprintf(f, "  max_body_bytes %lld, request_timeout_s %lld, max_sessions %lld, session_ttl_s %lld\n",
-			(long long)c->hook.max_body_bytes, (long long)c->hook.request_timeout_s,
-			(long long)c->hook.max_sessions, (long long)c->hook.session_ttl_s);
-		if (c->hook.has_wcs_auth) {
-			const struct cfg_wcs_auth *a = &c->hook.wcs_auth;
-			fprintf(f, "  wcs_auth: %s%s\n",
-				a->hmac_keys.n  ? "HMAC-MD5 (keys ***)"
-				: a->basic_user ? "Basic (password ***)"
-						: "none",
-				a->allow_from.n ? ", allow_from:" : "");
-			if (a->allow_from.n)
-				print_strv(f, "  allow_from", &a->allow_from);
-		}
-	}
-	for (size_t i = 0; i < c->n_sites; i++) {
-		const struct cfg_site *s = &c->sites[i];
-		fprintf(f, "site %s:\n", s->name);
-		print_strv(f, "origins", &s->origins);
-		if (s->domain)
-			fprintf(f, "  domain: %s (https://%s and https://*.%s)\n", s->domain, s->domain, s->domain);
-		fprintf(f,
-			"  sip: login %s, auth_name %s, password %s, domain %s, outbound_proxy %s, port %lld, register "
-			"%s\n",
-			s->sip.login, or_dash(s->sip.auth_name), s->sip.password ? "***" : "-", or_dash(s->sip.domain),
-			or_dash(s->sip.outbound_proxy), (long long)s->sip.port,
-			s->sip.register_required ? "yes" : "no");
-		fprintf(f, "  callee: %s\n", or_dash(s->callee));
-		for (size_t j = 0; j < s->buttons.n; j++)
-			fprintf(f, "  button %s -> %s\n", s->buttons.keys[j], s->buttons.vals[j]);
-		fprintf(f, "  transfer %s, messages %s\n", s->allow_transfer ? "allowed" : "refused",
-			s->allow_messages ? "allowed" : "refused");
-		if (s->token.present)
-			fprintf(f, "  token: %s, secret ***, max_age_s %lld, leeway_s %lld, audience %s\n",
-				s->token.required ? "required" : "optional", (long long)s->token.max_age_s,
-				(long long)s->token.leeway_s, or_dash(s->token.audience));
-		const struct cfg_site_limits *l = &s->limits;
-		fprintf(
-		    f,
-		    "  limits: connects_per_minute_per_ip %lld, calls_per_minute_per_ip %lld, calls_per_session %lld, "
-		    "calls_per_minute %lld, concurrent_calls %lld, ipv6_prefix /%lld\n",
-		    (long long)l->connects_per_minute_per_ip, (long long)l->calls_per_minute_per_ip,
-		    (long long)l->calls_per_session, (long long)l->calls_per_minute, (long long)l->concurrent_calls,
-		    (long long)l->ipv6_prefix);
-	}
-	if (c->has_originator) {
-		const struct cfg_originator *o = &c->orig;
-		fprintf(f, "originator: identity %s, sip %s%s%s\n", o->identity, o->listen,
-			o->tls_listen ? ", tls " : "", o->tls_listen ? o->tls_listen : "");
-		if (o->has_auth)
-			fprintf(f, "  outgoing auth: user %s, password ***\n", o->auth_user);
-		for (size_t i = 0; i < o->n_translations; i++)
-			fprintf(f, "  translate %s -> %s\n", o->translations[i].pattern, o->translations[i].output);
-		if (o->has_dest_allow)
-			print_strv(f, "destinations allow", &o->dest_allow);
-		print_strv(f, "destinations deny", &o->dest_deny);
-		if (o->has_http) {
-			print_strv(f, "http listen", &o->http.listen);
-			fprintf(f, "  http auth: %s %s, user %s, password ***\n", o->http.auth,
-				o->http.digest_algorithm, o->http.user);
-		}
-		if (o->has_xml)
-			print_strv(f, "xml listen", &o->xml.listen);
-	}
-	if (c->has_admin)
-		print_strv(f, "admin listen", &c->admin.listen);
-}
-
 struct app {
 	const char *path;
 	struct cfg *cfg; /* borrowed from the hook runtime, or owned when no hook */
@@ -133,6 +45,12 @@ static void apply_log(const struct cfg *c)
 	ch_log_set_format(strcmp(c->log.format, "json") == 0 ? CH_LOG_JSON : CH_LOG_TEXT);
 }
 
+static void add_secret(const char *secret, void *arg)
+{
+	(void)arg;
+	ch_log_add_secret(secret);
+}
+
 static int load_all(const char *path, struct cfg **cfg, struct hook_rt **rt, FILE *notes)
 {
 	struct cfg_error err;
@@ -144,10 +62,7 @@ static int load_all(const char *path, struct cfg **cfg, struct hook_rt **rt, FIL
 		return rc;
 	}
 	/* secrets are known from here on: redact them in every later line */
-	const char *secrets[64];
-	size_t n = cfg_secrets(*cfg, secrets, 64);
-	for (size_t i = 0; i < n; i++)
-		ch_log_add_secret(secrets[i]);
+	cfg_each_secret(*cfg, add_secret, NULL);
 	const struct cfg_strv *w = cfg_warnings(*cfg);
 	for (size_t i = 0; i < w->n; i++)
 		fprintf(stderr, "warning: %s\n", w->v[i]);
@@ -171,7 +86,8 @@ static int run_check(const char *path)
 	struct hook_rt *rt;
 	if (load_all(path, &cfg, &rt, stdout))
 		return 1;
-	print_summary(stdout, cfg);
+	/* what the config will do: every setting from the table, secrets as *** */
+	cfg_dump(cfg, stdout);
 	printf("%s: configuration OK\n", path);
 	if (rt)
 		hook_rt_release(rt);
@@ -180,12 +96,23 @@ static int run_check(const char *path)
 	return 0;
 }
 
-static bool strv_equal(const struct cfg_strv *a, const struct cfg_strv *b)
+/* The restart-only settings outside the originator (orig_reload reports its own). */
+static void restart_presence(const char *path, enum cfg_change what, void *arg)
 {
-	bool same = a->n == b->n;
-	for (size_t i = 0; same && i < a->n; i++)
-		same = strcmp(a->v[i], b->v[i]) == 0;
-	return same;
+	bool *changed = arg;
+	if (what != CFG_CHANGED && !strchr(path, '.'))
+		*changed = true;
+}
+
+static void restart_warn(const char *path, enum cfg_change what, void *arg)
+{
+	(void)arg;
+	if (what != CFG_CHANGED || strncmp(path, "originator.", 11) == 0)
+		return;
+	if (strncmp(path, "admin.", 6) == 0)
+		ch_warn("reload: %s changed; it needs a restart (the admin listener stays as it is)", path);
+	else
+		ch_warn("reload: %s changed; it needs a restart (the running value stays)", path);
 }
 
 static void reload_result(bool ok)
@@ -204,17 +131,14 @@ static void reload(struct app *a)
 		reload_result(false);
 		return;
 	}
-	if (!!cfg->has_hook != !!a->hook || cfg->has_admin != a->cfg->has_admin
-#ifdef CALLHOOK_WITH_ORIGINATOR
-	    || !!cfg->has_originator != !!a->orig
-#endif
-	) {
+	bool presence = false;
+	cfg_restart_changes(a->cfg, cfg, restart_presence, &presence);
+	if (presence) {
 		ch_err("reload: adding or removing the hook, originator or admin group needs a restart; "
 		       "still running the previous configuration");
 		goto drop;
 	}
-	if (cfg->has_admin && !strv_equal(&cfg->admin.listen, &a->cfg->admin.listen))
-		ch_warn("reload: admin.listen changed; it needs a restart (the admin listener stays as it is)");
+	cfg_restart_changes(a->cfg, cfg, restart_warn, NULL);
 	/* read what is needed from the old config now: with a hook, hook_reload
 	 * releases the old runtime, and the old config with it */
 	struct cfg *old = a->cfg;

@@ -1,15 +1,24 @@
 /* config/config.h: loads and validates callhook.conf (libconfig syntax) into plain, immutable C structs.
- * Every setting is declared once in a table (config/config.c) with its type,
- * bounds, default and whether it is required. Unknown keys are errors. Errors
- * read "file:line: path: message". A loaded struct cfg is never modified; a
- * reload builds a new one (reference counted by the caller). */
+ * Every setting is declared once in a table (config/schema.c) with its type,
+ * bounds, default and flags (required, secret, restart-only, non-empty, list
+ * maximum); the walkers below read that table, so the --check summary, the
+ * secrets to redact, the restart-only settings and callhook.conf(5) cannot
+ * drift from it. Unknown keys are errors. Errors read "file:line: path:
+ * message". A loaded struct cfg is never modified; a reload builds a new one
+ * (reference counted by the caller). */
 #ifndef CFG_CONFIG_H
 #define CFG_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
+/* Most addresses a listen list may hold (hook, admin, originator HTTP and XML);
+ * more is a config error. */
+#define CFG_MAX_LISTEN 16
+
+/* One error record for everything that can fail at start or compile time. */
 struct cfg_error {
 	char file[256];
 	int line; /* 0 when unknown */
@@ -229,8 +238,47 @@ void cfg_error_format(const struct cfg_error *err, char *buf, size_t cap);
  * formatted line, for the caller to log. Borrowed from c. */
 const struct cfg_strv *cfg_warnings(const struct cfg *c);
 
-/* Every secret value of the config (passwords, keys, token secrets), for
- * log redaction and leak tests. Borrowed pointers, valid while c lives. */
+/* Calls fn for every non-empty secret value of the config (every setting the
+ * table marks secret: passwords, HMAC keys, token secrets), for log redaction
+ * and leak tests. The values are borrowed, valid while c lives. */
+void cfg_each_secret(const struct cfg *c, void (*fn)(const char *secret, void *arg), void *arg);
+
+/* The same into out[max] (tests); returns how many were stored. */
 size_t cfg_secrets(const struct cfg *c, const char **out, size_t max);
+
+/* Prints every setting of c, one "path value" line each, in table order;
+ * secrets as ***, unset values as -, absent optional groups left out. */
+void cfg_dump(const struct cfg *c, FILE *f);
+
+enum cfg_change {
+	CFG_CHANGED, /* a restart-only value differs */
+	CFG_ADDED,   /* an optional group whose presence needs a restart appeared */
+	CFG_REMOVED, /* ... or went away */
+};
+
+/* Calls fn(path, what, arg) for every restart-only setting (CFG_RESTART in the
+ * table) whose value differs between old and new, and for every optional group
+ * marked restart-on-presence that was added or removed. Secrets are compared
+ * in constant time and never passed on: only paths. old may be a full config
+ * or a cfg_restart_copy. */
+void cfg_restart_changes(const struct cfg *old, const struct cfg *new,
+			 void (*fn)(const char *path, enum cfg_change what, void *arg), void *arg);
+
+/* A copy of c holding only its restart-only values (and which optional groups
+ * are present), for a later cfg_restart_changes when c itself is not kept.
+ * 0 or ENOMEM; *out is new (cfg_free). */
+int cfg_restart_copy(const struct cfg *c, struct cfg **out);
+
+/* What the table says about one setting, for the reference (callhook.conf(5)). */
+struct cfg_setting_info {
+	const char *path;  /* "originator.http.user"; list elements as "sites.[].name" */
+	const char *type;  /* "integer", "boolean", "string", "list of strings", "group", ... */
+	const char *def;   /* the default as text, or NULL */
+	const char *range; /* bounds, choices or list maximum as text, or NULL */
+	bool required, secret, restart, nonempty;
+};
+
+/* Calls fn for every setting of the table (groups included), in table order. */
+void cfg_each_setting(void (*fn)(const struct cfg_setting_info *s, void *arg), void *arg);
 
 #endif

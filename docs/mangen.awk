@@ -3,6 +3,13 @@
 #   awk -v mode=man -v version=0.1.0 -v date=2026-01-01 -f mangen.awk callhook.8.txt > callhook.8
 #   awk -v mode=help -f mangen.awk callhook.8.txt > callhook_usage.h
 #
+# callhook.conf(5) is rendered from docs/callhook.conf.5.txt with the config
+# table's facts (callhook_schema's output, path TAB type TAB default TAB range
+# TAB flags) added under each item whose term is **path** of a setting:
+#
+#   awk -v mode=man -v page=callhook.conf -v mansect=5 -v schema=schema.tsv -f mangen.awk callhook.conf.5.txt
+#   awk -v mode=check -v schema=schema.tsv -f mangen.awk callhook.conf.5.txt   # every setting documented?
+#
 # POSIX awk only (mawk, gawk, busybox): the build needs nothing else.
 
 function fail(msg) {
@@ -111,16 +118,59 @@ function titlecase(s) {
 	return substr(s, 1, 1) tolower(substr(s, 2))
 }
 
-BEGIN {
-	if (mode != "man" && mode != "help") {
-		print "mangen.awk: set -v mode=man or -v mode=help" > "/dev/stderr"
+# The table's facts about one setting, as one line of text.
+function facts(path,    f, out) {
+	split(schema_row[path], f, "\t")
+	out = f[1]
+	if (f[3] != "-")
+		out = out ", " f[3]
+	if (f[2] != "-")
+		out = out ", default " f[2]
+	if (f[4] ~ /required/)
+		out = out ", required"
+	if (f[4] ~ /nonempty/)
+		out = out ", not empty"
+	if (f[4] ~ /secret/)
+		out = out ", secret"
+	if (f[4] ~ /restart/)
+		out = out ", restart-only"
+	return out
+}
+
+function load_schema(file,    line, f, n) {
+	n = 0
+	while ((getline line < file) > 0) {
+		split(line, f, "\t")
+		schema_row[f[1]] = f[2] "\t" f[3] "\t" f[4] "\t" f[5]
+		schema_order[++n] = f[1]
+	}
+	close(file)
+	if (n == 0) {
+		print "mangen.awk: no settings in " file > "/dev/stderr"
 		failed = 1
 		exit 1
 	}
+	nschema = n
+}
+
+BEGIN {
+	if (mode != "man" && mode != "help" && mode != "check") {
+		print "mangen.awk: set -v mode=man, -v mode=help or -v mode=check" > "/dev/stderr"
+		failed = 1
+		exit 1
+	}
+	if (page == "")
+		page = "callhook"
+	if (mansect == "")
+		mansect = 8
+	if (schema != "")
+		load_schema(schema)
 	if (mode == "man") {
-		print ".\\\" callhook(8): generated from docs/callhook.8.txt by docs/mangen.awk; do not edit."
-		printf(".TH CALLHOOK 8 \"%s\" \"callhook %s\" \"System Administration\"\n", date, version)
-	} else {
+		printf(".\\\" %s(%s): generated from docs/%s.%s.txt by docs/mangen.awk; do not edit.\n", page, mansect,
+		       page, mansect)
+		printf(".TH %s %s \"%s\" \"callhook %s\" \"%s\"\n", toupper(page), mansect, date, version,
+		       mansect == 5 ? "File Formats" : "System Administration")
+	} else if (mode == "help") {
 		print "/* callhook_usage.h: the --help text, generated from docs/callhook.8.txt by docs/mangen.awk; do not edit. */"
 		print "#ifndef CALLHOOK_USAGE_H"
 		print "#define CALLHOOK_USAGE_H"
@@ -181,7 +231,7 @@ section == "SYNOPSIS" {
 		if (nsyn > 0)
 			print ".br"
 		manline(inline(cmd, "man"))
-	} else {
+	} else if (mode == "help") {
 		line = (nsyn == 0 ? "Usage: " : "       ") inline(cmd, "plain")
 		if (desc != "")
 			line = sprintf("%-35s%s", line, desc)
@@ -198,9 +248,24 @@ section == "SYNOPSIS" {
 	initem = 1
 	itemlines = 0
 	pp = 0
+	path = ""
+	if (schema != "" && section != "METRICS" && term ~ /^\*\*[a-z0-9_.\[\]]+\*\*$/)
+		path = substr(term, 3, length(term) - 4)
+	if (path != "" && !(path in schema_row)) {
+		if (mode == "check")
+			printf("%s:%d: %s is not a setting of the config table\n", FILENAME, FNR, path) > "/dev/stderr"
+		unknown++
+		path = ""
+	}
+	if (path != "")
+		documented[path] = 1
 	if (mode == "man") {
 		print ".TP"
 		manline(inline(term, "man"))
+		if (path != "") {
+			manline("\\fI" esc(facts(path)) "\\fR")
+			print ".br"
+		}
 	} else if (inhelp) {
 		pending = "  " inline(term, "plain")
 		if (length(pending) > 20) {
@@ -247,6 +312,19 @@ section == "SYNOPSIS" {
 END {
 	if (failed)
 		exit 1
+	if (mode == "check") {
+		missing = 0
+		for (i = 1; i <= nschema; i++) {
+			if (!(schema_order[i] in documented)) {
+				printf("%s: the setting %s has no documentation\n", FILENAME, schema_order[i]) > "/dev/stderr"
+				missing++
+			}
+		}
+		if (missing || unknown)
+			exit 1
+		printf("%s: all %d settings of the config table are documented\n", FILENAME, nschema)
+		exit 0
+	}
 	flush()
 	if (nsyn == 0) {
 		print "mangen.awk: no SYNOPSIS section" > "/dev/stderr"

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,21 +28,6 @@ void orig_set_err(char *err, size_t errlen, const char *fmt, ...)
 	(void)r;
 }
 
-/* Copies of the settings that need a restart, to say so on reload. */
-struct fixed {
-	char *sip_listen;
-	char *sip_tls_listen;
-	char *sip_tls_dir; /* tls_certificate_dir and tls_verify */
-	char *identity;
-	char *outbound_proxy;
-	char *sip_auth; /* "user\npassword" or NULL */
-	char *timers;   /* "ring/notify/reinvite/max" */
-	char *http_listen;
-	char *http_tls;
-	char *xml_listen;
-	int64_t xml_max_connections;
-};
-
 struct orig {
 	pthread_mutex_t snap_mu;
 	struct orig_snap *snap;
@@ -53,7 +37,7 @@ struct orig {
 	struct orig_http *http;
 	struct orig_xml *xml;
 	atomic_bool stopping;
-	struct fixed fixed;
+	struct cfg *fixed; /* the restart-only settings as started (cfg_restart_copy) */
 };
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -180,6 +164,40 @@ static unsigned clamp_u(int64_t v)
 	return v <= 0 ? 0 : v > 1000000000 ? 1000000000u : (unsigned)v;
 }
 
+/* The XML port's allow list and the callback prefixes: 0, ENOMEM or EINVAL (err set). */
+static int snap_lists(const struct cfg_originator *c, struct orig_snap *s, char *err, size_t errlen)
+{
+	/* absent, the table's default is loopback; an explicit [ ] lets nobody in */
+	const struct cfg_orig_xml *x = &c->xml;
+	if (x->allow_from.n) {
+		s->xml_allow = calloc(x->allow_from.n, sizeof(*s->xml_allow));
+		if (!s->xml_allow)
+			return ENOMEM;
+		for (size_t i = 0; i < x->allow_from.n; i++) {
+			if (pol_cidr_parse(x->allow_from.v[i], &s->xml_allow[i]) != 0) {
+				orig_set_err(err, errlen,
+					     "originator.xml.allow_from.[%zu]: \"%s\" is not an address or CIDR", i,
+					     x->allow_from.v[i]);
+				return EINVAL;
+			}
+		}
+		s->n_xml_allow = x->allow_from.n;
+	}
+	/* each entry is an http(s) URL prefix (config/checks.c) */
+	if (c->callbacks_allow.n) {
+		s->cb_allow = calloc(c->callbacks_allow.n, sizeof(*s->cb_allow));
+		if (!s->cb_allow)
+			return ENOMEM;
+		for (size_t i = 0; i < c->callbacks_allow.n; i++) {
+			s->cb_allow[i] = strdup(c->callbacks_allow.v[i]);
+			if (!s->cb_allow[i])
+				return ENOMEM;
+			s->n_cb_allow = i + 1;
+		}
+	}
+	return 0;
+}
+
 static int snap_build(const struct cfg *cfg, struct orig_snap **out, char *err, size_t errlen)
 {
 	const struct cfg_originator *c = &cfg->orig;
@@ -228,84 +246,21 @@ static int snap_build(const struct cfg *cfg, struct orig_snap **out, char *err, 
 	s->calls_per_minute_per_initiator = clamp_u(c->limits.calls_per_minute_per_initiator);
 	s->keep_ended_s = c->keep_ended_s < 0 ? 0 : c->keep_ended_s;
 
+	/* the table checked these: user non-empty, a non-empty password, the
+	 * algorithm and auth among their choices, basic only with TLS */
 	const struct cfg_orig_http *h = &c->http;
-	s->http_user = strdup(h->user && *h->user ? h->user : "admin");
-	if (!s->http_user)
-		goto out;
-	if (h->password) {
+	if (c->has_http) {
+		s->http_user = strdup(h->user);
 		s->http_password = strdup(h->password);
-		if (!s->http_password)
+		if (!s->http_user || !s->http_password)
 			goto out;
-	}
-	s->sha256 = !(h->digest_algorithm && strcasecmp(h->digest_algorithm, "MD5") == 0);
-	s->auth = h->auth && strcasecmp(h->auth, "basic") == 0 ? ORIG_AUTH_BASIC : ORIG_AUTH_DIGEST;
-	if (c->has_http && h->listen.n) {
-		rc = EINVAL;
-		if (!s->http_password || !*s->http_password) {
-			orig_set_err(
-			    err, errlen,
-			    "originator.http: no password (password or password_file): the HTTP listener refuses "
-			    "to start without one");
-			goto out;
-		}
-		if (h->digest_algorithm && strcasecmp(h->digest_algorithm, "MD5") != 0 &&
-		    strcasecmp(h->digest_algorithm, "SHA-256") != 0) {
-			orig_set_err(err, errlen,
-				     "originator.http.digest_algorithm: \"%s\" is neither \"SHA-256\" nor \"MD5\"",
-				     h->digest_algorithm);
-			goto out;
-		}
-		if (s->auth == ORIG_AUTH_BASIC && !h->tls.cert) {
-			orig_set_err(err, errlen,
-				     "originator.http.auth: \"basic\" needs TLS on the listener (http.tls)");
-			goto out;
-		}
-		rc = ENOMEM;
+		s->sha256 = strcmp(h->digest_algorithm, "MD5") != 0;
+		s->auth = strcmp(h->auth, "basic") == 0 ? ORIG_AUTH_BASIC : ORIG_AUTH_DIGEST;
 	}
 
-	const struct cfg_orig_xml *x = &c->xml;
-	if (x->allow_from.n) {
-		s->xml_allow = calloc(x->allow_from.n, sizeof(*s->xml_allow));
-		if (!s->xml_allow)
-			goto out;
-		for (size_t i = 0; i < x->allow_from.n; i++) {
-			if (pol_cidr_parse(x->allow_from.v[i], &s->xml_allow[i]) != 0) {
-				rc = EINVAL;
-				orig_set_err(err, errlen,
-					     "originator.xml.allow_from.[%zu]: \"%s\" is not an address or CIDR", i,
-					     x->allow_from.v[i]);
-				goto out;
-			}
-		}
-		s->n_xml_allow = x->allow_from.n;
-	} else {
-		/* no list: loopback only (the old port let anyone in) */
-		s->xml_allow = calloc(2, sizeof(*s->xml_allow));
-		if (!s->xml_allow || pol_cidr_parse("127.0.0.0/8", &s->xml_allow[0]) != 0 ||
-		    pol_cidr_parse("::1/128", &s->xml_allow[1]) != 0)
-			goto out;
-		s->n_xml_allow = 2;
-	}
-	if (c->callbacks_allow.n) {
-		s->cb_allow = calloc(c->callbacks_allow.n, sizeof(*s->cb_allow));
-		if (!s->cb_allow)
-			goto out;
-		for (size_t i = 0; i < c->callbacks_allow.n; i++) {
-			const char *p = c->callbacks_allow.v[i];
-			if (strncmp(p, "https://", 8) != 0 && strncmp(p, "http://", 7) != 0) {
-				rc = EINVAL;
-				orig_set_err(
-				    err, errlen,
-				    "originator.callbacks.allow.[%zu]: \"%s\" must start with https:// or http://", i,
-				    p);
-				goto out;
-			}
-			s->cb_allow[i] = strdup(p);
-			if (!s->cb_allow[i])
-				goto out;
-			s->n_cb_allow = i + 1;
-		}
-	}
+	rc = snap_lists(c, s, err, errlen);
+	if (rc)
+		goto out;
 	*out = s;
 	s = NULL;
 	rc = 0;
@@ -340,105 +295,26 @@ void orig_snap_put(struct orig *o, struct orig_snap *s)
 
 /* ---- restart-only settings ---------------------------------------------------- */
 
-static char *join_strv(const struct cfg_strv *v)
+/* Which part keeps the running value of a restart-only setting. */
+static const char *restart_part(const char *path)
 {
-	struct ch_buf b;
-	ch_buf_init(&b, 1 << 16);
-	for (size_t i = 0; i < v->n; i++) {
-		if ((i && ch_buf_adds(&b, ", ")) || ch_buf_adds(&b, v->v[i]))
-			break;
-	}
-	if (ch_buf_nul(&b) != 0) {
-		ch_buf_free(&b);
-		return NULL;
-	}
-	return b.data ? b.data : strdup("");
+	if (strncmp(path, "originator.http", 15) == 0)
+		return "the HTTP listener keeps";
+	if (strncmp(path, "originator.xml", 14) == 0)
+		return "the XML port keeps";
+	return "the SIP listener and engine keep";
 }
 
-static char *dupz(const char *s)
+static void restart_warn(const char *path, enum cfg_change what, void *arg)
 {
-	return strdup(s ? s : "");
-}
-
-static void fixed_free(struct fixed *f)
-{
-	free(f->sip_listen);
-	free(f->sip_tls_listen);
-	free(f->sip_tls_dir);
-	free(f->identity);
-	free(f->outbound_proxy);
-	free(f->sip_auth);
-	free(f->timers);
-	free(f->http_listen);
-	free(f->http_tls);
-	free(f->xml_listen);
-	memset(f, 0, sizeof(*f));
-}
-
-static int fixed_build(const struct cfg *cfg, struct fixed *f)
-{
-	const struct cfg_originator *c = &cfg->orig;
-	char t[128];
-	memset(f, 0, sizeof(*f));
-	if (ch_fmt(t, sizeof(t), "%lld/%lld/%lld/%lld", (long long)c->timers.ring_timeout_s,
-		   (long long)c->timers.refer_notify_timeout_s, (long long)c->timers.reinvite_timeout_s,
-		   (long long)c->timers.max_call_s) != 0)
-		t[0] = '\0';
-	f->timers = strdup(t);
-	f->sip_listen = dupz(c->listen);
-	f->sip_tls_listen = dupz(c->tls_listen);
-	char tlsdir[4200];
-	snprintf(tlsdir, sizeof(tlsdir), "%s|%d", c->tls_certificate_dir ? c->tls_certificate_dir : "", c->tls_verify);
-	f->sip_tls_dir = dupz(tlsdir);
-	f->identity = dupz(c->identity);
-	f->outbound_proxy = dupz(c->outbound_proxy);
-	struct ch_buf b;
-	ch_buf_init(&b, 4096);
-	if (c->has_auth) {
-		if (ch_buf_adds(&b, c->auth_user ? c->auth_user : "") || ch_buf_adds(&b, "\n") ||
-		    ch_buf_adds(&b, c->auth_password ? c->auth_password : ""))
-			b.len = 0;
-	}
-	if (ch_buf_nul(&b) == 0)
-		f->sip_auth = b.data ? b.data : strdup("");
-	else
-		ch_buf_free(&b);
-	f->http_listen = c->has_http ? join_strv(&c->http.listen) : strdup("");
-	char tl[1024];
-	if (ch_fmt(tl, sizeof(tl), "%s|%s", c->http.tls.cert ? c->http.tls.cert : "",
-		   c->http.tls.key ? c->http.tls.key : "") != 0)
-		tl[0] = '\0';
-	f->http_tls = strdup(tl);
-	f->xml_listen = c->has_xml ? join_strv(&c->xml.listen) : strdup("");
-	f->xml_max_connections = c->xml.max_connections;
-	if (!f->timers || !f->sip_listen || !f->sip_tls_listen || !f->sip_tls_dir || !f->identity ||
-	    !f->outbound_proxy || !f->sip_auth || !f->http_listen || !f->http_tls || !f->xml_listen) {
-		fixed_free(f);
-		return ENOMEM;
-	}
-	return 0;
-}
-
-/* a literal, so the compiler checks the arguments at every call */
-#define RESTART_FMT "originator: reload: %s changed; this needs a restart (the running value stays)"
-
-static void fixed_compare(const struct fixed *a, const struct fixed *b)
-{
-	if (strcmp(a->sip_listen, b->sip_listen) || strcmp(a->sip_tls_listen, b->sip_tls_listen) ||
-	    strcmp(a->sip_tls_dir, b->sip_tls_dir))
-		ch_warn(RESTART_FMT, "the SIP listener (originator.listen / tls_listen)");
-	if (strcmp(a->identity, b->identity))
-		ch_warn(RESTART_FMT, "originator.identity");
-	if (strcmp(a->outbound_proxy, b->outbound_proxy))
-		ch_warn(RESTART_FMT, "originator.outbound_proxy");
-	if (!ch_ct_equal(a->sip_auth, strlen(a->sip_auth), b->sip_auth, strlen(b->sip_auth)))
-		ch_warn(RESTART_FMT, "originator.auth");
-	if (strcmp(a->timers, b->timers))
-		ch_warn(RESTART_FMT, "originator.timers");
-	if (strcmp(a->http_listen, b->http_listen) || strcmp(a->http_tls, b->http_tls))
-		ch_warn(RESTART_FMT, "originator.http.listen / tls");
-	if (strcmp(a->xml_listen, b->xml_listen) || a->xml_max_connections != b->xml_max_connections)
-		ch_warn(RESTART_FMT, "originator.xml.listen / max_connections");
+	(void)arg;
+	if (strncmp(path, "originator.", 11) != 0)
+		return; /* main.c reports the rest */
+	ch_warn("originator: reload: %s %s; this needs a restart (%s the running value)", path,
+		what == CFG_ADDED     ? "added"
+		: what == CFG_REMOVED ? "removed"
+				      : "changed",
+		restart_part(path));
 }
 
 /* ---- engine events ---------------------------------------------------------- */
@@ -509,7 +385,7 @@ int orig_start(const struct cfg *cfg, struct orig **out, char *err, size_t errle
 	rc = snap_build(cfg, &o->snap, err, errlen);
 	if (rc)
 		goto out;
-	rc = fixed_build(cfg, &o->fixed);
+	rc = cfg_restart_copy(cfg, &o->fixed);
 	if (rc) {
 		orig_set_err(err, errlen, "out of memory");
 		goto out;
@@ -584,14 +460,7 @@ int orig_reload(struct orig *o, const struct cfg *cfg, char *err, size_t errlen)
 	int rc = snap_build(cfg, &s, err, errlen);
 	if (rc)
 		return rc;
-	struct fixed f;
-	if (fixed_build(cfg, &f) != 0) {
-		snap_free(s);
-		orig_set_err(err, errlen, "out of memory");
-		return ENOMEM;
-	}
-	fixed_compare(&o->fixed, &f);
-	fixed_free(&f);
+	cfg_restart_changes(o->fixed, cfg, restart_warn, NULL);
 	pthread_mutex_lock(&o->snap_mu);
 	struct orig_snap *old = o->snap;
 	o->snap = s;
@@ -618,7 +487,7 @@ void orig_stop(struct orig *o, unsigned grace_ms)
 	orig_calls_free(o->calls);
 	if (o->snap)
 		orig_snap_put(o, o->snap);
-	fixed_free(&o->fixed);
+	cfg_free(o->fixed);
 	pthread_mutex_destroy(&o->snap_mu);
 	free(o);
 	curl_global_cleanup();

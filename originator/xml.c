@@ -14,13 +14,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define DOC_MAX                 (16 * 1024) /* one request document, bytes */
-#define READ_CHUNK              (16 * 1024)
-#define OUT_MAX                 (1024 * 1024) /* queued output per connection; past it the client is dropped */
-#define VAL_MAX                 1024          /* one element's text */
-#define DEPTH_MAX               16
-#define DEFAULT_MAX_CONNECTIONS 64
-#define DOC_TIMEOUT_MS          30000 /* a started request must be complete within this */
+#define DOC_MAX        (16 * 1024) /* one request document, bytes */
+#define READ_CHUNK     (16 * 1024)
+#define OUT_MAX        (1024 * 1024) /* queued output per connection; past it the client is dropped */
+#define VAL_MAX        1024          /* one element's text */
+#define DEPTH_MAX      16
+#define DOC_TIMEOUT_MS 30000 /* a started request must be complete within this */
 
 enum field { F_NONE = -1, F_INI = 0, F_DST = 1, F_ANC = 2 };
 static const char *const field_name[3] = {"Initiator", "Destination", "AnchorCall"};
@@ -531,7 +530,7 @@ int orig_xml_bind(const struct cfg_orig_xml *cfg, struct orig_xml **out, char *e
 	for (size_t i = 0; i < cfg->listen.n; i++)
 		x->l[i].fd = -1;
 	x->nl = cfg->listen.n;
-	x->max_conns = cfg->max_connections > 0 ? (unsigned)cfg->max_connections : DEFAULT_MAX_CONNECTIONS;
+	x->max_conns = (unsigned)cfg->max_connections; /* the table: 1 to 100000, default 256 */
 	x->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (x->wakefd < 0) {
 		rc = errno;

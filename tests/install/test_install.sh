@@ -20,13 +20,13 @@ if ! "$CMAKE" --install "$BUILD" --prefix "$p" >"$tmp/log" 2>&1; then
 	echo "FAIL: cmake --install $BUILD --prefix $p"
 	exit 1
 fi
-for f in sbin/callhook share/man/man8/callhook.8 share/doc/callhook/README.md \
-	share/doc/callhook/examples/callhook.conf share/doc/callhook/examples/rest_client_config.json \
+for f in sbin/callhook share/man/man8/callhook.8 share/man/man5/callhook.conf.5 share/doc/callhook/README.md \
+	share/doc/callhook/examples/callhook.conf share/doc/callhook/examples/callhook-full.conf share/doc/callhook/examples/rest_client_config.json \
 	lib/systemd/system/callhook.service; do
 	[ -f "$p/$f" ] || fail "missing <prefix>/$f"
 done
 [ -x "$p/sbin/callhook" ] || fail "<prefix>/sbin/callhook is not executable"
-for f in callhook.conf rest_client_config.json; do
+for f in callhook.conf callhook-full.conf rest_client_config.json; do
 	cmp -s "$SRC/examples/$f" "$p/share/doc/callhook/examples/$f" || fail "installed examples/$f differs from the source"
 done
 out=$("$p/sbin/callhook" --version 2>&1) || fail "installed callhook --version exits $?"

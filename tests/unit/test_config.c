@@ -1,8 +1,10 @@
-/* tests/unit/test_config.c: config loader: defaults, bounds, unknown keys, secrets, and the exact error text. */
+/* tests/unit/test_config.c: config loader: defaults, bounds, unknown keys, secrets, the exact error text, the walkers.
+ */
 #include "../check.h"
 #include "common/common.h"
 #include "config/config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -91,6 +93,15 @@ static const struct err_case err_cases[] = {
     {"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; }; limits = { ipv6_prefix = \"64\"; }; "
      "} );\n",
      "sites.[0].limits.ipv6_prefix: must be an integer"},
+    /* the table's checks that used to be made (or not) by the originator */
+    {"originator = { identity = \"sip:c2c@x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } );\n"
+     "  http = { listen = [ \"127.0.0.1:0\" ]; user = \"\"; password = \"p\"; }; };\n",
+     "t.conf:2: originator.http.user: may not be empty"},
+    {"originator = { identity = \"sip:c2c@x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } );\n"
+     "  callbacks = { allow = [ \"https://ok.example/\", \"ftp://x/\" ]; }; };\n",
+     "t.conf:2: originator.callbacks.allow.[1]: \"ftp://x/\" must start with https:// or http://"},
+    {"sites = ( { name = \"a\"; domain = \"x.com\"; sip = { login = \"1\"; }; callee = \"\"; } );\n",
+     "t.conf:1: sites.[0].callee: may not be empty"},
 };
 
 static void test_errors(void)
@@ -130,14 +141,13 @@ static void test_defaults(void)
 	const char *secrets[8];
 	size_t n = cfg_secrets(c, secrets, 8);
 	CHECK(n == 1 && strcmp(secrets[0], "pw-secret-1") == 0);
+	CHECK(!c->has_originator && c->orig.xml.max_connections == 0);
 	CHECK(cfg_line_of(c, "sites.[0].sip") == 2);
 	cfg_free(c);
 }
 
-static void test_secret_files(void)
+static void secret_file_modes(const char *dir)
 {
-	char dir[] = "/tmp/ch-cfg-XXXXXX";
-	CHECK(mkdtemp(dir) != NULL);
 	char path[256], text[1024];
 	snprintf(path, sizeof(path), "%s/sip.pass", dir);
 	FILE *f = fopen(path, "w");
@@ -189,7 +199,15 @@ static void test_secret_files(void)
 		cfg_free(c);
 	}
 	unsetenv("CREDENTIALS_DIRECTORY");
+}
 
+/* Token secrets: at least 32 bytes; token.audience: optional, absent = NULL, empty refused with its line. */
+static void token_secret(const char *dir)
+{
+	char text[1024];
+	struct cfg *c = NULL;
+	struct cfg_error err;
+	FILE *f;
 	/* a token secret shorter than 32 bytes refuses to start */
 	char tpath[256];
 	snprintf(tpath, sizeof(tpath), "%s/token.key", dir);
@@ -235,7 +253,14 @@ static void test_secret_files(void)
 		 "  token = { secret_file = \"token.key\"; audience = [ \"a\" ]; }; } );\n");
 	CHECK(cfg_load_string(text, "t.conf", dir, &c, &err) != 0);
 	CHECK_MSG(strcmp(err.path, "sites.[0].token.audience") == 0, "%s", err.path);
+}
 
+static void test_secret_files(void)
+{
+	char dir[] = "/tmp/ch-cfg-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	secret_file_modes(dir);
+	token_secret(dir);
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	CHECK(system(cmd) == 0);
@@ -280,6 +305,196 @@ static void test_utf8(void)
 		CHECK_MSG(ch_utf8_valid(t[i].s, strlen(t[i].s)) == t[i].ok, "case %zu", i);
 }
 
+/* Listen lists have a declared size: one more address is a config error, not a silent drop. */
+static void test_listen_max(void)
+{
+	static const char *const groups[] = {"hook", "admin"};
+	for (size_t g = 0; g < 2; g++) {
+		char text[4096], *p = text;
+		p += snprintf(p, 100, "%s = { listen = [ ", groups[g]);
+		for (int i = 0; i <= CFG_MAX_LISTEN; i++)
+			p += snprintf(p, 40, "%s\"127.0.0.1:%d\"", i ? ", " : "", 9000 + i);
+		snprintf(p, 200, " ]; };\n%s", g ? "hook = {};\n" : "");
+		const char *e = load_err(text);
+		char want[200];
+		snprintf(want, sizeof(want), "t.conf:1: %s.listen: has %d entries; at most %d are allowed", groups[g],
+			 CFG_MAX_LISTEN + 1, CFG_MAX_LISTEN);
+		CHECK_MSG(e && strstr(e, want), "got \"%s\", want \"%s\"", e ? e : "(loaded)", want);
+	}
+}
+
+#define ORIG_MIN                                                                                                       \
+	"originator = { identity = \"sip:c2c@x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } );\n"
+
+/* originator.xml.allow_from: absent is the table's loopback default; an explicit [ ] is nobody. */
+static void test_xml_allow_from(void)
+{
+	struct cfg *c = NULL;
+	struct cfg_error err;
+	CHECK(cfg_load_string(ORIG_MIN "  xml = { listen = [ \"127.0.0.1:0\" ]; }; };\n", "t.conf", "/tmp", &c, &err) ==
+	      0);
+	if (c) {
+		CHECK(c->orig.xml.allow_from.n == 2 && strcmp(c->orig.xml.allow_from.v[0], "127.0.0.0/8") == 0);
+		CHECK(c->orig.xml.max_connections == 256); /* the table's default, not the port's old 64 */
+		CHECK_STR(c->orig.http.user ? c->orig.http.user : "(null)", "(null)");
+		cfg_free(c);
+	}
+	c = NULL;
+	CHECK(cfg_load_string(ORIG_MIN "  xml = { listen = [ \"127.0.0.1:0\" ]; allow_from = [ ]; }; };\n", "t.conf",
+			      "/tmp", &c, &err) == 0);
+	if (c) {
+		CHECK(c->orig.has_xml && c->orig.xml.allow_from.n == 0);
+		cfg_free(c);
+	}
+}
+
+static struct cfg *load_ok(const char *text)
+{
+	struct cfg *c = NULL;
+	struct cfg_error err;
+	char msg[1400] = "";
+	if (cfg_load_string(text, "t.conf", "/tmp", &c, &err) != 0)
+		cfg_error_format(&err, msg, sizeof(msg));
+	CHECK_MSG(c != NULL, "%s", msg);
+	return c;
+}
+
+static void count_secret(const char *secret, void *arg)
+{
+	size_t *n = arg;
+	CHECK(strcmp(secret, "pw-secret-1") == 0 || strcmp(secret, "http-pw-2") == 0);
+	(*n)++;
+}
+
+/* cfg_dump prints every setting from the table, secrets as ***; cfg_each_secret finds them all. */
+static void test_dump_and_secrets(void)
+{
+	struct cfg *c = load_ok(ORIG_MIN "  http = { listen = [ \"127.0.0.1:0\" ]; password = \"http-pw-2\"; }; };\n"
+					 "sites = ( { name = \"shop\"; domain = \"x.com\"; callee = \"1\";\n"
+					 "  sip = { login = \"10001\"; password = \"pw-secret-1\"; }; } );\n");
+	if (!c)
+		return;
+	size_t n = 0;
+	cfg_each_secret(c, count_secret, &n);
+	CHECK(n == 2);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	cfg_dump(c, f);
+	fclose(f);
+	CHECK_MSG(strstr(out, "\nsites.[0].sip.password ***\n") != NULL, "%s", out);
+	CHECK(strstr(out, "\noriginator.http.password ***\n") != NULL);
+	CHECK(strstr(out, "\nsites.[0].limits.ipv6_prefix /64\n") != NULL);
+	CHECK(strstr(out, "\noriginator.xml.") == NULL); /* an absent group is left out */
+	CHECK(strstr(out, "\noriginator.destinations.allow -\n") != NULL);
+	CHECK(strstr(out, "pw-secret-1") == NULL && strstr(out, "http-pw-2") == NULL);
+	free(out);
+	cfg_free(c);
+}
+
+struct changes {
+	char seen[512];
+};
+
+static void note_change(const char *path, enum cfg_change what, void *arg)
+{
+	struct changes *ch = arg;
+	size_t l = strlen(ch->seen);
+	snprintf(ch->seen + l, sizeof(ch->seen) - l, "%s%s ",
+		 what == CFG_ADDED     ? "+"
+		 : what == CFG_REMOVED ? "-"
+				       : "",
+		 path);
+}
+
+/* cfg_restart_changes reports the restart-only settings and groups that differ, by path only. */
+static void test_restart_changes(void)
+{
+	struct cfg *a =
+	    load_ok(ORIG_MIN "  listen = \"sip:127.0.0.1:5072\"; auth = { user = \"u\"; password = \"old\"; };\n"
+			     "  limits = { concurrent_calls = 5; }; };\n"
+			     "admin = { listen = [ \"127.0.0.1:9081\" ]; };\n");
+	struct cfg *b =
+	    load_ok(ORIG_MIN "  listen = \"sip:127.0.0.1:5073\"; auth = { user = \"u\"; password = \"new\"; };\n"
+			     "  limits = { concurrent_calls = 6; }; xml = { listen = [ \"127.0.0.1:0\" ]; }; };\n"
+			     "admin = { listen = [ \"127.0.0.1:9082\" ]; };\nhook = {};\n");
+	struct cfg *copy = NULL;
+	if (!a || !b || cfg_restart_copy(a, &copy) != 0) {
+		CHECK(!"setup");
+		goto out;
+	}
+	const char *want = "+hook originator.listen originator.auth.password +originator.xml admin.listen ";
+	struct changes ch = {""};
+	cfg_restart_changes(a, b, note_change, &ch);
+	CHECK_STR(ch.seen, want);
+	struct changes from_copy = {""};
+	cfg_restart_changes(copy, b, note_change, &from_copy);
+	CHECK_STR(from_copy.seen, want);
+	struct changes none = {""};
+	cfg_restart_changes(copy, a, note_change, &none);
+	CHECK_STR(none.seen, "");
+	CHECK(copy->orig.limits.concurrent_calls == 0 && copy->orig.auth_password != NULL); /* restart-only values */
+out:
+	cfg_free(copy);
+	cfg_free(a);
+	cfg_free(b);
+}
+
+struct full {
+	const struct cfg *c;
+	const char *text;
+	size_t n, missing;
+};
+
+static void check_present(const struct cfg_setting_info *s, void *arg)
+{
+	struct full *f = arg;
+	char path[300], *w = path;
+	for (const char *p = s->path; *p && w < path + sizeof(path) - 2; p++) {
+		*w++ = *p;
+		if (p[0] == '[' && p[1] == ']')
+			*w++ = '0';
+	}
+	*w = '\0';
+	f->n++;
+	if (cfg_line_of(f->c, path) > 0)
+		return;
+	/* set alternatives (password / password_file...) appear commented out */
+	const char *name = strrchr(s->path, '.');
+	char pat[128];
+	snprintf(pat, sizeof(pat), "# %s = ", name ? name + 1 : s->path);
+	bool commented = strstr(f->text, pat) != NULL;
+	snprintf(pat, sizeof(pat), "#   %s = ", name ? name + 1 : s->path);
+	commented = commented || strstr(f->text, pat) != NULL;
+	CHECK_MSG(commented, "examples/callhook-full.conf does not show %s", s->path);
+	f->missing += !commented;
+}
+
+/* examples/callhook-full.conf loads, and shows every setting of the table (set or commented out). */
+static void test_full_example(void)
+{
+	const char *path = CH_SOURCE_DIR "/examples/callhook-full.conf";
+	struct cfg *c = NULL;
+	struct cfg_error err;
+	int rc = cfg_load(path, &c, &err);
+	char msg[1400];
+	cfg_error_format(&err, msg, sizeof(msg));
+	CHECK_MSG(rc == 0, "%s", msg);
+	FILE *fp = fopen(path, "r");
+	char *text = calloc(1, 65536);
+	size_t got = fp && text ? fread(text, 1, 65535, fp) : 0;
+	if (fp)
+		fclose(fp);
+	CHECK(got > 0);
+	if (c && got) {
+		struct full f = {c, text, 0, 0};
+		cfg_each_setting(check_present, &f);
+		CHECK(f.n > 100 && f.missing == 0);
+	}
+	free(text);
+	cfg_free(c);
+}
+
 int main(void)
 {
 	test_utf8();
@@ -287,5 +502,10 @@ int main(void)
 	test_defaults();
 	test_secret_files();
 	test_example_and_shared_rcc();
+	test_listen_max();
+	test_xml_allow_from();
+	test_dump_and_secrets();
+	test_restart_changes();
+	test_full_example();
 	return check_done();
 }
