@@ -1,6 +1,6 @@
 /* tests/unit/test_config.c: config loader: defaults, bounds, unknown keys, secrets, the exact error text, the walkers.
  */
-#include "../check.h"
+#include "tests/check.h"
 #include "common/common.h"
 #include "config/config.h"
 
@@ -104,7 +104,7 @@ static const struct err_case err_cases[] = {
      "t.conf:1: sites.[0].callee: may not be empty"},
 };
 
-static void test_errors(void)
+TEST_CASE(errors)
 {
 	for (size_t i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++) {
 		const char *e = load_err(err_cases[i].text);
@@ -115,7 +115,7 @@ static void test_errors(void)
 	}
 }
 
-static void test_defaults(void)
+TEST_CASE(defaults)
 {
 	struct cfg *c = NULL;
 	struct cfg_error err;
@@ -255,7 +255,7 @@ static void token_secret(const char *dir)
 	CHECK_MSG(strcmp(err.path, "sites.[0].token.audience") == 0, "%s", err.path);
 }
 
-static void test_secret_files(void)
+TEST_CASE(secret_files)
 {
 	char dir[] = "/tmp/ch-cfg-XXXXXX";
 	CHECK(mkdtemp(dir) != NULL);
@@ -266,7 +266,7 @@ static void test_secret_files(void)
 	CHECK(system(cmd) == 0);
 }
 
-static void test_example_and_shared_rcc(void)
+TEST_CASE(example_and_rcc)
 {
 	struct cfg *c = NULL;
 	struct cfg_error err;
@@ -285,7 +285,7 @@ static void test_example_and_shared_rcc(void)
 }
 
 /* The UTF-8 check every config string goes through (common/util.c). */
-static void test_utf8(void)
+TEST_CASE(utf8)
 {
 	static const struct {
 		const char *s;
@@ -306,7 +306,7 @@ static void test_utf8(void)
 }
 
 /* Listen lists have a declared size: one more address is a config error, not a silent drop. */
-static void test_listen_max(void)
+TEST_CASE(listen_max)
 {
 	static const char *const groups[] = {"hook", "admin"};
 	for (size_t g = 0; g < 2; g++) {
@@ -327,7 +327,7 @@ static void test_listen_max(void)
 	"originator = { identity = \"sip:c2c@x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } );\n"
 
 /* originator.xml.allow_from: absent is the table's loopback default; an explicit [ ] is nobody. */
-static void test_xml_allow_from(void)
+TEST_CASE(xml_allow_from)
 {
 	struct cfg *c = NULL;
 	struct cfg_error err;
@@ -367,7 +367,7 @@ static void count_secret(const char *secret, void *arg)
 }
 
 /* cfg_dump prints every setting from the table, secrets as ***; cfg_each_secret finds them all. */
-static void test_dump_and_secrets(void)
+TEST_CASE(dump_and_secrets)
 {
 	struct cfg *c = load_ok(ORIG_MIN "  http = { listen = [ \"127.0.0.1:0\" ]; password = \"http-pw-2\"; }; };\n"
 					 "sites = ( { name = \"shop\"; domain = \"x.com\"; callee = \"1\";\n"
@@ -408,7 +408,7 @@ static void note_change(const char *path, enum cfg_change what, void *arg)
 }
 
 /* cfg_restart_changes reports the restart-only settings and groups that differ, by path only. */
-static void test_restart_changes(void)
+TEST_CASE(restart_changes)
 {
 	struct cfg *a =
 	    load_ok(ORIG_MIN "  listen = \"sip:127.0.0.1:5072\"; auth = { user = \"u\"; password = \"old\"; };\n"
@@ -471,7 +471,7 @@ static void check_present(const struct cfg_setting_info *s, void *arg)
 }
 
 /* examples/callhook-full.conf loads, and shows every setting of the table (set or commented out). */
-static void test_full_example(void)
+TEST_CASE(full_example)
 {
 	const char *path = CH_SOURCE_DIR "/examples/callhook-full.conf";
 	struct cfg *c = NULL;
@@ -493,19 +493,4 @@ static void test_full_example(void)
 	}
 	free(text);
 	cfg_free(c);
-}
-
-int main(void)
-{
-	test_utf8();
-	test_errors();
-	test_defaults();
-	test_secret_files();
-	test_example_and_shared_rcc();
-	test_listen_max();
-	test_xml_allow_from();
-	test_dump_and_secrets();
-	test_restart_changes();
-	test_full_example();
-	return check_done();
 }
