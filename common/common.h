@@ -27,7 +27,7 @@ int ch_log_open(const char *path);
 void ch_log_add_secret(const char *secret);
 
 __attribute__((format(printf, 2, 3))) void ch_log(enum ch_level lvl, const char *fmt, ...);
-void ch_logv(enum ch_level lvl, const char *fmt, va_list ap);
+__attribute__((format(printf, 2, 0))) void ch_logv(enum ch_level lvl, const char *fmt, va_list ap);
 
 #define ch_err(...)  ch_log(CH_LOG_ERROR, __VA_ARGS__)
 #define ch_warn(...) ch_log(CH_LOG_WARN, __VA_ARGS__)
