@@ -139,8 +139,8 @@ static enum hook_verdict call_record(struct kx *k)
 	if (k->known) {
 		k->sess.calls++;
 		/* the entry exists and is replaced in place: only an allocation can fail */
-		if (hs_session_put(st, k->sid, &k->sess, SIZE_MAX,
-				   now_ms + k->x->rt->cfg->hook.session_ttl_s * 1000) != 0)
+		if (hs_session_put(st, k->sid, &k->sess, SIZE_MAX, now_ms + k->x->rt->cfg->hook.session_ttl_s * 1000) !=
+		    0)
 			ch_warn("hook: site %s: a call was placed, but its session's call count could not be stored",
 				k->site->cfg->name);
 	}

@@ -1,4 +1,5 @@
-/* hook/connect.c: the connect hook: the site by origin, the signed token, the button, admission, the rewritten answer. */
+/* hook/connect.c: the connect hook: the site by origin, the signed token, the button, admission, the rewritten answer.
+ */
 #include "hook/hook_int.h"
 
 #include <errno.h>

@@ -49,14 +49,12 @@ void hook_metrics_verdict(enum hook_verdict v)
 	ch_metrics_add("callhook_verdicts_total", labels, 1);
 }
 
-void hook_metrics_request(uint64_t id, const char *peer, const char *http_method, const struct hook_resp *r,
-			  int64_t us)
+void hook_metrics_request(uint64_t id, const char *peer, const char *http_method, const struct hook_resp *r, int64_t us)
 {
 	ch_log(r->status >= 500 ? CH_LOG_WARN : CH_LOG_INFO,
-	       "req=%llu peer=%s http=%s method=%s site=%s verdict=%s status=%d us=%lld sid=%s",
-	       (unsigned long long)id, peer[0] ? peer : "-", http_method, r->method[0] ? r->method : "-",
-	       r->site[0] ? r->site : "-", hook_verdict_label(r->verdict), r->status, (long long)us,
-	       r->sid[0] ? r->sid : "-");
+	       "req=%llu peer=%s http=%s method=%s site=%s verdict=%s status=%d us=%lld sid=%s", (unsigned long long)id,
+	       peer[0] ? peer : "-", http_method, r->method[0] ? r->method : "-", r->site[0] ? r->site : "-",
+	       hook_verdict_label(r->verdict), r->status, (long long)us, r->sid[0] ? r->sid : "-");
 	char labels[160];
 	snprintf(labels, sizeof(labels), "method=\"%s\",status=\"%d\"", hook_route_label(r->method), r->status);
 	ch_metrics_add("callhook_requests_total", labels, 1);

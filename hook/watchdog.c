@@ -1,4 +1,5 @@
-/* hook/watchdog.c: the header watchdog: cuts connections whose request headers trickle in past 2 x request_timeout_s. */
+/* hook/watchdog.c: the header watchdog: cuts connections whose request headers trickle in past 2 x request_timeout_s.
+ */
 #include "hook/hook_int.h"
 
 #include "common/metrics.h"

@@ -54,10 +54,9 @@ enum MHD_Result web_reply_error(struct MHD_Connection *c, unsigned status, const
 	size_t len;
 	char *body = web_error_body(status, reason, &len);
 	if (!body)
-		return web_reply(c, 500, "application/json",
-				 WEB_LIT("{\"status\":500,\"reason\":\"out of memory\"}"), NULL);
-	struct web_answer a = {
-	    .status = status, .ctype = "application/json", .body = body, .len = len, .take = true};
+		return web_reply(c, 500, "application/json", WEB_LIT("{\"status\":500,\"reason\":\"out of memory\"}"),
+				 NULL);
+	struct web_answer a = {.status = status, .ctype = "application/json", .body = body, .len = len, .take = true};
 	return web_send(c, &a);
 }
 

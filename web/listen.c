@@ -79,12 +79,8 @@ static enum MHD_Result refuse_framing(struct MHD_Connection *c, const char *reas
 	char *body = web_error_body(400, reason, &len);
 	if (!body)
 		return MHD_NO;
-	struct web_answer a = {.status = 400,
-			       .ctype = "application/json",
-			       .body = body,
-			       .len = len,
-			       .take = true,
-			       .close = true};
+	struct web_answer a = {
+	    .status = 400, .ctype = "application/json", .body = body, .len = len, .take = true, .close = true};
 	return web_send(c, &a);
 }
 

@@ -1,6 +1,6 @@
-/* web/web.h: the one libmicrohttpd glue: listeners, RFC 9112 framing refusal, TLS files, answers, /healthz and /metrics.
- * Used by the hook, the admin listener and the originator's HTTP API, so that every HTTP listener of the daemon
- * gets the same framing check, the same logger and the same answers. */
+/* web/web.h: the one libmicrohttpd glue: listeners, RFC 9112 framing refusal, TLS files, answers, /healthz and
+ * /metrics. Used by the hook, the admin listener and the originator's HTTP API, so that every HTTP listener of the
+ * daemon gets the same framing check, the same logger and the same answers. */
 #ifndef WEB_WEB_H
 #define WEB_WEB_H
 
@@ -24,7 +24,7 @@ typedef void web_refused_fn(struct MHD_Connection *c, const char *method, const 
 struct web_params {
 	const char *name; /* for the log: "<name>: listening on host:port" */
 	MHD_AccessHandlerCallback handler;
-	void *arg; /* handler, completed, notify and refused get it */
+	void *arg;                              /* handler, completed, notify and refused get it */
 	MHD_RequestCompletedCallback completed; /* or NULL */
 	MHD_NotifyConnectionCallback notify;    /* or NULL */
 	void *notify_arg;                       /* notify gets this one */
