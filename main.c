@@ -1,4 +1,5 @@
 /* main.c: callhook's entry point: arguments, config, wiring the hook and the originator, signals. */
+#include "admin/admin.h"
 #include "common/common.h"
 #include "common/metrics.h"
 #include "config/config.h"
@@ -8,6 +9,7 @@
 #include "originator/originator.h"
 #endif
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -31,7 +33,7 @@ struct app {
 	struct cfg *cfg; /* borrowed from the hook runtime, or owned when no hook */
 	struct hook *hook;
 	struct hook_rt *rt;
-	struct hook_admin *admin;
+	struct admin *admin;
 #ifdef CALLHOOK_WITH_ORIGINATOR
 	struct orig *orig;
 #endif
@@ -231,6 +233,11 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* once, before any thread: the hook's forwarder and the originator's callbacks share it */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fputs("callhook: cannot initialise libcurl\n", stderr);
+		return 1;
+	}
 
 	struct app a = {.path = path};
 	if (load_all(path, &a.cfg, &a.rt, NULL))
@@ -251,7 +258,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (a.cfg->has_admin && hook_admin_start(a.cfg, &a.admin, err, sizeof(err)) != 0) {
+	if (a.cfg->has_admin && admin_start(a.cfg, &a.admin, err, sizeof(err)) != 0) {
 		ch_err("%s", err);
 		goto out;
 	}
@@ -286,7 +293,7 @@ out:;
 #ifdef CALLHOOK_WITH_ORIGINATOR
 	orig_stop(a.orig, grace);
 #endif
-	hook_admin_stop(a.admin);
+	admin_stop(a.admin);
 	if (a.cfg->pid_file && rc == 0)
 		unlink(a.cfg->pid_file);
 	if (a.hook)
@@ -296,5 +303,6 @@ out:;
 	else
 		cfg_free(a.cfg);
 	ch_info("stopped");
+	curl_global_cleanup();
 	return rc;
 }

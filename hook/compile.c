@@ -1,6 +1,8 @@
 /* hook/compile.c: turns a loaded config into the hook's read-only runtime (patterns, raised restClientConfig). */
 #include "hook/hook_int.h"
 
+#include "web/web.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,32 +63,6 @@ static int compile_site(const struct cfg *cfg, size_t idx, struct hook_site *hs,
 		}
 		hs->n_patterns += 2;
 	}
-	return 0;
-}
-
-int hook_tls_load(const struct cfg *cfg, const char *path, const struct cfg_tls *t, char **cert, char **key,
-		  struct cfg_error *err)
-{
-	char p[96];
-	size_t len;
-	snprintf(p, sizeof(p), "%s.cert", path);
-	int rc = ch_read_file(t->cert, 1 << 20, cert, &len);
-	if (rc) {
-		cfg_set_error(cfg, err, p, "cannot read \"%s\": %s", t->cert, strerror(rc));
-		return EINVAL;
-	}
-	bool warn;
-	const char *why;
-	snprintf(p, sizeof(p), "%s.key", path);
-	rc = ch_read_secret_file(t->key, cfg->dir, 1 << 20, key, &warn, &why);
-	if (rc) {
-		free(*cert);
-		*cert = NULL;
-		cfg_set_error(cfg, err, p, "cannot use \"%s\": %s", t->key, why);
-		return EINVAL;
-	}
-	if (warn)
-		ch_warn("%s: %s is readable by its group (chmod 0600 recommended)", p, t->key);
 	return 0;
 }
 
@@ -187,7 +163,7 @@ int hook_compile(struct cfg *cfg, struct hook_rt **out, struct cfg_error *err, p
 		}
 	}
 	if (cfg->hook.tls.cert) {
-		rc = hook_tls_load(cfg, "hook.tls", &cfg->hook.tls, &rt->tls_cert, &rt->tls_key, err);
+		rc = web_tls_load(cfg, "hook.tls", &cfg->hook.tls, &rt->tls_cert, &rt->tls_key, err);
 		if (rc)
 			goto out;
 	}

@@ -8,13 +8,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One forwarder serves every hook.forward entry: one thread, one libcurl
- * multi handle, and per entry a bounded queue of bodies and a few transfers
- * at a time (HOOK_FWD_CONCURRENCY). A copy is POSTed as application/json with
- * the header "X-Callhook-Event: <wcs method>"; it is delivered when the
- * receiver answers 2xx. A transport error, a timeout (timeout_ms for the whole
- * request), 408, 429 or 5xx is retried up to `retries` times with exponential
- * backoff (HOOK_FWD_BACKOFF_MS doubling, up to HOOK_FWD_BACKOFF_MAX_MS, plus up
+/* Every hook.forward entry has its own outbox (outbox/outbox.h): a bounded
+ * queue of copies, drop-oldest when full, and a few transfers at a time
+ * (HOOK_FWD_CONCURRENCY). A copy is POSTed as application/json with the
+ * header "X-Callhook-Event: <wcs method>"; it is delivered when the receiver
+ * answers 2xx, and retried by the outbox's rule (transport errors, timeouts:
+ * timeout_ms for the whole request, 408, 429 and 5xx, up to `retries` times,
+ * backoff HOOK_FWD_BACKOFF_MS doubling up to HOOK_FWD_BACKOFF_MAX_MS plus up
  * to 25% jitter); any other answer, or the last retry failing, counts as
  * failed. Redirects are not followed. Order of delivery is not guaranteed
  * once a copy is being retried. */

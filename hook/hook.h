@@ -16,17 +16,6 @@ int hook_compile(struct cfg *cfg, struct hook_rt **out, struct cfg_error *err, p
 /* Drop a reference (the creator holds one). NULL-safe. */
 void hook_rt_release(struct hook_rt *rt);
 
-/* Read a TLS certificate and its key (a secret file: refused when readable
- * by others) for the listener group at path ("hook.tls"). New strings. */
-int hook_tls_load(const struct cfg *cfg, const char *path, const struct cfg_tls *t, char **cert, char **key,
-		  struct cfg_error *err);
-
-/* The admin listener (admin.listen): GET/HEAD /healthz and /metrics only.
- * Logs "admin: listening on ADDR:PORT". 0 or errno with a message in err. */
-struct hook_admin;
-int hook_admin_start(const struct cfg *cfg, struct hook_admin **out, char *err, size_t errlen);
-void hook_admin_stop(struct hook_admin *a);
-
 /* Bind every listener of rt's hook.listen and start serving; logs
  * "hook: listening on ADDR:PORT" for each. Takes rt. 0 or errno, message in err. */
 int hook_start(struct hook_rt *rt, struct hook **out, char *err, size_t errlen);

@@ -1,4 +1,5 @@
-/* hook/hook_int.h: the hook's private pieces: compiled runtime, state store, pipeline. */
+/* hook/hook_int.h: the hook's private pieces: compiled runtime, state store, verdicts, routes, pipeline, metrics,
+ * watchdog. */
 #ifndef HOOK_INT_H
 #define HOOK_INT_H
 
@@ -9,6 +10,7 @@
 #include "policy/policy.h"
 
 #include <jansson.h>
+#include <microhttpd.h>
 #include <pthread.h>
 
 /* ---- compiled runtime (one per loaded config, read-only, refcounted) ---- */
@@ -118,6 +120,39 @@ bool hs_call_end(struct hook_store *st, const char *call_id, const char *sid);
 /* Active calls of a site. */
 unsigned hs_site_active(struct hook_store *st, const char *site);
 
+/* ---- verdicts (routes.c) --------------------------------------------------
+ * Every answer the hook gives, and the two refusals that are not answers
+ * (framing, timeout), is one of these. Each has one row in the table in
+ * routes.c: its HTTP status and the label the log line and
+ * callhook_verdicts_total carry. */
+enum hook_verdict {
+	HOOK_ALLOW,            /* 200 allow: connect or call accepted and rewritten */
+	HOOK_MIRROR,           /* 200 mirror: any other WCS event, echoed */
+	HOOK_HEALTH,           /* 200 health: /healthz on the hook's port */
+	HOOK_DENY_METHOD,      /* 405 method */
+	HOOK_DENY_PEER,        /* 403 auth: outside hook.wcs_auth.allow_from */
+	HOOK_DENY_SIZE,        /* 413 size */
+	HOOK_DENY_AUTH,        /* 403 auth: WCS credentials */
+	HOOK_BAD_BODY,         /* 400 body */
+	HOOK_DENY_ORIGIN,      /* 403 origin */
+	HOOK_DENY_TOKEN,       /* 403 token */
+	HOOK_DENY_BUTTON,      /* 403 button */
+	HOOK_DENY_SESSION,     /* 403 session: unknown session */
+	HOOK_SESSION_CONFLICT, /* 409 session: a sessionId of another site */
+	HOOK_CALLID_CONFLICT,  /* 409 callid: a callId of another session */
+	HOOK_DENY_TRANSFER,    /* 403 transfer */
+	HOOK_DENY_MESSAGE,     /* 403 message */
+	HOOK_OVER_BUDGET,      /* 429 budget */
+	HOOK_TABLE_FULL,       /* 503 sessions */
+	HOOK_STORE_NOMEM,      /* 500 sessions: the store could not allocate */
+	HOOK_INTERNAL,         /* 500 internal */
+	HOOK_FRAMING,          /* 400 framing: refused by web/ at the headers */
+	HOOK_TIMEOUT,          /* no answer: the connection was cut */
+	HOOK_VERDICT_COUNT
+};
+int hook_verdict_status(enum hook_verdict v);
+const char *hook_verdict_label(enum hook_verdict v);
+
 /* ---- the pipeline ----------------------------------------------------- */
 
 struct hook_req {
@@ -128,7 +163,6 @@ struct hook_req {
 	const char *body;
 	size_t body_len;
 	bool body_too_large;
-	bool admin_elsewhere; /* /healthz and /metrics live on the admin listener */
 };
 
 struct hook_resp {
@@ -138,9 +172,63 @@ struct hook_resp {
 	const char *allow; /* Allow header for 405, or NULL */
 	char method[64];   /* the WCS method, for the log */
 	char site[HS_NAME_MAX + 1];
-	char verdict[48];
+	enum hook_verdict verdict;
 	char sid[128];
 };
+
+/* A parsed body: Jansson's tree for reading, the scanner's members (raw
+ * byte offsets, in order) for copying members byte for byte. */
+struct hook_body {
+	json_t *root;
+	struct pol_member *m;
+	const char **names; /* decoded names, borrowed from root */
+	size_t n;
+	const char *raw;
+};
+
+/* One request being decided: what a route handler gets. */
+struct hook_ctx {
+	struct hook_rt *rt;
+	struct hook_store *st;
+	const struct hook_req *rq;
+	const struct hook_body *b;
+	int64_t now_ms, wall_s;
+	struct hook_resp *out;
+};
+
+typedef void hook_route_fn(struct hook_ctx *x);
+/* The handler of a WCS method: its row in the route table, else the mirror. */
+hook_route_fn *hook_route_of(const char *method);
+/* The metric label of a WCS method: a name in the route table, else "other"
+ * (a client cannot grow the label set). */
+const char *hook_route_label(const char *method);
+
+/* The handlers (connect.c, call.c, pipeline.c). */
+void hook_connect(struct hook_ctx *x);
+void hook_call(struct hook_ctx *x);
+void hook_transfer(struct hook_ctx *x);
+void hook_send_message(struct hook_ctx *x);
+void hook_connection_status(struct hook_ctx *x);
+void hook_call_status(struct hook_ctx *x);
+void hook_mirror(struct hook_ctx *x);
+
+/* Answers (pipeline.c). The status and label come from the verdict table. */
+void hook_answer_verdict(struct hook_resp *out, enum hook_verdict v, const char *reason);
+/* Same with another status (a replayed refusal keeps the status it had). */
+void hook_answer_verdict_as(struct hook_resp *out, enum hook_verdict v, int status, const char *reason);
+/* 200 with the bytes of b (taken). */
+void hook_answer_buf(struct hook_resp *out, struct ch_buf *b, enum hook_verdict v);
+
+/* Helpers shared by the handlers (pipeline.c). */
+const char *hook_str_member(json_t *o, const char *name);
+const char *hook_custom_str(const struct hook_body *b, const char *name, bool *bad);
+int hook_copy_member(struct ch_buf *o, const struct hook_body *b, size_t i, bool *first);
+void hook_client_key(const char *sid, const struct hook_site *site, char *out, size_t cap);
+const char *hook_button_callee(const struct hook_site *s, const char *button);
+const struct hook_site *hook_session_site(const struct hook_rt *rt, struct hook_store *st, const char *sid,
+					  int64_t now_ms, struct hs_session *sess, bool *known);
+/* The cap of an answer built from a body: the body plus room for the added members. */
+#define HOOK_ANSWER_SLACK 65536
 
 /* Decide and build the answer. Thread-safe (rt read-only, st locked inside). */
 void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_req *rq, int64_t now_ms, int64_t wall_s,
@@ -148,5 +236,31 @@ void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_r
 void hook_resp_free(struct hook_resp *r);
 /* Is the peer allowed by hook.wcs_auth.allow_from (always, when unset)? */
 bool hook_peer_allowed(const struct hook_rt *rt, const char *peer_ip);
+
+/* ---- metrics (metrics.c) ------------------------------------------------ */
+
+/* The gauges read at scrape time: sessions, per-site calls, forwarding. */
+void hook_metrics_collect(struct hook_rt *rt, struct hook_store *st);
+/* The log line and the counters of one answered request: id and peer
+ * ("" = unknown) as the server numbered them, us since it started. */
+void hook_metrics_request(uint64_t id, const char *peer, const char *http_method, const struct hook_resp *r,
+			  int64_t us);
+/* Count one verdict that has no answer of its own (timeout). */
+void hook_metrics_verdict(enum hook_verdict v);
+
+/* ---- the header watchdog (watchdog.c) ----------------------------------- */
+
+struct hook_watchdog;
+/* Start the thread; the limit is 2 x request_timeout_s. 0 or errno. */
+int hook_watchdog_start(int64_t request_timeout_s, struct hook_watchdog **out);
+/* A reload's new request_timeout_s. */
+void hook_watchdog_set_limit(struct hook_watchdog *w, int64_t request_timeout_s);
+/* MHD_OPTION_NOTIFY_CONNECTION callback; cls is the watchdog. */
+void hook_watchdog_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe);
+/* The current request's headers are complete (true) or it ended (false). */
+void hook_watchdog_phase(struct hook_watchdog *w, struct MHD_Connection *c, bool headers_done);
+/* Join and free; call after every listener stopped. NULL-safe. */
+void hook_watchdog_stop(struct hook_watchdog *w);
 
 #endif

@@ -1,43 +1,28 @@
-/* originator/callback.c: status_callback delivery: a bounded queue and one libcurl thread that POSTs each call state
- * change as JSON. */
+/* originator/callback.c: status_callback delivery: the URL rule, and each call state change POSTed as JSON through an
+ * outbox. */
 #include "originator/orig_fe_int.h"
 
-#include <curl/curl.h>
+#include "outbox/outbox.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#define CB_TRIES              3
-#define CB_TIMEOUT_MS         5000L
-#define CB_CONNECT_TIMEOUT_MS 3000L
-
-struct cb_item {
-	char *url;
-	char *body;
-	struct cb_item *next;
-};
+/* Status callbacks go through an outbox (outbox/outbox.h) with its retry
+ * rule: transport errors, 408, 429 and 5xx are retried, other answers are
+ * final. One transfer at a time, so that a receiver sees a call's states in
+ * order; a full queue refuses the new callback. */
+#define CB_RETRIES            2 /* 3 attempts */
+#define CB_BACKOFF_MS         500
+#define CB_BACKOFF_MAX_MS     2000
+#define CB_TIMEOUT_MS         5000
+#define CB_CONNECT_TIMEOUT_MS 3000
+#define CB_QUEUE_BYTES_MAX    (64u * 1024u * 1024u)
 
 struct orig_cb {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	pthread_t thr;
-	bool started;
-	bool stop;
-	int64_t deadline_ms; /* once stopping: give up on the queue after this */
-	struct cb_item *head, *tail;
-	size_t n, max;
+	struct ob *ob;
 };
-
-static void item_free(struct cb_item *it)
-{
-	if (!it)
-		return;
-	free(it->url);
-	free(it->body);
-	free(it);
-}
 
 /* The prefix test judges the URL as written, but libcurl removes "." and
  * ".." path segments before sending (and many servers decode %2e, %2f and
@@ -91,182 +76,43 @@ bool orig_cb_url_allowed(const char *url, char *const *prefixes, size_t n)
 	return false;
 }
 
-static size_t discard(char *p, size_t sz, size_t n, void *arg)
-{
-	(void)p;
-	(void)arg;
-	return sz * n;
-}
-
-/* Wait up to ms unless stopping; true when stop was asked (caller holds mu). */
-static bool wait_ms(struct orig_cb *cb, int64_t ms)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	while (!cb->stop) {
-		if (pthread_cond_timedwait(&cb->cv, &cb->mu, &ts) == ETIMEDOUT)
-			break;
-	}
-	return cb->stop;
-}
-
-static bool deliver(CURL *h, struct curl_slist *hdrs, const struct cb_item *it)
-{
-	curl_easy_setopt(h, CURLOPT_URL, it->url);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, it->body);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(it->body));
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	CURLcode rc = curl_easy_perform(h);
-	long status = 0;
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	if (rc == CURLE_OK && status >= 200 && status < 300)
-		return true;
-	ch_dbg("originator: status callback: %s (HTTP %ld)", rc == CURLE_OK ? "refused" : curl_easy_strerror(rc),
-	       status);
-	return false;
-}
-
-static void *cb_main(void *arg)
-{
-	struct orig_cb *cb = arg;
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdrs = curl_slist_append(NULL, "Content-Type: application/json");
-	if (h) {
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, CB_TIMEOUT_MS);
-		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, CB_CONNECT_TIMEOUT_MS);
-		curl_easy_setopt(h, CURLOPT_USERAGENT, "callhook/" CALLHOOK_VERSION);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-#if LIBCURL_VERSION_NUM >= 0x075500
-		curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-		curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	}
-	pthread_mutex_lock(&cb->mu);
-	for (;;) {
-		while (!cb->head && !cb->stop)
-			pthread_cond_wait(&cb->cv, &cb->mu);
-		if (!cb->head)
-			break; /* stopping and nothing left */
-		if (cb->stop && ch_now_ms() >= cb->deadline_ms)
-			break;
-		struct cb_item *it = cb->head;
-		cb->head = it->next;
-		if (!cb->head)
-			cb->tail = NULL;
-		cb->n--;
-		pthread_mutex_unlock(&cb->mu);
-		bool ok = false;
-		for (int t = 0; t < CB_TRIES && h && !ok; t++) {
-			ok = deliver(h, hdrs, it);
-			if (!ok && t + 1 < CB_TRIES) {
-				pthread_mutex_lock(&cb->mu);
-				bool stopping = wait_ms(cb, t == 0 ? 500 : 2000);
-				pthread_mutex_unlock(&cb->mu);
-				if (stopping && ch_now_ms() >= cb->deadline_ms)
-					break;
-			}
-		}
-		if (!ok)
-			ch_warn("originator: status callback not delivered after %d tries", CB_TRIES);
-		item_free(it);
-		pthread_mutex_lock(&cb->mu);
-	}
-	size_t dropped = 0;
-	while (cb->head) {
-		struct cb_item *it = cb->head;
-		cb->head = it->next;
-		item_free(it);
-		dropped++;
-	}
-	cb->tail = NULL;
-	cb->n = 0;
-	pthread_mutex_unlock(&cb->mu);
-	if (dropped)
-		ch_warn("originator: %zu status callback(s) dropped at shutdown", dropped);
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
-	return NULL;
-}
-
 int orig_cb_start(size_t queue_max, struct orig_cb **out)
 {
 	struct orig_cb *cb = calloc(1, sizeof(*cb));
 	if (!cb)
 		return ENOMEM;
-	cb->max = queue_max ? queue_max : 1000;
-	if (pthread_mutex_init(&cb->mu, NULL) != 0) {
-		free(cb);
-		return ENOMEM;
-	}
-	if (pthread_cond_init(&cb->cv, NULL) != 0) {
-		pthread_mutex_destroy(&cb->mu);
-		free(cb);
-		return ENOMEM;
-	}
-	int rc = pthread_create(&cb->thr, NULL, cb_main, cb);
+	struct ob_params p = {.name = "originator",
+			      .what = "status callback",
+			      .concurrency = 1,
+			      .retries = CB_RETRIES,
+			      .backoff_ms = CB_BACKOFF_MS,
+			      .backoff_max_ms = CB_BACKOFF_MAX_MS,
+			      .timeout_ms = CB_TIMEOUT_MS,
+			      .connect_timeout_ms = CB_CONNECT_TIMEOUT_MS,
+			      .queue_max = queue_max ? queue_max : 1000,
+			      .queue_bytes_max = CB_QUEUE_BYTES_MAX};
+	int rc = ob_start(&p, &cb->ob);
 	if (rc) {
-		pthread_cond_destroy(&cb->cv);
-		pthread_mutex_destroy(&cb->mu);
 		free(cb);
 		return rc;
 	}
-	cb->started = true;
 	*out = cb;
 	return 0;
 }
 
 bool orig_cb_post(struct orig_cb *cb, const char *url, char *body)
 {
-	struct cb_item *it = calloc(1, sizeof(*it));
-	if (!it || !url || !body) {
-		free(it);
+	if (!url || !body) {
 		free(body);
 		return false;
 	}
-	it->body = body;
-	it->url = strdup(url);
-	if (!it->url) {
-		item_free(it);
-		return false;
-	}
-	pthread_mutex_lock(&cb->mu);
-	if (cb->stop || cb->n >= cb->max) {
-		pthread_mutex_unlock(&cb->mu);
-		item_free(it);
-		return false;
-	}
-	if (cb->tail)
-		cb->tail->next = it;
-	else
-		cb->head = it;
-	cb->tail = it;
-	cb->n++;
-	pthread_cond_signal(&cb->cv);
-	pthread_mutex_unlock(&cb->mu);
-	return true;
+	return ob_post(cb->ob, url, NULL, NULL, body, strlen(body));
 }
 
 void orig_cb_stop(struct orig_cb *cb, unsigned grace_ms)
 {
 	if (!cb)
 		return;
-	pthread_mutex_lock(&cb->mu);
-	cb->stop = true;
-	cb->deadline_ms = ch_now_ms() + grace_ms;
-	pthread_cond_broadcast(&cb->cv);
-	pthread_mutex_unlock(&cb->mu);
-	if (cb->started)
-		pthread_join(cb->thr, NULL);
-	pthread_cond_destroy(&cb->cv);
-	pthread_mutex_destroy(&cb->mu);
+	ob_stop(cb->ob, grace_ms);
 	free(cb);
 }

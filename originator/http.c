@@ -2,6 +2,8 @@
  * page and the /v1/calls JSON API. */
 #include "originator/orig_fe_int.h"
 
+#include "web/web.h"
+
 #include <errno.h>
 #include <microhttpd.h>
 #include <stdlib.h>
@@ -14,12 +16,11 @@
 #define NONCE_TIMEOUT_S 300u
 #define NONCE_NC_SIZE   1024u
 #define BODY_MAX        (16 * 1024)
-#define TLS_FILE_MAX    (256 * 1024)
 
 struct hl {
-	int fd;
+	int fd; /* until web/ takes it */
 	char text[80];
-	struct MHD_Daemon *d;
+	struct web_listener *l;
 };
 
 struct orig_http {
@@ -49,20 +50,19 @@ static void common_headers(struct MHD_Response *r)
 static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const char *ctype, const char *data,
 				size_t len, const char *allow, const char *location)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
-	if (!r)
-		return MHD_NO;
-	common_headers(r);
-	MHD_add_response_header(r, "Content-Type", ctype);
-	if (allow)
-		MHD_add_response_header(r, "Allow", allow);
-	if (location)
-		MHD_add_response_header(r, "Location", location);
-	if (strncmp(ctype, "text/html", 9) == 0)
-		MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'");
-	enum MHD_Result ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
+	const char *h[10] = {"Cache-Control", "no-store", "X-Content-Type-Options", "nosniff"};
+	size_t n = 4;
+	if (location) {
+		h[n++] = "Location";
+		h[n++] = location;
+	}
+	if (strncmp(ctype, "text/html", 9) == 0) {
+		h[n++] = "Content-Security-Policy";
+		h[n++] = "default-src 'none'";
+	}
+	struct web_answer a = {
+	    .status = status, .ctype = ctype, .body = data, .len = len, .allow = allow, .headers = h};
+	return web_send(c, &a);
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *j, const char *allow,
@@ -71,8 +71,8 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
 	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (!s)
-		return send_buf(c, 500, "application/json", "{\"status\":500,\"reason\":\"out of memory\"}", 39, NULL,
-				NULL);
+		return send_buf(c, 500, "application/json", WEB_LIT("{\"status\":500,\"reason\":\"out of memory\"}"),
+				NULL, NULL);
 	enum MHD_Result ret = send_buf(c, status, "application/json", s, strlen(s), allow, location);
 	free(s);
 	return ret;
@@ -229,7 +229,7 @@ static enum MHD_Result page(struct orig_http *h, struct MHD_Connection *c)
 	add(&b, &e, "</body></html>\n");
 	enum MHD_Result ret;
 	if (e)
-		ret = send_buf(c, 500, "text/plain; charset=utf-8", "out of memory\n", 14, NULL, NULL);
+		ret = send_buf(c, 500, "text/plain; charset=utf-8", WEB_LIT("out of memory\n"), NULL, NULL);
 	else
 		ret = send_buf(c, res.status ? (unsigned)res.status : 200, "text/html; charset=utf-8", b.data, b.len,
 			       NULL, NULL);
@@ -246,6 +246,73 @@ static bool is_json_ctype(const char *ct)
 	return ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ';
 }
 
+/* The members a POST /v1/calls body may carry; any other is refused. */
+/* check_src: table */
+static const char *const call_members[] = {"initiator", "destination", "anchor", "ring_timeout_s", "status_callback"};
+
+static bool known_member(const char *key)
+{
+	for (size_t i = 0; i < sizeof(call_members) / sizeof(call_members[0]); i++) {
+		if (strcmp(key, call_members[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A JSON string without an embedded NUL (C code reads it up to the first). */
+static bool json_str_ok(const json_t *j)
+{
+	return json_is_string(j) && strlen(json_string_value(j)) == json_string_length(j);
+}
+
+/* The body's members checked one by one; NULL, or the reason (in why, or a literal). */
+static const char *call_fields(struct orig_http *h, json_t *j, struct orig_place_req *rq, char *why, size_t cap,
+			       unsigned *status)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(j, key, v)
+	{
+		if (!known_member(key)) {
+			(void)ch_fmt(why, cap, "unknown member \"%.64s\"", key);
+			return why;
+		}
+	}
+	json_t *ji = json_object_get(j, "initiator"), *jd = json_object_get(j, "destination");
+	json_t *ja = json_object_get(j, "anchor"), *jr = json_object_get(j, "ring_timeout_s");
+	json_t *jc = json_object_get(j, "status_callback");
+	if (!json_is_string(ji) || !json_is_string(jd))
+		return "initiator and destination are required strings";
+	if (!json_str_ok(ji) || !json_str_ok(jd))
+		return "a string contains a NUL character";
+	if (ja && !json_is_boolean(ja))
+		return "anchor must be true or false";
+	if (jr &&
+	    (!json_is_integer(jr) || json_integer_value(jr) < 1 || json_integer_value(jr) > ORIG_RING_TIMEOUT_MAX)) {
+		(void)ch_fmt(why, cap, "ring_timeout_s must be an integer from 1 to %d", ORIG_RING_TIMEOUT_MAX);
+		return why;
+	}
+	if (jc && !json_is_null(jc)) {
+		if (!json_str_ok(jc))
+			return "status_callback must be a URL string";
+		struct orig_snap *s = orig_snap_get(h->o);
+		bool ok = orig_cb_url_allowed(json_string_value(jc), s->cb_allow, s->n_cb_allow);
+		orig_snap_put(h->o, s);
+		if (!ok) {
+			*status = 403;
+			return "status_callback URL not allowed";
+		}
+	}
+	*rq = (struct orig_place_req){
+	    .initiator = json_string_value(ji),
+	    .destination = json_string_value(jd),
+	    .anchor = ja && json_is_true(ja),
+	    .ring_timeout_s = jr ? (unsigned)json_integer_value(jr) : 0,
+	    .status_callback = jc && json_is_string(jc) ? json_string_value(jc) : NULL,
+	};
+	return NULL;
+}
+
 static enum MHD_Result create_call(struct orig_http *h, struct MHD_Connection *c, struct req *r)
 {
 	if (r->too_big)
@@ -260,61 +327,13 @@ static enum MHD_Result create_call(struct orig_http *h, struct MHD_Connection *c
 	}
 	enum MHD_Result ret;
 	char why[160];
-	const char *key;
-	json_t *v;
-	json_object_foreach(j, key, v)
-	{
-		if (strcmp(key, "initiator") && strcmp(key, "destination") && strcmp(key, "anchor") &&
-		    strcmp(key, "ring_timeout_s") && strcmp(key, "status_callback")) {
-			(void)ch_fmt(why, sizeof(why), "unknown member \"%.64s\"", key);
-			ret = send_err(c, 400, why, NULL);
-			goto out;
-		}
-	}
-	json_t *ji = json_object_get(j, "initiator");
-	json_t *jd = json_object_get(j, "destination");
-	json_t *ja = json_object_get(j, "anchor");
-	json_t *jr = json_object_get(j, "ring_timeout_s");
-	json_t *jc = json_object_get(j, "status_callback");
-	if (!json_is_string(ji) || !json_is_string(jd)) {
-		ret = send_err(c, 400, "initiator and destination are required strings", NULL);
+	unsigned status = 400;
+	struct orig_place_req rq;
+	const char *bad = call_fields(h, j, &rq, why, sizeof(why), &status);
+	if (bad) {
+		ret = send_err(c, status, bad, NULL);
 		goto out;
 	}
-	if (strlen(json_string_value(ji)) != json_string_length(ji) ||
-	    strlen(json_string_value(jd)) != json_string_length(jd)) {
-		ret = send_err(c, 400, "a string contains a NUL character", NULL);
-		goto out;
-	}
-	if (ja && !json_is_boolean(ja)) {
-		ret = send_err(c, 400, "anchor must be true or false", NULL);
-		goto out;
-	}
-	if (jr &&
-	    (!json_is_integer(jr) || json_integer_value(jr) < 1 || json_integer_value(jr) > ORIG_RING_TIMEOUT_MAX)) {
-		(void)ch_fmt(why, sizeof(why), "ring_timeout_s must be an integer from 1 to %d", ORIG_RING_TIMEOUT_MAX);
-		ret = send_err(c, 400, why, NULL);
-		goto out;
-	}
-	if (jc && !json_is_null(jc)) {
-		if (!json_is_string(jc) || strlen(json_string_value(jc)) != json_string_length(jc)) {
-			ret = send_err(c, 400, "status_callback must be a URL string", NULL);
-			goto out;
-		}
-		struct orig_snap *s = orig_snap_get(h->o);
-		bool ok = orig_cb_url_allowed(json_string_value(jc), s->cb_allow, s->n_cb_allow);
-		orig_snap_put(h->o, s);
-		if (!ok) {
-			ret = send_err(c, 403, "status_callback URL not allowed", NULL);
-			goto out;
-		}
-	}
-	struct orig_place_req rq = {
-	    .initiator = json_string_value(ji),
-	    .destination = json_string_value(jd),
-	    .anchor = ja && json_is_true(ja),
-	    .ring_timeout_s = jr ? (unsigned)json_integer_value(jr) : 0,
-	    .status_callback = jc && json_is_string(jc) ? json_string_value(jc) : NULL,
-	};
 	struct orig_place_res res;
 	orig_place(h->o, &rq, NULL, &res);
 	if (res.status) {
@@ -431,13 +450,6 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 	*con_cls = NULL;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	(void)cls;
-	if (ch_log_get_level() >= CH_LOG_DEBUG)
-		ch_logv(CH_LOG_DEBUG, fmt, ap);
-}
-
 /* ---- lifecycle ------------------------------------------------------------------------- */
 
 int orig_http_bind(const struct cfg_orig_http *cfg, struct orig_http **out, char *err, size_t errlen)
@@ -470,28 +482,12 @@ int orig_http_bind(const struct cfg_orig_http *cfg, struct orig_http **out, char
 	}
 	h->opaque[32] = '\0';
 	if (cfg->tls.cert) {
-		size_t len;
-		if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
-			rc = ENOTSUP;
-			orig_set_err(err, errlen, "originator.http.tls: libmicrohttpd was built without TLS");
-			goto out;
-		}
-		rc = ch_read_file(cfg->tls.cert, TLS_FILE_MAX, &h->tls_cert, &len);
+		struct cfg_error e;
+		rc = web_tls_load(NULL, "originator.http.tls", &cfg->tls, &h->tls_cert, &h->tls_key, &e);
 		if (rc) {
-			orig_set_err(err, errlen, "originator.http.tls.cert: %s: %s", cfg->tls.cert, strerror(rc));
+			orig_set_err(err, errlen, "%s: %s", e.path, e.msg);
 			goto out;
 		}
-		/* the key is a secret: refused when others may read it */
-		bool warn = false;
-		const char *why = NULL;
-		rc = ch_read_secret_file(cfg->tls.key ? cfg->tls.key : cfg->tls.cert, NULL, TLS_FILE_MAX, &h->tls_key,
-					 &warn, &why);
-		if (rc) {
-			orig_set_err(err, errlen, "originator.http.tls.key: %s", why ? why : strerror(rc));
-			goto out;
-		}
-		if (warn)
-			ch_warn("originator.http.tls.key: the key file is readable by its group");
 	}
 	for (size_t i = 0; i < cfg->listen.n; i++) {
 		rc = orig_listen_tcp(cfg->listen.v[i], true, &h->l[i].fd, h->l[i].text, sizeof(h->l[i].text));
@@ -514,33 +510,30 @@ out:
 int orig_http_run(struct orig_http *h, struct orig *o, char *err, size_t errlen)
 {
 	h->o = o;
+	const struct MHD_OptionItem digest[] = {
+	    {MHD_OPTION_DIGEST_AUTH_RANDOM, (intptr_t)sizeof(h->rnd), h->rnd},
+	    {MHD_OPTION_NONCE_NC_SIZE, NONCE_NC_SIZE, NULL},
+	    {MHD_OPTION_END, 0, NULL},
+	};
+	struct web_params p = {.name = "originator-http",
+			       .handler = handler,
+			       .arg = h,
+			       .completed = completed,
+			       .timeout_s = 30,
+			       .max_conn = 256,
+			       .per_ip = 64,
+			       .cert = h->tls_cert,
+			       .key = h->tls_key,
+			       .extra = digest};
 	for (size_t i = 0; i < h->n; i++) {
-		unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
-		if (h->tls_cert)
-			flags |= MHD_USE_TLS;
-		if (strchr(h->l[i].text, '['))
-			flags |= MHD_USE_IPv6;
-		if (h->tls_cert)
-			h->l[i].d = MHD_start_daemon(
-			    flags, 0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-			    MHD_OPTION_LISTEN_SOCKET, h->l[i].fd, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-			    MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u,
-			    MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_DIGEST_AUTH_RANDOM, sizeof(h->rnd), h->rnd,
-			    MHD_OPTION_NONCE_NC_SIZE, NONCE_NC_SIZE, MHD_OPTION_HTTPS_MEM_CERT, h->tls_cert,
-			    MHD_OPTION_HTTPS_MEM_KEY, h->tls_key, MHD_OPTION_END);
-		else
-			h->l[i].d = MHD_start_daemon(
-			    flags, 0, NULL, NULL, handler, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-			    MHD_OPTION_LISTEN_SOCKET, h->l[i].fd, MHD_OPTION_NOTIFY_COMPLETED, completed, h,
-			    MHD_OPTION_CONNECTION_LIMIT, 256u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u,
-			    MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_DIGEST_AUTH_RANDOM, sizeof(h->rnd), h->rnd,
-			    MHD_OPTION_NONCE_NC_SIZE, NONCE_NC_SIZE, MHD_OPTION_END);
-		if (!h->l[i].d) {
+		p.listen_fd = h->l[i].fd;
+		h->l[i].fd = -1; /* web_listen takes it, also when it fails */
+		char why[256];
+		if (web_listen(h->l[i].text, &p, &h->l[i].l, why, sizeof(why)) != 0) {
 			orig_set_err(err, errlen, "originator.http.listen.[%zu]: %s: cannot start the HTTP server", i,
 				     h->l[i].text);
 			return EIO;
 		}
-		ch_info("originator-http: listening on %s%s", h->l[i].text, h->tls_cert ? " (TLS)" : "");
 	}
 	return 0;
 }
@@ -550,17 +543,13 @@ void orig_http_stop(struct orig_http *h)
 	if (!h)
 		return;
 	for (size_t i = 0; i < h->n; i++) {
-		if (h->l[i].d)
-			MHD_stop_daemon(h->l[i].d); /* closes the listen socket it was given */
-		else if (h->l[i].fd >= 0)
+		web_stop(h->l[i].l); /* closes the listen socket it was given */
+		if (h->l[i].fd >= 0)
 			close(h->l[i].fd);
 	}
 	free(h->l);
 	free(h->tls_cert);
-	if (h->tls_key) {
-		explicit_bzero(h->tls_key, strlen(h->tls_key));
-		free(h->tls_key);
-	}
+	web_key_free(h->tls_key);
 	explicit_bzero(h->rnd, sizeof(h->rnd));
 	free(h);
 }

@@ -5,7 +5,6 @@
 #include "originator/orig_fe_int.h"
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -374,13 +373,6 @@ int orig_start(const struct cfg *cfg, struct orig **out, char *err, size_t errle
 		free(o);
 		return ENOMEM;
 	}
-	/* before any thread of ours exists; reference counted by libcurl */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		pthread_mutex_destroy(&o->snap_mu);
-		free(o);
-		orig_set_err(err, errlen, "libcurl: global init failed");
-		return ENOMEM;
-	}
 	/* everything that can be refused is checked before any socket is bound */
 	rc = snap_build(cfg, &o->snap, err, errlen);
 	if (rc)
@@ -490,7 +482,6 @@ void orig_stop(struct orig *o, unsigned grace_ms)
 	cfg_free(o->fixed);
 	pthread_mutex_destroy(&o->snap_mu);
 	free(o);
-	curl_global_cleanup();
 }
 
 /* ---- placing calls ------------------------------------------------------------- */

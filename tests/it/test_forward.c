@@ -1,8 +1,10 @@
-/* tests/unit/test_forward.c: event forwarding against a real HTTP receiver on 127.0.0.1 (slow, down, back, full). */
+/* tests/it/test_forward.c: event forwarding against a real HTTP receiver on 127.0.0.1 (slow, down, back, full); label
+ * http: it starts libmicrohttpd and the outbox threads. */
 #include "../check.h"
 #include "common/common.h"
 #include "hook/forward.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -499,6 +501,7 @@ static void t_two_targets(void)
 int main(void)
 {
 	ch_log_set_level(CH_LOG_ERROR);
+	curl_global_init(CURL_GLOBAL_DEFAULT); /* as main.c does, before any thread */
 	t_sanitize();
 	t_none();
 	rx_reset();
@@ -518,5 +521,6 @@ int main(void)
 	t_stop_grace();
 	rx_stop();
 	rx_reset();
+	curl_global_cleanup();
 	return check_done();
 }
