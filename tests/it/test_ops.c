@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,13 +130,14 @@ TEST_CASE(admin)
 
 /* ---- reload under load ----------------------------------------------- */
 
+/* Shared by the load threads and the case: every counter is atomic. */
 struct load {
 	int port;
-	volatile bool stop;
-	long ok;
-	long failed;
-	long refused; /* could not connect: only expected after a stop */
-	long last_fail_status;
+	atomic_bool stop;
+	atomic_long ok;
+	atomic_long failed;
+	atomic_long refused; /* could not connect: only expected after a stop */
+	atomic_long last_fail_status;
 };
 
 static void *load_loop(void *arg)

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,7 +287,7 @@ static struct {
 	int port;
 	pthread_mutex_t mu;
 	struct ch_buf bodies; /* one JSON per line */
-	bool stop;
+	atomic_bool stop;     /* set by the case, read by the server thread */
 } cbs = {.fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void *cb_server(void *arg)
