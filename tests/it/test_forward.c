@@ -1,6 +1,6 @@
 /* tests/it/test_forward.c: event forwarding against a real HTTP receiver on 127.0.0.1 (slow, down, back, full); label
  * http: it starts libmicrohttpd and the outbox threads. */
-#include "../check.h"
+#include "tests/check.h"
 #include "common/common.h"
 #include "hook/forward.h"
 
@@ -205,7 +205,7 @@ static const char ev_body[] = "{\"status\":\"ESTABLISHED\",\"sessionId\":\"s1\"}
 
 /* ---- cases ----------------------------------------------------------------------- */
 
-static void t_sanitize(void)
+TEST_CASE(sanitize)
 {
 	static const struct {
 		const char *in, *out; /* out NULL = EINVAL */
@@ -257,7 +257,7 @@ static void t_sanitize(void)
 	}
 }
 
-static void t_none(void)
+TEST_CASE(none)
 {
 	struct hook_fwd *fw = (struct hook_fwd *)&fw; /* must be overwritten with NULL */
 	CHECK(hook_fwd_start(NULL, 0, &fw) == 0);
@@ -272,7 +272,7 @@ static void t_none(void)
 }
 
 /* Only configured methods go; the copy is sanitised, typed and labelled. */
-static void t_deliver(void)
+TEST_CASE(deliver)
 {
 	rx_reset();
 	struct cfg_forward f = fwd_cfg(2000, 100, 2);
@@ -313,7 +313,7 @@ static void t_deliver(void)
 }
 
 /* A receiver slower than timeout_ms: the attempt is cut and retried. */
-static void t_slow(void)
+TEST_CASE(slow)
 {
 	rx_reset();
 	pthread_mutex_lock(&rx.mu);
@@ -338,7 +338,7 @@ static void t_slow(void)
 }
 
 /* Down (port closed), retried with backoff, then back: delivered. */
-static void t_down_then_back(void)
+TEST_CASE(down_then_back)
 {
 	rx_reset();
 	rx_stop();
@@ -363,7 +363,7 @@ static void t_down_then_back(void)
 }
 
 /* Down for good: retries, then one failure counted. */
-static void t_down_fails(void)
+TEST_CASE(down_fails)
 {
 	rx_stop();
 	struct cfg_forward f = fwd_cfg(1000, 100, 2);
@@ -382,7 +382,7 @@ static void t_down_fails(void)
 }
 
 /* 4xx is final; 5xx is retried. */
-static void t_status(void)
+TEST_CASE(status)
 {
 	rx_reset();
 	__atomic_store_n(&rx.status, 400, __ATOMIC_SEQ_CST);
@@ -407,7 +407,7 @@ static void t_status(void)
 }
 
 /* Every transfer slot held by a slow receiver: the queue fills, the oldest go. */
-static void t_full_queue(void)
+TEST_CASE(full_queue)
 {
 	rx_reset();
 	pthread_mutex_lock(&rx.mu);
@@ -448,7 +448,7 @@ static void t_full_queue(void)
 }
 
 /* Stop delivers what is queued within the grace... */
-static void t_stop_delivers(void)
+TEST_CASE(stop_delivers)
 {
 	rx_reset();
 	struct cfg_forward f = fwd_cfg(2000, 100, 0);
@@ -462,7 +462,7 @@ static void t_stop_delivers(void)
 }
 
 /* ...and gives up when the grace runs out. */
-static void t_stop_grace(void)
+TEST_CASE(stop_grace)
 {
 	rx_stop();
 	struct cfg_forward f = fwd_cfg(1000, 100, 10);
@@ -480,7 +480,7 @@ static void t_stop_grace(void)
 }
 
 /* Two entries: each gets its own copy of what it asked for. */
-static void t_two_targets(void)
+TEST_CASE(two_targets)
 {
 	rx_reset();
 	static char *only_call[] = {"CallStatusEvent"};
@@ -498,29 +498,24 @@ static void t_two_targets(void)
 	hook_fwd_stop(fw, 1000);
 }
 
-int main(void)
+/* Every case: a fresh receiver on 127.0.0.1 (the cases that send nothing leave it idle). */
+int test_setup(const char *name)
 {
+	(void)name;
 	ch_log_set_level(CH_LOG_ERROR);
 	curl_global_init(CURL_GLOBAL_DEFAULT); /* as main.c does, before any thread */
-	t_sanitize();
-	t_none();
 	rx_reset();
 	if (!rx_start()) {
 		CHECK_MSG(false, "cannot start the receiver on 127.0.0.1");
-		return check_done();
+		return -1;
 	}
 	ch_fmt(url, sizeof(url), "http://127.0.0.1:%u/events", (unsigned)rx.port);
-	t_deliver();
-	t_two_targets();
-	t_slow();
-	t_down_then_back();
-	t_down_fails();
-	t_status();
-	t_full_queue();
-	t_stop_delivers();
-	t_stop_grace();
+	return 0;
+}
+
+void test_teardown(void)
+{
 	rx_stop();
 	rx_reset();
 	curl_global_cleanup();
-	return check_done();
 }
