@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/common.h"
+#include "tests/support/net.h"
 #include "originator/orig_sip.h"
 
 #ifndef SIPP_BIN
@@ -54,20 +55,6 @@ static long rss_kb(void)
 	if (f)
 		fclose(f);
 	return kb;
-}
-
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in a;
-	socklen_t al = sizeof a;
-	memset(&a, 0, sizeof a);
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &al))
-		return -1;
-	close(fd);
-	return ntohs(a.sin_port);
 }
 
 /* Start the SIPp phone answering `total` REFER calls on port (TCP when tcp). Its pid, or -1. */
@@ -162,7 +149,7 @@ int main(int argc, char **argv)
 	/* BENCH_TRANSPORT=tcp: the phone listens on TCP (one connection). */
 	const char *tp = getenv("BENCH_TRANSPORT");
 	bool tcp = tp && strcmp(tp, "tcp") == 0;
-	int port = free_port();
+	int port = tn_free_port(false, NULL, NULL);
 	pid_t pid = start_phone(port, total, tcp);
 
 	struct orig_sip_opts o;

@@ -36,8 +36,6 @@ bool wait_in_file(const char *path, size_t from, const char *needle, int timeout
 char *subst(const char *tmpl, const char *const *kv);
 bool write_from_template(const char *tmpl, const char *out, const char *const *kv);
 void dump_tail(const char *what, const char *path);
-bool bindable(int type, int port);
-bool taken_here(int port);
 int free_port(bool pair);
 int tcp_connect(int port);
 size_t grow_cb(char *p, size_t sz, size_t n, void *arg);

@@ -21,6 +21,7 @@
 
 #include "common/common.h"
 #include "e2e.h"
+#include "tests/support/net.h"
 #include "harness.h"
 #include "tests/check.h"
 
@@ -265,22 +266,10 @@ void dump_tail(const char *what, const char *path)
 	free(s);
 }
 
-bool bindable(int type, int port)
+/* Ports already handed to Kamailio, the originator or a phone's ctrl_tcp. */
+static bool taken_here(int port, void *arg)
 {
-	int fd = socket(AF_INET, type, 0);
-	struct sockaddr_in a;
-	memset(&a, 0, sizeof a);
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons((uint16_t)port);
-	bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-bool taken_here(int port)
-{
+	(void)arg;
 	return port == kam_port || port == orig_port || port == ctrl_port[0] || port == ctrl_port[1];
 }
 
@@ -288,29 +277,7 @@ bool taken_here(int port)
  * binds its SIP port on UDP and TCP and the next one for TLS, which 1.0 cannot turn off). */
 int free_port(bool pair)
 {
-	for (int tries = 0; tries < 100; tries++) {
-		int fd = socket(AF_INET, SOCK_DGRAM, 0);
-		struct sockaddr_in a;
-		socklen_t al = sizeof a;
-		memset(&a, 0, sizeof a);
-		a.sin_family = AF_INET;
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-		    getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
-			if (fd >= 0)
-				close(fd);
-			continue;
-		}
-		int port = ntohs(a.sin_port);
-		close(fd);
-		if (port >= 65535 || taken_here(port) || !bindable(SOCK_STREAM, port))
-			continue;
-		if (pair &&
-		    (taken_here(port + 1) || !bindable(SOCK_DGRAM, port + 1) || !bindable(SOCK_STREAM, port + 1)))
-			continue;
-		return port;
-	}
-	return -1;
+	return tn_free_port(pair, taken_here, NULL);
 }
 
 int tcp_connect(int port)

@@ -1,5 +1,6 @@
 /* tests/sip/sipp_peer.c: SIPp phones for the SIP tests (one copy for the engine and front-end drivers). */
 #include "sipp_peer.h"
+#include "tests/support/net.h"
 
 #include "common/common.h"
 
@@ -16,31 +17,7 @@
 
 int sipp_free_port(void)
 {
-	for (int tries = 0; tries < 20; tries++) {
-		int fd = socket(AF_INET, SOCK_DGRAM, 0);
-		struct sockaddr_in a;
-		socklen_t al = sizeof a;
-		memset(&a, 0, sizeof a);
-		a.sin_family = AF_INET;
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-		    getsockname(fd, (struct sockaddr *)&a, &al) != 0) {
-			if (fd >= 0)
-				close(fd);
-			continue;
-		}
-		int port = ntohs(a.sin_port);
-		close(fd);
-		/* SIPp also opens the TCP port of the same number for some modes: check it. */
-		int t = socket(AF_INET, SOCK_STREAM, 0);
-		a.sin_port = htons((uint16_t)port);
-		bool ok = t >= 0 && bind(t, (struct sockaddr *)&a, sizeof a) == 0;
-		if (t >= 0)
-			close(t);
-		if (ok)
-			return port;
-	}
-	return -1;
+	return tn_free_port(false, NULL, NULL); /* SIPp opens the TCP port of the same number for some modes */
 }
 
 bool sipp_port_taken(int port)
