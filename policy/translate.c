@@ -214,47 +214,9 @@ out:
 
 /* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF), no C0/C1
  * control characters, no DEL. */
-static bool input_ok(const unsigned char *s, size_t len)
+static bool input_ok(const char *s, size_t len)
 {
-	size_t i = 0;
-	while (i < len) {
-		unsigned c = s[i];
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return false;
-			i++;
-			continue;
-		}
-		unsigned cp;
-		size_t need;
-		if (c >= 0xc2 && c <= 0xdf) {
-			cp = c & 0x1f;
-			need = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			cp = c & 0x0f;
-			need = 2;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			cp = c & 0x07;
-			need = 3;
-		} else {
-			return false;
-		}
-		if (len - i - 1 < need)
-			return false;
-		for (size_t k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return false;
-		if (cp >= 0xd800 && cp <= 0xdfff)
-			return false;
-		if (cp >= 0x80 && cp <= 0x9f)
-			return false;
-		i += need + 1;
-	}
-	return true;
+	return ch_utf8_valid(s, len) && !ch_has_control(s, len);
 }
 
 static bool capture_ok(const char *s, size_t len)
@@ -811,7 +773,7 @@ enum pol_xlate_verdict pol_xlate_translate(const struct pol_xlate *x, const char
 	if (!x || !input || !out || cap == 0)
 		return POL_XLATE_BAD_INPUT;
 	size_t len = strnlen(input, POL_XLATE_INPUT_MAX + 1);
-	if (len == 0 || len > POL_XLATE_INPUT_MAX || !input_ok((const unsigned char *)input, len))
+	if (len == 0 || len > POL_XLATE_INPUT_MAX || !input_ok(input, len))
 		return POL_XLATE_BAD_INPUT;
 
 	char cin[POL_XLATE_INPUT_MAX + 1];
@@ -889,7 +851,7 @@ enum pol_xlate_verdict pol_xlate_check(const struct pol_xlate *x, const char *ur
 	if (!x || !uri)
 		return POL_XLATE_BAD_INPUT;
 	size_t len = strlen(uri);
-	if (!input_ok((const unsigned char *)uri, len))
+	if (!input_ok(uri, len))
 		return POL_XLATE_BAD_INPUT;
 	/* judge only a URI that is already canonical, so that the string judged
 	 * is the string the caller goes on to use */
