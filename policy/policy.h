@@ -220,7 +220,8 @@ enum pol_token_verdict pol_token_check(const char *jwt, const struct pol_token_p
 const char *pol_token_reason(enum pol_token_verdict v);
 
 /* ======================================================================
- * Address translation and destination policy (policy/translate.c)
+ * Address translation and destination policy (policy/translate.c), and the
+ * canonical SIP URI (policy/sip_canon.c; its grammar is common/sip_uri.h)
  * The originator's rules: ordered { pattern, output } pairs (PCRE2), the
  * first pattern that matches wins and its output template is expanded;
  * then allow / deny patterns are applied to the resulting URI.
@@ -325,7 +326,8 @@ enum pol_xlate_verdict pol_xlate_apply(const struct pol_xlate *x, const char *in
 /* Stable reason text, e.g. "no translation rule matches". Static string. */
 const char *pol_xlate_reason(enum pol_xlate_verdict v);
 
-/* True when uri is a sip:/sips: URI as described above (no headers). */
+/* True when uri is a sip:/sips: URI as described above (no headers): the
+ * grammar of ch_sip_uri_ok (common/sip_uri.h). */
 bool pol_sip_uri_ok(const char *uri);
 
 /* Write uri's canonical form (see above) to out (cap bytes, NUL included).
