@@ -35,22 +35,25 @@ struct pol_xlate {
 	pcre2_match_context *mctx;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
+static void set_err(struct pol_error *err, enum pol_list list, size_t index, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void set_err(struct pol_error *err, enum pol_list list, size_t index, const char *fmt, ...)
 {
-	if (!err || errlen == 0)
+	if (!err)
 		return;
+	err->list = list;
+	err->index = index;
 	va_list ap;
 	va_start(ap, fmt);
-	int r = vsnprintf(err, errlen, fmt, ap);
+	int r = vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
 	(void)r; /* a truncated message is still a message */
 }
 
-static pcre2_code *compile_one(const char *pat, const char *what, size_t idx, char *err, size_t errlen)
+static pcre2_code *compile_one(const char *pat, enum pol_list list, size_t idx, struct pol_error *err)
 {
 	if (!pat) {
-		set_err(err, errlen, "%s.[%zu]: missing pattern", what, idx);
+		set_err(err, list, idx, "missing pattern");
 		return NULL;
 	}
 	int ec = 0;
@@ -61,18 +64,18 @@ static pcre2_code *compile_one(const char *pat, const char *what, size_t idx, ch
 		PCRE2_UCHAR msg[200];
 		if (pcre2_get_error_message(ec, msg, sizeof(msg)) < 0)
 			msg[0] = '\0';
-		set_err(err, errlen, "%s.[%zu]: %s at offset %zu", what, idx, (const char *)msg, (size_t)off);
+		set_err(err, list, idx, "%s at offset %zu", (const char *)msg, (size_t)off);
 	}
 	return re;
 }
 
 /* Check a template against its pattern's group count. 0 or EINVAL. */
-static int check_template(const char *t, uint32_t ngroups, size_t idx, char *err, size_t errlen)
+static int check_template(const char *t, uint32_t ngroups, size_t idx, struct pol_error *err)
 {
 	for (size_t i = 0; t[i]; i++) {
 		unsigned char c = (unsigned char)t[i];
 		if (c < 0x20 || c == 0x7f) {
-			set_err(err, errlen, "translations.[%zu].output: control character", idx);
+			set_err(err, POL_LIST_OUTPUT, idx, "control character");
 			return EINVAL;
 		}
 		if (c != '$')
@@ -83,17 +86,13 @@ static int check_template(const char *t, uint32_t ngroups, size_t idx, char *err
 			continue;
 		}
 		if (n < '1' || n > '9') {
-			set_err(
-			    err, errlen,
-			    "translations.[%zu].output: '$' must be followed by 1..9 or '$' (\"$$\" is a literal '$')",
-			    idx);
+			set_err(err, POL_LIST_OUTPUT, idx,
+				"'$' must be followed by 1..9 or '$' (\"$$\" is a literal '$')");
 			return EINVAL;
 		}
 		if ((uint32_t)(n - '0') > ngroups) {
-			set_err(
-			    err, errlen,
-			    "translations.[%zu].output: $%c refers to a group the pattern does not have (it has %u)",
-			    idx, n, ngroups);
+			set_err(err, POL_LIST_OUTPUT, idx,
+				"$%c refers to a group the pattern does not have (it has %u)", n, ngroups);
 			return EINVAL;
 		}
 		i++;
@@ -120,95 +119,109 @@ void pol_xlate_free(struct pol_xlate *x)
 	free(x);
 }
 
-int pol_xlate_compile(const char *const *patterns, const char *const *outputs, size_t n, const char *const *allow,
-		      size_t nallow, bool has_allow, const char *const *deny, size_t ndeny, struct pol_xlate **out,
-		      size_t *bad_index, char *err, size_t errlen)
+/* Rule i: its pattern, then its template against the pattern's groups.
+ * 0, EINVAL or ENOMEM; x->nrules counts the compiled patterns. */
+static int compile_rule(struct pol_xlate *x, const struct pol_xlate_spec *spec, size_t i, struct pol_error *err)
 {
-	int rc = ENOMEM;
-	size_t bad = 0;
+	x->rules[i].re = compile_one(spec->patterns[i], POL_LIST_PATTERN, i, err);
+	if (!x->rules[i].re)
+		return EINVAL;
+	x->nrules = i + 1;
+	if (!spec->outputs[i]) {
+		set_err(err, POL_LIST_OUTPUT, i, "missing");
+		return EINVAL;
+	}
+	uint32_t ng = 0;
+	if (pcre2_pattern_info(x->rules[i].re, PCRE2_INFO_CAPTURECOUNT, &ng) != 0)
+		ng = 0;
+	if (check_template(spec->outputs[i], ng, i, err) != 0)
+		return EINVAL;
+	x->rules[i].output = strdup(spec->outputs[i]);
+	return x->rules[i].output ? 0 : ENOMEM;
+}
+
+/* n patterns into a new array in *codes, *count of them compiled so far (so
+ * pol_xlate_free frees exactly those). 0, EINVAL or ENOMEM. */
+static int compile_list(pcre2_code ***codes, size_t *count, const char *const *pats, size_t n, enum pol_list list,
+			struct pol_error *err)
+{
+	if (n == 0)
+		return 0;
+	*codes = calloc(n, sizeof(**codes));
+	if (!*codes)
+		return ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		(*codes)[i] = compile_one(pats[i], list, i, err);
+		if (!(*codes)[i])
+			return EINVAL;
+		*count = i + 1;
+	}
+	return 0;
+}
+
+static struct pol_xlate *xlate_new(size_t nrules)
+{
 	struct pol_xlate *x = calloc(1, sizeof(*x));
 	if (!x)
-		goto out;
-	x->has_allow = has_allow;
-	if (!has_allow)
-		nallow = 0;
+		return NULL;
 	x->mctx = pcre2_match_context_create(NULL);
-	if (!x->mctx)
-		goto out;
+	if (nrules)
+		x->rules = calloc(nrules, sizeof(*x->rules));
+	if (!x->mctx || (nrules && !x->rules)) {
+		pol_xlate_free(x);
+		return NULL;
+	}
 	pcre2_set_match_limit(x->mctx, XLATE_MATCH_LIMIT);
 	pcre2_set_depth_limit(x->mctx, XLATE_DEPTH_LIMIT);
 	pcre2_set_heap_limit(x->mctx, XLATE_HEAP_LIMIT_KIB);
+	return x;
+}
 
-	if (n) {
-		x->rules = calloc(n, sizeof(*x->rules));
-		if (!x->rules)
+int pol_xlate_compile(const struct pol_xlate_spec *spec, struct pol_xlate **out, struct pol_error *err)
+{
+	int rc = ENOMEM;
+	struct pol_xlate *x = xlate_new(spec->n);
+	if (!x)
+		goto out;
+	x->has_allow = spec->has_allow;
+	for (size_t i = 0; i < spec->n; i++) {
+		rc = compile_rule(x, spec, i, err);
+		if (rc)
 			goto out;
 	}
-	for (size_t i = 0; i < n; i++) {
-		rc = EINVAL;
-		bad = i;
-		x->rules[i].re = compile_one(patterns[i], "translations", i, err, errlen);
-		if (!x->rules[i].re) {
-			/* compile_one named the list "translations.[i]"; say it is the pattern */
-			char tmp[300];
-			if (err && errlen && ch_fmt(tmp, sizeof(tmp), "%s", err) == 0) {
-				const char *rest = strchr(tmp, ':');
-				set_err(err, errlen, "translations.[%zu].pattern%s", i, rest ? rest : ": invalid");
-			}
-			goto out;
-		}
-		x->nrules = i + 1;
-		if (!outputs[i]) {
-			set_err(err, errlen, "translations.[%zu].output: missing", i);
-			goto out;
-		}
-		uint32_t ng = 0;
-		if (pcre2_pattern_info(x->rules[i].re, PCRE2_INFO_CAPTURECOUNT, &ng) != 0)
-			ng = 0;
-		if (check_template(outputs[i], ng, i, err, errlen) != 0)
-			goto out;
-		rc = ENOMEM;
-		x->rules[i].output = strdup(outputs[i]);
-		if (!x->rules[i].output)
-			goto out;
-	}
-	if (nallow) {
-		x->allow = calloc(nallow, sizeof(*x->allow));
-		if (!x->allow)
-			goto out;
-	}
-	for (size_t i = 0; i < nallow; i++) {
-		rc = EINVAL;
-		bad = i;
-		x->allow[i] = compile_one(allow[i], "destinations.allow", i, err, errlen);
-		if (!x->allow[i])
-			goto out;
-		x->nallow = i + 1;
-	}
-	if (ndeny) {
-		rc = ENOMEM;
-		x->deny = calloc(ndeny, sizeof(*x->deny));
-		if (!x->deny)
-			goto out;
-	}
-	for (size_t i = 0; i < ndeny; i++) {
-		rc = EINVAL;
-		bad = i;
-		x->deny[i] = compile_one(deny[i], "destinations.deny", i, err, errlen);
-		if (!x->deny[i])
-			goto out;
-		x->ndeny = i + 1;
-	}
+	rc = compile_list(&x->allow, &x->nallow, spec->allow, spec->has_allow ? spec->nallow : 0, POL_LIST_ALLOW, err);
+	if (rc)
+		goto out;
+	rc = compile_list(&x->deny, &x->ndeny, spec->deny, spec->ndeny, POL_LIST_DENY, err);
+	if (rc)
+		goto out;
 	*out = x;
 	x = NULL;
-	rc = 0;
 out:
 	if (rc == ENOMEM)
-		set_err(err, errlen, "out of memory");
-	if (rc != 0 && bad_index)
-		*bad_index = bad;
+		set_err(err, POL_LIST_NONE, 0, "out of memory");
 	pol_xlate_free(x);
 	return rc;
+}
+
+int pol_error_path(const struct pol_error *err, const char *prefix, char *buf, size_t cap)
+{
+	const char *dot = prefix && *prefix ? "." : "";
+	if (!prefix)
+		prefix = "";
+	switch (err->list) {
+	case POL_LIST_NONE:
+		return ch_fmt(buf, cap, "%s", prefix);
+	case POL_LIST_PATTERN:
+		return ch_fmt(buf, cap, "%s%stranslations.[%zu].pattern", prefix, dot, err->index);
+	case POL_LIST_OUTPUT:
+		return ch_fmt(buf, cap, "%s%stranslations.[%zu].output", prefix, dot, err->index);
+	case POL_LIST_ALLOW:
+		return ch_fmt(buf, cap, "%s%sdestinations.allow.[%zu]", prefix, dot, err->index);
+	case POL_LIST_DENY:
+		return ch_fmt(buf, cap, "%s%sdestinations.deny.[%zu]", prefix, dot, err->index);
+	}
+	return EINVAL;
 }
 
 /* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF), no C0/C1

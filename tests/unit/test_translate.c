@@ -1,6 +1,8 @@
 /* tests/unit/test_translate.c: table tests of the originator's translation rules and destination policy. */
 #include "policy/policy.h"
 
+#include "common/common.h"
+
 #include "tests/check.h"
 
 #include <errno.h>
@@ -27,13 +29,40 @@ static void run_table(const char *name, const struct pol_xlate *x, const struct 
 	}
 }
 
+/* pol_xlate_compile with the old positional arguments; on failure *bad is
+ * the entry's index and err reads "<path>: <message>" (pol_error_path). */
+static int compile(const char *const *pat, const char *const *outp, size_t n, const char *const *allow, size_t nallow,
+		   bool has_allow, const char *const *deny, size_t ndeny, struct pol_xlate **x, size_t *bad, char *err,
+		   size_t errlen)
+{
+	const struct pol_xlate_spec spec = {.patterns = pat,
+					    .outputs = outp,
+					    .n = n,
+					    .allow = allow,
+					    .nallow = nallow,
+					    .has_allow = has_allow,
+					    .deny = deny,
+					    .ndeny = ndeny};
+	struct pol_error e;
+	memset(&e, 0x5a, sizeof(e));
+	int rc = pol_xlate_compile(&spec, x, &e);
+	if (rc) {
+		char path[128];
+		*bad = e.index;
+		CHECK(memchr(e.msg, '\0', sizeof(e.msg)) != NULL);
+		CHECK(pol_error_path(&e, NULL, path, sizeof(path)) == 0);
+		CHECK(ch_fmt(err, errlen, "%s: %s", path, e.msg) == 0);
+	}
+	return rc;
+}
+
 static struct pol_xlate *mk(const char *const *pat, const char *const *outp, size_t n, const char *const *allow,
 			    size_t nallow, bool has_allow, const char *const *deny, size_t ndeny)
 {
 	struct pol_xlate *x = NULL;
 	size_t bad = 99;
 	char err[256] = "";
-	int rc = pol_xlate_compile(pat, outp, n, allow, nallow, has_allow, deny, ndeny, &x, &bad, err, sizeof(err));
+	int rc = compile(pat, outp, n, allow, nallow, has_allow, deny, ndeny, &x, &bad, err, sizeof(err));
 	CHECK_MSG(rc == 0, "compile: %s (index %zu)", err, bad);
 	return x;
 }
@@ -467,47 +496,89 @@ TEST_CASE(compile_errors)
 	char err[256];
 	const char *p1[] = {"^(\\d+)$", "^(unclosed$"};
 	const char *o1[] = {"sip:$1@a.example", "sip:$1@a.example"};
-	CHECK(pol_xlate_compile(p1, o1, 2, NULL, 0, false, NULL, 0, &x, &bad, err, sizeof(err)) == EINVAL);
+	CHECK(compile(p1, o1, 2, NULL, 0, false, NULL, 0, &x, &bad, err, sizeof(err)) == EINVAL);
 	CHECK(bad == 1);
 	CHECK_MSG(strncmp(err, "translations.[1].pattern: ", 26) == 0, "%s", err);
 	CHECK(x == (struct pol_xlate *)0x1);
 
 	const char *o2[] = {"sip:$2@a.example"};
-	CHECK(pol_xlate_compile(p1, o2, 1, NULL, 0, false, NULL, 0, &x, &bad, err, sizeof(err)) == EINVAL);
+	CHECK(compile(p1, o2, 1, NULL, 0, false, NULL, 0, &x, &bad, err, sizeof(err)) == EINVAL);
 	CHECK(bad == 0);
 	CHECK_MSG(strstr(err, "translations.[0].output") != NULL, "%s", err);
 
 	const char *bad_outs[] = {"sip:$0@a.example", "sip:$x@a.example", "sip:a@a.example$", "sip:\x01@a"};
 	for (size_t i = 0; i < 4; i++) {
-		CHECK_MSG(pol_xlate_compile(p1, &bad_outs[i], 1, NULL, 0, false, NULL, 0, &x, &bad, err, sizeof(err)) ==
-			      EINVAL,
+		CHECK_MSG(compile(p1, &bad_outs[i], 1, NULL, 0, false, NULL, 0, &x, &bad, err, sizeof(err)) == EINVAL,
 			  "output %zu accepted", i);
 	}
 
 	const char *allow[] = {"^ok$", "(("};
-	CHECK(pol_xlate_compile(p1, o1, 1, allow, 2, true, NULL, 0, &x, &bad, err, sizeof(err)) == EINVAL);
+	CHECK(compile(p1, o1, 1, allow, 2, true, NULL, 0, &x, &bad, err, sizeof(err)) == EINVAL);
 	CHECK(bad == 1);
 	CHECK_MSG(strncmp(err, "destinations.allow.[1]: ", 24) == 0, "%s", err);
 
 	const char *deny[] = {"[z-a]"};
-	CHECK(pol_xlate_compile(p1, o1, 1, NULL, 0, false, deny, 1, &x, &bad, err, sizeof(err)) == EINVAL);
+	CHECK(compile(p1, o1, 1, NULL, 0, false, deny, 1, &x, &bad, err, sizeof(err)) == EINVAL);
 	CHECK(bad == 0);
 	CHECK_MSG(strncmp(err, "destinations.deny.[0]: ", 23) == 0, "%s", err);
 	CHECK(x == (struct pol_xlate *)0x1);
 
 	/* no rules at all: compiles, refuses everything */
 	struct pol_xlate *y = NULL;
-	CHECK(pol_xlate_compile(NULL, NULL, 0, NULL, 0, false, NULL, 0, &y, &bad, err, sizeof(err)) == 0);
+	CHECK(compile(NULL, NULL, 0, NULL, 0, false, NULL, 0, &y, &bad, err, sizeof(err)) == 0);
 	char out[64];
 	CHECK(pol_xlate_apply(y, "123", out, sizeof(out)) == POL_XLATE_NO_RULE);
 	pol_xlate_free(y);
 	/* an empty allow list that exists allows nothing */
 	const char *p2[] = {"^(\\d+)$"};
 	const char *o3[] = {"sip:$1@a.example"};
-	CHECK(pol_xlate_compile(p2, o3, 1, NULL, 0, true, NULL, 0, &y, &bad, err, sizeof(err)) == 0);
+	CHECK(compile(p2, o3, 1, NULL, 0, true, NULL, 0, &y, &bad, err, sizeof(err)) == 0);
 	CHECK(pol_xlate_apply(y, "123", out, sizeof(out)) == POL_XLATE_NOT_ALLOWED);
 	pol_xlate_free(y);
 	pol_xlate_free(NULL);
+}
+
+/* The error record: which list, which entry, the message without a path;
+ * pol_error_path gives the path the originator looks the line up under. */
+TEST_CASE(error_record)
+{
+	struct pol_xlate *x = NULL;
+	struct pol_error e;
+	char path[64];
+	const char *pat[] = {"^(\\d+)$", "^(a)$"};
+	const char *outp[] = {"sip:$1@a.example", "sip:$2@a.example"};
+	struct pol_xlate_spec spec = {.patterns = pat, .outputs = outp, .n = 2};
+	CHECK(pol_xlate_compile(&spec, &x, &e) == EINVAL);
+	CHECK(e.list == POL_LIST_OUTPUT && e.index == 1);
+	CHECK_STR(e.msg, "$2 refers to a group the pattern does not have (it has 1)");
+	CHECK(pol_error_path(&e, "originator", path, sizeof(path)) == 0);
+	CHECK_STR(path, "originator.translations.[1].output");
+	CHECK(pol_xlate_compile(&spec, &x, NULL) == EINVAL); /* err may be NULL */
+	CHECK(x == NULL);
+
+	const char *deny[] = {"^ok$", "^ok$", NULL};
+	spec = (struct pol_xlate_spec){.deny = deny, .ndeny = 3};
+	CHECK(pol_xlate_compile(&spec, &x, &e) == EINVAL);
+	CHECK(e.list == POL_LIST_DENY && e.index == 2);
+	CHECK_STR(e.msg, "missing pattern");
+	CHECK(pol_error_path(&e, "", path, sizeof(path)) == 0);
+	CHECK_STR(path, "destinations.deny.[2]");
+	CHECK(pol_error_path(&e, "originator", path, 12) == ENOSPC);
+
+	const char *allow[] = {"(("};
+	spec = (struct pol_xlate_spec){.allow = allow, .nallow = 1, .has_allow = false};
+	CHECK(pol_xlate_compile(&spec, &x, &e) == 0); /* no allow list: its patterns are ignored */
+	pol_xlate_free(x);
+	x = NULL;
+	spec.has_allow = true;
+	CHECK(pol_xlate_compile(&spec, &x, &e) == EINVAL);
+	CHECK(e.list == POL_LIST_ALLOW && e.index == 0 && strstr(e.msg, " at offset ") != NULL);
+	e.list = POL_LIST_PATTERN;
+	CHECK(pol_error_path(&e, "originator", path, sizeof(path)) == 0);
+	CHECK_STR(path, "originator.translations.[0].pattern");
+	e.list = POL_LIST_NONE;
+	CHECK(pol_error_path(&e, "originator", path, sizeof(path)) == 0);
+	CHECK_STR(path, "originator");
 }
 
 /* Long inputs and catastrophic backtracking stay bounded. */
