@@ -265,15 +265,6 @@ static int match(const pcre2_code *re, const char *s, size_t len, pcre2_match_da
 	return -1;
 }
 
-static bool append(char *out, size_t cap, size_t *n, const char *s, size_t len)
-{
-	if (len >= cap - *n)
-		return false;
-	memcpy(out + *n, s, len);
-	*n += len;
-	return true;
-}
-
 static char upper(char c)
 {
 	return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
@@ -308,6 +299,63 @@ static void canon_input(const char *in, size_t len, char *out, size_t *outlen)
 	*outlen = n;
 }
 
+/* The expansion of a template, held in a buffer of room bytes but judged
+ * against the caller's cap: a result that does not fit cap is
+ * POL_XLATE_TOO_LONG at once, as it always was; one that fits cap but not
+ * room is longer than any URI the grammar accepts (room is
+ * CH_SIP_URI_MAX + 1), so it is only counted, and refused as
+ * POL_XLATE_BAD_URI at the end, which is what the URI check would say. */
+struct expansion {
+	char *p;
+	size_t room, cap, n;
+	bool over;
+};
+
+static bool emit(struct expansion *e, const char *s, size_t len)
+{
+	if (len >= e->cap - e->n)
+		return false;
+	if (!e->over && len < e->room - e->n)
+		memcpy(e->p + e->n, s, len);
+	else
+		e->over = true;
+	e->n += len;
+	return true;
+}
+
+/* Expand template t with the groups of the match in ov (npairs pairs) over
+ * input into buf (room bytes): POL_XLATE_OK (buf NUL-terminated),
+ * POL_XLATE_TOO_LONG (over cap), POL_XLATE_BAD_CAPTURE or POL_XLATE_BAD_URI. */
+static enum pol_xlate_verdict expand_template(const char *t, const char *input, const PCRE2_SIZE *ov, uint32_t npairs,
+					      char *buf, size_t room, size_t cap)
+{
+	struct expansion e = {.p = buf, .room = room, .cap = cap};
+	for (size_t k = 0; t[k]; k++) {
+		if (t[k] != '$' || t[k + 1] == '$') {
+			if (t[k] == '$')
+				k++; /* "$$" is one '$' */
+			if (!emit(&e, t + k, 1))
+				return POL_XLATE_TOO_LONG;
+			continue;
+		}
+		k++;
+		uint32_t g = (uint32_t)(t[k] - '0'); /* 1..9, checked at compile */
+		if (g >= npairs || ov[2 * g] == PCRE2_UNSET)
+			continue; /* group did not take part: nothing */
+		size_t gs = ov[2 * g], ge = ov[2 * g + 1];
+		if (ge < gs)
+			continue; /* \K tricks can invert; insert nothing */
+		if (!capture_ok(input + gs, ge - gs))
+			return POL_XLATE_BAD_CAPTURE;
+		if (!emit(&e, input + gs, ge - gs))
+			return POL_XLATE_TOO_LONG;
+	}
+	if (e.over)
+		return POL_XLATE_BAD_URI;
+	buf[e.n] = '\0';
+	return POL_XLATE_OK;
+}
+
 enum pol_xlate_verdict pol_xlate_translate(const struct pol_xlate *x, const char *input, char *out, size_t cap)
 {
 	if (!x || !input || !out || cap == 0)
@@ -322,66 +370,26 @@ enum pol_xlate_verdict pol_xlate_translate(const struct pol_xlate *x, const char
 
 	enum pol_xlate_verdict v = POL_XLATE_NO_RULE;
 	pcre2_match_data *md = pcre2_match_data_create(10, NULL);
-	char *buf = NULL;
 	if (!md)
 		return POL_XLATE_LIMIT;
 	for (size_t i = 0; i < x->nrules; i++) {
 		int m = match(x->rules[i].re, input, len, md, x->mctx);
 		if (m < 0) {
 			v = POL_XLATE_LIMIT;
-			goto out;
+			break;
 		}
 		if (m == 0)
 			continue;
 		/* first match wins: expand its template */
-		uint32_t npairs = pcre2_get_ovector_count(md);
-		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-		buf = malloc(cap);
-		if (!buf) {
-			v = POL_XLATE_LIMIT;
-			goto out;
-		}
-		size_t n = 0;
-		const char *t = x->rules[i].output;
-		for (size_t k = 0; t[k]; k++) {
-			if (t[k] != '$') {
-				if (!append(buf, cap, &n, t + k, 1)) {
-					v = POL_XLATE_TOO_LONG;
-					goto out;
-				}
-				continue;
-			}
-			k++;
-			if (t[k] == '$') {
-				if (!append(buf, cap, &n, "$", 1)) {
-					v = POL_XLATE_TOO_LONG;
-					goto out;
-				}
-				continue;
-			}
-			uint32_t g = (uint32_t)(t[k] - '0'); /* 1..9, checked at compile */
-			if (g >= npairs || ov[2 * g] == PCRE2_UNSET)
-				continue; /* group did not take part: nothing */
-			size_t gs = ov[2 * g], ge = ov[2 * g + 1];
-			if (ge < gs)
-				continue; /* \K tricks can invert; insert nothing */
-			if (!capture_ok(input + gs, ge - gs)) {
-				v = POL_XLATE_BAD_CAPTURE;
-				goto out;
-			}
-			if (!append(buf, cap, &n, input + gs, ge - gs)) {
-				v = POL_XLATE_TOO_LONG;
-				goto out;
-			}
-		}
-		buf[n] = '\0';
+		char buf[CH_SIP_URI_MAX + 1];
+		v = expand_template(x->rules[i].output, input, pcre2_get_ovector_pointer(md),
+				    pcre2_get_ovector_count(md), buf, sizeof(buf), cap);
 		/* what goes on the wire, and all the allow / deny patterns and the
 		 * limits ever see: the canonical form */
-		v = pol_sip_uri_canon(buf, out, cap);
-		goto out;
+		if (v == POL_XLATE_OK)
+			v = pol_sip_uri_canon(buf, out, cap);
+		break;
 	}
-out:
-	free(buf);
 	pcre2_match_data_free(md);
 	return v;
 }

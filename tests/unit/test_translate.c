@@ -614,6 +614,32 @@ TEST_CASE(limits)
 	pol_xlate_free(x);
 }
 
+/* An expansion longer than any URI: refused as not a URI when it fits the
+ * caller's buffer, as too long when it does not. */
+TEST_CASE(long_expansion)
+{
+	const char *pat[] = {"^(\\d+)$"};
+	const char *outp[] = {"sip:$1$1$1$1$1@a.example"};
+	struct pol_xlate *x = mk(pat, outp, 1, NULL, 0, false, NULL, 0);
+	if (!x)
+		return;
+	char in[POL_XLATE_INPUT_MAX + 1];
+	memset(in, '1', 500);
+	in[500] = '\0';
+	static char out[4096];
+	memcpy(out, "untouched", sizeof("untouched"));
+	CHECK(pol_xlate_translate(x, in, out, sizeof(out)) == POL_XLATE_BAD_URI);
+	CHECK(pol_xlate_translate(x, in, out, 2600) == POL_XLATE_BAD_URI);
+	CHECK(pol_xlate_translate(x, in, out, 2049) == POL_XLATE_TOO_LONG);
+	CHECK(pol_xlate_translate(x, in, out, 1024) == POL_XLATE_TOO_LONG);
+	CHECK_STR(out, "untouched");
+	in[400] = '\0'; /* 2000 digits and the rest: 2014 bytes, a URI */
+	CHECK(pol_xlate_translate(x, in, out, sizeof(out)) == POL_XLATE_OK);
+	CHECK(strlen(out) == 2014);
+	CHECK(pol_xlate_translate(x, in, out, 2014) == POL_XLATE_TOO_LONG);
+	pol_xlate_free(x);
+}
+
 TEST_CASE(reasons)
 {
 	for (int v = POL_XLATE_OK; v <= POL_XLATE_NOT_ALLOWED; v++) {
