@@ -335,7 +335,7 @@ int pol_xlate_compile(const struct pol_xlate_spec *spec, struct pol_xlate **out,
  * "translations.[i].pattern", "translations.[i].output",
  * "destinations.allow.[i]" or "destinations.deny.[i]", and prefix alone for
  * POL_LIST_NONE; with prefix "originator": "originator.translations.[0].pattern".
- * 0 or ENOSPC (ch_fmt). */
+ * 0, ENOSPC (ch_fmt) or EINVAL (list outside the enum). */
 int pol_error_path(const struct pol_error *err, const char *prefix, char *buf, size_t cap);
 
 /* Translate input through the rules (no allow / deny). On POL_XLATE_OK the
