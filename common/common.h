@@ -53,6 +53,9 @@ __attribute__((format(printf, 3, 4))) int ch_fmt(char *buf, size_t cap, const ch
 bool ch_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 /* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
 bool ch_utf8_valid(const char *s, size_t len);
+/* True when s[0..len) holds a control character: a C0 byte (NUL included), DEL, or the UTF-8 form of a C1
+ * control (U+0080..U+009F, bytes C2 80..C2 9F). Meant for UTF-8 that ch_utf8_valid accepted. */
+bool ch_has_control(const char *s, size_t len);
 /* Duplicate len bytes into a new NUL-terminated string (caller frees). */
 char *ch_strndup(const char *s, size_t len);
 

@@ -109,6 +109,18 @@ bool ch_utf8_valid(const char *s, size_t len)
 	return true;
 }
 
+bool ch_has_control(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return true;
+		if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+			return true;
+	}
+	return false;
+}
+
 char *ch_strndup(const char *s, size_t len)
 {
 	char *r = malloc(len + 1);

@@ -216,27 +216,24 @@ static int snap_build(const struct cfg *cfg, struct orig_snap **out, char *err, 
 			outs[i] = c->translations[i].output;
 		}
 	}
-	size_t bad = 0;
-	char perr[300];
-	rc = pol_xlate_compile(pats, outs, c->n_translations, (const char *const *)c->dest_allow.v, c->dest_allow.n,
-			       c->has_dest_allow, (const char *const *)c->dest_deny.v, c->dest_deny.n, &s->xlate, &bad,
-			       perr, sizeof(perr));
+	const struct pol_xlate_spec spec = {.patterns = pats,
+					    .outputs = outs,
+					    .n = c->n_translations,
+					    .allow = (const char *const *)c->dest_allow.v,
+					    .nallow = c->dest_allow.n,
+					    .has_allow = c->has_dest_allow,
+					    .deny = (const char *const *)c->dest_deny.v,
+					    .ndeny = c->dest_deny.n};
+	struct pol_error perr;
+	rc = pol_xlate_compile(&spec, &s->xlate, &perr);
 	if (rc) {
-		/* perr starts with "translations.[i]..." or "destinations...." */
 		char path[128];
-		const char *colon = strchr(perr, ':');
-		size_t plen = colon ? (size_t)(colon - perr) : 0;
-		int line = 0;
-		if (plen && plen < sizeof(path) - 12) {
-			memcpy(path, "originator.", 11);
-			memcpy(path + 11, perr, plen);
-			path[11 + plen] = '\0';
-			line = cfg_line_of(cfg, path);
-		}
+		int line = pol_error_path(&perr, "originator", path, sizeof(path)) == 0 ? cfg_line_of(cfg, path) : 0;
 		if (line)
-			orig_set_err(err, errlen, "%s:%d: originator.%s", cfg->path ? cfg->path : "config", line, perr);
+			orig_set_err(err, errlen, "%s:%d: %s: %s", cfg->path ? cfg->path : "config", line, path,
+				     perr.msg);
 		else
-			orig_set_err(err, errlen, "originator.%s", perr);
+			orig_set_err(err, errlen, "%s: %s", path, perr.msg);
 		goto out;
 	}
 	rc = ENOMEM;

@@ -220,7 +220,8 @@ enum pol_token_verdict pol_token_check(const char *jwt, const struct pol_token_p
 const char *pol_token_reason(enum pol_token_verdict v);
 
 /* ======================================================================
- * Address translation and destination policy (policy/translate.c)
+ * Address translation and destination policy (policy/translate.c), and the
+ * canonical SIP URI (policy/sip_canon.c; its grammar is common/sip_uri.h)
  * The originator's rules: ordered { pattern, output } pairs (PCRE2), the
  * first pattern that matches wins and its output template is expanded;
  * then allow / deny patterns are applied to the resulting URI.
@@ -294,19 +295,48 @@ enum pol_xlate_verdict {
 
 struct pol_xlate;
 
-/* Compile n translation rules (patterns[i] -> outputs[i]) and the allow /
- * deny patterns. has_allow false means "no allow list: any URI" (allow and
- * nallow are then ignored); has_allow true with nallow 0 allows nothing.
- * Every string is borrowed for the call only (copied as needed).
- * On success returns 0 and a new object in *out (pol_xlate_free).
- * On failure returns EINVAL (or ENOMEM), *out untouched, *bad_index = the
- * index within its own list of the bad entry, and err (if errlen > 0) reads
- * "translations.[i].pattern: <PCRE2 message> at offset K",
- * "translations.[i].output: ...", "destinations.allow.[i]: ..." or
- * "destinations.deny.[i]: ..." so the caller can prefix its config path. */
-int pol_xlate_compile(const char *const *patterns, const char *const *outputs, size_t n, const char *const *allow,
-		      size_t nallow, bool has_allow, const char *const *deny, size_t ndeny, struct pol_xlate **out,
-		      size_t *bad_index, char *err, size_t errlen);
+/* What pol_xlate_compile compiles. Every string is borrowed for the call
+ * only (copied as needed). */
+struct pol_xlate_spec {
+	const char *const *patterns; /* n translation patterns (PCRE2, UTF) */
+	const char *const *outputs;  /* n output templates, outputs[i] for patterns[i] */
+	size_t n;
+	const char *const *allow; /* nallow destination patterns, used only when has_allow */
+	size_t nallow;
+	bool has_allow; /* false: no allow list, any URI; true with nallow 0: nothing is allowed */
+	const char *const *deny;
+	size_t ndeny;
+};
+
+/* The entry a compile error is about. */
+enum pol_list {
+	POL_LIST_NONE,    /* no entry: out of memory */
+	POL_LIST_PATTERN, /* translations[index].pattern */
+	POL_LIST_OUTPUT,  /* translations[index].output */
+	POL_LIST_ALLOW,   /* allow[index] */
+	POL_LIST_DENY,    /* deny[index] */
+};
+
+/* Why a compile failed: which entry (list, and index within that list) and
+ * what is wrong with it, e.g. "missing pattern", "<PCRE2 message> at offset
+ * K", "$3 refers to a group the pattern does not have (it has 1)". */
+struct pol_error {
+	enum pol_list list;
+	size_t index;
+	char msg[200];
+};
+
+/* Compile spec's translation rules and allow / deny patterns. On success
+ * returns 0 and a new object in *out (pol_xlate_free). On failure returns
+ * EINVAL (or ENOMEM), *out untouched, and fills *err (may be NULL). */
+int pol_xlate_compile(const struct pol_xlate_spec *spec, struct pol_xlate **out, struct pol_error *err);
+
+/* The config path of err's entry, under prefix (may be NULL or ""), into buf:
+ * "translations.[i].pattern", "translations.[i].output",
+ * "destinations.allow.[i]" or "destinations.deny.[i]", and prefix alone for
+ * POL_LIST_NONE; with prefix "originator": "originator.translations.[0].pattern".
+ * 0, ENOSPC (ch_fmt) or EINVAL (list outside the enum). */
+int pol_error_path(const struct pol_error *err, const char *prefix, char *buf, size_t cap);
 
 /* Translate input through the rules (no allow / deny). On POL_XLATE_OK the
  * URI, in canonical form, is written to out (NUL-terminated); otherwise out
@@ -325,7 +355,8 @@ enum pol_xlate_verdict pol_xlate_apply(const struct pol_xlate *x, const char *in
 /* Stable reason text, e.g. "no translation rule matches". Static string. */
 const char *pol_xlate_reason(enum pol_xlate_verdict v);
 
-/* True when uri is a sip:/sips: URI as described above (no headers). */
+/* True when uri is a sip:/sips: URI as described above (no headers): the
+ * grammar of ch_sip_uri_ok (common/sip_uri.h). */
 bool pol_sip_uri_ok(const char *uri);
 
 /* Write uri's canonical form (see above) to out (cap bytes, NUL included).

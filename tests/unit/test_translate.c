@@ -1,6 +1,8 @@
 /* tests/unit/test_translate.c: table tests of the originator's translation rules and destination policy. */
 #include "policy/policy.h"
 
+#include "common/common.h"
+
 #include "tests/check.h"
 
 #include <errno.h>
@@ -27,13 +29,40 @@ static void run_table(const char *name, const struct pol_xlate *x, const struct 
 	}
 }
 
+/* pol_xlate_compile with the old positional arguments; on failure *bad is
+ * the entry's index and err reads "<path>: <message>" (pol_error_path). */
+static int compile(const char *const *pat, const char *const *outp, size_t n, const char *const *allow, size_t nallow,
+		   bool has_allow, const char *const *deny, size_t ndeny, struct pol_xlate **x, size_t *bad, char *err,
+		   size_t errlen)
+{
+	const struct pol_xlate_spec spec = {.patterns = pat,
+					    .outputs = outp,
+					    .n = n,
+					    .allow = allow,
+					    .nallow = nallow,
+					    .has_allow = has_allow,
+					    .deny = deny,
+					    .ndeny = ndeny};
+	struct pol_error e;
+	memset(&e, 0x5a, sizeof(e));
+	int rc = pol_xlate_compile(&spec, x, &e);
+	if (rc) {
+		char path[128];
+		*bad = e.index;
+		CHECK(memchr(e.msg, '\0', sizeof(e.msg)) != NULL);
+		CHECK(pol_error_path(&e, NULL, path, sizeof(path)) == 0);
+		CHECK(ch_fmt(err, errlen, "%s: %s", path, e.msg) == 0);
+	}
+	return rc;
+}
+
 static struct pol_xlate *mk(const char *const *pat, const char *const *outp, size_t n, const char *const *allow,
 			    size_t nallow, bool has_allow, const char *const *deny, size_t ndeny)
 {
 	struct pol_xlate *x = NULL;
 	size_t bad = 99;
 	char err[256] = "";
-	int rc = pol_xlate_compile(pat, outp, n, allow, nallow, has_allow, deny, ndeny, &x, &bad, err, sizeof(err));
+	int rc = compile(pat, outp, n, allow, nallow, has_allow, deny, ndeny, &x, &bad, err, sizeof(err));
 	CHECK_MSG(rc == 0, "compile: %s (index %zu)", err, bad);
 	return x;
 }
@@ -311,86 +340,92 @@ struct ccase {
 };
 
 /* pol_sip_uri_canon on its own: every part of the URI. */
+static const struct ccase canon_cases[] = {
+    {"sip:a@b.example", POL_XLATE_OK, "sip:a@b.example"},
+    {"SIP:a@PBX.Example", POL_XLATE_OK, "sip:a@pbx.example"},
+    {"SiPs:A@B.Example", POL_XLATE_OK, "sips:A@b.example"},
+    {"sip:PBX.Example", POL_XLATE_OK, "sip:pbx.example"},
+    {"sip:%39001234567@pbx", POL_XLATE_OK, "sip:9001234567@pbx"},
+    {"sip:9%2d001%2E234%2e567@pbx", POL_XLATE_OK, "sip:9001234567@pbx"},
+    {"sip:(900)123-4567@pbx", POL_XLATE_OK, "sip:9001234567@pbx"},
+    {"sip:00%31@h.example", POL_XLATE_OK, "sip:001@h.example"},
+    {"sip:%2a%23@h.example", POL_XLATE_OK, "sip:*%23@h.example"},
+    {"sip:1-2%23@h.example", POL_XLATE_OK, "sip:12%23@h.example"},
+    {"sip:-@h.example", POL_XLATE_OK, "sip:-@h.example"},
+    {"sip:a.b-c@h.example", POL_XLATE_OK, "sip:a.b-c@h.example"},
+    /* user=phone: the number part (before ';') loses its separators */
+    {"sip:+1-212-555-1212:1234@gateway.com;user=phone", POL_XLATE_OK, "sip:+12125551212:1234@gateway.com;user=phone"},
+    {"sip:+1-212-555-1212;ext=22-3@gw.example;user=phone", POL_XLATE_OK,
+     "sip:+12125551212;ext=22-3@gw.example;user=phone"},
+    {"sip:9-00@h.example;user=%70hone", POL_XLATE_OK, "sip:900@h.example;user=phone"},
+    {"sip:9-00@h.example;USER=Phone", POL_XLATE_OK, "sip:900@h.example;user=phone"},
+    {"sip:a-b@h.example;user=phone", POL_XLATE_OK, "sip:ab@h.example;user=phone"},
+    {"sip:-.-@h.example;user=phone", POL_XLATE_BAD_URI, NULL},
+    /* parameters: lower case, order kept, no repeats */
+    {"sip:a@h.example;transport=TCP;Lr", POL_XLATE_OK, "sip:a@h.example;transport=tcp;lr"},
+    {"sip:a@h.example;maddr=[::1]", POL_XLATE_OK, "sip:a@h.example;maddr=[::1]"},
+    {"sip:a@h.example;x=%61", POL_XLATE_OK, "sip:a@h.example;x=a"},
+    {"sip:a@h.example;user=phone;user=ip", POL_XLATE_BAD_URI, NULL},
+    {"sip:a@h.example;lr;LR", POL_XLATE_BAD_URI, NULL},
+    {"sip:a@h.example;l%72;lr", POL_XLATE_BAD_URI, NULL},
+    {"sip:a@h.example;x=%3b", POL_XLATE_BAD_ESCAPE, NULL},
+    {"sip:a@h.example;x=%23", POL_XLATE_BAD_ESCAPE, NULL},
+    /* headers: never, escaped or not */
+    {"sip:a@h.example?x=y", POL_XLATE_BAD_URI, NULL},
+    {"sip:a%3fx=y@h.example", POL_XLATE_BAD_ESCAPE, NULL},
+    {"sip:a@h.example;x=y%3Fz", POL_XLATE_BAD_ESCAPE, NULL},
+    /* password */
+    {"sip:a:p%61ss@h.example", POL_XLATE_OK, "sip:a:pass@h.example"},
+    {"sip:a:p%23@h.example", POL_XLATE_BAD_ESCAPE, NULL},
+    /* host and port */
+    {"sip:a@[2001:DB8:0:0::1]:05060", POL_XLATE_OK, "sip:a@[2001:db8::1]:5060"},
+    {"sip:a@[::FFFF:10.0.0.1]", POL_XLATE_OK, "sip:a@[::ffff:10.0.0.1]"},
+    {"sip:a@10.0.0.1:5060", POL_XLATE_OK, "sip:a@10.0.0.1:5060"},
+    {"sip:a@0.0.0.0", POL_XLATE_OK, "sip:a@0.0.0.0"},
+    {"sip:a@010.0.0.1", POL_XLATE_BAD_URI, NULL},
+    {"sip:a@10.0.0.01", POL_XLATE_BAD_URI, NULL},
+    {"sip:a@0x.example", POL_XLATE_OK, "sip:a@0x.example"},
+    {"sip:a@pbx.example.", POL_XLATE_BAD_URI, NULL},
+    {"sip:a@pb%78.example", POL_XLATE_BAD_URI, NULL},
+    /* malformed and refused escapes */
+    {"sip:a%4@h.example", POL_XLATE_BAD_URI, NULL},
+    {"sip:a%zz@h.example", POL_XLATE_BAD_URI, NULL},
+    {"sip:a%00@h.example", POL_XLATE_BAD_ESCAPE, NULL},
+    {"sip:a%20b@h.example", POL_XLATE_BAD_ESCAPE, NULL},
+    {"sip:a%25@h.example", POL_XLATE_BAD_ESCAPE, NULL},
+    {"sip:a%c3%a9@h.example", POL_XLATE_BAD_ESCAPE, NULL},
+    {"sip:a%2B@h.example", POL_XLATE_BAD_ESCAPE, NULL},
+    {"sip:%3Ca%3E@h.example", POL_XLATE_BAD_ESCAPE, NULL},
+    {"tel:+1-905", POL_XLATE_BAD_URI, NULL},
+    {"", POL_XLATE_BAD_URI, NULL},
+    {NULL, POL_XLATE_BAD_URI, NULL},
+};
+
 TEST_CASE(canonical_uri)
 {
-	static const struct ccase t[] = {
-	    {"sip:a@b.example", POL_XLATE_OK, "sip:a@b.example"},
-	    {"SIP:a@PBX.Example", POL_XLATE_OK, "sip:a@pbx.example"},
-	    {"SiPs:A@B.Example", POL_XLATE_OK, "sips:A@b.example"},
-	    {"sip:PBX.Example", POL_XLATE_OK, "sip:pbx.example"},
-	    {"sip:%39001234567@pbx", POL_XLATE_OK, "sip:9001234567@pbx"},
-	    {"sip:9%2d001%2E234%2e567@pbx", POL_XLATE_OK, "sip:9001234567@pbx"},
-	    {"sip:(900)123-4567@pbx", POL_XLATE_OK, "sip:9001234567@pbx"},
-	    {"sip:00%31@h.example", POL_XLATE_OK, "sip:001@h.example"},
-	    {"sip:%2a%23@h.example", POL_XLATE_OK, "sip:*%23@h.example"},
-	    {"sip:1-2%23@h.example", POL_XLATE_OK, "sip:12%23@h.example"},
-	    {"sip:-@h.example", POL_XLATE_OK, "sip:-@h.example"},
-	    {"sip:a.b-c@h.example", POL_XLATE_OK, "sip:a.b-c@h.example"},
-	    /* user=phone: the number part (before ';') loses its separators */
-	    {"sip:+1-212-555-1212:1234@gateway.com;user=phone", POL_XLATE_OK,
-	     "sip:+12125551212:1234@gateway.com;user=phone"},
-	    {"sip:+1-212-555-1212;ext=22-3@gw.example;user=phone", POL_XLATE_OK,
-	     "sip:+12125551212;ext=22-3@gw.example;user=phone"},
-	    {"sip:9-00@h.example;user=%70hone", POL_XLATE_OK, "sip:900@h.example;user=phone"},
-	    {"sip:9-00@h.example;USER=Phone", POL_XLATE_OK, "sip:900@h.example;user=phone"},
-	    {"sip:a-b@h.example;user=phone", POL_XLATE_OK, "sip:ab@h.example;user=phone"},
-	    {"sip:-.-@h.example;user=phone", POL_XLATE_BAD_URI, NULL},
-	    /* parameters: lower case, order kept, no repeats */
-	    {"sip:a@h.example;transport=TCP;Lr", POL_XLATE_OK, "sip:a@h.example;transport=tcp;lr"},
-	    {"sip:a@h.example;maddr=[::1]", POL_XLATE_OK, "sip:a@h.example;maddr=[::1]"},
-	    {"sip:a@h.example;x=%61", POL_XLATE_OK, "sip:a@h.example;x=a"},
-	    {"sip:a@h.example;user=phone;user=ip", POL_XLATE_BAD_URI, NULL},
-	    {"sip:a@h.example;lr;LR", POL_XLATE_BAD_URI, NULL},
-	    {"sip:a@h.example;l%72;lr", POL_XLATE_BAD_URI, NULL},
-	    {"sip:a@h.example;x=%3b", POL_XLATE_BAD_ESCAPE, NULL},
-	    {"sip:a@h.example;x=%23", POL_XLATE_BAD_ESCAPE, NULL},
-	    /* headers: never, escaped or not */
-	    {"sip:a@h.example?x=y", POL_XLATE_BAD_URI, NULL},
-	    {"sip:a%3fx=y@h.example", POL_XLATE_BAD_ESCAPE, NULL},
-	    {"sip:a@h.example;x=y%3Fz", POL_XLATE_BAD_ESCAPE, NULL},
-	    /* password */
-	    {"sip:a:p%61ss@h.example", POL_XLATE_OK, "sip:a:pass@h.example"},
-	    {"sip:a:p%23@h.example", POL_XLATE_BAD_ESCAPE, NULL},
-	    /* host and port */
-	    {"sip:a@[2001:DB8:0:0::1]:05060", POL_XLATE_OK, "sip:a@[2001:db8::1]:5060"},
-	    {"sip:a@[::FFFF:10.0.0.1]", POL_XLATE_OK, "sip:a@[::ffff:10.0.0.1]"},
-	    {"sip:a@10.0.0.1:5060", POL_XLATE_OK, "sip:a@10.0.0.1:5060"},
-	    {"sip:a@0.0.0.0", POL_XLATE_OK, "sip:a@0.0.0.0"},
-	    {"sip:a@010.0.0.1", POL_XLATE_BAD_URI, NULL},
-	    {"sip:a@10.0.0.01", POL_XLATE_BAD_URI, NULL},
-	    {"sip:a@0x.example", POL_XLATE_OK, "sip:a@0x.example"},
-	    {"sip:a@pbx.example.", POL_XLATE_BAD_URI, NULL},
-	    {"sip:a@pb%78.example", POL_XLATE_BAD_URI, NULL},
-	    /* malformed and refused escapes */
-	    {"sip:a%4@h.example", POL_XLATE_BAD_URI, NULL},
-	    {"sip:a%zz@h.example", POL_XLATE_BAD_URI, NULL},
-	    {"sip:a%00@h.example", POL_XLATE_BAD_ESCAPE, NULL},
-	    {"sip:a%20b@h.example", POL_XLATE_BAD_ESCAPE, NULL},
-	    {"sip:a%25@h.example", POL_XLATE_BAD_ESCAPE, NULL},
-	    {"sip:a%c3%a9@h.example", POL_XLATE_BAD_ESCAPE, NULL},
-	    {"sip:a%2B@h.example", POL_XLATE_BAD_ESCAPE, NULL},
-	    {"sip:%3Ca%3E@h.example", POL_XLATE_BAD_ESCAPE, NULL},
-	    {"tel:+1-905", POL_XLATE_BAD_URI, NULL},
-	    {"", POL_XLATE_BAD_URI, NULL},
-	    {NULL, POL_XLATE_BAD_URI, NULL},
-	};
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	for (size_t i = 0; i < sizeof(canon_cases) / sizeof(canon_cases[0]); i++) {
+		const struct ccase *c = &canon_cases[i];
 		char out[256] = "untouched";
-		enum pol_xlate_verdict v = pol_sip_uri_canon(t[i].in, out, sizeof(out));
-		CHECK_MSG(v == t[i].want, "canon[%zu] \"%s\": got %d (%s) want %d", i, t[i].in ? t[i].in : "(null)",
-			  (int)v, pol_xlate_reason(v), (int)t[i].want);
+		enum pol_xlate_verdict v = pol_sip_uri_canon(c->in, out, sizeof(out));
+		CHECK_MSG(v == c->want, "canon[%zu] \"%s\": got %d (%s) want %d", i, c->in ? c->in : "(null)", (int)v,
+			  pol_xlate_reason(v), (int)c->want);
 		if (v != POL_XLATE_OK) {
 			CHECK_MSG(strcmp(out, "untouched") == 0, "canon[%zu]: out written on failure", i);
 			continue;
 		}
-		if (t[i].out)
-			CHECK_MSG(strcmp(out, t[i].out) == 0, "canon[%zu]: \"%s\" != \"%s\"", i, out, t[i].out);
+		if (c->out)
+			CHECK_MSG(strcmp(out, c->out) == 0, "canon[%zu]: \"%s\" != \"%s\"", i, out, c->out);
 		/* idempotent, and still a URI the syntax check accepts */
 		char again[256];
 		CHECK_MSG(pol_sip_uri_canon(out, again, sizeof(again)) == POL_XLATE_OK && strcmp(out, again) == 0,
 			  "canon[%zu]: \"%s\" is not a fixed point", i, out);
 		CHECK_MSG(pol_sip_uri_ok(out), "canon[%zu]: \"%s\" fails pol_sip_uri_ok", i, out);
 	}
+}
+
+/* Too small an output buffer, and one that is just big enough. */
+TEST_CASE(canonical_uri_cap)
+{
 	/* too small an output: refused, untouched */
 	char small[10] = "untouched";
 	CHECK(pol_sip_uri_canon("sip:a@b.example", small, sizeof(small)) == POL_XLATE_TOO_LONG);
@@ -467,47 +502,89 @@ TEST_CASE(compile_errors)
 	char err[256];
 	const char *p1[] = {"^(\\d+)$", "^(unclosed$"};
 	const char *o1[] = {"sip:$1@a.example", "sip:$1@a.example"};
-	CHECK(pol_xlate_compile(p1, o1, 2, NULL, 0, false, NULL, 0, &x, &bad, err, sizeof(err)) == EINVAL);
+	CHECK(compile(p1, o1, 2, NULL, 0, false, NULL, 0, &x, &bad, err, sizeof(err)) == EINVAL);
 	CHECK(bad == 1);
 	CHECK_MSG(strncmp(err, "translations.[1].pattern: ", 26) == 0, "%s", err);
 	CHECK(x == (struct pol_xlate *)0x1);
 
 	const char *o2[] = {"sip:$2@a.example"};
-	CHECK(pol_xlate_compile(p1, o2, 1, NULL, 0, false, NULL, 0, &x, &bad, err, sizeof(err)) == EINVAL);
+	CHECK(compile(p1, o2, 1, NULL, 0, false, NULL, 0, &x, &bad, err, sizeof(err)) == EINVAL);
 	CHECK(bad == 0);
 	CHECK_MSG(strstr(err, "translations.[0].output") != NULL, "%s", err);
 
 	const char *bad_outs[] = {"sip:$0@a.example", "sip:$x@a.example", "sip:a@a.example$", "sip:\x01@a"};
 	for (size_t i = 0; i < 4; i++) {
-		CHECK_MSG(pol_xlate_compile(p1, &bad_outs[i], 1, NULL, 0, false, NULL, 0, &x, &bad, err, sizeof(err)) ==
-			      EINVAL,
+		CHECK_MSG(compile(p1, &bad_outs[i], 1, NULL, 0, false, NULL, 0, &x, &bad, err, sizeof(err)) == EINVAL,
 			  "output %zu accepted", i);
 	}
 
 	const char *allow[] = {"^ok$", "(("};
-	CHECK(pol_xlate_compile(p1, o1, 1, allow, 2, true, NULL, 0, &x, &bad, err, sizeof(err)) == EINVAL);
+	CHECK(compile(p1, o1, 1, allow, 2, true, NULL, 0, &x, &bad, err, sizeof(err)) == EINVAL);
 	CHECK(bad == 1);
 	CHECK_MSG(strncmp(err, "destinations.allow.[1]: ", 24) == 0, "%s", err);
 
 	const char *deny[] = {"[z-a]"};
-	CHECK(pol_xlate_compile(p1, o1, 1, NULL, 0, false, deny, 1, &x, &bad, err, sizeof(err)) == EINVAL);
+	CHECK(compile(p1, o1, 1, NULL, 0, false, deny, 1, &x, &bad, err, sizeof(err)) == EINVAL);
 	CHECK(bad == 0);
 	CHECK_MSG(strncmp(err, "destinations.deny.[0]: ", 23) == 0, "%s", err);
 	CHECK(x == (struct pol_xlate *)0x1);
 
 	/* no rules at all: compiles, refuses everything */
 	struct pol_xlate *y = NULL;
-	CHECK(pol_xlate_compile(NULL, NULL, 0, NULL, 0, false, NULL, 0, &y, &bad, err, sizeof(err)) == 0);
+	CHECK(compile(NULL, NULL, 0, NULL, 0, false, NULL, 0, &y, &bad, err, sizeof(err)) == 0);
 	char out[64];
 	CHECK(pol_xlate_apply(y, "123", out, sizeof(out)) == POL_XLATE_NO_RULE);
 	pol_xlate_free(y);
 	/* an empty allow list that exists allows nothing */
 	const char *p2[] = {"^(\\d+)$"};
 	const char *o3[] = {"sip:$1@a.example"};
-	CHECK(pol_xlate_compile(p2, o3, 1, NULL, 0, true, NULL, 0, &y, &bad, err, sizeof(err)) == 0);
+	CHECK(compile(p2, o3, 1, NULL, 0, true, NULL, 0, &y, &bad, err, sizeof(err)) == 0);
 	CHECK(pol_xlate_apply(y, "123", out, sizeof(out)) == POL_XLATE_NOT_ALLOWED);
 	pol_xlate_free(y);
 	pol_xlate_free(NULL);
+}
+
+/* The error record: which list, which entry, the message without a path;
+ * pol_error_path gives the path the originator looks the line up under. */
+TEST_CASE(error_record)
+{
+	struct pol_xlate *x = NULL;
+	struct pol_error e;
+	char path[64];
+	const char *pat[] = {"^(\\d+)$", "^(a)$"};
+	const char *outp[] = {"sip:$1@a.example", "sip:$2@a.example"};
+	struct pol_xlate_spec spec = {.patterns = pat, .outputs = outp, .n = 2};
+	CHECK(pol_xlate_compile(&spec, &x, &e) == EINVAL);
+	CHECK(e.list == POL_LIST_OUTPUT && e.index == 1);
+	CHECK_STR(e.msg, "$2 refers to a group the pattern does not have (it has 1)");
+	CHECK(pol_error_path(&e, "originator", path, sizeof(path)) == 0);
+	CHECK_STR(path, "originator.translations.[1].output");
+	CHECK(pol_xlate_compile(&spec, &x, NULL) == EINVAL); /* err may be NULL */
+	CHECK(x == NULL);
+
+	const char *deny[] = {"^ok$", "^ok$", NULL};
+	spec = (struct pol_xlate_spec){.deny = deny, .ndeny = 3};
+	CHECK(pol_xlate_compile(&spec, &x, &e) == EINVAL);
+	CHECK(e.list == POL_LIST_DENY && e.index == 2);
+	CHECK_STR(e.msg, "missing pattern");
+	CHECK(pol_error_path(&e, "", path, sizeof(path)) == 0);
+	CHECK_STR(path, "destinations.deny.[2]");
+	CHECK(pol_error_path(&e, "originator", path, 12) == ENOSPC);
+
+	const char *allow[] = {"(("};
+	spec = (struct pol_xlate_spec){.allow = allow, .nallow = 1, .has_allow = false};
+	CHECK(pol_xlate_compile(&spec, &x, &e) == 0); /* no allow list: its patterns are ignored */
+	pol_xlate_free(x);
+	x = NULL;
+	spec.has_allow = true;
+	CHECK(pol_xlate_compile(&spec, &x, &e) == EINVAL);
+	CHECK(e.list == POL_LIST_ALLOW && e.index == 0 && strstr(e.msg, " at offset ") != NULL);
+	e.list = POL_LIST_PATTERN;
+	CHECK(pol_error_path(&e, "originator", path, sizeof(path)) == 0);
+	CHECK_STR(path, "originator.translations.[0].pattern");
+	e.list = POL_LIST_NONE;
+	CHECK(pol_error_path(&e, "originator", path, sizeof(path)) == 0);
+	CHECK_STR(path, "originator");
 }
 
 /* Long inputs and catastrophic backtracking stay bounded. */
@@ -540,6 +617,32 @@ TEST_CASE(limits)
 		CHECK(pol_xlate_apply(x, huge, out, sizeof(out)) == POL_XLATE_BAD_INPUT);
 		free(huge);
 	}
+	pol_xlate_free(x);
+}
+
+/* An expansion longer than any URI: refused as not a URI when it fits the
+ * caller's buffer, as too long when it does not. */
+TEST_CASE(long_expansion)
+{
+	const char *pat[] = {"^(\\d+)$"};
+	const char *outp[] = {"sip:$1$1$1$1$1@a.example"};
+	struct pol_xlate *x = mk(pat, outp, 1, NULL, 0, false, NULL, 0);
+	if (!x)
+		return;
+	char in[POL_XLATE_INPUT_MAX + 1];
+	memset(in, '1', 500);
+	in[500] = '\0';
+	static char out[4096];
+	memcpy(out, "untouched", sizeof("untouched"));
+	CHECK(pol_xlate_translate(x, in, out, sizeof(out)) == POL_XLATE_BAD_URI);
+	CHECK(pol_xlate_translate(x, in, out, 2600) == POL_XLATE_BAD_URI);
+	CHECK(pol_xlate_translate(x, in, out, 2049) == POL_XLATE_TOO_LONG);
+	CHECK(pol_xlate_translate(x, in, out, 1024) == POL_XLATE_TOO_LONG);
+	CHECK_STR(out, "untouched");
+	in[400] = '\0'; /* 2000 digits and the rest: 2014 bytes, a URI */
+	CHECK(pol_xlate_translate(x, in, out, sizeof(out)) == POL_XLATE_OK);
+	CHECK(strlen(out) == 2014);
+	CHECK(pol_xlate_translate(x, in, out, 2014) == POL_XLATE_TOO_LONG);
 	pol_xlate_free(x);
 }
 
