@@ -3,6 +3,7 @@
 #include "config/config_int.h"
 
 #include "common/common.h"
+#include "common/sip_uri.h"
 
 #include <errno.h>
 #include <libconfig.h>
@@ -97,9 +98,13 @@ static bool http_url(const char *s)
 	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
 }
 
-static bool sip_uri_ok(const char *s)
+/* The RFC 3261 grammar (common/sip_uri.c) for identities and proxies; a listen URI may use port 0 or host '*'
+ * (Sofia's "any"), which the grammar refuses, so it gets the scheme check only. */
+static bool sip_uri_ok(const char *s, bool listen)
 {
-	return (strncmp(s, "sip:", 4) == 0 && s[4]) || (strncmp(s, "sips:", 5) == 0 && s[5]);
+	if (listen)
+		return (strncmp(s, "sip:", 4) == 0 && s[4]) || (strncmp(s, "sips:", 5) == 0 && s[5]);
+	return ch_sip_uri_ok(s);
 }
 
 /* ---- the hook ---------------------------------------------------------- */
@@ -282,12 +287,13 @@ int cfg_check_orig(struct loader *L, void *obj, const config_setting_t *s, const
 	const struct {
 		const char *name;
 		const char *val;
-	} uris[] = {{"identity", o->identity},
-		    {"listen", o->listen},
-		    {"tls_listen", o->tls_listen},
-		    {"outbound_proxy", o->outbound_proxy}};
+		bool listen;
+	} uris[] = {{"identity", o->identity, false},
+		    {"listen", o->listen, true},
+		    {"tls_listen", o->tls_listen, true},
+		    {"outbound_proxy", o->outbound_proxy, false}};
 	for (size_t i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
-		if (uris[i].val && uris[i].val[0] && !sip_uri_ok(uris[i].val))
+		if (uris[i].val && uris[i].val[0] && !sip_uri_ok(uris[i].val, uris[i].listen))
 			return cfg_fail_at(L, s, path, uris[i].name, "\"%s\" is not a SIP URI", uris[i].val);
 	}
 	if (o->tls_listen && o->tls_listen[0] && !o->tls_certificate_dir) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/sip_uri.h"
 #include "originator/sip_int.h"
 
 /* Sofia's per-module logs: exported by the library but declared in no public
@@ -105,16 +106,10 @@ static char *dup_opt(const char *v)
 /* A URI we put between angle brackets in a header: SIP or SIPS scheme, no
  * whitespace, controls, quotes or brackets (no header injection). The caller
  * has validated it already; this is the engine's own guard. */
+/* A NUL-terminated RFC 3261 SIP URI (common/sip_uri.c, the grammar the config and the policy use too). */
 static bool uri_ok(const char *u, size_t cap)
 {
-	if (!memchr(u, '\0', cap))
-		return false;
-	if (strncasecmp(u, "sip:", 4) != 0 && strncasecmp(u, "sips:", 5) != 0)
-		return false;
-	for (const unsigned char *p = (const unsigned char *)u; *p; p++)
-		if (*p <= 0x20 || *p == 0x7f || *p == '<' || *p == '>' || *p == '"')
-			return false;
-	return true;
+	return memchr(u, '\0', cap) != NULL && ch_sip_uri_ok(u);
 }
 
 /* ---- the NUA callback ------------------------------------------------- */

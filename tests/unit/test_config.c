@@ -71,6 +71,18 @@ static const struct err_case err_cases[] = {
     {"hook = { tls = { cert = \"/x\"; }; };\n", "hook.tls.key: required when tls is set"},
     {"originator = { identity = \"x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } ); };\n",
      "originator.identity: \"x\" is not a SIP URI"},
+    /* the RFC 3261 grammar, not a prefix: headers, spaces, a bad host */
+    {"originator = { identity = \"sip:c2c@x?Route=evil\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } "
+     "); "
+     "};\n",
+     "originator.identity: \"sip:c2c@x?Route=evil\" is not a SIP URI"},
+    {"originator = { identity = \"sip:c2c@pbx example\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } "
+     "); "
+     "};\n",
+     "originator.identity: \"sip:c2c@pbx example\" is not a SIP URI"},
+    {"originator = { identity = \"sip:c2c@x\"; outbound_proxy = \"sip:proxy..example\";\n"
+     "  translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } ); };\n",
+     "originator.outbound_proxy: \"sip:proxy..example\" is not a SIP URI"},
     {"originator = { identity = \"sip:c2c@x\"; };\n", "originator.translations: required"},
     {"originator = { identity = \"sip:c2c@x\"; tls_listen = \"sips:127.0.0.1:5073\";\n"
      "  translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } ); };\n",
