@@ -1,12 +1,15 @@
 /* originator/xml.c: the reSIProcate-compatible XML port: one poll() thread, Expat framing of <ClickToCall> requests,
  * progress documents per call. */
-#include "originator/orig_fe_int.h"
+#include "originator/xml.h"
+
+#include "common/common.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <expat.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -78,7 +81,7 @@ struct orig_xml {
 	int wakefd;
 	pthread_t thr;
 	bool started;
-	struct orig *o;
+	struct orig_svc *v;
 	unsigned max_conns;
 	/* under mu: stop requests */
 	pthread_mutex_t mu;
@@ -137,9 +140,9 @@ static int build_doc(struct ch_buf *b, const char *pre, size_t plen, const char 
 	e = e ? e : ch_buf_adds(b, "\n<Response>\n");
 	if (tinit && tdest) {
 		e = e ? e : ch_buf_adds(b, "<TranslatedInitiator>");
-		e = e ? e : orig_esc_add(b, tinit);
+		e = e ? e : ch_buf_add_escaped(b, tinit);
 		e = e ? e : ch_buf_adds(b, "</TranslatedInitiator>\n<TranslatedDestination>");
-		e = e ? e : orig_esc_add(b, tdest);
+		e = e ? e : ch_buf_add_escaped(b, tdest);
 		e = e ? e : ch_buf_adds(b, "</TranslatedDestination>\n");
 	}
 	e = e ? e : ch_buf_adds(b, "<Result Code=\"");
@@ -149,7 +152,7 @@ static int build_doc(struct ch_buf *b, const char *pre, size_t plen, const char 
 		e = e ? e : ch_buf_adds(b, leg);
 	}
 	e = e ? e : ch_buf_adds(b, "\">");
-	e = e ? e : orig_esc_add(b, text);
+	e = e ? e : ch_buf_add_escaped(b, text);
 	e = e ? e : ch_buf_adds(b, "</Result>\n</Response>");
 	e = e ? e : ch_buf_add(b, suf, slen);
 	e = e ? e : ch_buf_adds(b, "\n");
@@ -375,6 +378,24 @@ static const char *field_value(struct xdoc *d, enum field f)
 	return s;
 }
 
+/* The Result Code of a refusal: the protocol borrows HTTP's numbers. */
+static int xml_code_of(enum orig_refusal r)
+{
+	switch (r) {
+	case ORIG_PLACED:
+		return 100;
+	case ORIG_BAD_ADDRESS:
+		return 400;
+	case ORIG_DENIED:
+		return 403;
+	case ORIG_OVER_LIMIT:
+		return 429;
+	case ORIG_UNAVAILABLE:
+		return 503;
+	}
+	return 503;
+}
+
 static void handle_request(struct orig_xml *x, struct xconn *c, const char *buf)
 {
 	struct xdoc *d = &c->doc;
@@ -432,9 +453,9 @@ static void handle_request(struct orig_xml *x, struct xconn *c, const char *buf)
 	};
 	struct orig_watch w = {.on_event = sink_event, .release = sink_release, .arg = s};
 	struct orig_place_res res;
-	orig_place(x->o, &rq, &w, &res);
-	if (res.status) {
-		send_doc(c, pre, plen, suf, slen, NULL, NULL, res.status, NULL, res.reason);
+	orig_svc_place(x->v, &rq, &w, &res);
+	if (res.refusal != ORIG_PLACED) {
+		send_doc(c, pre, plen, suf, slen, NULL, NULL, xml_code_of(res.refusal), NULL, res.reason);
 		sink_free(s);
 	}
 	/* placed: the sink now belongs to the call and writes its 100 first */
@@ -517,31 +538,33 @@ static void conn_close(struct orig_xml *x, struct xconn *c)
 
 /* ---- lifecycle ------------------------------------------------------------------------------ */
 
-int orig_xml_bind(const struct cfg_orig_xml *cfg, struct orig_xml **out, char *err, size_t errlen)
+int orig_xml_bind(const struct cfg *cfg, struct orig_xml **out, struct cfg_error *err)
 {
+	const struct cfg_orig_xml *xc = &cfg->orig.xml;
 	int rc = ENOMEM;
 	struct orig_xml *x = calloc(1, sizeof(*x));
 	if (!x)
 		goto out;
 	x->wakefd = -1;
-	x->l = calloc(cfg->listen.n, sizeof(*x->l));
+	x->l = calloc(xc->listen.n, sizeof(*x->l));
 	if (!x->l || pthread_mutex_init(&x->mu, NULL) != 0)
 		goto out;
-	for (size_t i = 0; i < cfg->listen.n; i++)
+	for (size_t i = 0; i < xc->listen.n; i++)
 		x->l[i].fd = -1;
-	x->nl = cfg->listen.n;
-	x->max_conns = (unsigned)cfg->max_connections; /* the table: 1 to 100000, default 256 */
+	x->nl = xc->listen.n;
+	x->max_conns = (unsigned)xc->max_connections; /* the table: 1 to 100000, default 256 */
 	x->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (x->wakefd < 0) {
 		rc = errno;
-		orig_set_err(err, errlen, "originator.xml: eventfd: %s", strerror(rc));
+		cfg_set_error(cfg, err, "originator.xml", "eventfd: %s", strerror(rc));
 		goto out;
 	}
-	for (size_t i = 0; i < cfg->listen.n; i++) {
-		rc = orig_listen_tcp(cfg->listen.v[i], true, &x->l[i].fd, x->l[i].text, sizeof(x->l[i].text));
+	for (size_t i = 0; i < xc->listen.n; i++) {
+		rc = ch_listen_tcp(xc->listen.v[i], true, &x->l[i].fd, x->l[i].text, sizeof(x->l[i].text));
 		if (rc) {
-			orig_set_err(err, errlen, "originator.xml.listen.[%zu]: cannot listen on %s: %s", i,
-				     cfg->listen.v[i], strerror(rc));
+			char path[64];
+			(void)ch_fmt(path, sizeof(path), "originator.xml.listen.[%zu]", i);
+			cfg_set_error(cfg, err, path, "cannot listen on %s: %s", xc->listen.v[i], strerror(rc));
 			goto out;
 		}
 	}
@@ -550,7 +573,7 @@ int orig_xml_bind(const struct cfg_orig_xml *cfg, struct orig_xml **out, char *e
 	rc = 0;
 out:
 	if (rc == ENOMEM)
-		orig_set_err(err, errlen, "out of memory");
+		cfg_set_error(cfg, err, "originator.xml", "out of memory");
 	orig_xml_stop(x, 0);
 	return rc;
 }
@@ -590,9 +613,9 @@ static void do_accept(struct orig_xml *x, int lfd)
 			return; /* EAGAIN, or a transient error: poll again */
 		char peer[INET6_ADDRSTRLEN];
 		peer_text(&ss, peer, sizeof(peer));
-		struct orig_snap *s = orig_snap_get(x->o);
+		struct orig_snap *s = orig_svc_snap_get(x->v);
 		bool allowed = pol_cidr_match(s->xml_allow, s->n_xml_allow, peer);
-		orig_snap_put(x->o, s);
+		orig_svc_snap_put(x->v, s);
 		if (!allowed) {
 			ch_warn("originator-xml: connection from %s refused: not in xml.allow_from", peer);
 			refuse(fd, 403, "Forbidden: this address may not use the XML port");
@@ -787,12 +810,13 @@ static void *xml_main(void *arg)
 	return NULL;
 }
 
-int orig_xml_run(struct orig_xml *x, struct orig *o, char *err, size_t errlen)
+int orig_xml_run(struct orig_xml *x, struct orig_svc *v, struct cfg_error *err)
 {
-	x->o = o;
+	x->v = v;
 	int rc = pthread_create(&x->thr, NULL, xml_main, x);
 	if (rc) {
-		orig_set_err(err, errlen, "originator.xml: cannot start its thread: %s", strerror(rc));
+		(void)ch_fmt(err->path, sizeof(err->path), "originator.xml");
+		(void)ch_fmt(err->msg, sizeof(err->msg), "cannot start its thread: %s", strerror(rc));
 		return rc;
 	}
 	x->started = true;
