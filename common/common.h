@@ -74,6 +74,8 @@ int ch_buf_add(struct ch_buf *b, const void *p, size_t n);
 int ch_buf_adds(struct ch_buf *b, const char *s);
 /* Keep data NUL-terminated past len (not counted). 0 or ENOMEM/EFBIG. */
 int ch_buf_nul(struct ch_buf *b);
+/* Append s with & < > " ' escaped (XML and HTML text and attributes). 0 or ch_buf_add's errors. */
+int ch_buf_add_escaped(struct ch_buf *b, const char *s);
 void ch_buf_free(struct ch_buf *b);
 
 /* ---- time --------------------------------------------------------------- */
@@ -89,6 +91,11 @@ struct sockaddr_storage;
  * "localhost" (127.0.0.1); port 0..65535 (0: any free port). Fills *ss and
  * *len (may be NULL to only validate). 0 or EINVAL. */
 int ch_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned *len);
+/* A bound, listening TCP socket on "host:port" (ch_parse_listen): SO_REUSEADDR,
+ * IPV6_V6ONLY, close-on-exec, non-blocking when nonblock. The real address goes
+ * to text ("127.0.0.1:5090" / "[::1]:5090"; text may be NULL). *fd written only
+ * on success. 0, EINVAL (not an address) or the errno of socket/bind/listen. */
+int ch_listen_tcp(const char *hostport, bool nonblock, int *fd, char *text, size_t textcap);
 
 /* ---- files -------------------------------------------------------------- */
 

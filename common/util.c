@@ -185,6 +185,44 @@ int ch_buf_nul(struct ch_buf *b)
 	return 0;
 }
 
+int ch_buf_add_escaped(struct ch_buf *b, const char *s)
+{
+	const char *run = s;
+	for (const char *p = s;; p++) {
+		const char *rep = NULL;
+		switch (*p) {
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		case '\'':
+			rep = "&#39;";
+			break;
+		case '\0':
+			break;
+		default:
+			continue;
+		}
+		int rc = ch_buf_add(b, run, (size_t)(p - run));
+		if (rc)
+			return rc;
+		if (!*p)
+			return 0;
+		rc = ch_buf_adds(b, rep);
+		if (rc)
+			return rc;
+		run = p + 1;
+	}
+}
+
 void ch_buf_free(struct ch_buf *b)
 {
 	if (!b)

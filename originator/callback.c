@@ -1,6 +1,8 @@
 /* originator/callback.c: status_callback delivery: the URL rule, and each call state change POSTed as JSON through an
  * outbox. */
-#include "originator/orig_fe_int.h"
+#include "originator/callback.h"
+
+#include "common/common.h"
 
 #include "outbox/outbox.h"
 

@@ -1,10 +1,13 @@
 /* originator/calls.c: the call registry (id -> state, legs, result), the call limits, and event fan-out to watchers and
  * callbacks. */
-#include "originator/orig_fe_int.h"
+#include "originator/calls.h"
 
+#include "common/common.h"
 #include "common/metrics.h"
+#include "policy/policy.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +22,7 @@ struct leg_rec {
 	char reason[128]; /* its phrase */
 };
 
-struct call {
+struct reg_call {
 	uint64_t id;
 	enum orig_state state;
 	bool anchor;
@@ -36,8 +39,8 @@ struct call {
 	bool has_watch;
 	struct orig_watch watch;
 	char *cb_url;
-	struct call *hnext;       /* hash chain */
-	struct call *prev, *next; /* active list, or ended FIFO */
+	struct reg_call *hnext;       /* hash chain */
+	struct reg_call *prev, *next; /* active list, or ended FIFO */
 };
 
 struct ibucket {
@@ -47,13 +50,13 @@ struct ibucket {
 };
 
 struct clist {
-	struct call *head, *tail;
+	struct reg_call *head, *tail;
 	size_t n;
 };
 
 struct orig_calls {
 	pthread_mutex_t mu;
-	struct call **tab;
+	struct reg_call **tab;
 	size_t nb; /* power of two */
 	size_t count;
 	struct clist active, ended;
@@ -64,7 +67,7 @@ struct orig_calls {
 	int64_t ib_swept_ms;
 };
 
-static void list_add(struct clist *l, struct call *c)
+static void list_add(struct clist *l, struct reg_call *c)
 {
 	c->next = NULL;
 	c->prev = l->tail;
@@ -76,7 +79,7 @@ static void list_add(struct clist *l, struct call *c)
 	l->n++;
 }
 
-static void list_del(struct clist *l, struct call *c)
+static void list_del(struct clist *l, struct reg_call *c)
 {
 	if (c->prev)
 		c->prev->next = c->next;
@@ -96,9 +99,9 @@ static size_t hslot(const struct orig_calls *c, uint64_t id)
 	return (size_t)(h >> 20) & (c->nb - 1);
 }
 
-static struct call *find(const struct orig_calls *c, uint64_t id)
+static struct reg_call *find(const struct orig_calls *c, uint64_t id)
 {
-	for (struct call *k = c->tab[hslot(c, id)]; k; k = k->hnext) {
+	for (struct reg_call *k = c->tab[hslot(c, id)]; k; k = k->hnext) {
 		if (k->id == id)
 			return k;
 	}
@@ -108,17 +111,17 @@ static struct call *find(const struct orig_calls *c, uint64_t id)
 static int grow(struct orig_calls *c)
 {
 	size_t nb = c->nb * 2;
-	struct call **t = calloc(nb, sizeof(*t));
+	struct reg_call **t = calloc(nb, sizeof(*t));
 	if (!t)
 		return ENOMEM;
-	struct call **old = c->tab;
+	struct reg_call **old = c->tab;
 	size_t onb = c->nb;
 	c->tab = t;
 	c->nb = nb;
 	for (size_t i = 0; i < onb; i++) {
-		struct call *k = old[i];
+		struct reg_call *k = old[i];
 		while (k) {
-			struct call *n = k->hnext;
+			struct reg_call *n = k->hnext;
 			size_t s = hslot(c, k->id);
 			k->hnext = t[s];
 			t[s] = k;
@@ -129,9 +132,9 @@ static int grow(struct orig_calls *c)
 	return 0;
 }
 
-static void unhash(struct orig_calls *c, struct call *k)
+static void unhash(struct orig_calls *c, struct reg_call *k)
 {
-	struct call **pp = &c->tab[hslot(c, k->id)];
+	struct reg_call **pp = &c->tab[hslot(c, k->id)];
 	while (*pp && *pp != k)
 		pp = &(*pp)->hnext;
 	if (*pp)
@@ -139,7 +142,7 @@ static void unhash(struct orig_calls *c, struct call *k)
 	c->count--;
 }
 
-static void call_free(struct call *k)
+static void call_free(struct reg_call *k)
 {
 	if (!k)
 		return;
@@ -175,9 +178,9 @@ void orig_calls_free(struct orig_calls *c)
 	if (!c)
 		return;
 	for (size_t i = 0; i < c->nb; i++) {
-		struct call *k = c->tab[i];
+		struct reg_call *k = c->tab[i];
 		while (k) {
-			struct call *n = k->hnext;
+			struct reg_call *n = k->hnext;
 			if (k->has_watch && k->watch.release)
 				k->watch.release(k->watch.arg);
 			call_free(k);
@@ -203,7 +206,7 @@ void orig_calls_free(struct orig_calls *c)
 static void expire(struct orig_calls *c, int64_t keep_ended_s, int64_t now_ms)
 {
 	while (c->ended.head) {
-		struct call *k = c->ended.head;
+		struct reg_call *k = c->ended.head;
 		bool old = now_ms - k->ended_ms >= keep_ended_s * 1000;
 		if (!old && c->ended.n <= ORIG_KEEP_ENDED_MAX)
 			break;
@@ -268,12 +271,12 @@ static struct ibucket *ib_get(struct orig_calls *c, const char *key, int64_t now
 	return b;
 }
 
-enum orig_admit orig_calls_admit(struct orig_calls *c, struct orig_sip *sip, const struct orig_snap *snap,
+enum orig_admit orig_calls_admit(struct orig_calls *c, struct orig_sip *sip, const struct orig_limits *lim,
 				 const struct orig_call_req *r, const char *cb_url, const struct orig_watch *watch,
 				 int64_t now_ms, uint64_t *id)
 {
 	enum orig_admit res = ORIG_ADMIT_ENGINE;
-	struct call *k = calloc(1, sizeof(*k));
+	struct reg_call *k = calloc(1, sizeof(*k));
 	if (!k)
 		return ORIG_ADMIT_ENGINE;
 	k->leg[0].uri = strdup(r->initiator);
@@ -288,26 +291,26 @@ enum orig_admit orig_calls_admit(struct orig_calls *c, struct orig_sip *sip, con
 	k->created_wall_s = ch_wall_s();
 
 	pthread_mutex_lock(&c->mu);
-	expire(c, snap->keep_ended_s, now_ms);
-	if (snap->concurrent_calls && c->active.n >= snap->concurrent_calls) {
+	expire(c, lim->keep_ended_s, now_ms);
+	if (lim->concurrent_calls && c->active.n >= lim->concurrent_calls) {
 		res = ORIG_ADMIT_CONCURRENT;
 		goto out;
 	}
 	/* the per-initiator bucket first: one noisy initiator should not drain
 	 * the shared budget with calls it is refused anyway */
-	if (snap->calls_per_minute_per_initiator) {
+	if (lim->calls_per_minute_per_initiator) {
 		/* one budget per phone, however the URI reaches it (password,
 		 * port, parameters); a URI without a key fails closed */
 		char key[sizeof(r->initiator)];
 		struct ibucket *b = NULL;
 		if (pol_sip_uri_limit_key(r->initiator, key, sizeof(key)) == 0)
 			b = ib_get(c, key, now_ms);
-		if (!b || !pol_bucket_take(&b->b, snap->calls_per_minute_per_initiator, now_ms)) {
+		if (!b || !pol_bucket_take(&b->b, lim->calls_per_minute_per_initiator, now_ms)) {
 			res = ORIG_ADMIT_INITIATOR;
 			goto out;
 		}
 	}
-	if (snap->calls_per_minute && !pol_bucket_take(&c->rate, snap->calls_per_minute, now_ms)) {
+	if (lim->calls_per_minute && !pol_bucket_take(&c->rate, lim->calls_per_minute, now_ms)) {
 		res = ORIG_ADMIT_RATE;
 		goto out;
 	}
@@ -349,7 +352,7 @@ static json_t *leg_json(const struct leg_rec *l)
 }
 
 /* Caller holds the lock. New reference or NULL (no memory). */
-static json_t *call_json(const struct call *k)
+static json_t *call_json(const struct reg_call *k)
 {
 	json_t *j = json_pack("{s:I, s:s, s:b, s:b, s:{s:o, s:o}, s:I}", "id", (json_int_t)k->id, "state",
 			      orig_state_name(k->state), "anchor", k->anchor, "fallback", k->fallback, "legs",
@@ -379,7 +382,7 @@ void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct 
 		      int64_t now_ms)
 {
 	pthread_mutex_lock(&c->mu);
-	struct call *k = find(c, ev->call_id);
+	struct reg_call *k = find(c, ev->call_id);
 	if (!k || k->ended) {
 		pthread_mutex_unlock(&c->mu);
 		ch_dbg("originator: event for unknown call %llu ignored", (unsigned long long)ev->call_id);
@@ -444,7 +447,7 @@ void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct 
 int orig_calls_check_active(struct orig_calls *c, uint64_t id)
 {
 	pthread_mutex_lock(&c->mu);
-	struct call *k = find(c, id);
+	struct reg_call *k = find(c, id);
 	int rc = !k ? ENOENT : k->ended ? EALREADY : 0;
 	pthread_mutex_unlock(&c->mu);
 	return rc;
@@ -454,7 +457,7 @@ json_t *orig_calls_get(struct orig_calls *c, uint64_t id, int64_t keep_ended_s, 
 {
 	pthread_mutex_lock(&c->mu);
 	expire(c, keep_ended_s, now_ms);
-	struct call *k = find(c, id);
+	struct reg_call *k = find(c, id);
 	json_t *j = k ? call_json(k) : NULL;
 	pthread_mutex_unlock(&c->mu);
 	return j;
@@ -466,19 +469,11 @@ json_t *orig_calls_list(struct orig_calls *c)
 	if (!arr)
 		return NULL;
 	pthread_mutex_lock(&c->mu);
-	for (struct call *k = c->active.head; k; k = k->next) {
+	for (struct reg_call *k = c->active.head; k; k = k->next) {
 		json_t *j = call_json(k);
 		if (j)
 			json_array_append_new(arr, j);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return json_pack("{s:o}", "calls", arr);
-}
-
-unsigned orig_calls_active(struct orig_calls *c)
-{
-	pthread_mutex_lock(&c->mu);
-	unsigned n = (unsigned)c->active.n;
-	pthread_mutex_unlock(&c->mu);
-	return n;
 }

@@ -1,6 +1,10 @@
 /* originator/http.c: the originator's HTTP listener (libmicrohttpd): Digest auth on every path, the clicktocall.html
  * page and the /v1/calls JSON API. */
-#include "originator/orig_fe_int.h"
+#include "originator/http.h"
+
+#include "common/common.h"
+
+#include "originator/callback.h"
 
 #include "web/web.h"
 
@@ -26,7 +30,7 @@ struct hl {
 struct orig_http {
 	struct hl *l;
 	size_t n;
-	struct orig *o;
+	struct orig_svc *v;
 	unsigned char rnd[32]; /* nonce key for MHD; lives as long as the daemons */
 	char opaque[33];
 	char *tls_cert; /* PEM text, or NULL */
@@ -149,7 +153,7 @@ static void add(struct ch_buf *b, int *e, const char *s)
 static void add_esc(struct ch_buf *b, int *e, const char *s)
 {
 	if (!*e)
-		*e = orig_esc_add(b, s);
+		*e = ch_buf_add_escaped(b, s);
 }
 
 /* A query argument as a C string; NULL when absent or when it holds a NUL. */
@@ -164,6 +168,68 @@ static const char *arg(struct MHD_Connection *c, const char *name, bool *bad)
 	return v;
 }
 
+/* The HTTP status of a refusal; 0 for a placed call. */
+static unsigned http_status_of(enum orig_refusal r)
+{
+	switch (r) {
+	case ORIG_PLACED:
+		return 0;
+	case ORIG_BAD_ADDRESS:
+		return 400;
+	case ORIG_DENIED:
+		return 403;
+	case ORIG_OVER_LIMIT:
+		return 429;
+	case ORIG_UNAVAILABLE:
+		return 503;
+	}
+	return 503;
+}
+
+/* The page's text: what was placed, or why not (status != 0). */
+static int page_body(struct ch_buf *b, unsigned status, const char *ini, const char *dst, bool bad,
+		     const struct orig_place_res *res)
+{
+	int e = 0;
+	add(b, &e,
+	    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+	    "<title>Click-to-call</title></head>\n<body>\n");
+	char num[64];
+	if (!status) {
+		(void)ch_fmt(num, sizeof(num), "%llu", (unsigned long long)res->id);
+		add(b, &e, "<h1>Call placed</h1>\n<p>Call ");
+		add(b, &e, num);
+		add(b, &e, ": calling <b>");
+		add_esc(b, &e, ini);
+		add(b, &e, "</b> (");
+		add_esc(b, &e, res->tinit);
+		add(b, &e, "), then connecting to <b>");
+		add_esc(b, &e, dst);
+		add(b, &e, "</b> (");
+		add_esc(b, &e, res->tdest);
+		add(b, &e, ").</p>\n");
+	} else {
+		(void)ch_fmt(num, sizeof(num), "%u", status);
+		add(b, &e, "<h1>Call not placed</h1>\n<p>");
+		add(b, &e, num);
+		add(b, &e, ": ");
+		add_esc(b, &e, res->reason);
+		add(b, &e, "</p>\n");
+		if (ini && !bad) {
+			add(b, &e, "<p>Initiator: ");
+			add_esc(b, &e, ini);
+			add(b, &e, "</p>\n");
+		}
+		if (dst && !bad) {
+			add(b, &e, "<p>Destination: ");
+			add_esc(b, &e, dst);
+			add(b, &e, "</p>\n");
+		}
+	}
+	add(b, &e, "</body></html>\n");
+	return e;
+}
+
 static enum MHD_Result page(struct orig_http *h, struct MHD_Connection *c)
 {
 	bool bad = false;
@@ -172,11 +238,10 @@ static enum MHD_Result page(struct orig_http *h, struct MHD_Connection *c)
 	const char *anc = arg(c, "anchor", &bad);
 	struct orig_place_res res;
 	memset(&res, 0, sizeof(res));
+	unsigned status = 400;
 	if (bad) {
-		res.status = 400;
 		(void)ch_fmt(res.reason, sizeof(res.reason), "a parameter contains a NUL byte");
 	} else if (!ini || !*ini || !dst || !*dst) {
-		res.status = 400;
 		(void)ch_fmt(res.reason, sizeof(res.reason),
 			     "missing parameter: initiator and destination are required");
 	} else {
@@ -185,54 +250,16 @@ static enum MHD_Result page(struct orig_http *h, struct MHD_Connection *c)
 		    .destination = dst,
 		    .anchor = anc && strcasecmp(anc, "true") == 0,
 		};
-		orig_place(h->o, &rq, NULL, &res);
+		orig_svc_place(h->v, &rq, NULL, &res);
+		status = http_status_of(res.refusal);
 	}
-
 	struct ch_buf b;
 	ch_buf_init(&b, 64 * 1024);
-	int e = 0;
-	add(&b, &e,
-	    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-	    "<title>Click-to-call</title></head>\n<body>\n");
-	char num[64];
-	if (!res.status) {
-		(void)ch_fmt(num, sizeof(num), "%llu", (unsigned long long)res.id);
-		add(&b, &e, "<h1>Call placed</h1>\n<p>Call ");
-		add(&b, &e, num);
-		add(&b, &e, ": calling <b>");
-		add_esc(&b, &e, ini);
-		add(&b, &e, "</b> (");
-		add_esc(&b, &e, res.tinit);
-		add(&b, &e, "), then connecting to <b>");
-		add_esc(&b, &e, dst);
-		add(&b, &e, "</b> (");
-		add_esc(&b, &e, res.tdest);
-		add(&b, &e, ").</p>\n");
-	} else {
-		(void)ch_fmt(num, sizeof(num), "%d", res.status);
-		add(&b, &e, "<h1>Call not placed</h1>\n<p>");
-		add(&b, &e, num);
-		add(&b, &e, ": ");
-		add_esc(&b, &e, res.reason);
-		add(&b, &e, "</p>\n");
-		if (ini && !bad) {
-			add(&b, &e, "<p>Initiator: ");
-			add_esc(&b, &e, ini);
-			add(&b, &e, "</p>\n");
-		}
-		if (dst && !bad) {
-			add(&b, &e, "<p>Destination: ");
-			add_esc(&b, &e, dst);
-			add(&b, &e, "</p>\n");
-		}
-	}
-	add(&b, &e, "</body></html>\n");
 	enum MHD_Result ret;
-	if (e)
+	if (page_body(&b, status, ini, dst, bad, &res))
 		ret = send_buf(c, 500, "text/plain; charset=utf-8", WEB_LIT("out of memory\n"), NULL, NULL);
 	else
-		ret = send_buf(c, res.status ? (unsigned)res.status : 200, "text/html; charset=utf-8", b.data, b.len,
-			       NULL, NULL);
+		ret = send_buf(c, status ? status : 200, "text/html; charset=utf-8", b.data, b.len, NULL, NULL);
 	ch_buf_free(&b);
 	return ret;
 }
@@ -295,9 +322,9 @@ static const char *call_fields(struct orig_http *h, json_t *j, struct orig_place
 	if (jc && !json_is_null(jc)) {
 		if (!json_str_ok(jc))
 			return "status_callback must be a URL string";
-		struct orig_snap *s = orig_snap_get(h->o);
+		struct orig_snap *s = orig_svc_snap_get(h->v);
 		bool ok = orig_cb_url_allowed(json_string_value(jc), s->cb_allow, s->n_cb_allow);
-		orig_snap_put(h->o, s);
+		orig_svc_snap_put(h->v, s);
 		if (!ok) {
 			*status = 403;
 			return "status_callback URL not allowed";
@@ -335,9 +362,9 @@ static enum MHD_Result create_call(struct orig_http *h, struct MHD_Connection *c
 		goto out;
 	}
 	struct orig_place_res res;
-	orig_place(h->o, &rq, NULL, &res);
-	if (res.status) {
-		ret = send_err(c, (unsigned)res.status, res.reason, NULL);
+	orig_svc_place(h->v, &rq, NULL, &res);
+	if (res.refusal != ORIG_PLACED) {
+		ret = send_err(c, http_status_of(res.refusal), res.reason, NULL);
 		goto out;
 	}
 	char loc[64];
@@ -358,16 +385,16 @@ static enum MHD_Result one_call(struct orig_http *h, struct MHD_Connection *c, c
 	if (ch_parse_i64(idtext, strlen(idtext), 1, INT64_MAX, &id) != 0)
 		return send_err(c, 404, "no such call", NULL);
 	if (strcmp(method, "GET") == 0) {
-		json_t *j = orig_call_json(h->o, (uint64_t)id);
+		json_t *j = orig_svc_call_view(h->v, (uint64_t)id);
 		if (!j)
 			return send_err(c, 404, "no such call", NULL);
 		return send_json(c, 200, j, NULL, NULL);
 	}
 	if (strcmp(method, "DELETE") == 0) {
-		int rc = orig_hangup(h->o, (uint64_t)id);
+		int rc = orig_svc_hangup(h->v, (uint64_t)id);
 		switch (rc) {
 		case 0:
-			return send_json(c, 202, orig_call_json(h->o, (uint64_t)id), NULL, NULL);
+			return send_json(c, 202, orig_svc_call_view(h->v, (uint64_t)id), NULL, NULL);
 		case ENOENT:
 			return send_err(c, 404, "no such call", NULL);
 		case EALREADY:
@@ -389,7 +416,7 @@ static enum MHD_Result route(struct orig_http *h, struct MHD_Connection *c, cons
 	}
 	if (strcmp(url, "/v1/calls") == 0) {
 		if (strcmp(method, "GET") == 0)
-			return send_json(c, 200, orig_calls_json(h->o), NULL, NULL);
+			return send_json(c, 200, orig_svc_calls_view(h->v), NULL, NULL);
 		if (strcmp(method, "POST") == 0)
 			return create_call(h, c, r);
 		return send_err(c, 405, "method not allowed", "GET, POST");
@@ -412,7 +439,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		ch_buf_init(&r->body, BODY_MAX);
 		*con_cls = r;
 		/* authenticate before accepting any body */
-		struct orig_snap *s = orig_snap_get(h->o);
+		struct orig_snap *s = orig_svc_snap_get(h->v);
 		bool stale;
 		bool ok = auth_ok(c, s, &stale);
 		enum MHD_Result ret = MHD_YES;
@@ -420,7 +447,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 			r->responded = true;
 			ret = auth_fail(h, c, s, stale);
 		}
-		orig_snap_put(h->o, s);
+		orig_svc_snap_put(h->v, s);
 		return ret;
 	}
 	if (r->responded) {
@@ -452,64 +479,69 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
 
 /* ---- lifecycle ------------------------------------------------------------------------- */
 
-int orig_http_bind(const struct cfg_orig_http *cfg, struct orig_http **out, char *err, size_t errlen)
+/* The digest nonce key and the opaque value, fresh for each start. */
+static int http_random(struct orig_http *h)
 {
-	int rc = ENOMEM;
-	struct orig_http *h = calloc(1, sizeof(*h));
-	if (!h)
-		goto out;
-	h->l = calloc(cfg->listen.n, sizeof(*h->l));
-	if (!h->l)
-		goto out;
-	for (size_t i = 0; i < cfg->listen.n; i++)
-		h->l[i].fd = -1;
-	h->n = cfg->listen.n;
-	if (getrandom(h->rnd, sizeof(h->rnd), 0) != (ssize_t)sizeof(h->rnd)) {
-		rc = EIO;
-		orig_set_err(err, errlen, "originator.http: no random bytes for digest nonces");
-		goto out;
-	}
 	unsigned char op[16];
-	if (getrandom(op, sizeof(op), 0) != (ssize_t)sizeof(op)) {
-		rc = EIO;
-		orig_set_err(err, errlen, "originator.http: no random bytes for digest nonces");
-		goto out;
-	}
+	if (getrandom(h->rnd, sizeof(h->rnd), 0) != (ssize_t)sizeof(h->rnd) ||
+	    getrandom(op, sizeof(op), 0) != (ssize_t)sizeof(op))
+		return EIO;
 	for (size_t i = 0; i < sizeof(op); i++) {
 		static const char hx[] = "0123456789abcdef";
 		h->opaque[2 * i] = hx[op[i] >> 4];
 		h->opaque[2 * i + 1] = hx[op[i] & 15];
 	}
 	h->opaque[32] = '\0';
-	if (cfg->tls.cert) {
-		struct cfg_error e;
-		rc = web_tls_load(NULL, "originator.http.tls", &cfg->tls, &h->tls_cert, &h->tls_key, &e);
-		if (rc) {
-			orig_set_err(err, errlen, "%s: %s", e.path, e.msg);
-			goto out;
-		}
+	return 0;
+}
+
+int orig_http_prepare(const struct cfg *cfg, struct orig_http **out, struct cfg_error *err)
+{
+	const struct cfg_orig_http *hc = &cfg->orig.http;
+	int rc = ENOMEM;
+	struct orig_http *h = calloc(1, sizeof(*h));
+	if (!h || !(h->l = calloc(hc->listen.n, sizeof(*h->l)))) {
+		cfg_set_error(cfg, err, "originator.http", "out of memory");
+		goto out;
 	}
-	for (size_t i = 0; i < cfg->listen.n; i++) {
-		rc = orig_listen_tcp(cfg->listen.v[i], true, &h->l[i].fd, h->l[i].text, sizeof(h->l[i].text));
-		if (rc) {
-			orig_set_err(err, errlen, "originator.http.listen.[%zu]: cannot listen on %s: %s", i,
-				     cfg->listen.v[i], strerror(rc));
+	for (size_t i = 0; i < hc->listen.n; i++)
+		h->l[i].fd = -1;
+	h->n = hc->listen.n;
+	rc = http_random(h);
+	if (rc) {
+		cfg_set_error(cfg, err, "originator.http", "no random bytes for digest nonces");
+		goto out;
+	}
+	if (hc->tls.cert) {
+		rc = web_tls_load(cfg, "originator.http.tls", &hc->tls, &h->tls_cert, &h->tls_key, err);
+		if (rc)
 			goto out;
-		}
 	}
 	*out = h;
 	h = NULL;
-	rc = 0;
 out:
-	if (rc == ENOMEM)
-		orig_set_err(err, errlen, "out of memory");
 	orig_http_stop(h);
 	return rc;
 }
 
-int orig_http_run(struct orig_http *h, struct orig *o, char *err, size_t errlen)
+int orig_http_bind(struct orig_http *h, const struct cfg *cfg, struct cfg_error *err)
 {
-	h->o = o;
+	const struct cfg_strv *ls = &cfg->orig.http.listen;
+	for (size_t i = 0; i < h->n && i < ls->n; i++) {
+		int rc = ch_listen_tcp(ls->v[i], true, &h->l[i].fd, h->l[i].text, sizeof(h->l[i].text));
+		if (rc) {
+			char path[64];
+			(void)ch_fmt(path, sizeof(path), "originator.http.listen.[%zu]", i);
+			cfg_set_error(cfg, err, path, "cannot listen on %s: %s", ls->v[i], strerror(rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int orig_http_run(struct orig_http *h, struct orig_svc *v, const struct cfg *cfg, struct cfg_error *err)
+{
+	h->v = v;
 	const struct MHD_OptionItem digest[] = {
 	    {MHD_OPTION_DIGEST_AUTH_RANDOM, (intptr_t)sizeof(h->rnd), h->rnd},
 	    {MHD_OPTION_NONCE_NC_SIZE, NONCE_NC_SIZE, NULL},
@@ -530,8 +562,9 @@ int orig_http_run(struct orig_http *h, struct orig *o, char *err, size_t errlen)
 		h->l[i].fd = -1; /* web_listen takes it, also when it fails */
 		char why[256];
 		if (web_listen(h->l[i].text, &p, &h->l[i].l, why, sizeof(why)) != 0) {
-			orig_set_err(err, errlen, "originator.http.listen.[%zu]: %s: cannot start the HTTP server", i,
-				     h->l[i].text);
+			char path[64];
+			(void)ch_fmt(path, sizeof(path), "originator.http.listen.[%zu]", i);
+			cfg_set_error(cfg, err, path, "%s: cannot start the HTTP server", h->l[i].text);
 			return EIO;
 		}
 	}

@@ -1,5 +1,5 @@
-/* test_orig_reload.c: orig_start / orig_reload / orig_stop in-process: passwords, translations and limits swap live;
- * restart-only settings are reported; a bad reload changes nothing. */
+/* tests/sip/test_orig_reload.c: the originator in-process: prepare / start / swap / stop; passwords, translations
+ * and limits swap live; restart-only settings are reported; a bad config changes nothing. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
@@ -95,8 +95,15 @@ int main(void)
 	if (!c1)
 		return check_done();
 	struct orig *o = NULL;
-	char err[512] = "";
-	CHECK_MSG(orig_start(c1, &o, err, sizeof err) == 0, "orig_start: %s", err);
+	struct orig_plan *plan = NULL;
+	struct cfg_error ce;
+	char err[1200] = "";
+	memset(&ce, 0, sizeof ce);
+	CHECK(orig_prepare(c1, &plan, &ce) == 0);
+	if (plan && orig_start(c1, plan, &o, &ce) != 0)
+		o = NULL;
+	cfg_error_format(&ce, err, sizeof err);
+	CHECK_MSG(o != NULL, "orig_start: %s", err);
 	cfg_free(c1); /* the originator keeps copies */
 	if (!o)
 		return check_done();
@@ -115,7 +122,12 @@ int main(void)
 
 	/* new password, new deny list, and a SIP listener change (needs a restart) */
 	struct cfg *c2 = load("sip:127.0.0.1:1", "\"^sip:905\"", "second-pw-2");
-	CHECK_MSG(orig_reload(o, c2, err, sizeof err) == 0, "reload: %s", err);
+	plan = NULL;
+	int rc = orig_prepare(c2, &plan, &ce);
+	cfg_error_format(&ce, err, sizeof err);
+	CHECK_MSG(rc == 0, "reload: %s", err);
+	if (plan)
+		orig_swap(o, plan);
 	cfg_free(c2);
 	CHECK(http("first-pw-1", "GET", "/v1/calls", NULL) == 401);
 	CHECK(http("second-pw-2", "GET", "/v1/calls", NULL) == 200);
@@ -132,9 +144,13 @@ int main(void)
 	struct cfg_error e;
 	memset(&e, 0, sizeof e);
 	if (cfg_load_string(text, "reload.conf", dir, &c3, &e) == 0) {
-		err[0] = '\0';
-		CHECK(orig_reload(o, c3, err, sizeof err) == EINVAL);
+		plan = NULL;
+		memset(&ce, 0, sizeof ce);
+		CHECK(orig_prepare(c3, &plan, &ce) == EINVAL);
+		CHECK(plan == NULL);
+		cfg_error_format(&ce, err, sizeof err);
 		CHECK_MSG(strstr(err, "destinations.deny.[0]") != NULL, "%s", err);
+		CHECK_MSG(strncmp(err, "reload.conf:", 12) == 0, "%s", err);
 		cfg_free(c3);
 	}
 	CHECK(http("second-pw-2", "GET", "/v1/calls", NULL) == 200);

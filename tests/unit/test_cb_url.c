@@ -1,5 +1,5 @@
 /* tests/unit/test_cb_url.c: the status_callback allow list judges the URL libcurl will send. */
-#include "originator/orig_fe_int.h"
+#include "originator/callback.h"
 
 #include "tests/check.h"
 

@@ -1,0 +1,251 @@
+/* originator/svc.c: the call service behind the front ends: the settings snapshot, placing a call through policy and
+ * limits, hang-up, the JSON views, and the engine's events into the registry. */
+#include "originator/svc.h"
+
+#include "common/common.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct orig_svc {
+	pthread_mutex_t snap_mu; /* guards the pointer; the snapshot counts its own references */
+	struct orig_snap *snap;
+	struct orig_sip *sip;
+	struct orig_calls *calls;
+	struct orig_cb *cb;
+	atomic_bool stopping;
+};
+
+/* check_src: table */
+static const char *const refusal_label[] = {
+    [ORIG_PLACED] = "placed",         [ORIG_BAD_ADDRESS] = "bad address", [ORIG_DENIED] = "denied",
+    [ORIG_OVER_LIMIT] = "over limit", [ORIG_UNAVAILABLE] = "unavailable",
+};
+
+static enum orig_refusal refusal_of(enum pol_xlate_verdict v)
+{
+	switch (v) {
+	case POL_XLATE_OK:
+		return ORIG_PLACED;
+	case POL_XLATE_BAD_INPUT:
+	case POL_XLATE_NO_RULE:
+	case POL_XLATE_BAD_CAPTURE:
+	case POL_XLATE_BAD_URI:
+	case POL_XLATE_BAD_ESCAPE:
+	case POL_XLATE_TOO_LONG:
+	case POL_XLATE_LIMIT:
+		return ORIG_BAD_ADDRESS;
+	case POL_XLATE_DENIED:
+	case POL_XLATE_NOT_ALLOWED:
+		return ORIG_DENIED;
+	}
+	return ORIG_BAD_ADDRESS;
+}
+
+/* ---- settings ------------------------------------------------------------------ */
+
+struct orig_snap *orig_svc_snap_get(struct orig_svc *v)
+{
+	pthread_mutex_lock(&v->snap_mu);
+	struct orig_snap *s = orig_snap_ref(v->snap);
+	pthread_mutex_unlock(&v->snap_mu);
+	return s;
+}
+
+void orig_svc_snap_put(struct orig_svc *v, struct orig_snap *s)
+{
+	(void)v;
+	orig_snap_unref(s);
+}
+
+void orig_svc_swap(struct orig_svc *v, struct orig_snap *snap)
+{
+	pthread_mutex_lock(&v->snap_mu);
+	struct orig_snap *old = v->snap;
+	v->snap = snap;
+	pthread_mutex_unlock(&v->snap_mu);
+	orig_snap_unref(old);
+}
+
+/* ---- lifecycle ----------------------------------------------------------------- */
+
+int orig_svc_new(struct orig_snap *snap, struct orig_svc **out)
+{
+	struct orig_svc *v = calloc(1, sizeof(*v));
+	if (!v || pthread_mutex_init(&v->snap_mu, NULL) != 0) {
+		free(v);
+		return ENOMEM;
+	}
+	atomic_init(&v->stopping, false);
+	int rc = orig_calls_new(&v->calls);
+	rc = rc ? rc : orig_cb_start(1000, &v->cb);
+	if (rc)
+		goto out;
+	v->snap = snap;
+	*out = v;
+	return 0;
+out:
+	orig_svc_free(v, 0);
+	return rc;
+}
+
+static void on_sip_event(const struct orig_event *ev, void *arg)
+{
+	struct orig_svc *v = arg;
+	struct orig_snap *s = orig_svc_snap_get(v);
+	int64_t keep = s->limits.keep_ended_s;
+	orig_snap_unref(s);
+	orig_calls_event(v->calls, ev, v->cb, keep, ch_now_ms());
+	if (ev->final)
+		ch_dbg("originator: call %llu %s: %d %s (ended by %s, %.1f s connected)",
+		       (unsigned long long)ev->call_id, orig_state_name(ev->state), ev->code, ev->reason,
+		       orig_ended_by_name(ev->ended_by), (double)ev->duration_ms / 1000.0);
+}
+
+/* "sip:0.0.0.0:5072" -> "0.0.0.0"; "sip:[::1]:5072" -> "[::1]". */
+static void sip_host(const char *listen, char *out, size_t cap)
+{
+	const char *p = listen && *listen ? listen : "sip:0.0.0.0:5072";
+	const char *c = strchr(p, ':');
+	p = c ? c + 1 : p;
+	size_t n;
+	if (*p == '[') {
+		const char *rb = strchr(p, ']');
+		n = rb ? (size_t)(rb - p + 1) : strlen(p);
+	} else {
+		n = strcspn(p, ":;");
+	}
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+int orig_svc_sip_start(struct orig_svc *v, const struct orig_sip_opts *opts)
+{
+	int rc = orig_sip_start(opts, on_sip_event, v, &v->sip);
+	if (rc)
+		return rc;
+	char host[128];
+	sip_host(opts->listen, host, sizeof(host));
+	ch_info("sip: listening on %s:%d", host, orig_sip_port(v->sip));
+	return 0;
+}
+
+void orig_svc_shut(struct orig_svc *v)
+{
+	atomic_store(&v->stopping, true);
+}
+
+void orig_svc_sip_stop(struct orig_svc *v, unsigned grace_ms)
+{
+	orig_svc_shut(v);
+	orig_sip_stop(v->sip, grace_ms);
+	v->sip = NULL;
+}
+
+void orig_svc_free(struct orig_svc *v, unsigned cb_grace_ms)
+{
+	if (!v)
+		return;
+	orig_svc_sip_stop(v, 0);
+	orig_cb_stop(v->cb, cb_grace_ms);
+	orig_calls_free(v->calls);
+	orig_snap_unref(v->snap);
+	pthread_mutex_destroy(&v->snap_mu);
+	free(v);
+}
+
+/* ---- calls ----------------------------------------------------------------------- */
+
+static enum orig_refusal refuse(struct orig_place_res *res, enum orig_refusal r, const char *reason)
+{
+	res->refusal = r;
+	(void)ch_fmt(res->reason, sizeof(res->reason), "%s", reason);
+	return r;
+}
+
+/* Both addresses through the translation rules and the destination policy. */
+static enum orig_refusal translate(const struct orig_snap *s, const struct orig_place_req *rq,
+				   struct orig_place_res *res)
+{
+	enum pol_xlate_verdict x = pol_xlate_apply(s->xlate, rq->initiator, res->tinit, sizeof(res->tinit));
+	if (x != POL_XLATE_OK) {
+		res->refusal = refusal_of(x);
+		(void)ch_fmt(res->reason, sizeof(res->reason), "initiator: %s", pol_xlate_reason(x));
+		return res->refusal;
+	}
+	x = pol_xlate_apply(s->xlate, rq->destination, res->tdest, sizeof(res->tdest));
+	if (x != POL_XLATE_OK) {
+		res->refusal = refusal_of(x);
+		(void)ch_fmt(res->reason, sizeof(res->reason), "destination: %s", pol_xlate_reason(x));
+	}
+	return res->refusal;
+}
+
+static enum orig_refusal admit(struct orig_svc *v, const struct orig_snap *s, const struct orig_place_req *rq,
+			       const struct orig_watch *watch, struct orig_place_res *res)
+{
+	struct orig_call_req r;
+	memset(&r, 0, sizeof(r));
+	memcpy(r.initiator, res->tinit, strlen(res->tinit) + 1);
+	memcpy(r.destination, res->tdest, strlen(res->tdest) + 1);
+	r.anchor = rq->anchor;
+	r.ring_timeout_s = rq->ring_timeout_s;
+	uint64_t id = 0;
+	switch (orig_calls_admit(v->calls, v->sip, &s->limits, &r, rq->status_callback, watch, ch_now_ms(), &id)) {
+	case ORIG_ADMIT_OK:
+		res->id = id;
+		ch_info("originator: call %llu: %s -> %s (%s)", (unsigned long long)id, res->tinit, res->tdest,
+			rq->anchor ? "anchored" : "REFER");
+		return ORIG_PLACED;
+	case ORIG_ADMIT_CONCURRENT:
+		return refuse(res, ORIG_OVER_LIMIT, "too many concurrent calls");
+	case ORIG_ADMIT_RATE:
+		return refuse(res, ORIG_OVER_LIMIT, "calls per minute limit reached");
+	case ORIG_ADMIT_INITIATOR:
+		return refuse(res, ORIG_OVER_LIMIT, "calls per minute limit reached for this initiator");
+	case ORIG_ADMIT_ENGINE:
+		return refuse(res, ORIG_UNAVAILABLE, "originator unavailable");
+	}
+	return refuse(res, ORIG_UNAVAILABLE, "originator unavailable");
+}
+
+void orig_svc_place(struct orig_svc *v, const struct orig_place_req *rq, const struct orig_watch *watch,
+		    struct orig_place_res *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (atomic_load(&v->stopping)) {
+		refuse(res, ORIG_UNAVAILABLE, "shutting down");
+		return;
+	}
+	struct orig_snap *s = orig_svc_snap_get(v);
+	if (translate(s, rq, res) == ORIG_PLACED)
+		admit(v, s, rq, watch, res);
+	if (res->refusal != ORIG_PLACED)
+		ch_info("originator: call refused (%s: %s)", refusal_label[res->refusal], res->reason);
+	orig_snap_unref(s);
+}
+
+int orig_svc_hangup(struct orig_svc *v, uint64_t id)
+{
+	int rc = orig_calls_check_active(v->calls, id);
+	if (rc)
+		return rc;
+	return orig_sip_hangup(v->sip, id);
+}
+
+json_t *orig_svc_call_view(struct orig_svc *v, uint64_t id)
+{
+	struct orig_snap *s = orig_svc_snap_get(v);
+	json_t *j = orig_calls_get(v->calls, id, s->limits.keep_ended_s, ch_now_ms());
+	orig_snap_unref(s);
+	return j;
+}
+
+json_t *orig_svc_calls_view(struct orig_svc *v)
+{
+	return orig_calls_list(v->calls);
+}
