@@ -1,5 +1,6 @@
 /* main.c: callhook's entry point: arguments, config, wiring the hook and the originator, signals. */
 #include "admin/admin.h"
+#include "common/cdr.h"
 #include "common/common.h"
 #include "common/metrics.h"
 #include "config/config.h"
@@ -280,6 +281,7 @@ int main(int argc, char **argv)
 		if (sig == SIGHUP) {
 			reload(&a);
 		} else if (sig == SIGUSR1) {
+			ch_cdr_reopen_all(); /* every call record file, at its next line */
 			if (a.cfg->log.file && ch_log_open(a.cfg->log.file) != 0)
 				ch_err("cannot reopen log file %s", a.cfg->log.file);
 		} else {

@@ -104,6 +104,12 @@ int pol_rcc_parse(const char *text, size_t len, json_t **out, char *err, size_t 
  * is not shaped as pol_rcc_parse guarantees. */
 int pol_rcc_raise(json_t *rcc, pol_rcc_note_fn note, void *arg);
 
+/* Raise further: method.restOverwrite (method created with the WCS defaults
+ * when absent) must contain field, appended when missing (the call's
+ * visibleName, when a button sets it). Reported through note like the floor.
+ * 0, ENOMEM, or EINVAL when rcc is not shaped as pol_rcc_parse guarantees. */
+int pol_rcc_overwrite_add(json_t *rcc, const char *method, const char *field, pol_rcc_note_fn note, void *arg);
+
 /* ======================================================================
  * Opening hours (policy/hours.c)
  * A zone (an IANA name, resolved by ICU with the tz database it carries:
