@@ -1,4 +1,5 @@
 /* main.c: callhook's entry point: arguments, config, wiring the hook and the originator, signals. */
+#include "common/cdr.h"
 #include "admin/admin.h"
 #include "common/common.h"
 #include "common/metrics.h"
@@ -269,7 +270,7 @@ fail:
 	return 1;
 }
 
-/* Take signals until SIGTERM or SIGINT: SIGHUP reloads, SIGUSR1 reopens the log file. */
+/* Take signals until SIGTERM or SIGINT: SIGHUP reloads, SIGUSR1 reopens the log and the call record files. */
 static void run(struct app *a)
 {
 	ch_info("callhook ready (version %s, pid %ld)", CALLHOOK_VERSION, (long)getpid());
@@ -282,6 +283,7 @@ static void run(struct app *a)
 		} else if (sig == SIGUSR1) {
 			if (a->cfg->log.file && ch_log_open(a->cfg->log.file) != 0)
 				ch_err("cannot reopen log file %s", a->cfg->log.file);
+			ch_cdr_reopen_all(); /* every call record file, at its next line */
 		} else {
 			break;
 		}

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- shared ------------------------------------------------------------ */
 
@@ -212,6 +213,101 @@ int cfg_check_token(struct loader *L, void *obj, const config_setting_t *s, cons
 	return 0;
 }
 
+/* The headers the SIP stack writes itself: a button may not set them. */
+static const char *const sip_owned[] = {"Via",
+					"From",
+					"To",
+					"Call-ID",
+					"CSeq",
+					"Contact",
+					"Max-Forwards",
+					"Content-Length",
+					"Content-Type",
+					"Route",
+					"Record-Route",
+					"Authorization",
+					"Proxy-Authorization",
+					"Expires",
+					NULL};
+
+/* RFC 3261 token: alphanum and -.!%*_+`'~ */
+static bool sip_token(const char *s)
+{
+	if (!*s || strlen(s) > 64)
+		return false;
+	for (; *s; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+		      strchr("-.!%*_+`'~", *s)))
+			return false;
+	}
+	return true;
+}
+
+/* Visible ASCII and spaces, not at either end: nothing that could end a header line. */
+static bool header_value_ok(const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > 256 || v[0] == ' ' || v[n - 1] == ' ')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7e)
+			return false;
+	}
+	return true;
+}
+
+static int check_invite_parameters(struct loader *L, const struct cfg_map *m, const config_setting_t *s,
+				   const char *path)
+{
+	const config_setting_t *ms = s ? config_setting_get_member(s, "invite_parameters") : NULL;
+	char mpath[CFG_PATH];
+	cfg_child_path(mpath, sizeof(mpath), path, "invite_parameters");
+	if (m->n > 16)
+		return cfg_fail(L, ms, mpath, "has %zu headers; at most 16 are allowed", m->n);
+	for (size_t i = 0; i < m->n; i++) {
+		const config_setting_t *e = ms ? config_setting_get_member(ms, m->keys[i]) : NULL;
+		char p[CFG_PATH + 80];
+		snprintf(p, sizeof(p), "%s.%s", mpath, m->keys[i]);
+		if (!sip_token(m->keys[i]))
+			return cfg_fail(L, e, p, "not a SIP header name (an RFC 3261 token of at most 64 bytes)");
+		for (size_t k = 0; sip_owned[k]; k++) {
+			if (strcasecmp(m->keys[i], sip_owned[k]) == 0)
+				return cfg_fail(L, e, p, "%s is written by the SIP stack; a button may not set it",
+						sip_owned[k]);
+		}
+		for (size_t k = 0; k < i; k++) {
+			if (strcasecmp(m->keys[i], m->keys[k]) == 0)
+				return cfg_fail(L, e, p, "duplicate header (names are case-insensitive)");
+		}
+		if (!header_value_ok(m->vals[i]))
+			return cfg_fail(L, e, p,
+					"must be 1-256 bytes of visible ASCII and spaces (no CR, LF or other control "
+					"characters, no space at either end)");
+	}
+	return 0;
+}
+
+int cfg_check_button(struct loader *L, void *obj, const config_setting_t *s, const char *path)
+{
+	struct cfg_button *b = obj;
+	if (!b->callee)
+		return cfg_fail_at(L, s, path, "callee", "required setting is missing");
+	if (b->visible_name) {
+		size_t n = strlen(b->visible_name);
+		if (n == 0 || n > 128 || strpbrk(b->visible_name, "\"\\"))
+			return cfg_fail_at(L, s, path, "visible_name", "must be 1-128 bytes without '\"' or '\\'");
+	}
+	return check_invite_parameters(L, &b->invite_parameters, s, path);
+}
+
+int cfg_check_cdr(struct loader *L, void *obj, const config_setting_t *s, const char *path)
+{
+	struct cfg_cdr *c = obj;
+	(void)s;
+	(void)path;
+	return resolve_path(L, &c->file);
+}
+
 int cfg_check_site(struct loader *L, void *obj, const config_setting_t *s, const char *path)
 {
 	struct cfg_site *site = obj;
@@ -220,14 +316,16 @@ int cfg_check_site(struct loader *L, void *obj, const config_setting_t *s, const
 				   site->name);
 	if (site->origins.n == 0 && !site->domain)
 		return cfg_fail_at(L, s, path, "origins", "a site needs origins or domain");
-	for (size_t i = 0; i < site->buttons.n; i++) {
-		if (!name_ok(site->buttons.keys[i])) {
+	const config_setting_t *bs = s ? config_setting_get_member(s, "buttons") : NULL;
+	for (size_t i = 0; i < site->n_buttons; i++) {
+		if (!name_ok(site->buttons[i].name)) {
 			char p[CFG_PATH + 80];
-			snprintf(p, sizeof(p), "%s.buttons.%s", path, site->buttons.keys[i]);
-			return cfg_fail(L, s, p, "not a button name (1-64 letters, digits, '_', '-', '.')");
+			snprintf(p, sizeof(p), "%s.buttons.%s", path, site->buttons[i].name);
+			return cfg_fail(L, bs ? config_setting_get_member(bs, site->buttons[i].name) : s, p,
+					"not a button name (1-64 letters, digits, '_', '-', '.')");
 		}
 	}
-	if (!site->callee && site->buttons.n == 0)
+	if (!site->callee && site->n_buttons == 0)
 		cfg_add_warning(L, s, path, "neither callee nor buttons: every call of this site is refused");
 	return 0;
 }

@@ -32,7 +32,7 @@ struct cfg_strv {
 	size_t n;
 };
 
-/* A name -> value map in declaration order (buttons). */
+/* A name -> value map in declaration order (a button's invite_parameters). */
 struct cfg_map {
 	char **keys;
 	char **vals;
@@ -67,6 +67,11 @@ struct cfg_forward {
 	int64_t retries;
 };
 
+/* The call records of the hook (hook.cdr). */
+struct cfg_cdr {
+	char *file; /* resolved path */
+};
+
 struct cfg_hook {
 	struct cfg_strv listen; /* "host:port", "[::1]:port" */
 	int64_t max_body_bytes;
@@ -84,6 +89,8 @@ struct cfg_hook {
 	struct cfg_tls tls;
 	struct cfg_forward *forward;
 	size_t n_forward;
+	bool has_cdr;
+	struct cfg_cdr cdr;
 };
 
 struct cfg_sip_account {
@@ -118,13 +125,34 @@ struct cfg_site_limits {
 	int64_t ipv6_prefix; /* IPv6 clients share the per-IP budgets of their /ipv6_prefix */
 };
 
+/* Opening hours (a site's or a button's hours group), as written; the hook
+ * compiles and checks them (policy/hours.c: pol_hours_compile). */
+struct cfg_hours {
+	char *tz;               /* an IANA zone name, "Europe/Berlin" */
+	struct cfg_strv open;   /* "Mon-Fri 09:00-17:30" ...; empty = never open */
+	struct cfg_strv closed; /* "2026-12-24" ... */
+};
+
+/* One entry of a site's buttons: `name = "callee";` or `name = { callee; ... };`. */
+struct cfg_button {
+	char *name; /* the key; first, as every FT_NAMED element */
+	char *callee;
+	char *visible_name;               /* the call's visibleName, or NULL (the browser's is kept) */
+	struct cfg_map invite_parameters; /* SIP header name -> value */
+	bool has_hours;
+	struct cfg_hours hours;
+};
+
 struct cfg_site {
 	char *name;
 	struct cfg_strv origins;
 	char *domain; /* shorthand, or NULL */
 	struct cfg_sip_account sip;
 	char *callee; /* or NULL */
-	struct cfg_map buttons;
+	struct cfg_button *buttons;
+	size_t n_buttons;
+	bool has_hours;
+	struct cfg_hours hours;
 	bool allow_transfer;
 	bool allow_messages;
 	struct cfg_token token;

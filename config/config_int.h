@@ -22,6 +22,9 @@ enum ftype {
 	FT_GROUP, /* a nested group; its fields' offsets are relative to parent + off */
 	FT_LIST,  /* a list of groups: an array of elem_size structs at off, count at count_off */
 	FT_MAP,   /* a group of name = "string" pairs */
+	FT_NAMED, /* a group of name = { ... } entries, or name = "string" for the sub-group's first setting
+		   * alone: an array of elem_size structs at off, count at count_off; each element's first
+		   * member is its name (char *), declared as an internal field */
 };
 
 /* What the table says about a setting beyond its type. */
@@ -84,6 +87,8 @@ struct loader {
 #define F_LIST(n, st, m, cnt, g, elem, fl) \
 	F_(n, FT_LIST, fl, st, m, NO_HAS, .sub = &g, .elem_size = sizeof(elem), .count_off = offsetof(st, cnt))
 #define F_MAP(n, st, m, fl)                F_(n, FT_MAP, fl, st, m, NO_HAS, .sub = NULL)
+#define F_NAMED(n, st, m, cnt, g, elem, fl) \
+	F_(n, FT_NAMED, fl, st, m, NO_HAS, .sub = &g, .elem_size = sizeof(elem), .count_off = offsetof(st, cnt))
 /* A group whose settings live in the parent struct (offsets relative to it). */
 #define F_FLAT(n, g, fl)              {.name = n, .type = FT_GROUP, .flags = fl, .off = 0, .has_off = NO_HAS, .sub = &g}
 #define F_FLAT_OPT(n, st, has, g, fl) {.name = n, .type = FT_GROUP, .flags = fl, .off = 0, .has_off = offsetof(st, has), .sub = &g}
@@ -121,6 +126,8 @@ int cfg_check_forward(struct loader *L, void *obj, const struct config_setting_t
 int cfg_check_hook(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
 int cfg_check_sip(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
 int cfg_check_token(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
+int cfg_check_button(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
+int cfg_check_cdr(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
 int cfg_check_site(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
 int cfg_check_orig_http(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
 int cfg_check_orig_xml(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);

@@ -197,6 +197,7 @@ static int field_default(struct loader *L, const struct field *f, void *obj, con
 		return 0;
 	case FT_LIST:
 	case FT_MAP:
+	case FT_NAMED:
 		return 0;
 	}
 	return 0;
@@ -341,6 +342,57 @@ static int load_map(struct loader *L, const config_setting_t *s, const struct fi
 	return 0;
 }
 
+/* The shorthand of a named entry, `name = "value";`: the sub-group's first setting, the rest at their defaults. */
+static int load_named_short(struct loader *L, const config_setting_t *e, const struct group *g, void *elem,
+			    const char *path)
+{
+	const struct field *first = g->fields;
+	while (first->name && (first->flags & CFG_INTERNAL))
+		first++;
+	const char *v = config_setting_get_string(e);
+	if (!*v || has_control(v) || !ch_utf8_valid(v, strlen(v)))
+		return cfg_fail(L, e, path, "must be a non-empty UTF-8 string without control characters");
+	char *copy = strdup(v);
+	if (!copy)
+		return ENOMEM;
+	*AT(elem, first->off, char *) = copy;
+	return cfg_load_group(L, NULL, g, elem, path);
+}
+
+static int load_named(struct loader *L, const config_setting_t *s, const struct field *f, void *obj, const char *path)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+		return cfg_fail(L, s, path, "must be a group: { name = \"value\"; name = { ... }; }");
+	int n = config_setting_length(s);
+	if (n == 0)
+		return 0;
+	char *arr = calloc((size_t)n, f->elem_size);
+	if (!arr)
+		return ENOMEM;
+	*AT(obj, f->off, char *) = arr;
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		void *elem = arr + (size_t)i * f->elem_size;
+		char epath[CFG_PATH + 16];
+		cfg_child_path(epath, sizeof(epath), path, config_setting_name(e));
+		/* count first: the free walk then covers a half-loaded element */
+		*AT(obj, f->count_off, size_t) = (size_t)i + 1;
+		if (!(*(char **)elem = strdup(config_setting_name(e))))
+			return ENOMEM;
+		int t = config_setting_type(e);
+		int err;
+		if (t == CONFIG_TYPE_STRING)
+			err = load_named_short(L, e, f->sub, elem, epath);
+		else if (t == CONFIG_TYPE_GROUP)
+			err = cfg_load_group(L, e, f->sub, elem, epath);
+		else
+			err = cfg_fail(L, e, epath, "must be a string or a group: { ... }");
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int load_field(struct loader *L, const config_setting_t *parent, const struct field *f, void *obj,
 		      const char *path)
 {
@@ -369,6 +421,8 @@ static int load_field(struct loader *L, const config_setting_t *parent, const st
 		return load_list(L, s, f, obj, fpath);
 	case FT_MAP:
 		return load_map(L, s, f, obj, fpath);
+	case FT_NAMED:
+		return load_named(L, s, f, obj, fpath);
 	}
 	return 0;
 }
@@ -432,7 +486,8 @@ void cfg_free_group(const struct group *g, void *obj)
 		case FT_GROUP:
 			cfg_free_group(f->sub, (char *)obj + f->off);
 			break;
-		case FT_LIST: {
+		case FT_LIST:
+		case FT_NAMED: {
 			char *arr = *AT(obj, f->off, char *);
 			size_t n = *AT(obj, f->count_off, size_t);
 			for (size_t i = 0; arr && i < n; i++)

@@ -59,6 +59,13 @@ static const struct field forward_fields[] = {
 static const struct group forward_group = {forward_fields, cfg_check_forward};
 
 /* check_src: table */
+static const struct field cdr_fields[] = {
+    F_STR("file", struct cfg_cdr, file, RQ | NE),
+    F_END,
+};
+static const struct group cdr_group = {cdr_fields, cfg_check_cdr};
+
+/* check_src: table */
 static const struct field hook_fields[] = {
     F_STRV_DEF("listen", struct cfg_hook, listen, LM, default_listen, 0),
     F_INT("max_body_bytes", struct cfg_hook, max_body_bytes, 1024, 64 << 20, 1 << 20, 0),
@@ -74,6 +81,7 @@ static const struct field hook_fields[] = {
     F_GROUP_OPT("wcs_auth", struct cfg_hook, wcs_auth, has_wcs_auth, wcs_auth_group, 0),
     F_GROUP("tls", struct cfg_hook, tls, tls_group, 0),
     F_LIST("forward", struct cfg_hook, forward, n_forward, forward_group, struct cfg_forward, 0),
+    F_GROUP_OPT("cdr", struct cfg_hook, cdr, has_cdr, cdr_group, 0),
     F_END,
 };
 const struct group cfg_hook_group = {hook_fields, cfg_check_hook};
@@ -118,13 +126,35 @@ static const struct field site_limit_fields[] = {
 static const struct group site_limits_group = {site_limit_fields, NULL};
 
 /* check_src: table */
+static const struct field hours_fields[] = {
+    F_STR("tz", struct cfg_hours, tz, RQ | NE),
+    F_STRV("open", struct cfg_hours, open, 64, RQ),
+    F_STRV("closed", struct cfg_hours, closed, 1000, 0),
+    F_END,
+};
+static const struct group hours_group = {hours_fields, NULL}; /* the entries: hook_compile (pol_hours_compile) */
+
+/* A button's first setting is what the shorthand `name = "callee";` sets. */
+/* check_src: table */
+static const struct field button_fields[] = {
+    F_STR("(name)", struct cfg_button, name, CFG_INTERNAL),
+    F_STR("callee", struct cfg_button, callee, NE),
+    F_STR("visible_name", struct cfg_button, visible_name, 0),
+    F_MAP("invite_parameters", struct cfg_button, invite_parameters, 0),
+    F_GROUP_OPT("hours", struct cfg_button, hours, has_hours, hours_group, 0),
+    F_END,
+};
+static const struct group button_group = {button_fields, cfg_check_button};
+
+/* check_src: table */
 static const struct field site_fields[] = {
     F_STR("name", struct cfg_site, name, RQ),
     F_STRV("origins", struct cfg_site, origins, 0, 0),
     F_STR("domain", struct cfg_site, domain, 0),
     F_GROUP("sip", struct cfg_site, sip, sip_group, RQ),
     F_STR("callee", struct cfg_site, callee, NE),
-    F_MAP("buttons", struct cfg_site, buttons, 0),
+    F_NAMED("buttons", struct cfg_site, buttons, n_buttons, button_group, struct cfg_button, 0),
+    F_GROUP_OPT("hours", struct cfg_site, hours, has_hours, hours_group, 0),
     F_BOOL("allow_transfer", struct cfg_site, allow_transfer, 0, 0),
     F_BOOL("allow_messages", struct cfg_site, allow_messages, 0, 0),
     F_GROUP_OPT("token", struct cfg_site, token, token.present, token_group, 0),

@@ -32,6 +32,15 @@ static void walk(const struct group *g, const void *obj, const char *path, bool 
 				(void)ch_fmt(ep, sizeof(ep), "%s.[%zu]", p, i);
 				walk(f->sub, arr + i * f->elem_size, ep, internal, fn, arg);
 			}
+		} else if (f->type == FT_NAMED) {
+			const char *arr = *AT(obj, f->off, const char *const);
+			size_t n = *AT(obj, f->count_off, const size_t);
+			for (size_t i = 0; arr && i < n; i++) {
+				const char *elem = arr + i * f->elem_size;
+				char ep[CFG_PATH + 16];
+				cfg_child_path(ep, sizeof(ep), p, *(const char *const *)elem);
+				walk(f->sub, elem, ep, internal, fn, arg);
+			}
 		} else {
 			fn(f, obj, p, arg);
 		}
@@ -134,6 +143,7 @@ static void dump_leaf(const struct field *f, const void *obj, const char *path, 
 	}
 	case FT_GROUP:
 	case FT_LIST:
+	case FT_NAMED:
 		return;
 	}
 }
@@ -177,6 +187,7 @@ static bool leaf_same(const struct field *f, const void *a, const void *b)
 	case FT_MAP:
 	case FT_GROUP:
 	case FT_LIST:
+	case FT_NAMED:
 		return true; /* not walked: no restart-only maps or lists of groups */
 	}
 	return true;
@@ -236,6 +247,7 @@ static int copy_leaf(const struct field *f, const void *src, void *dst)
 	case FT_MAP:
 	case FT_GROUP:
 	case FT_LIST:
+	case FT_NAMED:
 		return 0;
 	}
 	return 0;
@@ -299,6 +311,8 @@ static const char *type_name(const struct field *f)
 		return "list of groups";
 	case FT_MAP:
 		return "group of name = string";
+	case FT_NAMED:
+		return "group of name = string or group";
 	}
 	return "?";
 }
@@ -365,6 +379,10 @@ static void each_setting(const struct group *g, const char *path, bool restart,
 		} else if (f->type == FT_LIST) {
 			char ep[CFG_PATH + 4];
 			snprintf(ep, sizeof(ep), "%s.[]", p);
+			each_setting(f->sub, ep, r, fn, arg);
+		} else if (f->type == FT_NAMED) {
+			char ep[CFG_PATH + 8];
+			snprintf(ep, sizeof(ep), "%s.<name>", p);
 			each_setting(f->sub, ep, r, fn, arg);
 		}
 	}

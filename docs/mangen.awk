@@ -249,7 +249,7 @@ section == "SYNOPSIS" {
 	itemlines = 0
 	pp = 0
 	path = ""
-	if (schema != "" && section != "METRICS" && term ~ /^\*\*[a-z0-9_.\[\]]+\*\*$/)
+	if (schema != "" && section != "METRICS" && term ~ /^\*\*[a-z0-9_.<>\[\]]+\*\*$/)
 		path = substr(term, 3, length(term) - 4)
 	if (path != "" && !(path in schema_row)) {
 		if (mode == "check")

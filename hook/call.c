@@ -17,6 +17,7 @@ struct kx {
 	struct hs_session sess;
 	bool known; /* sess is the session's entry */
 	const char *button, *callee;
+	const struct hook_button *btn; /* the button's compiled entry, NULL = the site's callee */
 	struct hs_call prev;
 	bool seen, retry;
 	char ipkey[HS_KEY_MAX], sitekey[HS_KEY_MAX];
@@ -81,12 +82,43 @@ static enum hook_verdict call_callee(struct kx *k)
 	}
 	if (k->retry)
 		k->button = k->prev.button[0] ? k->prev.button : NULL;
-	k->callee = k->button ? hook_button_callee(k->site, k->button) : k->site->cfg->callee;
+	k->btn = k->button ? hook_button_of(k->site, k->button) : NULL;
+	k->callee = k->button ? (k->btn ? k->btn->cfg->callee : NULL) : k->site->cfg->callee;
 	if (!k->callee) {
 		k->why = k->button ? "unknown button" : "no callee configured for this site";
 		return HOOK_DENY_BUTTON;
 	}
 	return HOOK_ALLOW;
+}
+
+/* The button's hours, else the site's; a WCS retry of a placed call is not asked again. */
+static enum hook_verdict call_hours(struct kx *k)
+{
+	const struct pol_hours *h = k->btn ? k->btn->hours : k->site->hours;
+	if (h && !pol_hours_open_at(h, k->x->wall_ms)) {
+		k->why = "closed: outside opening hours";
+		return HOOK_CLOSED;
+	}
+	return HOOK_ALLOW;
+}
+
+/* The record this call's end will write, when the hook keeps records. NULL without memory: the call goes on. */
+static struct hs_cdr *call_cdr(struct kx *k)
+{
+	if (!k->x->rt->cdr)
+		return NULL;
+	char ip[64];
+	bool have_ip = k->sid && pol_session_ip(k->sid, ip, sizeof(ip)) == 0;
+	const char *origin = k->sid ? hs_session_origin(k->x->st, k->sid) : NULL;
+	struct hs_cdr *r =
+	    hs_cdr_new(k->site->cfg->name, k->button, k->callee, have_ip ? ip : NULL, k->sid, k->call_id, origin);
+	if (!r) {
+		ch_warn("hook: site %s: no memory for the record of call %s", k->site->cfg->name, k->call_id);
+		return NULL;
+	}
+	r->call_ms = k->x->wall_ms;
+	r->max_ms = k->x->wall_ms + k->site->cfg->limits.call_max_s * 1000;
+	return r;
 }
 
 /* Under the lock, changing nothing: is there room in every budget? */
@@ -123,14 +155,17 @@ static enum hook_verdict call_record(struct kx *k)
 	struct hs_call c = {.status = 200, .active = true};
 	snprintf(c.site, sizeof(c.site), "%s", k->site->cfg->name);
 	snprintf(c.button, sizeof(c.button), "%s", k->button ? k->button : "");
-	int full = hs_call_put(st, k->call_id, k->owner, &c, now_ms + l->call_max_s * 1000);
+	struct hs_cdr *rec = call_cdr(k);
+	int full = hs_call_put(st, k->call_id, k->owner, &c, rec, now_ms + l->call_max_s * 1000);
+	if (full)
+		hs_cdr_free(rec); /* not taken */
 	if (!full && l->calls_per_minute_per_ip > 0)
 		full = hs_bucket_take(st, k->ipkey, (unsigned)l->calls_per_minute_per_ip, now_ms, true);
 	if (!full && l->calls_per_minute > 0)
 		full = hs_bucket_take(st, k->sitekey, (unsigned)l->calls_per_minute, now_ms, true);
 	if (full) {
 		if (k->seen)
-			hs_call_put(st, k->call_id, k->owner, &k->prev, now_ms + l->call_max_s * 1000);
+			hs_call_put(st, k->call_id, k->owner, &k->prev, NULL, now_ms + l->call_max_s * 1000);
 		else
 			hs_call_forget(st, k->call_id);
 		k->why = "state table full";
@@ -147,27 +182,53 @@ static enum hook_verdict call_record(struct kx *k)
 	return HOOK_ALLOW;
 }
 
-/* The browser's members, with callee set to the chosen callee and
- * inviteParameters emptied (both added when absent). */
-static int build_call_answer(const struct hook_body *b, const char *callee, struct ch_buf *o)
+/* A member the answer sets: name and its JSON value. */
+struct set_member {
+	const char *name;
+	char *json; /* NULL = not set by this answer */
+	bool done;
+};
+
+/* The JSON text of a string, new. */
+static char *json_str(const char *s)
 {
-	bool first = true, have_callee = false, have_ip = false;
-	int err = ch_buf_add(o, "{", 1);
-	json_t *cs = json_string(callee);
-	char *cjs = cs ? json_dumps(cs, JSON_ENCODE_ANY) : NULL;
-	json_decref(cs);
-	if (!cjs)
-		return ENOMEM;
+	json_t *j = json_string(s);
+	char *out = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+	json_decref(j);
+	return out;
+}
+
+/* The browser's members, with callee set to the chosen callee,
+ * inviteParameters to the button's (or emptied) and visibleName to the
+ * button's when it sets one; each in place, or appended when absent. Another
+ * spelling of a member we set ("Callee", "INVITEPARAMETERS") is dropped, so
+ * no reader can take it for the real one. */
+static int build_call_answer(const struct hook_body *b, const char *callee, const struct hook_button *btn,
+			     struct ch_buf *o)
+{
+	struct set_member set[] = {
+	    {"callee", json_str(callee), false},
+	    {"inviteParameters", ch_strndup(btn ? btn->invite_json : "{}", strlen(btn ? btn->invite_json : "{}")),
+	     false},
+	    {"visibleName", btn && btn->cfg->visible_name ? json_str(btn->cfg->visible_name) : NULL, false},
+	};
+	const size_t n_set = sizeof(set) / sizeof(set[0]);
+	bool first = true;
+	int err = !set[0].json || !set[1].json || (btn && btn->cfg->visible_name && !set[2].json) ? ENOMEM : 0;
+	if (!err)
+		err = ch_buf_add(o, "{", 1);
 	for (size_t i = 0; !err && i < b->n; i++) {
-		const struct pol_member *m = &b->m[i];
-		bool is_callee = strcmp(b->names[i], "callee") == 0;
-		bool is_ip = strcmp(b->names[i], "inviteParameters") == 0;
-		/* "Callee", "INVITEPARAMETERS": another spelling of a member we
-		 * overwrite is dropped, so no reader can take it for the real one */
-		if ((!is_callee && strcasecmp(b->names[i], "callee") == 0) ||
-		    (!is_ip && strcasecmp(b->names[i], "inviteParameters") == 0))
+		struct set_member *m = NULL;
+		bool other_spelling = false;
+		for (size_t k = 0; k < n_set; k++) {
+			if (set[k].json && strcmp(b->names[i], set[k].name) == 0)
+				m = &set[k];
+			else if (set[k].json && strcasecmp(b->names[i], set[k].name) == 0)
+				other_spelling = true;
+		}
+		if (other_spelling)
 			continue;
-		if (!is_callee && !is_ip) {
+		if (!m) {
 			err = hook_copy_member(o, b, i, &first);
 			continue;
 		}
@@ -175,23 +236,27 @@ static int build_call_answer(const struct hook_body *b, const char *callee, stru
 			err = ch_buf_add(o, ",", 1);
 		first = false;
 		if (!err)
-			err = ch_buf_add(o, b->raw + m->key_off, m->key_len);
+			err = ch_buf_add(o, b->raw + b->m[i].key_off, b->m[i].key_len);
 		if (!err)
 			err = ch_buf_add(o, ":", 1);
 		if (!err)
-			err = ch_buf_adds(o, is_callee ? cjs : "{}");
-		have_callee |= is_callee;
-		have_ip |= is_ip;
+			err = ch_buf_adds(o, m->json);
+		m->done = true;
 	}
-	if (!err && !have_callee) {
-		err = ch_buf_adds(o, first ? "\"callee\":" : ",\"callee\":");
+	for (size_t k = 0; !err && k < n_set; k++) {
+		if (!set[k].json || set[k].done)
+			continue;
+		err = ch_buf_adds(o, first ? "\"" : ",\"");
 		if (!err)
-			err = ch_buf_adds(o, cjs);
+			err = ch_buf_adds(o, set[k].name);
+		if (!err)
+			err = ch_buf_adds(o, "\":");
+		if (!err)
+			err = ch_buf_adds(o, set[k].json);
 		first = false;
 	}
-	if (!err && !have_ip)
-		err = ch_buf_adds(o, first ? "\"inviteParameters\":{}" : ",\"inviteParameters\":{}");
-	free(cjs);
+	for (size_t k = 0; k < n_set; k++)
+		free(set[k].json);
 	return err ? err : ch_buf_add(o, "}", 1);
 }
 
@@ -204,6 +269,8 @@ void hook_call(struct hook_ctx *x)
 		hs_expire(x->st, x->now_ms);
 		v = call_callee(&k);
 		if (v == HOOK_ALLOW && !k.retry)
+			v = call_hours(&k);
+		if (v == HOOK_ALLOW && !k.retry)
 			v = call_budget(&k);
 		if (v == HOOK_ALLOW && !k.retry)
 			v = call_record(&k);
@@ -215,7 +282,7 @@ void hook_call(struct hook_ctx *x)
 	}
 	struct ch_buf o;
 	ch_buf_init(&o, (size_t)x->rt->cfg->hook.max_body_bytes + HOOK_ANSWER_SLACK);
-	if (build_call_answer(x->b, k.callee, &o)) {
+	if (build_call_answer(x->b, k.callee, k.btn, &o)) {
 		ch_buf_free(&o);
 		hook_answer_verdict(x->out, HOOK_INTERNAL, "could not build the answer");
 		return;

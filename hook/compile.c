@@ -13,6 +13,12 @@ void hook_rt_release(struct hook_rt *rt)
 		return;
 	hook_fwd_ref_release(rt->fwd, 200);
 	for (size_t i = 0; i < rt->n_sites; i++) {
+		for (size_t j = 0; j < rt->sites[i].n_buttons; j++) {
+			pol_hours_free(rt->sites[i].buttons[j].own_hours);
+			free(rt->sites[i].buttons[j].invite_json);
+		}
+		free(rt->sites[i].buttons);
+		pol_hours_free(rt->sites[i].hours);
 		free(rt->sites[i].patterns);
 		if (rt->sites[i].connect_tail)
 			memset(rt->sites[i].connect_tail, 0, rt->sites[i].connect_tail_len);
@@ -25,6 +31,7 @@ void hook_rt_release(struct hook_rt *rt)
 	if (rt->tls_key)
 		memset(rt->tls_key, 0, strlen(rt->tls_key));
 	free(rt->tls_key);
+	ch_cdr_close(rt->cdr);
 	cfg_free(rt->cfg);
 	free(rt);
 }
@@ -35,6 +42,73 @@ void hook_fwd_ref_release(struct hook_fwd_ref *r, unsigned grace_ms)
 		return;
 	hook_fwd_stop(r->fw, grace_ms);
 	free(r);
+}
+
+/* An hours group at path ("sites.[0]", "sites.[0].buttons.support"), its errors at the entry that is wrong. */
+static int compile_hours(const struct cfg *cfg, const char *path, const struct cfg_hours *h, struct pol_hours **out,
+			 struct cfg_error *err)
+{
+	struct pol_hours_error pe;
+	int rc = pol_hours_compile(h->tz, (const char *const *)h->open.v, h->open.n, (const char *const *)h->closed.v,
+				   h->closed.n, out, &pe);
+	if (rc != EINVAL)
+		return rc;
+	char p[400];
+	switch (pe.part) {
+	case POL_HOURS_TZ:
+		snprintf(p, sizeof(p), "%s.hours.tz", path);
+		break;
+	case POL_HOURS_OPEN:
+		snprintf(p, sizeof(p), "%s.hours.open.[%zu]", path, pe.index);
+		break;
+	case POL_HOURS_CLOSED:
+		snprintf(p, sizeof(p), "%s.hours.closed.[%zu]", path, pe.index);
+		break;
+	}
+	cfg_set_error(cfg, err, p, "%s", pe.msg);
+	return EINVAL;
+}
+
+/* The button's invite_parameters, serialised once: {"X-Queue":"support"}. */
+static int invite_json(const struct cfg_button *b, char **out)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; o && i < b->invite_parameters.n; i++) {
+		if (json_object_set_new(o, b->invite_parameters.keys[i], json_string(b->invite_parameters.vals[i]))) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	*out = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(o);
+	return *out ? 0 : ENOMEM;
+}
+
+static int compile_buttons(const struct cfg *cfg, size_t idx, struct hook_site *hs, struct cfg_error *err)
+{
+	const struct cfg_site *s = hs->cfg;
+	char path[400];
+	snprintf(path, sizeof(path), "sites.[%zu]", idx);
+	if (s->has_hours) {
+		int rc = compile_hours(cfg, path, &s->hours, &hs->hours, err);
+		if (rc)
+			return rc;
+	}
+	hs->buttons = calloc(s->n_buttons ? s->n_buttons : 1, sizeof(*hs->buttons));
+	if (!hs->buttons)
+		return ENOMEM;
+	for (size_t j = 0; j < s->n_buttons; j++) {
+		struct hook_button *b = &hs->buttons[hs->n_buttons++];
+		b->cfg = &s->buttons[j];
+		snprintf(path, sizeof(path), "sites.[%zu].buttons.%s", idx, b->cfg->name);
+		int rc = b->cfg->has_hours ? compile_hours(cfg, path, &b->cfg->hours, &b->own_hours, err) : 0;
+		if (!rc)
+			rc = invite_json(b->cfg, &b->invite_json);
+		if (rc)
+			return rc;
+		b->hours = b->own_hours ? b->own_hours : hs->hours;
+	}
+	return 0;
 }
 
 static int compile_site(const struct cfg *cfg, size_t idx, struct hook_site *hs, struct cfg_error *err)
@@ -63,7 +137,19 @@ static int compile_site(const struct cfg *cfg, size_t idx, struct hook_site *hs,
 		}
 		hs->n_patterns += 2;
 	}
-	return 0;
+	return compile_buttons(cfg, idx, hs, err);
+}
+
+/* Does any button set visible_name (then WCS must take it from the call answer)? */
+static bool any_visible_name(const struct cfg *cfg)
+{
+	for (size_t i = 0; i < cfg->n_sites; i++) {
+		for (size_t j = 0; j < cfg->sites[i].n_buttons; j++) {
+			if (cfg->sites[i].buttons[j].visible_name)
+				return true;
+		}
+	}
+	return false;
 }
 
 /* The SIP account fields (JSON strings as the PHP wrote them, "" when not
@@ -90,6 +176,38 @@ static int connect_tail(struct hook_site *hs, json_t *rcc)
 	hs->connect_tail = s;
 	hs->connect_tail_len = n - 2;
 	return 0;
+}
+
+/* The restClientConfig: the file (or {}), raised to the floor, and to visibleName when a button sets it. */
+static int compile_rcc(struct cfg *cfg, struct hook_rt *rt, struct cfg_error *err, pol_rcc_note_fn note, void *arg)
+{
+	int rc;
+	if (cfg->hook.rest_client_config) {
+		char *text = NULL;
+		size_t len = 0;
+		rc = ch_read_file(cfg->hook.rest_client_config, 1 << 20, &text, &len);
+		if (rc) {
+			cfg_set_error(cfg, err, "hook.rest_client_config", "cannot read \"%s\": %s",
+				      cfg->hook.rest_client_config, strerror(rc));
+			return EINVAL;
+		}
+		char why[256];
+		rc = pol_rcc_parse(text, len, &rt->rcc, why, sizeof(why));
+		free(text);
+		if (rc) {
+			cfg_set_error(cfg, err, "hook.rest_client_config", "\"%s\": %s", cfg->hook.rest_client_config,
+				      why);
+			return EINVAL;
+		}
+	} else {
+		rt->rcc = json_object();
+		if (!rt->rcc)
+			return ENOMEM;
+	}
+	rc = pol_rcc_raise(rt->rcc, note, arg);
+	if (!rc && any_visible_name(cfg))
+		rc = pol_rcc_overwrite_add(rt->rcc, "call", "visibleName", note, arg);
+	return rc;
 }
 
 int hook_compile(struct cfg *cfg, struct hook_rt **out, struct cfg_error *err, pol_rcc_note_fn note, void *arg)
@@ -124,34 +242,10 @@ int hook_compile(struct cfg *cfg, struct hook_rt **out, struct cfg_error *err, p
 		}
 		rt->n_allow_from++;
 	}
-	if (cfg->hook.rest_client_config) {
-		char *text = NULL;
-		size_t len = 0;
-		rc = ch_read_file(cfg->hook.rest_client_config, 1 << 20, &text, &len);
-		if (rc) {
-			cfg_set_error(cfg, err, "hook.rest_client_config", "cannot read \"%s\": %s",
-				      cfg->hook.rest_client_config, strerror(rc));
-			rc = EINVAL;
-			goto out;
-		}
-		char why[256];
-		rc = pol_rcc_parse(text, len, &rt->rcc, why, sizeof(why));
-		free(text);
-		if (rc) {
-			cfg_set_error(cfg, err, "hook.rest_client_config", "\"%s\": %s", cfg->hook.rest_client_config,
-				      why);
-			rc = EINVAL;
-			goto out;
-		}
-	} else {
-		rt->rcc = json_object();
-		if (!rt->rcc) {
-			rc = ENOMEM;
-			goto out;
-		}
-	}
-	rc = pol_rcc_raise(rt->rcc, note, arg);
+	rc = compile_rcc(cfg, rt, err, note, arg);
 	if (rc)
+		goto out;
+	if (cfg->hook.has_cdr && (rc = ch_cdr_new(cfg->hook.cdr.file, &rt->cdr)) != 0)
 		goto out;
 	for (size_t i = 0; i < rt->n_sites; i++) {
 		rc = connect_tail(&rt->sites[i], rt->rcc);

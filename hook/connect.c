@@ -92,7 +92,7 @@ static enum hook_verdict connect_button(struct cx *c)
 		c->button = c->claims.button;
 		c->locked = true;
 	}
-	if (bad || (c->button && !hook_button_callee(c->site, c->button))) {
+	if (bad || (c->button && !hook_button_of(c->site, c->button))) {
 		c->why = "unknown button";
 		return HOOK_DENY_BUTTON;
 	}
@@ -147,6 +147,10 @@ static enum hook_verdict admit_locked(struct cx *c, struct hs_session *sess)
 		c->why = err == ENOSPC ? "session table full" : "out of memory";
 		return err == ENOSPC ? HOOK_TABLE_FULL : HOOK_STORE_NOMEM;
 	}
+	/* for the records of its calls: without memory for it they say origin null */
+	char norm[POL_HOST_MAX + 32];
+	if (rt->cdr && pol_origin_format(&c->origin, norm, sizeof(norm)) == 0)
+		(void)hs_session_set_origin(st, c->sid, norm);
 	return HOOK_ALLOW;
 }
 

@@ -3,6 +3,7 @@
 #ifndef HOOK_INT_H
 #define HOOK_INT_H
 
+#include "common/cdr.h"
 #include "common/common.h"
 #include "config/config.h"
 #include "hook/forward.h"
@@ -15,8 +16,19 @@
 
 /* ---- compiled runtime (one per loaded config, read-only, refcounted) ---- */
 
+/* A button of a site, compiled. */
+struct hook_button {
+	const struct cfg_button *cfg;  /* borrowed from rt->cfg */
+	struct pol_hours *own_hours;   /* its hours group, or NULL */
+	const struct pol_hours *hours; /* own_hours, else the site's, else NULL (always open) */
+	char *invite_json;             /* its invite_parameters as one JSON object, "{}" when none */
+};
+
 struct hook_site {
 	const struct cfg_site *cfg; /* borrowed from rt->cfg */
+	struct pol_hours *hours;    /* the site's hours, or NULL (always open) */
+	struct hook_button *buttons;
+	size_t n_buttons;
 	struct pol_origin_pattern *patterns;
 	size_t n_patterns;
 	/* The members every connect answer of this site appends (the SIP account
@@ -36,6 +48,7 @@ struct hook_rt {
 	char *tls_cert;           /* PEM text of hook.tls, or NULL */
 	char *tls_key;            /* secret */
 	struct hook_fwd_ref *fwd; /* event forwarding, shared by runtimes with the same hook.forward; or NULL */
+	struct ch_cdr *cdr;       /* hook.cdr.file's writer, or NULL */
 };
 
 /* A forwarder shared by every runtime that forwards the same way (reloads
@@ -63,6 +76,23 @@ struct hs_session {
 	int64_t created_ms;
 };
 
+/* What the call record of one WCS call says (docs/cdr.md), kept with the
+ * call's slot from `call` to its end. Times are realtime ms, 0 = not reached. */
+enum hs_end { HS_END_FINISH, HS_END_FAILED, HS_END_BUSY, HS_END_EXPIRED };
+struct hs_cdr {
+	struct hs_cdr *next;                                                      /* the store's list of ended calls */
+	char *site, *button, *callee, *client_ip, *session_id, *call_id, *origin; /* new; NULL = unknown */
+	int64_t call_ms, established_ms, end_ms;
+	int64_t max_ms; /* when the slot lapses (call_max_s): the end of an EXPIRED call */
+	enum hs_end end;
+	int sip_status; /* 0 = none */
+};
+/* A new record (strings copied; NULL ones stay NULL), or NULL (ENOMEM). */
+struct hs_cdr *hs_cdr_new(const char *site, const char *button, const char *callee, const char *client_ip,
+			  const char *session_id, const char *call_id, const char *origin);
+void hs_cdr_free(struct hs_cdr *r); /* one record, NULL-safe */
+const char *hs_end_name(enum hs_end e);
+
 /* A call record is keyed by callId, which the browser chooses; it records
  * whose call it is (site and sessionId), so that only that session can retry
  * it or end it. */
@@ -87,6 +117,10 @@ size_t hs_session_count(struct hook_store *st);
 int hs_session_get(struct hook_store *st, const char *sid, int64_t now_ms, struct hs_session *out);
 /* Insert or replace. 0, ENOSPC (max reached and sid is new, or store full), ENOMEM. */
 int hs_session_put(struct hook_store *st, const char *sid, const struct hs_session *s, size_t max, int64_t expires_ms);
+/* The origin of a session (copied), for its calls' records; 0, ENOENT or ENOMEM. */
+int hs_session_set_origin(struct hook_store *st, const char *sid, const char *origin);
+/* Borrowed until the lock is released; NULL when unknown. */
+const char *hs_session_origin(struct hook_store *st, const char *sid);
 void hs_session_del(struct hook_store *st, const char *sid);
 
 /* Cap on all entries (sessions, calls, buckets, jtis): a flood of unique
@@ -108,15 +142,24 @@ int hs_jti_bind(struct hook_store *st, const char *jti, const char *sid, int64_t
 int hs_call_get(struct hook_store *st, const char *call_id, const char *site, const char *sid, struct hs_call *out,
 		bool *same_owner);
 /* Insert or replace the record of call_id, owned by sid (copied; "" = none)
- * and c->site. 0, ENOSPC (store full), ENOMEM (nothing changed). */
+ * and c->site, with its call record cdr (taken on success; NULL = none). 0,
+ * ENOSPC (store full), ENOMEM (nothing changed, cdr not taken). */
 int hs_call_put(struct hook_store *st, const char *call_id, const char *sid, const struct hs_call *c,
-		int64_t expires_ms);
+		struct hs_cdr *cdr, int64_t expires_ms);
+/* A call of sid (NULL = any) is up: its record notes wall_ms, the first time only. */
+void hs_call_established(struct hook_store *st, const char *call_id, const char *sid, int64_t wall_ms);
 /* Remove the record of call_id (and the slot it holds), as if never put. */
 void hs_call_forget(struct hook_store *st, const char *call_id);
 /* Release the concurrent slot of call_id (if held), but only when sid is NULL
  * (the event named no session) or the session that placed the call. True
- * when one was freed. */
-bool hs_call_end(struct hook_store *st, const char *call_id, const char *sid);
+ * when one was freed; its call record, ended with end, sip_status and
+ * wall_ms, joins the ended list. A slot that lapses (call_max_s) joins it
+ * too, ended HS_END_EXPIRED. */
+bool hs_call_end(struct hook_store *st, const char *call_id, const char *sid, enum hs_end end, int sip_status,
+		 int64_t wall_ms);
+/* The records of the calls that ended since the last call, oldest first
+ * (taken: hs_cdr_free each), or NULL. */
+struct hs_cdr *hs_take_ended(struct hook_store *st);
 /* Active calls of a site. */
 unsigned hs_site_active(struct hook_store *st, const char *site);
 
@@ -137,6 +180,7 @@ enum hook_verdict {
 	HOOK_DENY_ORIGIN,      /* 403 origin */
 	HOOK_DENY_TOKEN,       /* 403 token */
 	HOOK_DENY_BUTTON,      /* 403 button */
+	HOOK_CLOSED,           /* 403 closed: a call outside the button's or site's opening hours */
 	HOOK_DENY_SESSION,     /* 403 session: unknown session */
 	HOOK_SESSION_CONFLICT, /* 409 session: a sessionId of another site */
 	HOOK_CALLID_CONFLICT,  /* 409 callid: a callId of another session */
@@ -192,7 +236,7 @@ struct hook_ctx {
 	struct hook_store *st;
 	const struct hook_req *rq;
 	const struct hook_body *b;
-	int64_t now_ms, wall_s;
+	int64_t now_ms, wall_s, wall_ms;
 	struct hook_resp *out;
 };
 
@@ -224,15 +268,18 @@ const char *hook_str_member(json_t *o, const char *name);
 const char *hook_custom_str(const struct hook_body *b, const char *name, bool *bad);
 int hook_copy_member(struct ch_buf *o, const struct hook_body *b, size_t i, bool *first);
 void hook_client_key(const char *sid, const struct hook_site *site, char *out, size_t cap);
-const char *hook_button_callee(const struct hook_site *s, const char *button);
+const struct hook_button *hook_button_of(const struct hook_site *s, const char *name);
 const struct hook_site *hook_session_site(const struct hook_rt *rt, struct hook_store *st, const char *sid,
 					  int64_t now_ms, struct hs_session *sess, bool *known);
 /* The cap of an answer built from a body: the body plus room for the added members. */
 #define HOOK_ANSWER_SLACK 65536
 
 /* Decide and build the answer. Thread-safe (rt read-only, st locked inside). */
-void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_req *rq, int64_t now_ms, int64_t wall_s,
+void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_req *rq, int64_t now_ms, int64_t wall_ms,
 		  struct hook_resp *out);
+/* Write the records of the calls that ended (hs_take_ended) to rt's record
+ * file, or drop them when it has none. Takes the store lock. */
+void hook_cdr_flush(struct hook_rt *rt, struct hook_store *st);
 void hook_resp_free(struct hook_resp *r);
 /* Is the peer allowed by hook.wcs_auth.allow_from (always, when unset)? */
 bool hook_peer_allowed(const struct hook_rt *rt, const char *peer_ip);

@@ -20,6 +20,8 @@ void hook_metrics_declare(void)
 	ch_metrics_declare("callhook_reloads_total", "counter", "Configuration reloads by result.");
 	ch_metrics_declare("callhook_forward_total", "counter",
 			   "Forwarded event copies by outcome (sent, failed, dropped: queue full or stopped).");
+	ch_metrics_declare("callhook_cdr_write_errors_total", "counter",
+			   "Call records lost: the record file could not be opened or written (ENOSPC, EIO, ...).");
 }
 
 void hook_metrics_collect(struct hook_rt *rt, struct hook_store *st)

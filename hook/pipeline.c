@@ -168,11 +168,11 @@ void hook_client_key(const char *sid, const struct hook_site *site, char *out, s
 		out[0] = '\0';
 }
 
-const char *hook_button_callee(const struct hook_site *s, const char *button)
+const struct hook_button *hook_button_of(const struct hook_site *s, const char *name)
 {
-	for (size_t i = 0; i < s->cfg->buttons.n; i++) {
-		if (strcmp(s->cfg->buttons.keys[i], button) == 0)
-			return s->cfg->buttons.vals[i];
+	for (size_t i = 0; i < s->n_buttons; i++) {
+		if (strcmp(s->buttons[i].cfg->name, name) == 0)
+			return &s->buttons[i];
 	}
 	return NULL;
 }
@@ -254,14 +254,32 @@ void hook_connection_status(struct hook_ctx *x)
 	hook_mirror(x);
 }
 
-/* A call that ended frees its concurrent slot; only the session that placed
- * the call ends it (when the event names one). */
+/* sipStatus as a SIP status code (100-699), else 0. Bodies are decoded with integers as reals. */
+static int sip_status_of(json_t *root)
+{
+	json_t *v = json_object_get(root, "sipStatus");
+	double d = json_is_number(v) ? json_number_value(v) : 0;
+	return d >= 100 && d <= 699 && d == (double)(int)d ? (int)d : 0;
+}
+
+/* A call that ended frees its concurrent slot and its record joins the
+ * ended list; only the session that placed the call ends it (when the event
+ * names one). ESTABLISHED is noted in the record. */
 void hook_call_status(struct hook_ctx *x)
 {
 	const char *call_id = hook_str_member(x->b->root, "callId");
-	if (call_id && status_is(hook_str_member(x->b->root, "status"), "FINISH", "FAILED", "BUSY")) {
+	const char *status = hook_str_member(x->b->root, "status");
+	const char *sid = hook_str_member(x->b->root, "sessionId");
+	if (call_id && status_is(status, "FINISH", "FAILED", "BUSY")) {
+		enum hs_end end = strcmp(status, "FINISH") == 0   ? HS_END_FINISH
+				  : strcmp(status, "FAILED") == 0 ? HS_END_FAILED
+								  : HS_END_BUSY;
 		hs_lock(x->st);
-		hs_call_end(x->st, call_id, hook_str_member(x->b->root, "sessionId"));
+		hs_call_end(x->st, call_id, sid, end, sip_status_of(x->b->root), x->wall_ms);
+		hs_unlock(x->st);
+	} else if (call_id && status && strcmp(status, "ESTABLISHED") == 0) {
+		hs_lock(x->st);
+		hs_call_established(x->st, call_id, sid, x->wall_ms);
 		hs_unlock(x->st);
 	}
 	hook_mirror(x);
@@ -305,7 +323,7 @@ static void wcs_method(const char *path, char *out, size_t cap)
 	out[len] = '\0';
 }
 
-void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_req *rq, int64_t now_ms, int64_t wall_s,
+void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_req *rq, int64_t now_ms, int64_t wall_ms,
 		  struct hook_resp *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -336,9 +354,18 @@ void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_r
 	const char *sid = hook_str_member(b.root, "sessionId");
 	if (sid)
 		snprintf(out->sid, sizeof(out->sid), "%s", sid);
-	struct hook_ctx x = {.rt = rt, .st = st, .rq = rq, .b = &b, .now_ms = now_ms, .wall_s = wall_s, .out = out};
+	struct hook_ctx x = {.rt = rt,
+			     .st = st,
+			     .rq = rq,
+			     .b = &b,
+			     .now_ms = now_ms,
+			     .wall_s = wall_ms / 1000,
+			     .wall_ms = wall_ms,
+			     .out = out};
 	hook_route_of(out->method)(&x);
 	body_free(&b);
+	/* the calls this request ended, or whose slots its sweep found lapsed */
+	hook_cdr_flush(rt, st);
 }
 
 void hook_resp_free(struct hook_resp *r)

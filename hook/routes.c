@@ -21,6 +21,7 @@ static const struct verdict_row verdicts[HOOK_VERDICT_COUNT] = {
     [HOOK_DENY_ORIGIN] = {403, "origin"},
     [HOOK_DENY_TOKEN] = {403, "token"},
     [HOOK_DENY_BUTTON] = {403, "button"},
+    [HOOK_CLOSED] = {403, "closed"},
     [HOOK_DENY_SESSION] = {403, "session"},
     [HOOK_SESSION_CONFLICT] = {409, "session"},
     [HOOK_CALLID_CONFLICT] = {409, "callid"},

@@ -100,7 +100,7 @@ static enum MHD_Result finish(struct hook *h, struct MHD_Connection *c, struct r
 	    .body_too_large = rq->too_large,
 	};
 	struct hook_resp out;
-	hook_process(rq->rt, h->store, &in, ch_now_ms(), ch_wall_s(), &out);
+	hook_process(rq->rt, h->store, &in, ch_now_ms(), ch_wall_ms(), &out);
 	log_request(rq, &out, method);
 	/* while stopping, tell keep-alive clients not to send another request here */
 	struct web_answer a = {.status = (unsigned)out.status,

@@ -12,10 +12,14 @@ struct hs_entry {
 	enum hs_kind kind;
 	int64_t expires_ms; /* INT64_MAX = never (buckets, sessions use their own ttl) */
 	union {
-		struct hs_session s;
+		struct {
+			struct hs_session s;
+			char *origin; /* new, freed with the entry; or NULL */
+		} sess;
 		struct {
 			struct hs_call c;
-			char *sid; /* new, freed with the entry: the session that placed the call */
+			char *sid;          /* new, freed with the entry: the session that placed the call */
+			struct hs_cdr *cdr; /* its call record, or NULL */
 		} call;
 		struct pol_bucket b;
 		char *jti_sid; /* new, freed with the entry: a sessionId may be HS_KEY_MAX long */
@@ -39,14 +43,19 @@ struct hook_store {
 	int64_t last_now_ms; /* the newest time a caller told us */
 	struct site_count *sites;
 	size_t nsites;
+	struct hs_cdr *ended, *ended_tail; /* records of ended calls, oldest first */
 };
 
 static void entry_free(struct hs_entry *e)
 {
 	if (e->kind == HS_JTI)
 		free(e->u.jti_sid);
-	if (e->kind == HS_CALL)
+	if (e->kind == HS_CALL) {
 		free(e->u.call.sid);
+		hs_cdr_free(e->u.call.cdr);
+	}
+	if (e->kind == HS_SESSION)
+		free(e->u.sess.origin);
 	free(e);
 }
 
@@ -90,6 +99,11 @@ void hs_free(struct hook_store *st)
 	}
 	free(st->buckets);
 	free(st->sites);
+	while (st->ended) {
+		struct hs_cdr *n = st->ended->next;
+		hs_cdr_free(st->ended);
+		st->ended = n;
+	}
 	pthread_mutex_destroy(&st->lock);
 	free(st);
 }
@@ -227,13 +241,38 @@ void hs_expire(struct hook_store *st, int64_t now_ms)
 	sweep(st, now_ms);
 }
 
+static void ended_push(struct hook_store *st, struct hs_cdr *r)
+{
+	r->next = NULL;
+	if (st->ended_tail)
+		st->ended_tail->next = r;
+	else
+		st->ended = r;
+	st->ended_tail = r;
+}
+
+struct hs_cdr *hs_take_ended(struct hook_store *st)
+{
+	struct hs_cdr *r = st->ended;
+	st->ended = st->ended_tail = NULL;
+	return r;
+}
+
 static void sweep(struct hook_store *st, int64_t now_ms)
 {
 	st->last_sweep_ms = now_ms;
 	for (size_t i = 0; i < st->nbuckets; i++) {
 		struct hs_entry **pp = &st->buckets[i];
 		while (*pp) {
-			if ((*pp)->expires_ms <= now_ms)
+			struct hs_entry *e = *pp;
+			if (e->expires_ms <= now_ms && e->kind == HS_CALL && e->u.call.c.active && e->u.call.cdr) {
+				/* the slot lapses at call_max_s: that is this call's end */
+				e->u.call.cdr->end = HS_END_EXPIRED;
+				e->u.call.cdr->end_ms = e->u.call.cdr->max_ms;
+				ended_push(st, e->u.call.cdr);
+				e->u.call.cdr = NULL;
+			}
+			if (e->expires_ms <= now_ms)
 				remove_at(st, pp);
 			else
 				pp = &(*pp)->next;
@@ -255,7 +294,7 @@ int hs_session_get(struct hook_store *st, const char *sid, int64_t now_ms, struc
 		remove_at(st, pp);
 		return ENOENT;
 	}
-	*out = (*pp)->u.s;
+	*out = (*pp)->u.sess.s;
 	return 0;
 }
 
@@ -270,9 +309,28 @@ int hs_session_put(struct hook_store *st, const char *sid, const struct hs_sessi
 		return full ? ENOSPC : ENOMEM;
 	if (created)
 		st->sessions++;
-	e->u.s = *s;
+	e->u.sess.s = *s;
 	e->expires_ms = expires_ms;
 	return 0;
+}
+
+int hs_session_set_origin(struct hook_store *st, const char *sid, const char *origin)
+{
+	struct hs_entry **pp = find(st, 'S', sid);
+	if (!*pp)
+		return ENOENT;
+	char *copy = ch_strndup(origin, strlen(origin));
+	if (!copy)
+		return ENOMEM;
+	free((*pp)->u.sess.origin);
+	(*pp)->u.sess.origin = copy;
+	return 0;
+}
+
+const char *hs_session_origin(struct hook_store *st, const char *sid)
+{
+	struct hs_entry **pp = find(st, 'S', sid);
+	return *pp ? (*pp)->u.sess.origin : NULL;
 }
 
 void hs_session_del(struct hook_store *st, const char *sid)
@@ -336,7 +394,7 @@ int hs_call_get(struct hook_store *st, const char *call_id, const char *site, co
 }
 
 int hs_call_put(struct hook_store *st, const char *call_id, const char *sid, const struct hs_call *c,
-		int64_t expires_ms)
+		struct hs_cdr *cdr, int64_t expires_ms)
 {
 	/* the owner first: a failed copy leaves the store as it was */
 	char *owner = ch_strndup(sid, strlen(sid));
@@ -356,6 +414,8 @@ int hs_call_put(struct hook_store *st, const char *call_id, const char *sid, con
 	}
 	free(e->u.call.sid);
 	e->u.call.sid = owner;
+	hs_cdr_free(e->u.call.cdr);
+	e->u.call.cdr = cdr;
 	e->u.call.c = *c;
 	e->expires_ms = expires_ms;
 	if (c->active) {
@@ -373,7 +433,19 @@ void hs_call_forget(struct hook_store *st, const char *call_id)
 		remove_at(st, pp);
 }
 
-bool hs_call_end(struct hook_store *st, const char *call_id, const char *sid)
+void hs_call_established(struct hook_store *st, const char *call_id, const char *sid, int64_t wall_ms)
+{
+	struct hs_entry **pp = find(st, 'C', call_id);
+	if (!*pp || !(*pp)->u.call.c.active || !(*pp)->u.call.cdr)
+		return;
+	if (sid && strcmp((*pp)->u.call.sid, sid) != 0)
+		return;
+	if (!(*pp)->u.call.cdr->established_ms)
+		(*pp)->u.call.cdr->established_ms = wall_ms;
+}
+
+bool hs_call_end(struct hook_store *st, const char *call_id, const char *sid, enum hs_end end, int sip_status,
+		 int64_t wall_ms)
 {
 	struct hs_entry **pp = find(st, 'C', call_id);
 	if (!*pp || !(*pp)->u.call.c.active)
@@ -385,6 +457,14 @@ bool hs_call_end(struct hook_store *st, const char *call_id, const char *sid)
 	if (sc && sc->active)
 		sc->active--;
 	(*pp)->u.call.c.active = false;
+	struct hs_cdr *r = (*pp)->u.call.cdr;
+	if (r) {
+		r->end = end;
+		r->sip_status = sip_status;
+		r->end_ms = wall_ms;
+		ended_push(st, r);
+		(*pp)->u.call.cdr = NULL;
+	}
 	return true;
 }
 
@@ -392,4 +472,63 @@ unsigned hs_site_active(struct hook_store *st, const char *site)
 {
 	struct site_count *sc = site_slot(st, site, false);
 	return sc ? sc->active : 0;
+}
+
+static char *dup_or_null(const char *s, bool *fail)
+{
+	if (!s)
+		return NULL;
+	char *d = ch_strndup(s, strlen(s));
+	*fail |= !d;
+	return d;
+}
+
+struct hs_cdr *hs_cdr_new(const char *site, const char *button, const char *callee, const char *client_ip,
+			  const char *session_id, const char *call_id, const char *origin)
+{
+	struct hs_cdr *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	bool fail = false;
+	r->site = dup_or_null(site, &fail);
+	r->button = dup_or_null(button, &fail);
+	r->callee = dup_or_null(callee, &fail);
+	r->client_ip = dup_or_null(client_ip, &fail);
+	r->session_id = dup_or_null(session_id, &fail);
+	r->call_id = dup_or_null(call_id, &fail);
+	r->origin = dup_or_null(origin, &fail);
+	if (fail) {
+		hs_cdr_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void hs_cdr_free(struct hs_cdr *r)
+{
+	if (!r)
+		return;
+	free(r->site);
+	free(r->button);
+	free(r->callee);
+	free(r->client_ip);
+	free(r->session_id);
+	free(r->call_id);
+	free(r->origin);
+	free(r);
+}
+
+const char *hs_end_name(enum hs_end e)
+{
+	switch (e) {
+	case HS_END_FINISH:
+		return "FINISH";
+	case HS_END_FAILED:
+		return "FAILED";
+	case HS_END_BUSY:
+		return "BUSY";
+	case HS_END_EXPIRED:
+		return "EXPIRED";
+	}
+	return "?";
 }

@@ -104,6 +104,50 @@ int pol_rcc_parse(const char *text, size_t len, json_t **out, char *err, size_t 
  * is not shaped as pol_rcc_parse guarantees. */
 int pol_rcc_raise(json_t *rcc, pol_rcc_note_fn note, void *arg);
 
+/* Raise further: method.restOverwrite (method created with the WCS defaults
+ * when absent) must contain field, appended when missing (the call's
+ * visibleName, when a button sets it). Reported through note like the floor.
+ * 0, ENOMEM, or EINVAL when rcc is not shaped as pol_rcc_parse guarantees. */
+int pol_rcc_overwrite_add(json_t *rcc, const char *method, const char *field, pol_rcc_note_fn note, void *arg);
+
+/* ======================================================================
+ * Opening hours (policy/hours.c)
+ * A zone (an IANA name, resolved by ICU with the tz database it carries:
+ * no offset or DST rule is written here), weekly open intervals and closed
+ * dates. An open entry is "<days> <HH:MM>-<HH:MM>": days "Mon", "Mon-Fri"
+ * (a range may wrap: "Fri-Mon"), or a comma list of those ("Mon,Wed-Fri");
+ * times 00:00 to 23:59, the end may be 24:00; an end before the start
+ * crosses midnight ("Fri 22:00-02:00" is Friday 22:00 to Saturday 02:00).
+ * The start is inside, the end is not. A closed entry is a local date
+ * "YYYY-MM-DD": the whole day is closed, also the part of an interval that
+ * crossed midnight into it. No open entry is never open.
+ * ==================================================================== */
+
+struct pol_hours;
+
+enum pol_hours_part { POL_HOURS_TZ, POL_HOURS_OPEN, POL_HOURS_CLOSED };
+
+/* Where a spec is wrong: the part, the index of the entry (0 for tz), why. */
+struct pol_hours_error {
+	enum pol_hours_part part;
+	size_t index;
+	char msg[160];
+};
+
+/* Compile hours: tz must be a system zone of ICU's database ("Europe/Berlin",
+ * "UTC"; not "GMT+1" or an unknown name). *out is new (pol_hours_free); on
+ * EINVAL err says which entry is wrong; ENOMEM. Thread-safe. */
+int pol_hours_compile(const char *tz, const char *const *open, size_t n_open, const char *const *closed,
+		      size_t n_closed, struct pol_hours **out, struct pol_hours_error *err);
+
+/* Is it open at unix_ms (milliseconds since the epoch, UTC)? A failure of the
+ * zone conversion (it was checked at compile time) answers closed. The time is
+ * a parameter: no clock read. Thread-safe (h is read-only). */
+bool pol_hours_open_at(const struct pol_hours *h, int64_t unix_ms);
+
+/* NULL-safe. */
+void pol_hours_free(struct pol_hours *h);
+
 /* ======================================================================
  * Small pure helpers used by the hook
  * ==================================================================== */

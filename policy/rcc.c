@@ -234,3 +234,27 @@ int pol_rcc_raise(json_t *rcc, pol_rcc_note_fn note, void *arg)
 	}
 	return 0;
 }
+
+int pol_rcc_overwrite_add(json_t *rcc, const char *method, const char *field, pol_rcc_note_fn note, void *arg)
+{
+	if (!shape_ok(rcc))
+		return EINVAL;
+	json_t *m = json_object_get(rcc, method);
+	if (!m) {
+		m = defaults_object();
+		if (!m || json_object_set_new(rcc, method, m))
+			return ENOMEM;
+	}
+	if (!json_is_object(m))
+		return EINVAL;
+	const json_t *cur = json_object_get(m, "restOverwrite");
+	if (cur && !json_is_string(cur))
+		return EINVAL;
+	const char *names[] = {field, NULL};
+	char *val = NULL;
+	int rc = raise_list(cur ? json_string_value(cur) : "", names, &val);
+	if (!rc)
+		rc = set_field(m, method, "restOverwrite", val, note, arg);
+	free(val);
+	return rc;
+}

@@ -9,7 +9,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 pkgs=(build-essential cmake pkg-config ca-certificates curl
   libmicrohttpd-dev libjansson-dev libpcre2-dev libconfig-dev libcurl4-openssl-dev
-  libsofia-sip-ua-dev libjwt-dev libexpat1-dev libgnutls28-dev)
+  libsofia-sip-ua-dev libjwt-dev libexpat1-dev libgnutls28-dev libicu-dev)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(git clang-format sip-tester wrk nginx-light python3 python3-prometheus-client
     clang libclang-rt-14-dev openssl systemd man-db groff-base kamailio baresip-core)

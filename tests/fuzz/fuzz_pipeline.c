@@ -194,8 +194,8 @@ static void check_answer(const struct hook_rt *rt, const struct hook_req *rq, co
 				const struct cfg_site *cs = rt->sites[i].cfg;
 				if (cs->callee && n < 15)
 					callees[n++] = cs->callee;
-				for (size_t k = 0; k < cs->buttons.n && n < 15; k++)
-					callees[n++] = cs->buttons.vals[k];
+				for (size_t k = 0; k < cs->n_buttons && n < 15; k++)
+					callees[n++] = cs->buttons[k].callee;
 			}
 			callees[n] = NULL;
 			REQUIRE(is_one_of(json_string_value(json_object_get(j, "callee")), callees));
@@ -265,7 +265,7 @@ static void one(struct hook_store *st, const uint8_t *p, size_t n, int idx)
 	size_t sb = sessions(st);
 	unsigned ab = active_total(st, rt);
 	struct hook_resp out;
-	hook_process(rt, st, &rq, NOW_MS + idx * 1000LL, NOW_S + idx, &out);
+	hook_process(rt, st, &rq, NOW_MS + idx * 1000LL, (NOW_S + idx) * 1000, &out);
 #ifdef FUZZ_PIPELINE_TRACE /* -DFUZZ_PIPELINE_TRACE: what each request got, for corpus authors */
 	fprintf(stderr, "%d %s %s -> %d %.200s\n", idx, rq.http_method, path, out.status, out.body ? out.body : "");
 #endif

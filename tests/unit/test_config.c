@@ -462,7 +462,14 @@ static void check_present(const struct cfg_setting_info *s, void *arg)
 {
 	struct full *f = arg;
 	char path[300], *w = path;
-	for (const char *p = s->path; *p && w < path + sizeof(path) - 2; p++) {
+	for (const char *p = s->path; *p && w < path + sizeof(path) - 8; p++) {
+		if (strncmp(p, "<name>", 6) == 0) {
+			/* a named entry: the example's button record */
+			memcpy(w, "support", 7);
+			w += 7;
+			p += 5;
+			continue;
+		}
 		*w++ = *p;
 		if (p[0] == '[' && p[1] == ']')
 			*w++ = '0';
