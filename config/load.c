@@ -18,7 +18,8 @@ struct priv {
 
 /* ---- errors ------------------------------------------------------------ */
 
-static void verr(struct cfg_error *err, const char *file, int line, const char *path, const char *fmt, va_list ap)
+__attribute__((format(printf, 5, 0))) static void verr(struct cfg_error *err, const char *file, int line,
+						       const char *path, const char *fmt, va_list ap)
 {
 	if (!err)
 		return;

@@ -117,7 +117,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 		l->p.completed(l->p.arg, c, con_cls, toe);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's printf-style messages (the format is the library's) */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
 	if (ch_log_get_level() < CH_LOG_DEBUG)
