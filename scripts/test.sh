@@ -12,4 +12,4 @@ BUILD="${CALLHOOK_BUILD_DIR:-build}"
 cmake -S . -B "$BUILD" -DCALLHOOK_WERROR=ON ${CALLHOOK_CMAKE_ARGS:-} >/dev/null
 cmake --build "$BUILD" -j"$(nproc)"
 cd "$BUILD"
-ctest --output-on-failure --timeout 300 ${CALLHOOK_CTEST_ARGS:-}
+ctest --output-on-failure --timeout 300 -j"$(nproc)" ${CALLHOOK_CTEST_ARGS:-}
