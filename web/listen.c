@@ -20,6 +20,7 @@ struct web_listener {
 	struct web_params p;
 	struct MHD_Daemon *d;
 	bool quiesced;
+	MHD_socket listen_fd; /* handed back by MHD_quiesce_daemon: ours to close, after MHD_stop_daemon */
 };
 
 /* The request context of a request refused for its framing: the caller's
@@ -209,6 +210,7 @@ int web_listen(const char *addr, const struct web_params *p, struct web_listener
 		snprintf(err, errlen, "%s: out of memory", p->name);
 		return ENOMEM;
 	}
+	l->listen_fd = MHD_INVALID_SOCKET;
 	l->p = *p;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	if (family == AF_INET6)
@@ -241,6 +243,9 @@ void web_quiesce(struct web_listener *l)
 	MHD_socket fd = MHD_quiesce_daemon(l->d);
 	if (fd == MHD_INVALID_SOCKET)
 		return;
+	/* MHD's threads may still be taking the socket out of their epoll sets: it is closed only after
+	 * MHD_stop_daemon has joined them (web_stop), never here */
+	l->listen_fd = fd;
 	int fl = fcntl(fd, F_GETFL);
 	if (fl >= 0)
 		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
@@ -253,7 +258,6 @@ void web_quiesce(struct web_listener *l)
 		if (MHD_add_connection(l->d, c, (struct sockaddr *)&ss, sl) != MHD_YES)
 			close(c);
 	}
-	close(fd);
 }
 
 void web_stop(struct web_listener *l)
@@ -262,6 +266,8 @@ void web_stop(struct web_listener *l)
 		return;
 	web_quiesce(l);
 	MHD_stop_daemon(l->d);
+	if (l->listen_fd != MHD_INVALID_SOCKET)
+		close(l->listen_fd);
 	free(l);
 }
 
