@@ -244,7 +244,7 @@ void web_quiesce(struct web_listener *l)
 	if (fd == MHD_INVALID_SOCKET)
 		return;
 	/* MHD's threads may still be taking the socket out of their epoll sets: it is closed only after
-	 * MHD_stop_daemon has joined them (web_stop), never here */
+	 * MHD_stop_daemon has joined them (web_stop), never here; a shutdown below stops the listening */
 	l->listen_fd = fd;
 	int fl = fcntl(fd, F_GETFL);
 	if (fl >= 0)
@@ -258,6 +258,8 @@ void web_quiesce(struct web_listener *l)
 		if (MHD_add_connection(l->d, c, (struct sockaddr *)&ss, sl) != MHD_YES)
 			close(c);
 	}
+	/* stop listening now (a new client is refused, as after a close), keep the descriptor */
+	(void)shutdown(fd, SHUT_RDWR);
 }
 
 void web_stop(struct web_listener *l)
