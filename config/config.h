@@ -170,6 +170,19 @@ struct cfg_orig_limits {
 	int64_t concurrent_calls;
 	int64_t calls_per_minute;
 	int64_t calls_per_minute_per_initiator;
+	int64_t calls_per_hour_per_destination;
+	int64_t distinct_destinations_per_hour_per_initiator;
+};
+
+/* originator.auto_answer: who may be answered automatically, and with which header. */
+struct cfg_orig_auto_answer {
+	struct cfg_strv initiators; /* PCRE2 patterns over the translated initiator; none = nobody */
+	char *header;               /* "call-info" | "alert-info" | "answer-mode" */
+};
+
+/* originator.headers: the extra headers a request may add. */
+struct cfg_orig_headers {
+	struct cfg_strv allow; /* PCRE2 patterns over header names (case-insensitive); none = none */
 };
 
 struct cfg_translation {
@@ -217,6 +230,8 @@ struct cfg_originator {
 	struct cfg_orig_xml xml;
 	struct cfg_strv callbacks_allow;
 	int64_t keep_ended_s;
+	struct cfg_orig_auto_answer auto_answer;
+	struct cfg_orig_headers headers;
 };
 
 struct cfg_admin {

@@ -10,6 +10,7 @@ static const char *const digest_algos[] = {"SHA-256", "MD5", NULL};
 static const char *const http_auths[] = {"digest", "basic", NULL};
 static const char *const default_listen[] = {"127.0.0.1:8081", NULL};
 static const char *const default_xml_allow[] = {"127.0.0.0/8", "::1/128", NULL};
+static const char *const aa_headers[] = {"call-info", "alert-info", "answer-mode", NULL};
 
 #define R  CFG_RESTART
 #define S  CFG_SECRET
@@ -186,6 +187,8 @@ static const struct field orig_limit_fields[] = {
     F_INT("concurrent_calls", struct cfg_orig_limits, concurrent_calls, 0, 1000000, 50, 0),
     F_INT("calls_per_minute", struct cfg_orig_limits, calls_per_minute, 0, 10000000, 60, 0),
     F_INT("calls_per_minute_per_initiator", struct cfg_orig_limits, calls_per_minute_per_initiator, 0, 1000000, 5, 0),
+    F_INT("calls_per_hour_per_destination", struct cfg_orig_limits, calls_per_hour_per_destination, 0, 10000, 10, 0),
+    F_INT("distinct_destinations_per_hour_per_initiator", struct cfg_orig_limits, distinct_destinations_per_hour_per_initiator, 0, 10000, 100, 0),
     F_END,
 };
 static const struct group orig_limits_group = {orig_limit_fields, NULL};
@@ -211,6 +214,21 @@ static const struct field orig_xml_fields[] = {
     F_END,
 };
 static const struct group orig_xml_group = {orig_xml_fields, cfg_check_orig_xml};
+
+/* check_src: table */
+static const struct field orig_aa_fields[] = {
+    F_STRV("initiators", struct cfg_orig_auto_answer, initiators, 1000, 0),
+    F_STR_DEF("header", struct cfg_orig_auto_answer, header, "call-info", aa_headers, 0),
+    F_END,
+};
+static const struct group orig_aa_group = {orig_aa_fields, NULL}; /* the patterns: orig_snap_build */
+
+/* check_src: table */
+static const struct field orig_headers_fields[] = {
+    F_STRV("allow", struct cfg_orig_headers, allow, 1000, 0),
+    F_END,
+};
+static const struct group orig_headers_group = {orig_headers_fields, NULL}; /* the patterns: orig_snap_build */
 
 /* Groups flattened into struct cfg_originator (offsets relative to it). */
 /* check_src: table */
@@ -254,6 +272,8 @@ static const struct field orig_fields[] = {
     F_GROUP_OPT("xml", struct cfg_originator, xml, has_xml, orig_xml_group, CFG_RESTART_PRESENCE),
     F_FLAT("callbacks", orig_cb_group, 0),
     F_INT("keep_ended_s", struct cfg_originator, keep_ended_s, 0, 7 * 86400, 3600, 0),
+    F_GROUP("auto_answer", struct cfg_originator, auto_answer, orig_aa_group, CFG_DEFAULTS),
+    F_GROUP("headers", struct cfg_originator, headers, orig_headers_group, CFG_DEFAULTS),
     F_END,
 };
 static const struct group orig_group = {orig_fields, cfg_check_orig};

@@ -2,6 +2,8 @@
  * callbacks. */
 #include "originator/calls.h"
 
+#include "originator/hourly.h"
+
 #include "common/common.h"
 #include "common/metrics.h"
 #include "policy/policy.h"
@@ -65,6 +67,7 @@ struct orig_calls {
 	size_t ib_nb;
 	size_t ib_count;
 	int64_t ib_swept_ms;
+	struct orig_hourly *hourly;
 };
 
 static void list_add(struct clist *l, struct reg_call *c)
@@ -163,7 +166,8 @@ int orig_calls_new(struct orig_calls **out)
 	c->tab = calloc(c->nb, sizeof(*c->tab));
 	c->ib_nb = 4096;
 	c->ib = calloc(c->ib_nb, sizeof(*c->ib));
-	if (!c->tab || !c->ib || pthread_mutex_init(&c->mu, NULL) != 0) {
+	if (!c->tab || !c->ib || orig_hourly_new(&c->hourly) != 0 || pthread_mutex_init(&c->mu, NULL) != 0) {
+		orig_hourly_free(c->hourly);
 		free(c->tab);
 		free(c->ib);
 		free(c);
@@ -198,6 +202,7 @@ void orig_calls_free(struct orig_calls *c)
 	}
 	free(c->ib);
 	free(c->tab);
+	orig_hourly_free(c->hourly);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
@@ -271,6 +276,17 @@ static struct ibucket *ib_get(struct orig_calls *c, const char *key, int64_t now
 	return b;
 }
 
+/* The hourly limits' keys (user@host after translation) and their prepared admission. */
+static enum orig_admit hourly_prepare(struct orig_calls *c, const struct orig_limits *lim,
+				      const struct orig_call_req *r, int64_t now_ms, struct orig_hourly_slot *slot)
+{
+	char ikey[sizeof(r->initiator)], dkey[sizeof(r->destination)];
+	if (pol_sip_uri_limit_key(r->initiator, ikey, sizeof(ikey)) != 0 ||
+	    pol_sip_uri_limit_key(r->destination, dkey, sizeof(dkey)) != 0)
+		return lim->calls_per_hour_per_destination ? ORIG_ADMIT_DESTINATION : ORIG_ADMIT_DISTINCT;
+	return orig_hourly_prepare(c->hourly, lim, ikey, dkey, now_ms, slot);
+}
+
 enum orig_admit orig_calls_admit(struct orig_calls *c, struct orig_sip *sip, const struct orig_limits *lim,
 				 const struct orig_call_req *r, const char *cb_url, const struct orig_watch *watch,
 				 int64_t now_ms, uint64_t *id)
@@ -314,18 +330,25 @@ enum orig_admit orig_calls_admit(struct orig_calls *c, struct orig_sip *sip, con
 		res = ORIG_ADMIT_RATE;
 		goto out;
 	}
-	if (c->count + 1 > c->nb && grow(c) != 0)
+	/* the hourly limits last: checked and recorded under this lock, so
+	 * concurrent requests cannot both take the last place */
+	struct orig_hourly_slot slot = {.at = -1};
+	bool hourly = lim->calls_per_hour_per_destination || lim->distinct_destinations_per_hour_per_initiator;
+	if (hourly && (res = hourly_prepare(c, lim, r, now_ms, &slot)) != ORIG_ADMIT_OK)
 		goto out;
+	res = ORIG_ADMIT_ENGINE;
 	/* held across orig_sip_call: the SIP thread's first event for this id
 	 * takes the same lock, so it finds the call recorded */
 	uint64_t nid = 0;
-	int rc = orig_sip_call(sip, r, &nid);
-	if (rc == EAGAIN) {
-		res = ORIG_ADMIT_CONCURRENT;
+	int rc = c->count + 1 > c->nb && grow(c) != 0 ? ENOMEM : orig_sip_call(sip, r, &nid);
+	if (rc) {
+		orig_hourly_abandon(&slot);
+		if (rc == EAGAIN)
+			res = ORIG_ADMIT_CONCURRENT;
 		goto out;
 	}
-	if (rc != 0)
-		goto out;
+	if (hourly)
+		orig_hourly_commit(&slot, now_ms);
 	k->id = nid;
 	if (watch) {
 		k->watch = *watch;

@@ -26,6 +26,8 @@ struct orig_limits {
 	unsigned concurrent_calls;
 	unsigned calls_per_minute;
 	unsigned calls_per_minute_per_initiator;
+	unsigned calls_per_hour_per_destination;
+	unsigned distinct_destinations_per_hour_per_initiator;
 	int64_t keep_ended_s;
 };
 
@@ -36,10 +38,12 @@ void orig_calls_free(struct orig_calls *c); /* NULL-safe; releases remaining wat
 
 enum orig_admit {
 	ORIG_ADMIT_OK,
-	ORIG_ADMIT_CONCURRENT, /* concurrent_calls reached */
-	ORIG_ADMIT_RATE,       /* calls_per_minute */
-	ORIG_ADMIT_INITIATOR,  /* calls_per_minute_per_initiator */
-	ORIG_ADMIT_ENGINE,     /* the engine refused (stopping, no memory) */
+	ORIG_ADMIT_CONCURRENT,  /* concurrent_calls reached */
+	ORIG_ADMIT_RATE,        /* calls_per_minute */
+	ORIG_ADMIT_INITIATOR,   /* calls_per_minute_per_initiator */
+	ORIG_ADMIT_DESTINATION, /* calls_per_hour_per_destination */
+	ORIG_ADMIT_DISTINCT,    /* distinct_destinations_per_hour_per_initiator */
+	ORIG_ADMIT_ENGINE,      /* the engine refused (stopping, no memory) */
 };
 
 /* Under the registry lock: apply lim at now_ms, call orig_sip_call(sip, r, &id)

@@ -175,8 +175,10 @@ static unsigned http_status_of(enum orig_refusal r)
 	case ORIG_PLACED:
 		return 0;
 	case ORIG_BAD_ADDRESS:
+	case ORIG_BAD_HEADER:
 		return 400;
 	case ORIG_DENIED:
+	case ORIG_FORBIDDEN:
 		return 403;
 	case ORIG_OVER_LIMIT:
 		return 429;
@@ -236,6 +238,7 @@ static enum MHD_Result page(struct orig_http *h, struct MHD_Connection *c)
 	const char *ini = arg(c, "initiator", &bad);
 	const char *dst = arg(c, "destination", &bad);
 	const char *anc = arg(c, "anchor", &bad);
+	const char *aa = arg(c, "auto_answer", &bad);
 	struct orig_place_res res;
 	memset(&res, 0, sizeof(res));
 	unsigned status = 400;
@@ -249,6 +252,7 @@ static enum MHD_Result page(struct orig_http *h, struct MHD_Connection *c)
 		    .initiator = ini,
 		    .destination = dst,
 		    .anchor = anc && strcasecmp(anc, "true") == 0,
+		    .auto_answer = aa && strcasecmp(aa, "true") == 0,
 		};
 		orig_svc_place(h->v, &rq, NULL, &res);
 		status = http_status_of(res.refusal);
@@ -275,7 +279,8 @@ static bool is_json_ctype(const char *ct)
 
 /* The members a POST /v1/calls body may carry; any other is refused. */
 /* check_src: table */
-static const char *const call_members[] = {"initiator", "destination", "anchor", "ring_timeout_s", "status_callback"};
+static const char *const call_members[] = {"initiator",       "destination", "anchor", "ring_timeout_s",
+					   "status_callback", "auto_answer", "headers"};
 
 static bool known_member(const char *key)
 {
@@ -292,9 +297,37 @@ static bool json_str_ok(const json_t *j)
 	return json_is_string(j) && strlen(json_string_value(j)) == json_string_length(j);
 }
 
+/* "headers": {"X-CRM-Ticket": "48213", ...} into hv (names and values borrowed from j); the names and values
+ * themselves are judged by orig_svc_place. NULL, or the reason. */
+static const char *call_headers(json_t *jh, struct orig_place_hdr *hv, size_t cap, size_t *n, char *why, size_t wcap)
+{
+	*n = 0;
+	if (!jh || json_is_null(jh))
+		return NULL;
+	if (!json_is_object(jh))
+		return "headers must be an object of strings";
+	if (json_object_size(jh) > cap) {
+		(void)ch_fmt(why, wcap, "too many headers (at most %zu)", cap);
+		return why;
+	}
+	const char *key;
+	json_t *v;
+	json_object_foreach(jh, key, v)
+	{
+		if (!json_str_ok(v)) {
+			(void)ch_fmt(why, wcap, "header \"%.64s\" value must be a string", key);
+			return why;
+		}
+		hv[*n].name = key;
+		hv[*n].value = json_string_value(v);
+		(*n)++;
+	}
+	return NULL;
+}
+
 /* The body's members checked one by one; NULL, or the reason (in why, or a literal). */
-static const char *call_fields(struct orig_http *h, json_t *j, struct orig_place_req *rq, char *why, size_t cap,
-			       unsigned *status)
+static const char *call_fields(struct orig_http *h, json_t *j, struct orig_place_req *rq, struct orig_place_hdr *hv,
+			       char *why, size_t cap, unsigned *status)
 {
 	const char *key;
 	json_t *v;
@@ -307,13 +340,19 @@ static const char *call_fields(struct orig_http *h, json_t *j, struct orig_place
 	}
 	json_t *ji = json_object_get(j, "initiator"), *jd = json_object_get(j, "destination");
 	json_t *ja = json_object_get(j, "anchor"), *jr = json_object_get(j, "ring_timeout_s");
-	json_t *jc = json_object_get(j, "status_callback");
+	json_t *jc = json_object_get(j, "status_callback"), *jaa = json_object_get(j, "auto_answer");
 	if (!json_is_string(ji) || !json_is_string(jd))
 		return "initiator and destination are required strings";
 	if (!json_str_ok(ji) || !json_str_ok(jd))
 		return "a string contains a NUL character";
 	if (ja && !json_is_boolean(ja))
 		return "anchor must be true or false";
+	if (jaa && !json_is_boolean(jaa))
+		return "auto_answer must be true or false";
+	size_t nh = 0;
+	const char *hbad = call_headers(json_object_get(j, "headers"), hv, ORIG_EXTRA_HEADERS, &nh, why, cap);
+	if (hbad)
+		return hbad;
 	if (jr &&
 	    (!json_is_integer(jr) || json_integer_value(jr) < 1 || json_integer_value(jr) > ORIG_RING_TIMEOUT_MAX)) {
 		(void)ch_fmt(why, cap, "ring_timeout_s must be an integer from 1 to %d", ORIG_RING_TIMEOUT_MAX);
@@ -336,6 +375,9 @@ static const char *call_fields(struct orig_http *h, json_t *j, struct orig_place
 	    .anchor = ja && json_is_true(ja),
 	    .ring_timeout_s = jr ? (unsigned)json_integer_value(jr) : 0,
 	    .status_callback = jc && json_is_string(jc) ? json_string_value(jc) : NULL,
+	    .auto_answer = jaa && json_is_true(jaa),
+	    .headers = hv,
+	    .n_headers = nh,
 	};
 	return NULL;
 }
@@ -356,7 +398,8 @@ static enum MHD_Result create_call(struct orig_http *h, struct MHD_Connection *c
 	char why[160];
 	unsigned status = 400;
 	struct orig_place_req rq;
-	const char *bad = call_fields(h, j, &rq, why, sizeof(why), &status);
+	struct orig_place_hdr hv[ORIG_EXTRA_HEADERS];
+	const char *bad = call_fields(h, j, &rq, hv, why, sizeof(why), &status);
 	if (bad) {
 		ret = send_err(c, status, bad, NULL);
 		goto out;

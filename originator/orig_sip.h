@@ -68,13 +68,47 @@ struct orig_sip_opts {
 	unsigned max_calls;              /* 0 = no cap; over it orig_sip_call returns EAGAIN */
 };
 
+/* The auto-answer signal on the initiator's INVITE. */
+enum orig_auto_answer {
+	ORIG_AA_NONE = 0,
+	ORIG_AA_CALL_INFO,   /* Call-Info: <identity>;answer-after=0 */
+	ORIG_AA_ALERT_INFO,  /* Alert-Info: <http://localhost>;info=alert-autoanswer;delay=0 */
+	ORIG_AA_ANSWER_MODE, /* Answer-Mode: Auto (RFC 5373) */
+};
+
+#define ORIG_EXTRA_HEADERS 8 /* CH_SIP_HDR_PER_CALL */
+
+/* One extra header (a CRM's): name and value, NUL-terminated. */
+struct orig_hdr {
+	char name[65];   /* ch_sip_hdr_name_ok, not ch_sip_hdr_reserved */
+	char value[257]; /* ch_sip_hdr_value_ok */
+};
+
+/* The caller id one leg's INVITE carries; "" = the default of that field. */
+struct orig_caller_id {
+	char display[128]; /* From display name, unquoted (ch_sip_display_ok; the engine quotes it) */
+	char from[512];    /* From URI (a SIP URI) */
+	char pai[512];     /* P-Asserted-Identity URI (a SIP URI), "" = none */
+	char privacy[64];  /* Privacy value (ch_sip_hdr_value_ok), "" = none */
+};
+
 /* One call request. URIs already translated and policy-checked by the caller
- * (a SIP URI, possibly with parameters such as ;transport=tcp, no headers). */
+ * (a SIP URI, possibly with parameters such as ;transport=tcp, no headers).
+ * Every string is checked again by orig_sip_call (no CR, LF, NUL or other
+ * control reaches a header, whatever the caller did). */
 struct orig_call_req {
-	char initiator[512];     /* leg 1 request URI; also the From of leg 2 (anchored) */
-	char destination[512];   /* Refer-To, or leg 2 request URI (anchored) */
-	bool anchor;             /* true: RFC 3725 third-party call control; false: REFER */
-	unsigned ring_timeout_s; /* 0 = the engine default */
+	char initiator[512];               /* leg 1 request URI; also the default From of leg 2 (anchored) */
+	char destination[512];             /* Refer-To, or leg 2 request URI (anchored) */
+	bool anchor;                       /* true: RFC 3725 third-party call control; false: REFER */
+	unsigned ring_timeout_s;           /* 0 = the engine default */
+	enum orig_auto_answer auto_answer; /* on the initiator's INVITE only */
+	/* Leg 1: default display "Click-To-Call: <destination user>", From the identity. */
+	struct orig_caller_id id_initiator;
+	/* Leg 2 (anchored, fallback): default no display, From the initiator. On the REFER
+	 * path its display and From are the Referred-By (default: the identity). */
+	struct orig_caller_id id_destination;
+	unsigned n_headers;                          /* 0..ORIG_EXTRA_HEADERS */
+	struct orig_hdr headers[ORIG_EXTRA_HEADERS]; /* on both legs' INVITEs */
 };
 
 enum orig_state {
@@ -151,7 +185,9 @@ int orig_sip_start(const struct orig_sip_opts *o, orig_sip_event_fn cb, void *ar
  * its own lock across this call and takes it in the callback always knows the
  * id before the first event. The first event of the call is
  * ORIG_CALLING_INITIATOR. Returns 0, EINVAL (a URI that is not sip:/sips:
- * or holds whitespace, controls, quotes or angle brackets), EAGAIN (max_calls
+ * or holds whitespace, controls, quotes or angle brackets; a caller id, header
+ * name or value that fails its check above, a reserved header name, more than
+ * ORIG_EXTRA_HEADERS headers, an unknown auto_answer), EAGAIN (max_calls
  * reached), ESHUTDOWN (stopping), ENOMEM. */
 int orig_sip_call(struct orig_sip *s, const struct orig_call_req *r, uint64_t *id);
 

@@ -42,29 +42,6 @@ static void copy_str(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
-/* The user part of a URI (sip:user@host -> user; tel:+1234 -> +1234; sip:host -> host),
- * made safe for a quoted display name. */
-static void display_user(const char *uri, char *out, size_t cap)
-{
-	const char *p = strchr(uri, ':');
-	p = p ? p + 1 : uri;
-	const char *at = strchr(p, '@');
-	const char *end = at;
-	if (!end) {
-		end = p + strcspn(p, ";?>");
-	}
-	size_t o = 0;
-	for (; p < end && o + 2 < cap; p++) {
-		unsigned char ch = (unsigned char)*p;
-		if (ch < 0x20 || ch == 0x7f)
-			continue;
-		if (ch == '"' || ch == '\\')
-			out[o++] = '\\';
-		out[o++] = (char)ch;
-	}
-	out[o] = '\0';
-}
-
 static int64_t since(int64_t t0)
 {
 	return t0 ? ch_now_ms() - t0 : 0;
@@ -219,6 +196,7 @@ static void call_free(struct sip_call *c)
 	if (c->tmr)
 		su_timer_destroy(c->tmr);
 	orig_sdp_origin_clear(&c->a_sdp);
+	orig_sip_call_headers_free(c);
 	free(c);
 }
 
@@ -396,15 +374,18 @@ void orig_sip_start_call(struct orig_sip *s, uint64_t id, const struct orig_call
 		orig_sip_fail_local(c, ORIG_LEG_INITIATOR, "cannot create a timer");
 		return;
 	}
-	char user[256], from[900], to[600], sdp[1024];
-	display_user(c->destination, user, sizeof user);
-	if (ch_fmt(from, sizeof from, "\"Click-To-Call: %s\" <%s>", user, s->identity) ||
-	    ch_fmt(to, sizeof to, "<%s>", c->initiator) || orig_sdp_placeholder(&c->a_sdp, sdp, sizeof sdp)) {
+	char to[600], sdp[1024];
+	int err = orig_sip_call_headers(c, r);
+	if (err) {
+		orig_sip_fail_local(c, ORIG_LEG_INITIATOR, err == ENOMEM ? "out of memory" : "caller id too long");
+		return;
+	}
+	if (ch_fmt(to, sizeof to, "<%s>", c->initiator) || orig_sdp_placeholder(&c->a_sdp, sdp, sizeof sdp)) {
 		orig_sip_fail_local(c, ORIG_LEG_INITIATOR, "URI too long");
 		return;
 	}
-	c->a.nh =
-	    nua_handle(s->nua, &c->a, NUTAG_URL(c->initiator), SIPTAG_TO_STR(to), SIPTAG_FROM_STR(from), TAG_END());
+	c->a.nh = nua_handle(s->nua, &c->a, NUTAG_URL(c->initiator), SIPTAG_TO_STR(to), SIPTAG_FROM_STR(c->a_from),
+			     TAG_END());
 	if (!c->a.nh) {
 		orig_sip_fail_local(c, ORIG_LEG_INITIATOR, "cannot create the initiator leg");
 		return;
@@ -413,6 +394,6 @@ void orig_sip_start_call(struct orig_sip *s, uint64_t id, const struct orig_call
 	ch_info("sip: call %" PRIu64 ": %s -> %s%s", c->id, c->initiator, c->destination,
 		c->anchor ? " (anchored)" : "");
 	nua_invite(c->a.nh, NUTAG_MEDIA_ENABLE(0), SIPTAG_CONTENT_TYPE_STR("application/sdp"), SIPTAG_PAYLOAD_STR(sdp),
-		   TAG_END());
+		   TAG_IF(c->a_hdrs, SIPTAG_HEADER_STR(c->a_hdrs)), TAG_END());
 	orig_sip_timer_set(c, c->ring_s * 1000u);
 }

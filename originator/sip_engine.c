@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/sip_hdr.h"
 #include "common/sip_uri.h"
 #include "originator/sip_int.h"
 
@@ -110,6 +111,41 @@ static char *dup_opt(const char *v)
 static bool uri_ok(const char *u, size_t cap)
 {
 	return memchr(u, '\0', cap) != NULL && ch_sip_uri_ok(u);
+}
+
+/* A string that ends inside its array and passes ok (or is "", when optional). */
+static bool field_ok(const char *v, size_t cap, bool (*ok)(const char *), bool optional)
+{
+	if (!memchr(v, '\0', cap))
+		return false;
+	return (optional && !*v) || ok(v);
+}
+
+/* The engine's own guard on what goes into headers: whatever the caller
+ * checked, nothing with a CR, LF, NUL or other control reaches the wire. */
+static bool caller_id_ok(const struct orig_caller_id *c)
+{
+	return field_ok(c->display, sizeof c->display, ch_sip_display_ok, true) &&
+	       field_ok(c->from, sizeof c->from, ch_sip_uri_ok, true) &&
+	       field_ok(c->pai, sizeof c->pai, ch_sip_uri_ok, true) &&
+	       field_ok(c->privacy, sizeof c->privacy, ch_sip_hdr_value_ok, true);
+}
+
+static bool req_ok(const struct orig_call_req *r)
+{
+	if (!uri_ok(r->initiator, sizeof r->initiator) || !uri_ok(r->destination, sizeof r->destination))
+		return false;
+	if ((unsigned)r->auto_answer > (unsigned)ORIG_AA_ANSWER_MODE) /* a value outside the enum */
+		return false;
+	if (!caller_id_ok(&r->id_initiator) || !caller_id_ok(&r->id_destination) || r->n_headers > ORIG_EXTRA_HEADERS)
+		return false;
+	for (unsigned i = 0; i < r->n_headers; i++) {
+		const struct orig_hdr *h = &r->headers[i];
+		if (!field_ok(h->name, sizeof h->name, ch_sip_hdr_name_ok, false) || ch_sip_hdr_reserved(h->name) ||
+		    !field_ok(h->value, sizeof h->value, ch_sip_hdr_value_ok, false))
+			return false;
+	}
+	return true;
 }
 
 /* ---- the NUA callback ------------------------------------------------- */
@@ -476,8 +512,7 @@ out:
 
 int orig_sip_call(struct orig_sip *s, const struct orig_call_req *r, uint64_t *id)
 {
-	if (!s || !r || !id || !uri_ok(r->initiator, sizeof r->initiator) ||
-	    !uri_ok(r->destination, sizeof r->destination))
+	if (!s || !r || !id || !req_ok(r))
 		return EINVAL;
 	struct orig_msg d;
 	memset(&d, 0, sizeof d);

@@ -115,6 +115,12 @@ struct sip_call {
 	struct sip_leg b; /* destination */
 	/* Our SDP origin toward the initiator: stable for the dialog. */
 	struct orig_sdp_origin a_sdp;
+	/* What the legs' requests carry (sip_hdrs.c), built once at the start. */
+	char *a_from;   /* leg 1 From, display name included */
+	char *a_hdrs;   /* leg 1 extra headers, "Name: value\r\n"..., or NULL */
+	char *b_from;   /* leg 2 From */
+	char *b_hdrs;   /* leg 2 extra headers, or NULL */
+	char *refer_by; /* Referred-By of the REFER */
 };
 
 struct orig_sip {
@@ -182,6 +188,12 @@ void orig_sip_timer_set(struct sip_call *c, unsigned ms);
 void orig_sip_timer_stop(struct sip_call *c);
 /* After the stack is gone: free the calls left (their handles went with it). */
 void orig_sip_free_calls(struct orig_sip *s);
+
+/* sip_hdrs.c: the caller id and the extra headers of each leg */
+/* Fill c's a_from, a_hdrs, b_from, b_hdrs and refer_by from r (checked by orig_sip_call). 0, ENOMEM or ENOSPC. */
+int orig_sip_call_headers(struct sip_call *c, const struct orig_call_req *r);
+/* Free them. */
+void orig_sip_call_headers_free(struct sip_call *c);
 
 /* sip_invite.c: the INVITE legs */
 void orig_sip_start_b(struct sip_call *c);

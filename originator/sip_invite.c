@@ -10,14 +10,14 @@
 void orig_sip_start_b(struct sip_call *c)
 {
 	struct orig_sip *s = c->s;
-	char to[600], from[600];
+	char to[600];
 	orig_sip_set_phase(c, PH_B_INVITE);
-	if (ch_fmt(to, sizeof to, "<%s>", c->destination) || ch_fmt(from, sizeof from, "<%s>", c->initiator)) {
+	if (ch_fmt(to, sizeof to, "<%s>", c->destination)) {
 		orig_sip_fail_local(c, ORIG_LEG_DESTINATION, "URI too long");
 		return;
 	}
-	c->b.nh =
-	    nua_handle(s->nua, &c->b, NUTAG_URL(c->destination), SIPTAG_TO_STR(to), SIPTAG_FROM_STR(from), TAG_END());
+	c->b.nh = nua_handle(s->nua, &c->b, NUTAG_URL(c->destination), SIPTAG_TO_STR(to), SIPTAG_FROM_STR(c->b_from),
+			     TAG_END());
 	if (!c->b.nh) {
 		orig_sip_fail_local(c, ORIG_LEG_DESTINATION, "cannot create the destination leg");
 		return;
@@ -25,7 +25,8 @@ void orig_sip_start_b(struct sip_call *c)
 	c->b.st = LS_INVITING;
 	/* Delayed ACK: the destination's offer comes in its 200 and our answer
 	 * (the initiator's) goes in the ACK once the re-INVITE is answered. */
-	nua_invite(c->b.nh, NUTAG_AUTOACK(0), NUTAG_MEDIA_ENABLE(0), TAG_END());
+	nua_invite(c->b.nh, NUTAG_AUTOACK(0), NUTAG_MEDIA_ENABLE(0), TAG_IF(c->b_hdrs, SIPTAG_HEADER_STR(c->b_hdrs)),
+		   TAG_END());
 	if (!c->fallback)
 		orig_sip_emit_step(c, STEP_CALLING_DESTINATION, 0, NULL);
 	orig_sip_timer_set(c, c->ring_s * 1000u);

@@ -10,13 +10,14 @@
 void orig_sip_start_refer(struct sip_call *c)
 {
 	struct orig_sip *s = c->s;
-	char rt[600], rb[600];
-	if (ch_fmt(rt, sizeof rt, "<%s>", c->destination) || ch_fmt(rb, sizeof rb, "<%s>", s->identity)) {
+	char rt[600];
+	if (ch_fmt(rt, sizeof rt, "<%s>", c->destination)) {
 		orig_sip_fail_local(c, ORIG_LEG_DESTINATION, "URI too long");
 		return;
 	}
 	orig_sip_set_phase(c, PH_REFER);
-	nua_refer(c->a.nh, SIPTAG_REFER_TO_STR(rt), SIPTAG_REFERRED_BY_STR(rb), TAG_END());
+	/* Referred-By: the destination leg's caller id, as on the fallback's INVITE */
+	nua_refer(c->a.nh, SIPTAG_REFER_TO_STR(rt), SIPTAG_REFERRED_BY_STR(c->refer_by), TAG_END());
 	orig_sip_emit_step(c, STEP_CALLING_DESTINATION, 0, NULL);
 	orig_sip_timer_set(c, s->notify_s * 1000u);
 }

@@ -19,6 +19,8 @@ static void snap_free(struct orig_snap *s)
 	for (size_t i = 0; i < s->n_cb_allow; i++)
 		free(s->cb_allow[i]);
 	free(s->cb_allow);
+	pol_patterns_free(s->aa_initiators);
+	pol_patterns_free(s->hdr_allow);
 	free(s);
 }
 
@@ -85,6 +87,9 @@ static int snap_http(const struct cfg_originator *c, struct orig_snap *s)
 	    .concurrent_calls = clamp_u(c->limits.concurrent_calls),
 	    .calls_per_minute = clamp_u(c->limits.calls_per_minute),
 	    .calls_per_minute_per_initiator = clamp_u(c->limits.calls_per_minute_per_initiator),
+	    .calls_per_hour_per_destination = clamp_u(c->limits.calls_per_hour_per_destination),
+	    .distinct_destinations_per_hour_per_initiator =
+		clamp_u(c->limits.distinct_destinations_per_hour_per_initiator),
 	    .keep_ended_s = c->keep_ended_s < 0 ? 0 : c->keep_ended_s,
 	};
 	if (!c->has_http)
@@ -136,6 +141,33 @@ static int snap_callbacks(const struct cfg_originator *c, struct orig_snap *s)
 	return 0;
 }
 
+/* One pattern list of the config, compiled; a bad pattern names its setting. */
+static int snap_patterns(const struct cfg *cfg, const struct cfg_strv *v, bool caseless, const char *path,
+			 struct pol_patterns **out, struct cfg_error *err)
+{
+	struct pol_error perr;
+	int rc = pol_patterns_compile((const char *const *)v->v, v->n, caseless, out, &perr);
+	if (rc == EINVAL) {
+		char p[96];
+		(void)ch_fmt(p, sizeof(p), "%s.[%zu]", path, perr.index);
+		cfg_set_error(cfg, err, p, "%s", perr.msg);
+	}
+	return rc;
+}
+
+/* The auto-answer initiators and signal, the extra header names. */
+static int snap_extras(const struct cfg *cfg, struct orig_snap *s, struct cfg_error *err)
+{
+	const struct cfg_originator *c = &cfg->orig;
+	const char *h = c->auto_answer.header ? c->auto_answer.header : "call-info";
+	s->aa_header = strcmp(h, "alert-info") == 0    ? ORIG_AA_ALERT_INFO
+		       : strcmp(h, "answer-mode") == 0 ? ORIG_AA_ANSWER_MODE
+						       : ORIG_AA_CALL_INFO;
+	int rc = snap_patterns(cfg, &c->auto_answer.initiators, false, "originator.auto_answer.initiators",
+			       &s->aa_initiators, err);
+	return rc ? rc : snap_patterns(cfg, &c->headers.allow, true, "originator.headers.allow", &s->hdr_allow, err);
+}
+
 int orig_snap_build(const struct cfg *cfg, struct orig_snap **out, struct cfg_error *err)
 {
 	struct orig_snap *s = calloc(1, sizeof(*s));
@@ -149,6 +181,7 @@ int orig_snap_build(const struct cfg *cfg, struct orig_snap **out, struct cfg_er
 	rc = snap_http(&cfg->orig, s);
 	rc = rc ? rc : snap_xml_allow(cfg, s, err);
 	rc = rc ? rc : snap_callbacks(&cfg->orig, s);
+	rc = rc ? rc : snap_extras(cfg, s, err);
 	if (rc == ENOMEM)
 		cfg_set_error(cfg, err, "originator", "out of memory");
 	if (rc)

@@ -26,10 +26,14 @@ struct orig_snap {
 	size_t n_xml_allow;
 	char **cb_allow;
 	size_t n_cb_allow;
+	struct pol_patterns *aa_initiators; /* who may be auto-answered (none: nobody) */
+	enum orig_auto_answer aa_header;    /* the signal sent */
+	struct pol_patterns *hdr_allow;     /* extra header names accepted (none: none) */
 };
 
-/* Compile cfg's translations and destination lists, copy the limits, the
- * HTTP credentials, the XML allow list and the callback prefixes. 0 and a new
+/* Compile cfg's translations and destination lists, the auto-answer
+ * initiators and the header names allowed; copy the limits, the HTTP
+ * credentials, the XML allow list and the callback prefixes. 0 and a new
  * snapshot (one reference) in *out, or EINVAL / ENOMEM with err filled
  * ("file:line: path: message"), *out untouched. cfg is borrowed. */
 int orig_snap_build(const struct cfg *cfg, struct orig_snap **out, struct cfg_error *err);

@@ -3,6 +3,7 @@
 #include "originator/svc.h"
 
 #include "common/common.h"
+#include "common/sip_hdr.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -21,7 +22,8 @@ struct orig_svc {
 /* check_src: table */
 static const char *const refusal_label[] = {
     [ORIG_PLACED] = "placed",         [ORIG_BAD_ADDRESS] = "bad address", [ORIG_DENIED] = "denied",
-    [ORIG_OVER_LIMIT] = "over limit", [ORIG_UNAVAILABLE] = "unavailable",
+    [ORIG_OVER_LIMIT] = "over limit", [ORIG_UNAVAILABLE] = "unavailable", [ORIG_BAD_HEADER] = "bad header",
+    [ORIG_FORBIDDEN] = "forbidden",
 };
 
 static enum orig_refusal refusal_of(enum pol_xlate_verdict v)
@@ -185,6 +187,50 @@ static enum orig_refusal translate(const struct orig_snap *s, const struct orig_
 	return res->refusal;
 }
 
+/* The request's extra headers into r: each name allowed by the snapshot and not one we write, each value visible
+ * ASCII, at most CH_SIP_HDR_PER_CALL. The reason names the header. */
+static enum orig_refusal extra_headers(const struct orig_snap *s, const struct orig_place_req *rq,
+				       struct orig_call_req *r, struct orig_place_res *res)
+{
+	if (rq->n_headers > CH_SIP_HDR_PER_CALL || rq->n_headers > ORIG_EXTRA_HEADERS) {
+		(void)ch_fmt(res->reason, sizeof(res->reason), "too many headers (at most %d)", CH_SIP_HDR_PER_CALL);
+		return res->refusal = ORIG_BAD_HEADER;
+	}
+	for (size_t i = 0; i < rq->n_headers; i++) {
+		const char *n = rq->headers[i].name, *val = rq->headers[i].value;
+		const char *why = NULL;
+		if (!ch_sip_hdr_name_ok(n))
+			why = "is not a header name";
+		else if (ch_sip_hdr_reserved(n))
+			why = "is written by the originator itself";
+		else if (!pol_patterns_match(s->hdr_allow, n))
+			why = "is not allowed (originator.headers.allow)";
+		else if (!ch_sip_hdr_value_ok(val))
+			why = "value must be 1 to 256 bytes of visible ASCII";
+		if (why) {
+			(void)ch_fmt(res->reason, sizeof(res->reason), "header \"%.64s\" %s",
+				     ch_sip_hdr_name_ok(n) ? n : "?", why);
+			return res->refusal = ORIG_BAD_HEADER;
+		}
+		memcpy(r->headers[i].name, n, strlen(n) + 1);
+		memcpy(r->headers[i].value, val, strlen(val) + 1);
+	}
+	r->n_headers = (unsigned)rq->n_headers;
+	return ORIG_PLACED;
+}
+
+/* What the request asks beyond the two addresses: auto-answer (fenced) and the extra headers. */
+static enum orig_refusal extras(const struct orig_snap *s, const struct orig_place_req *rq, struct orig_call_req *r,
+				struct orig_place_res *res)
+{
+	if (rq->auto_answer) {
+		if (!pol_patterns_match(s->aa_initiators, res->tinit))
+			return refuse(res, ORIG_FORBIDDEN, "auto_answer not allowed for this initiator");
+		r->auto_answer = s->aa_header;
+	}
+	return extra_headers(s, rq, r, res);
+}
+
 static enum orig_refusal admit(struct orig_svc *v, const struct orig_snap *s, const struct orig_place_req *rq,
 			       const struct orig_watch *watch, struct orig_place_res *res)
 {
@@ -194,6 +240,8 @@ static enum orig_refusal admit(struct orig_svc *v, const struct orig_snap *s, co
 	memcpy(r.destination, res->tdest, strlen(res->tdest) + 1);
 	r.anchor = rq->anchor;
 	r.ring_timeout_s = rq->ring_timeout_s;
+	if (extras(s, rq, &r, res) != ORIG_PLACED)
+		return res->refusal;
 	uint64_t id = 0;
 	switch (orig_calls_admit(v->calls, v->sip, &s->limits, &r, rq->status_callback, watch, ch_now_ms(), &id)) {
 	case ORIG_ADMIT_OK:
@@ -207,6 +255,10 @@ static enum orig_refusal admit(struct orig_svc *v, const struct orig_snap *s, co
 		return refuse(res, ORIG_OVER_LIMIT, "calls per minute limit reached");
 	case ORIG_ADMIT_INITIATOR:
 		return refuse(res, ORIG_OVER_LIMIT, "calls per minute limit reached for this initiator");
+	case ORIG_ADMIT_DESTINATION:
+		return refuse(res, ORIG_OVER_LIMIT, "calls per hour limit reached for this destination");
+	case ORIG_ADMIT_DISTINCT:
+		return refuse(res, ORIG_OVER_LIMIT, "distinct destinations per hour limit reached for this initiator");
 	case ORIG_ADMIT_ENGINE:
 		return refuse(res, ORIG_UNAVAILABLE, "originator unavailable");
 	}

@@ -26,16 +26,27 @@ enum orig_refusal {
 	ORIG_PLACED,
 	ORIG_BAD_ADDRESS, /* the initiator or destination cannot be translated */
 	ORIG_DENIED,      /* the destination rules refuse it */
-	ORIG_OVER_LIMIT,  /* concurrent calls or a per-minute rate */
+	ORIG_OVER_LIMIT,  /* concurrent calls, a per-minute rate or an hourly limit */
 	ORIG_UNAVAILABLE, /* stopping, or the engine refused */
+	ORIG_BAD_HEADER,  /* an extra header: its name is not allowed, its value is bad, too many (400) */
+	ORIG_FORBIDDEN,   /* auto_answer for an initiator auto_answer.initiators does not list (403) */
+};
+
+/* One extra header of a request, as received (checked by orig_svc_place). */
+struct orig_place_hdr {
+	const char *name;
+	const char *value;
 };
 
 struct orig_place_req {
 	const char *initiator;   /* as received */
 	const char *destination; /* as received */
 	bool anchor;
-	unsigned ring_timeout_s;     /* 0 = default */
-	const char *status_callback; /* NULL = none; already checked against the allow list */
+	unsigned ring_timeout_s;              /* 0 = default */
+	const char *status_callback;          /* NULL = none; already checked against the allow list */
+	bool auto_answer;                     /* the initiator's phone answers by itself (fenced by the snapshot) */
+	const struct orig_place_hdr *headers; /* n_headers extra headers for the INVITEs, borrowed */
+	size_t n_headers;
 };
 
 struct orig_place_res {

@@ -56,8 +56,10 @@ static int xml_code_of(enum orig_refusal r)
 	case ORIG_PLACED:
 		return 100;
 	case ORIG_BAD_ADDRESS:
+	case ORIG_BAD_HEADER:
 		return 400;
 	case ORIG_DENIED:
+	case ORIG_FORBIDDEN:
 		return 403;
 	case ORIG_OVER_LIMIT:
 		return 429;
@@ -145,7 +147,15 @@ void xml_handle_request(struct orig_svc *v, struct xconn *c, const struct xml_re
 		send_doc(c, &rq->echo, &(struct xml_result){.code = 503, .text = "out of memory"});
 		return;
 	}
-	struct orig_place_req pr = {.initiator = rq->initiator, .destination = rq->destination, .anchor = rq->anchor};
+	struct orig_place_hdr hv[XML_HDR_MAX];
+	for (size_t i = 0; i < rq->n_headers && i < XML_HDR_MAX; i++)
+		hv[i] = (struct orig_place_hdr){.name = rq->hdr_name[i], .value = rq->hdr_value[i]};
+	struct orig_place_req pr = {.initiator = rq->initiator,
+				    .destination = rq->destination,
+				    .anchor = rq->anchor,
+				    .auto_answer = rq->auto_answer,
+				    .headers = hv,
+				    .n_headers = rq->n_headers};
 	struct orig_watch w = {.on_event = sink_event, .release = sink_release, .arg = s};
 	struct orig_place_res res;
 	orig_svc_place(v, &pr, &w, &res);

@@ -15,7 +15,7 @@
 #define DEPTH_MAX  16
 
 /* check_src: table */
-static const char *const field_name[F_COUNT] = {"Initiator", "Destination", "AnchorCall"};
+static const char *const field_name[F_COUNT] = {"Initiator", "Destination", "AnchorCall", "AutoAnswer"};
 
 struct xdoc {
 	int depth;
@@ -35,6 +35,11 @@ struct xdoc {
 	bool seen[F_COUNT];
 	bool too_long[F_COUNT];
 	struct ch_buf val[F_COUNT];
+	int in_hdr; /* the <Header> being read, or -1 */
+	size_t nhdr;
+	char hname[XML_HDR_MAX][65];
+	struct ch_buf hval[XML_HDR_MAX];
+	bool hlong[XML_HDR_MAX];
 };
 
 struct xml_frame {
@@ -63,9 +68,31 @@ static void doc_fail(struct xml_frame *c, bool fatal, const char *msg)
 	}
 }
 
+/* <Header name="X-CRM-Ticket">: one more extra header, its name from the attribute. */
+static void header_start(struct xml_frame *c, const XML_Char **atts)
+{
+	struct xdoc *d = &c->doc;
+	const char *hn = NULL;
+	for (size_t i = 0; atts && atts[i] && atts[i + 1]; i += 2) {
+		if (strcmp(atts[i], "name") == 0)
+			hn = atts[i + 1];
+	}
+	if (d->nhdr >= XML_HDR_MAX) {
+		char m[64];
+		(void)ch_fmt(m, sizeof(m), "too many headers (at most %d)", XML_HDR_MAX);
+		doc_fail(c, false, m);
+		return;
+	}
+	if (!hn || !*hn || strlen(hn) >= sizeof(d->hname[0])) {
+		doc_fail(c, false, hn && *hn ? "Header name too long" : "Header without a name attribute");
+		return;
+	}
+	memcpy(d->hname[d->nhdr], hn, strlen(hn) + 1);
+	d->in_hdr = (int)d->nhdr++;
+}
+
 static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
 {
-	(void)atts;
 	struct xml_frame *c = ud;
 	struct xdoc *d = &c->doc;
 	if (d->complete || d->fatal)
@@ -89,6 +116,10 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
 		d->in_request = true;
 		return;
 	}
+	if (d->depth == 3 && d->in_request && strcmp(name, "Header") == 0) {
+		header_start(c, atts);
+		return;
+	}
 	if (d->depth == 3 && d->in_request) {
 		d->field = F_NONE;
 		for (int i = 0; i < F_COUNT; i++) {
@@ -102,6 +133,10 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts)
 				d->field = (enum xml_field)i;
 			}
 		}
+		return;
+	}
+	if (d->depth > 3 && d->in_request && d->in_hdr >= 0) {
+		doc_fail(c, false, "invalid Header");
 		return;
 	}
 	if (d->depth > 3 && d->in_request && d->field != F_NONE) {
@@ -123,8 +158,10 @@ static void on_end(void *ud, const XML_Char *name)
 	size_t cnt = (size_t)XML_GetCurrentByteCount(c->p);
 	bool empty = cnt == 0; /* <x/>: the start event covered the whole tag */
 	size_t end = empty ? d->last_start_index + d->last_start_count : idx + cnt;
-	if (d->depth == 3)
+	if (d->depth == 3) {
 		d->field = F_NONE;
+		d->in_hdr = -1;
+	}
 	if (d->depth == 2 && d->in_request) {
 		d->in_request = false;
 		if (!d->has_req_end) {
@@ -146,7 +183,14 @@ static void on_text(void *ud, const XML_Char *s, int len)
 {
 	struct xml_frame *c = ud;
 	struct xdoc *d = &c->doc;
-	if (d->complete || d->fatal || !d->in_request || d->depth != 3 || d->field == F_NONE || len <= 0)
+	if (d->complete || d->fatal || !d->in_request || d->depth != 3 || len <= 0)
+		return;
+	if (d->in_hdr >= 0) {
+		if (!d->hlong[d->in_hdr] && ch_buf_add(&d->hval[d->in_hdr], s, (size_t)len) != 0)
+			d->hlong[d->in_hdr] = true;
+		return;
+	}
+	if (d->field == F_NONE)
 		return;
 	if (d->too_long[d->field])
 		return;
@@ -167,10 +211,15 @@ static int parser_new(struct xml_frame *c)
 {
 	for (int i = 0; i < F_COUNT; i++)
 		ch_buf_free(&c->doc.val[i]);
+	for (int i = 0; i < XML_HDR_MAX; i++)
+		ch_buf_free(&c->doc.hval[i]);
 	memset(&c->doc, 0, sizeof(c->doc));
 	c->doc.field = F_NONE;
+	c->doc.in_hdr = -1;
 	for (int i = 0; i < F_COUNT; i++)
 		ch_buf_init(&c->doc.val[i], VAL_MAX);
+	for (int i = 0; i < XML_HDR_MAX; i++)
+		ch_buf_init(&c->doc.hval[i], VAL_MAX);
 	c->p = XML_ParserCreate(NULL);
 	if (!c->p)
 		return ENOMEM;
@@ -186,10 +235,9 @@ static bool is_xml_space(char ch)
 	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
 }
 
-/* The trimmed value of a field, NUL-terminated in place (or ""). */
-static const char *field_value(struct xdoc *d, enum xml_field f)
+/* The trimmed text of a buffer, NUL-terminated in place (or ""). */
+static const char *trimmed(struct ch_buf *b)
 {
-	struct ch_buf *b = &d->val[f];
 	if (ch_buf_nul(b) != 0 || !b->data)
 		return "";
 	char *s = b->data;
@@ -200,6 +248,12 @@ static const char *field_value(struct xdoc *d, enum xml_field f)
 	while (*s && is_xml_space(*s))
 		s++;
 	return s;
+}
+
+/* The trimmed value of a field. */
+static const char *field_value(struct xdoc *d, enum xml_field f)
+{
+	return trimmed(&d->val[f]);
 }
 
 /* The echo: the request as received, the Response block right after
@@ -229,7 +283,7 @@ static void request_of(struct xml_frame *f, struct xml_request *out)
 		for (int i = 0; i < F_COUNT && !out->error[0]; i++) {
 			if (d->too_long[i])
 				(void)ch_fmt(out->error, sizeof(out->error), "%s too long", field_name[i]);
-			else if (i != F_ANC && (!d->seen[i] || !*field_value(d, (enum xml_field)i)))
+			else if (i != F_ANC && i != F_AA && (!d->seen[i] || !*field_value(d, (enum xml_field)i)))
 				(void)ch_fmt(out->error, sizeof(out->error), "missing %s", field_name[i]);
 		}
 	}
@@ -240,6 +294,17 @@ static void request_of(struct xml_frame *f, struct xml_request *out)
 	out->initiator = field_value(d, F_INI);
 	out->destination = field_value(d, F_DST);
 	out->anchor = d->seen[F_ANC] && strcasecmp(field_value(d, F_ANC), "true") == 0;
+	out->auto_answer = d->seen[F_AA] && strcasecmp(field_value(d, F_AA), "true") == 0;
+	for (size_t i = 0; i < d->nhdr && !out->error[0]; i++) {
+		if (d->hlong[i]) {
+			(void)ch_fmt(out->error, sizeof(out->error), "header \"%s\" value too long", d->hname[i]);
+			out->code = 400;
+			return;
+		}
+		out->hdr_name[i] = d->hname[i];
+		out->hdr_value[i] = trimmed(&d->hval[i]);
+	}
+	out->n_headers = d->nhdr;
 }
 
 static enum xml_frame_status fatal(struct xml_frame *f, int code, const char *why, struct xml_request *out)
@@ -337,6 +402,8 @@ void xml_frame_free(struct xml_frame *f)
 	ch_buf_free(&f->in);
 	for (int i = 0; i < F_COUNT; i++)
 		ch_buf_free(&f->doc.val[i]);
+	for (int i = 0; i < XML_HDR_MAX; i++)
+		ch_buf_free(&f->doc.hval[i]);
 	if (f->p)
 		XML_ParserFree(f->p);
 	free(f);

@@ -8,7 +8,9 @@
 #define XML_DOC_MAX (16 * 1024) /* one request document, bytes */
 
 /* The fields of a <Request>. */
-enum xml_field { F_NONE = -1, F_INI = 0, F_DST = 1, F_ANC = 2, F_COUNT = 3 };
+enum xml_field { F_NONE = -1, F_INI = 0, F_DST = 1, F_ANC = 2, F_AA = 3, F_COUNT = 4 };
+
+#define XML_HDR_MAX 8 /* <Header name="...">value</Header> elements per request */
 
 /* A request as received, split where the <Response> block goes: pre, then
  * the response, then suf. Borrowed from the framer (or static). */
@@ -26,6 +28,10 @@ struct xml_request {
 	char error[200];                     /* why the request is refused ("missing Initiator"), or "" */
 	const char *initiator, *destination; /* COMPLETE, no error: trimmed, non-empty */
 	bool anchor;                         /* AnchorCall is "true" (any case) */
+	bool auto_answer;                    /* AutoAnswer is "true" (any case) */
+	size_t n_headers;                    /* the <Header> elements, in order: */
+	const char *hdr_name[XML_HDR_MAX];   /* their name attributes */
+	const char *hdr_value[XML_HDR_MAX];  /* their trimmed text */
 };
 
 enum xml_frame_status {

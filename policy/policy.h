@@ -423,4 +423,24 @@ int pol_sip_uri_limit_key(const char *uri, char *out, size_t cap);
 /* NULL-safe. */
 void pol_xlate_free(struct pol_xlate *x);
 
+/* ====================================================================
+ * Pattern lists: "does this string match one of these PCRE2 patterns"
+ * (the originator's auto-answer initiators and extra header names).
+ * Immutable once compiled; any number of threads may match at once.
+ * ==================================================================== */
+
+struct pol_patterns;
+
+/* Compile pats[0..n) (UTF; case-insensitive when caseless). 0 and a new list
+ * in *out (pol_patterns_free), or EINVAL (err->index names the pattern,
+ * err->msg says why; err->list is POL_LIST_NONE) or ENOMEM; *out untouched
+ * on failure. n may be 0: a list nothing matches. */
+int pol_patterns_compile(const char *const *pats, size_t n, bool caseless, struct pol_patterns **out,
+			 struct pol_error *err);
+/* True when s matches a pattern; false for NULL, no match, invalid UTF-8 or a
+ * pattern that hits its match limit (fail closed). */
+bool pol_patterns_match(const struct pol_patterns *p, const char *s);
+/* NULL-safe. */
+void pol_patterns_free(struct pol_patterns *p);
+
 #endif

@@ -52,7 +52,7 @@ void start(const struct opts *o)
 		(void)ch_fmt(tlsline, sizeof tlsline,
 			     "  tls_listen = \"sips:127.0.0.1:%d\"; tls_certificate_dir = \"@DIR@/sipcerts\";\n",
 			     o->sip_tls_port);
-	char conf[4096];
+	char conf[8192];
 	int rc = ch_fmt(
 	    conf, sizeof conf,
 	    "log = { level = \"debug\"; };\n"
@@ -68,20 +68,22 @@ void start(const struct opts *o)
 	    "  destinations = { deny = [ \"^sip:(900|976)\" ]; };\n"
 	    "  timers = { ring_timeout_s = 10; refer_notify_timeout_s = 5; reinvite_timeout_s = 3; max_call_s = 60; "
 	    "};\n"
-	    "  limits = { concurrent_calls = %d; calls_per_minute = 600; calls_per_minute_per_initiator = %d; };\n"
+	    "  limits = { concurrent_calls = %d; calls_per_minute = 600; calls_per_minute_per_initiator = %d;\n"
+	    "    calls_per_hour_per_destination = %d; distinct_destinations_per_hour_per_initiator = %d; };\n"
 	    "  http = { listen = [ \"127.0.0.1:0\" ]; user = \"admin\"; password = \"" PASSWORD
 	    "\"; digest_algorithm = \"%s\"; %s };\n"
 	    "  xml = { listen = [ \"127.0.0.1:0\" ]; allow_from = [ %s ]; max_connections = %d; };\n"
 	    "  callbacks = { allow = [ %s ]; };\n"
 	    "  keep_ended_s = 600;\n"
-	    "%s"
+	    "%s%s"
 	    "};\n",
 	    o->catch_all ? "   ,{ pattern = \"^(.*)$\"; output = \"sip:$1@127.0.0.1\"; }\n" : "",
 	    o->concurrent ? o->concurrent : 20, o->per_initiator ? o->per_initiator : 100,
+	    o->per_destination ? o->per_destination : 1000, o->distinct ? o->distinct : 1000,
 	    o->algo ? o->algo : "SHA-256",
 	    o->tls_basic ? "auth = \"basic\"; tls = { cert = \"@DIR@/cert.pem\"; key = \"@DIR@/key.pem\"; };" : "",
 	    o->allow_from ? o->allow_from : "\"127.0.0.0/8\"", o->max_conns ? o->max_conns : 16,
-	    o->cb_allow ? o->cb_allow : "", tlsline);
+	    o->cb_allow ? o->cb_allow : "", tlsline, o->extra ? o->extra : "");
 	CHECK(rc == 0);
 	if (chd_start(&D, conf) != 0) {
 		CHECK_MSG(0, "daemon did not start");

@@ -31,6 +31,9 @@ struct opts {
 	bool tls_basic;       /* http over TLS with auth = "basic" */
 	int sip_tls_port;     /* originator.tls_listen on this port, certificates in @DIR@/sipcerts */
 	bool catch_all;       /* a third rule, the README's ^(.*)$ -> sip:$1@127.0.0.1 */
+	int per_destination;  /* calls_per_hour_per_destination (0: 1000) */
+	int distinct;         /* distinct_destinations_per_hour_per_initiator (0: 1000) */
+	const char *extra;    /* more settings of the originator group, or NULL */
 };
 
 struct resp {

@@ -193,6 +193,26 @@ char *msg_body(const char *path, const char *start, int nth)
 	return out;
 }
 
+char *msg_head(const char *path, const char *start, int nth)
+{
+	char *data = NULL;
+	size_t len = 0;
+	if (ch_read_file(path, 1 << 20, &data, &len) != 0)
+		return NULL;
+	char *out = NULL;
+	int seen = 0;
+	for (char *p = data; (p = strstr(p, start)) != NULL; p++) {
+		bool at_line = p == data || p[-1] == '\n';
+		if (!at_line || strncmp(p + strlen(start), "sip:", 4) != 0 || seen++ < nth)
+			continue;
+		char *e = strstr(p, "\r\n\r\n");
+		out = ch_strndup(p, e ? (size_t)(e - p) + 2 : strlen(p));
+		break;
+	}
+	free(data);
+	return out;
+}
+
 /* Lines of an SDP body, normalised: CRLF -> LF, trailing blank lines and
  * leading spaces dropped; the o= line replaced by "o=*" when drop_origin. */
 void sdp_norm(const char *in, char *out, size_t cap, bool drop_origin, char *origin, size_t ocap)

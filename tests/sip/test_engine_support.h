@@ -43,6 +43,9 @@ bool peer_start(struct sipp_peer *p, const char *name, const char *scenario, ...
 /* The body of the n-th (0-based) SIP message in a SIPp message log whose first line starts with `start`. New string
  * or NULL. */
 char *msg_body(const char *path, const char *start, int nth);
+/* The header block (start line included, up to the blank line) of the same message as msg_body. New string or
+ * NULL. */
+char *msg_head(const char *path, const char *start, int nth);
 /* An SDP body's lines normalised (CRLF -> LF, blank lines and leading spaces dropped; o= -> "o=*" when drop_origin,
  * the o= line copied to origin). */
 void sdp_norm(const char *in, char *out, size_t cap, bool drop_origin, char *origin, size_t ocap);
