@@ -1,12 +1,12 @@
 /* tests/it/test_forward.c: event forwarding against a real HTTP receiver on 127.0.0.1 (slow, down, back, full); label
  * http: it starts libmicrohttpd and the outbox threads. */
 #include "tests/check.h"
+#include "tests/support/mock_http.h"
 #include "common/common.h"
 #include "hook/forward.h"
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -17,140 +17,12 @@
 
 /* ---- the receiver --------------------------------------------------------- */
 
-#define RX_KEEP 64
-
-struct rx_msg {
-	char *body;
-	char event[64];
-	char ctype[64];
-};
-
-static struct {
-	pthread_mutex_t mu;
-	struct rx_msg msgs[RX_KEEP];
-	size_t n;      /* kept */
-	int total;     /* requests seen (atomic) */
-	int status;    /* the answer (atomic) */
-	int slow_left; /* so many next requests answer after delay_ms (under mu) */
-	int delay_ms;  /* (atomic) */
-	int in_slow;   /* requests sleeping now (atomic) */
-	bool release;  /* end every sleep now (atomic) */
-	struct MHD_Daemon *d;
-	uint16_t port;
-} rx = {.mu = PTHREAD_MUTEX_INITIALIZER};
+static struct tm_rx rx = TM_RX_INIT;
 
 static void sleep_ms(int ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
-}
-
-static void copy_hdr(struct MHD_Connection *c, const char *name, char *out, size_t cap)
-{
-	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
-	ch_fmt(out, cap, "%s", v ? v : "");
-}
-
-static enum MHD_Result rx_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-				  const char *version, const char *data, size_t *size, void **con_cls)
-{
-	(void)cls;
-	(void)url;
-	(void)method;
-	(void)version;
-	struct ch_buf *b = *con_cls;
-	if (!b) {
-		b = calloc(1, sizeof(*b));
-		if (!b)
-			return MHD_NO;
-		ch_buf_init(b, 1 << 20);
-		*con_cls = b;
-		return MHD_YES;
-	}
-	if (*size) {
-		ch_buf_add(b, data, *size);
-		*size = 0;
-		return MHD_YES;
-	}
-	ch_buf_nul(b);
-	bool slow = false;
-	pthread_mutex_lock(&rx.mu);
-	if (rx.n < RX_KEEP) {
-		struct rx_msg *m = &rx.msgs[rx.n++];
-		m->body = ch_strndup(b->data ? b->data : "", b->len);
-		copy_hdr(c, "X-Callhook-Event", m->event, sizeof(m->event));
-		copy_hdr(c, MHD_HTTP_HEADER_CONTENT_TYPE, m->ctype, sizeof(m->ctype));
-	}
-	if (rx.slow_left > 0) {
-		rx.slow_left--;
-		slow = true;
-	}
-	pthread_mutex_unlock(&rx.mu);
-	__atomic_add_fetch(&rx.total, 1, __ATOMIC_SEQ_CST);
-	if (slow) {
-		__atomic_add_fetch(&rx.in_slow, 1, __ATOMIC_SEQ_CST);
-		int delay = __atomic_load_n(&rx.delay_ms, __ATOMIC_SEQ_CST);
-		for (int w = 0; w < delay && !__atomic_load_n(&rx.release, __ATOMIC_SEQ_CST); w += 10)
-			sleep_ms(10);
-		__atomic_sub_fetch(&rx.in_slow, 1, __ATOMIC_SEQ_CST);
-	}
-	static char ok[] = "{}";
-	struct MHD_Response *r = MHD_create_response_from_buffer(2, ok, MHD_RESPMEM_PERSISTENT);
-	enum MHD_Result ret = MHD_queue_response(c, (unsigned)__atomic_load_n(&rx.status, __ATOMIC_SEQ_CST), r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-static void rx_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
-{
-	(void)cls;
-	(void)c;
-	(void)toe;
-	struct ch_buf *b = *con_cls;
-	if (b) {
-		ch_buf_free(b);
-		free(b);
-		*con_cls = NULL;
-	}
-}
-
-static void rx_reset(void)
-{
-	pthread_mutex_lock(&rx.mu);
-	for (size_t i = 0; i < rx.n; i++)
-		free(rx.msgs[i].body);
-	rx.n = 0;
-	rx.slow_left = 0;
-	pthread_mutex_unlock(&rx.mu);
-	__atomic_store_n(&rx.total, 0, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&rx.status, 200, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&rx.delay_ms, 0, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&rx.release, false, __ATOMIC_SEQ_CST);
-}
-
-/* Listen on 127.0.0.1:rx.port (0 = ephemeral, remembered). */
-static bool rx_start(void)
-{
-	struct sockaddr_in sa = {
-	    .sin_family = AF_INET, .sin_port = htons(rx.port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	rx.d =
-	    MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, rx_handler,
-			     NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
-			     MHD_OPTION_NOTIFY_COMPLETED, rx_completed, NULL, MHD_OPTION_END);
-	if (!rx.d)
-		return false;
-	const union MHD_DaemonInfo *di = MHD_get_daemon_info(rx.d, MHD_DAEMON_INFO_BIND_PORT);
-	rx.port = di ? di->port : 0;
-	return rx.port != 0;
-}
-
-/* Close the port: a connection to it is refused. */
-static void rx_stop(void)
-{
-	__atomic_store_n(&rx.release, true, __ATOMIC_SEQ_CST);
-	if (rx.d)
-		MHD_stop_daemon(rx.d);
-	rx.d = NULL;
 }
 
 static bool rx_has_body(const char *needle)
@@ -274,7 +146,7 @@ TEST_CASE(none)
 /* Only configured methods go; the copy is sanitised, typed and labelled. */
 TEST_CASE(deliver)
 {
-	rx_reset();
+	tm_rx_reset(&rx);
 	struct cfg_forward f = fwd_cfg(2000, 100, 2);
 	struct hook_fwd *fw = NULL;
 	CHECK(hook_fwd_start(&f, 1, &fw) == 0);
@@ -315,7 +187,7 @@ TEST_CASE(deliver)
 /* A receiver slower than timeout_ms: the attempt is cut and retried. */
 TEST_CASE(slow)
 {
-	rx_reset();
+	tm_rx_reset(&rx);
 	pthread_mutex_lock(&rx.mu);
 	rx.slow_left = 1;
 	pthread_mutex_unlock(&rx.mu);
@@ -340,8 +212,8 @@ TEST_CASE(slow)
 /* Down (port closed), retried with backoff, then back: delivered. */
 TEST_CASE(down_then_back)
 {
-	rx_reset();
-	rx_stop();
+	tm_rx_reset(&rx);
+	tm_rx_stop(&rx);
 	struct cfg_forward f = fwd_cfg(1000, 100, 6);
 	struct hook_fwd *fw = NULL;
 	CHECK(hook_fwd_start(&f, 1, &fw) == 0);
@@ -350,8 +222,8 @@ TEST_CASE(down_then_back)
 	sleep_ms(450); /* attempts at 0 and ~200-250 ms are refused */
 	struct stats s = stats_of(fw);
 	CHECK(s.sent == 0 && s.failed == 0);
-	rx_reset();
-	CHECK(rx_start());
+	tm_rx_reset(&rx);
+	CHECK(tm_rx_start(&rx));
 	CHECK(wait_counts(fw, 1, 0, 8000));
 	int64_t took = ch_now_ms() - t0;
 	s = stats_of(fw);
@@ -365,7 +237,7 @@ TEST_CASE(down_then_back)
 /* Down for good: retries, then one failure counted. */
 TEST_CASE(down_fails)
 {
-	rx_stop();
+	tm_rx_stop(&rx);
 	struct cfg_forward f = fwd_cfg(1000, 100, 2);
 	struct hook_fwd *fw = NULL;
 	CHECK(hook_fwd_start(&f, 1, &fw) == 0);
@@ -377,14 +249,14 @@ TEST_CASE(down_fails)
 	CHECK(s.sent == 0 && s.failed == 1 && s.dropped == 0);
 	CHECK_MSG(took >= 3 * HOOK_FWD_BACKOFF_MS, "gave up after %lld ms: no backoff?", (long long)took);
 	hook_fwd_stop(fw, 0);
-	rx_reset();
-	CHECK(rx_start());
+	tm_rx_reset(&rx);
+	CHECK(tm_rx_start(&rx));
 }
 
 /* 4xx is final; 5xx is retried. */
 TEST_CASE(status)
 {
-	rx_reset();
+	tm_rx_reset(&rx);
 	__atomic_store_n(&rx.status, 400, __ATOMIC_SEQ_CST);
 	struct cfg_forward f = fwd_cfg(1000, 100, 3);
 	struct hook_fwd *fw = NULL;
@@ -394,7 +266,7 @@ TEST_CASE(status)
 	CHECK(__atomic_load_n(&rx.total, __ATOMIC_SEQ_CST) == 1);
 	hook_fwd_stop(fw, 0);
 
-	rx_reset();
+	tm_rx_reset(&rx);
 	__atomic_store_n(&rx.status, 503, __ATOMIC_SEQ_CST);
 	f = fwd_cfg(1000, 100, 1);
 	CHECK(hook_fwd_start(&f, 1, &fw) == 0);
@@ -403,13 +275,13 @@ TEST_CASE(status)
 	CHECK(__atomic_load_n(&rx.total, __ATOMIC_SEQ_CST) == 2);
 	CHECK(stats_of(fw).sent == 0);
 	hook_fwd_stop(fw, 0);
-	rx_reset();
+	tm_rx_reset(&rx);
 }
 
 /* Every transfer slot held by a slow receiver: the queue fills, the oldest go. */
 TEST_CASE(full_queue)
 {
-	rx_reset();
+	tm_rx_reset(&rx);
 	pthread_mutex_lock(&rx.mu);
 	rx.slow_left = HOOK_FWD_CONCURRENCY;
 	pthread_mutex_unlock(&rx.mu);
@@ -450,7 +322,7 @@ TEST_CASE(full_queue)
 /* Stop delivers what is queued within the grace... */
 TEST_CASE(stop_delivers)
 {
-	rx_reset();
+	tm_rx_reset(&rx);
 	struct cfg_forward f = fwd_cfg(2000, 100, 0);
 	struct hook_fwd *fw = NULL;
 	CHECK(hook_fwd_start(&f, 1, &fw) == 0);
@@ -464,7 +336,7 @@ TEST_CASE(stop_delivers)
 /* ...and gives up when the grace runs out. */
 TEST_CASE(stop_grace)
 {
-	rx_stop();
+	tm_rx_stop(&rx);
 	struct cfg_forward f = fwd_cfg(1000, 100, 10);
 	struct hook_fwd *fw = NULL;
 	CHECK(hook_fwd_start(&f, 1, &fw) == 0);
@@ -475,14 +347,14 @@ TEST_CASE(stop_grace)
 	hook_fwd_stop(fw, 300);
 	int64_t took = ch_now_ms() - t0;
 	CHECK_MSG(took >= 250 && took < 2000, "stop took %lld ms", (long long)took);
-	rx_reset();
-	CHECK(rx_start());
+	tm_rx_reset(&rx);
+	CHECK(tm_rx_start(&rx));
 }
 
 /* Two entries: each gets its own copy of what it asked for. */
 TEST_CASE(two_targets)
 {
-	rx_reset();
+	tm_rx_reset(&rx);
 	static char *only_call[] = {"CallStatusEvent"};
 	struct cfg_forward f[2] = {fwd_cfg(2000, 100, 0), fwd_cfg(2000, 100, 0)};
 	f[1].methods.v = only_call;
@@ -504,8 +376,8 @@ int test_setup(const char *name)
 	(void)name;
 	ch_log_set_level(CH_LOG_ERROR);
 	curl_global_init(CURL_GLOBAL_DEFAULT); /* as main.c does, before any thread */
-	rx_reset();
-	if (!rx_start()) {
+	tm_rx_reset(&rx);
+	if (!tm_rx_start(&rx)) {
 		CHECK_MSG(false, "cannot start the receiver on 127.0.0.1");
 		return -1;
 	}
@@ -515,7 +387,7 @@ int test_setup(const char *name)
 
 void test_teardown(void)
 {
-	rx_stop();
-	rx_reset();
+	tm_rx_stop(&rx);
+	tm_rx_reset(&rx);
 	curl_global_cleanup();
 }

@@ -1,6 +1,7 @@
 /* tests/it/test_ops.c: operations: /metrics parsed by a Prometheus parser, admin listener, reload under load, broken
  * reload, rebinding, graceful stop, pid file, TLS, JSON logs, log reopen. */
 #include "tests/check.h"
+#include "tests/support/mock_http.h"
 #include "harness.h"
 
 #include <jansson.h>
@@ -438,87 +439,6 @@ TEST_CASE(logs)
 	curl_easy_cleanup(c);
 }
 
-/* ---- event forwarding to a receiver on loopback --------------------- */
-
-struct receiver {
-	int fd;
-	int port;
-	pthread_mutex_t mu;
-	char bodies[8][2048];
-	char headers[8][1024];
-	int n;
-};
-
-/* A one-request-per-connection HTTP receiver: stores each POST body. */
-static void *receiver_loop(void *arg)
-{
-	struct receiver *r = arg;
-	for (;;) {
-		int c = accept(r->fd, NULL, NULL);
-		if (c < 0)
-			return NULL;
-		char buf[8192];
-		size_t got = 0;
-		char *body = NULL;
-		long clen = -1;
-		while (got < sizeof(buf) - 1) {
-			ssize_t n = recv(c, buf + got, sizeof(buf) - 1 - got, 0);
-			if (n <= 0)
-				break;
-			got += (size_t)n;
-			buf[got] = '\0';
-			char *end = strstr(buf, "\r\n\r\n");
-			if (end && clen < 0) {
-				char *cl = strcasestr(buf, "Content-Length:");
-				clen = cl ? strtol(cl + 15, NULL, 10) : 0;
-				body = end + 4;
-			}
-			if (body && (long)(got - (size_t)(body - buf)) >= clen)
-				break;
-		}
-		if (body) {
-			pthread_mutex_lock(&r->mu);
-			if (r->n < 8) {
-				snprintf(r->bodies[r->n], sizeof(r->bodies[0]), "%.*s", (int)clen, body);
-				snprintf(r->headers[r->n], sizeof(r->headers[0]), "%.*s", (int)(body - buf), buf);
-				r->n++;
-			}
-			pthread_mutex_unlock(&r->mu);
-		}
-		const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-		ssize_t w = send(c, ok, strlen(ok), MSG_NOSIGNAL);
-		(void)w;
-		close(c);
-	}
-}
-
-/* The receiver of forwarded events: a TCP listener on 127.0.0.1 and its thread. */
-static void receiver_start(struct receiver *rc, pthread_t *t)
-{
-	rc->fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	CHECK(bind(rc->fd, (struct sockaddr *)&a, sizeof(a)) == 0);
-	socklen_t al = sizeof(a);
-	getsockname(rc->fd, (struct sockaddr *)&a, &al);
-	rc->port = ntohs(a.sin_port);
-	CHECK(listen(rc->fd, 16) == 0);
-	pthread_create(t, NULL, receiver_loop, rc);
-}
-
-/* How many events the receiver has, after waiting up to 2 s for want of them. */
-static int received(struct receiver *rc, int want)
-{
-	int n = 0;
-	for (int i = 0; i < 200 && n < want; i++) {
-		msleep(10);
-		pthread_mutex_lock(&rc->mu);
-		n = rc->n;
-		pthread_mutex_unlock(&rc->mu);
-	}
-	return n;
-}
-
 /* Whether the log shows a second "... loaded" (the reload after start) within 2 s. */
 static bool loaded_twice(struct chd *d)
 {
@@ -536,9 +456,8 @@ static bool loaded_twice(struct chd *d)
 
 TEST_CASE(forward)
 {
-	struct receiver rc = {.mu = PTHREAD_MUTEX_INITIALIZER};
-	pthread_t t;
-	receiver_start(&rc, &t);
+	static struct tm_rx rc = TM_RX_INIT;
+	CHECK(tm_rx_start(&rc));
 
 	struct chd d = {0};
 	char conf[4096], extra[512];
@@ -558,17 +477,17 @@ TEST_CASE(forward)
 	/* not a forwarded method */
 	CHECK(post_status(c, d.hook_port, "/rest-hook/ConnectionStatusEvent", "{\"status\":\"ESTABLISHED\"}", NULL) ==
 	      200);
-	(void)received(&rc, 1);
+	(void)tm_rx_wait(&rc, 1, 2000);
 	msleep(100);
 	pthread_mutex_lock(&rc.mu);
 	CHECK(rc.n == 1);
-	CHECK_MSG(strstr(rc.bodies[0], "\"callId\":\"c1\"") != NULL && strstr(rc.bodies[0], "\"f\":0.1") != NULL, "%s",
-		  rc.bodies[0]);
-	CHECK(strstr(rc.bodies[0], "sipPassword") == NULL);
-	CHECK(strstr(rc.bodies[0], "Ops-Secret-1") == NULL);
-	CHECK(strstr(rc.bodies[0], "eyJhbGciOi") == NULL);
-	CHECK(strstr(rc.bodies[0], "\"button\":\"sales\"") != NULL);
-	CHECK(strstr(rc.headers[0], "POST /hooks") != NULL);
+	CHECK_MSG(strstr(rc.msgs[0].body, "\"callId\":\"c1\"") != NULL && strstr(rc.msgs[0].body, "\"f\":0.1") != NULL,
+		  "%s", rc.msgs[0].body);
+	CHECK(strstr(rc.msgs[0].body, "sipPassword") == NULL);
+	CHECK(strstr(rc.msgs[0].body, "Ops-Secret-1") == NULL);
+	CHECK(strstr(rc.msgs[0].body, "eyJhbGciOi") == NULL);
+	CHECK(strstr(rc.msgs[0].body, "\"button\":\"sales\"") != NULL);
+	CHECK(strstr(rc.msgs[0].line, "POST /hooks") != NULL);
 	pthread_mutex_unlock(&rc.mu);
 	char url[256];
 	struct chr r;
@@ -579,7 +498,7 @@ TEST_CASE(forward)
 	CHECK(chd_signal(&d, SIGHUP) == 0);
 	CHECK(chd_wait_log(&d, "reload: ", 2000));
 	CHECK(post_status(c, d.hook_port, "/rest-hook/CallStatusEvent", ev, NULL) == 200);
-	CHECK(received(&rc, 2) == 2);
+	CHECK(tm_rx_wait(&rc, 2, 2000) == 2);
 	chd_write(&d, "callhook.conf", site_conf(conf, sizeof(conf), "", "1", NULL), 0600);
 	CHECK(chd_signal(&d, SIGHUP) == 0);
 	CHECK(loaded_twice(&d));
@@ -591,9 +510,8 @@ TEST_CASE(forward)
 	CHECK(chd_stop(&d) == 0);
 	chd_cleanup(&d);
 	curl_easy_cleanup(c);
-	shutdown(rc.fd, SHUT_RDWR);
-	close(rc.fd);
-	pthread_join(t, NULL);
+	tm_rx_stop(&rc);
+	tm_rx_reset(&rc);
 }
 
 /* Each case starts the daemons it needs. */

@@ -25,6 +25,7 @@
 #include "orig_fe.h"
 #include "sipp_peer.h"
 #include "tests/check.h"
+#include "tests/support/mock_http.h"
 
 /* ---- cases ----------------------------------------------------------------------------------- */
 
@@ -280,73 +281,13 @@ TEST_CASE(limits)
 	stop();
 }
 
-/* ---- a tiny HTTP server that records callback bodies ------------------------------------ */
+/* ---- status callbacks, received by tests/support/mock_http ------------------------------- */
 
-static struct {
-	int fd;
-	int port;
-	pthread_mutex_t mu;
-	struct ch_buf bodies; /* one JSON per line */
-	atomic_bool stop;     /* set by the case, read by the server thread */
-} cbs = {.fd = -1, .mu = PTHREAD_MUTEX_INITIALIZER};
-
-static void *cb_server(void *arg)
-{
-	(void)arg;
-	while (!cbs.stop) {
-		struct pollfd p = {.fd = cbs.fd, .events = POLLIN};
-		if (poll(&p, 1, 200) <= 0)
-			continue;
-		int c = accept(cbs.fd, NULL, NULL);
-		if (c < 0)
-			continue;
-		char buf[16384];
-		size_t n = 0;
-		size_t need = 0;
-		for (;;) {
-			ssize_t r = recv(c, buf + n, sizeof buf - 1 - n, 0);
-			if (r <= 0)
-				break;
-			n += (size_t)r;
-			buf[n] = '\0';
-			char *he = strstr(buf, "\r\n\r\n");
-			if (he && !need) {
-				char *cl = strcasestr(buf, "Content-Length:");
-				long v = cl ? strtol(cl + 15, NULL, 10) : 0;
-				need = (size_t)(he + 4 - buf) + (size_t)v;
-			}
-			if (need && n >= need)
-				break;
-		}
-		char *he = strstr(buf, "\r\n\r\n");
-		if (he) {
-			pthread_mutex_lock(&cbs.mu);
-			if (ch_buf_adds(&cbs.bodies, he + 4) || ch_buf_adds(&cbs.bodies, "\n"))
-				CHECK(0);
-			pthread_mutex_unlock(&cbs.mu);
-		}
-		const char ok[] = "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n";
-		ssize_t w = send(c, ok, sizeof ok - 1, MSG_NOSIGNAL);
-		(void)w;
-		close(c);
-	}
-	return NULL;
-}
+static struct tm_rx cbs = TM_RX_INIT;
 
 TEST_CASE(callback)
 {
-	cbs.fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a4;
-	socklen_t al = sizeof a4;
-	memset(&a4, 0, sizeof a4);
-	a4.sin_family = AF_INET;
-	a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	CHECK(bind(cbs.fd, (struct sockaddr *)&a4, sizeof a4) == 0 && listen(cbs.fd, 16) == 0);
-	getsockname(cbs.fd, (struct sockaddr *)&a4, &al);
-	cbs.port = ntohs(a4.sin_port);
-	ch_buf_init(&cbs.bodies, 1 << 20);
-	pthread_t t;
-	pthread_create(&t, NULL, cb_server, NULL);
+	REQUIRE(tm_rx_start(&cbs));
 
 	char allow[128];
 	(void)ch_fmt(allow, sizeof allow, "\"http://127.0.0.1:%d/hook/\"", cbs.port);
@@ -367,27 +308,16 @@ TEST_CASE(callback)
 	    "{\"initiator\":\"%s\",\"destination\":\"9055551234\",\"status_callback\":\"http://127.0.0.1:%d/hook/c1\"}",
 	    ini, cbs.port);
 	uint64_t id = post_call(body, 202);
-	bool final = false;
-	for (int i = 0; i < 200 && !final; i++) {
-		pthread_mutex_lock(&cbs.mu);
-		final = ch_buf_nul(&cbs.bodies) == 0 && cbs.bodies.data && strstr(cbs.bodies.data, "\"final\":true");
-		pthread_mutex_unlock(&cbs.mu);
-		if (!final)
-			usleep(100000);
-	}
-	CHECK(final);
+	CHECK(tm_rx_wait_body(&cbs, "\"final\":true", 20000));
 	CHECK(sipp_peer_wait(&a, 15000));
 	/* every state change arrived, in order, as JSON with the call id */
 	const char *order[] = {"calling_initiator",   "initiator_ringing",   "initiator_answered",
 			       "calling_destination", "destination_ringing", "transferred"};
 	pthread_mutex_lock(&cbs.mu);
-	const char *p = cbs.bodies.data ? cbs.bodies.data : "";
 	size_t k = 0;
-	for (const char *line = p; *line && k < 6;) {
-		const char *nl = strchr(line, '\n');
-		char *one = ch_strndup(line, nl ? (size_t)(nl - line) : strlen(line));
-		json_t *j = one ? json_loads(one, 0, NULL) : NULL;
-		CHECK_MSG(j != NULL, "callback body not JSON: %s", one ? one : "");
+	for (size_t i = 0; i < cbs.n && k < 6; i++) {
+		json_t *j = json_loads(cbs.msgs[i].body, 0, NULL);
+		CHECK_MSG(j != NULL, "callback body not JSON: %s", cbs.msgs[i].body);
 		if (j) {
 			CHECK(json_integer_value(json_object_get(j, "id")) == (json_int_t)id);
 			const char *st = json_string_value(json_object_get(j, "state"));
@@ -395,16 +325,13 @@ TEST_CASE(callback)
 				k++;
 			json_decref(j);
 		}
-		free(one);
-		line = nl ? nl + 1 : line + strlen(line);
+		CHECK(strncmp(cbs.msgs[i].line, "POST /hook/c1", 13) == 0);
 	}
-	CHECK_MSG(k == 6, "callbacks: %s", p);
+	CHECK_MSG(k == 6, "%zu of the 6 states arrived in order (%zu callbacks)", k, cbs.n);
 	pthread_mutex_unlock(&cbs.mu);
 	stop();
-	cbs.stop = true;
-	pthread_join(t, NULL);
-	close(cbs.fd);
-	ch_buf_free(&cbs.bodies);
+	tm_rx_stop(&cbs);
+	tm_rx_reset(&cbs);
 }
 
 /* auth = "basic" over TLS, for old scripts that send Basic. */
