@@ -67,7 +67,7 @@ struct cfg_forward {
 	int64_t retries;
 };
 
-/* The call records of the hook (hook.cdr). */
+/* A call record file (hook.cdr, originator.cdr). */
 struct cfg_cdr {
 	char *file; /* resolved path */
 };
@@ -232,6 +232,8 @@ struct cfg_originator {
 	int64_t keep_ended_s;
 	struct cfg_orig_auto_answer auto_answer;
 	struct cfg_orig_headers headers;
+	bool has_cdr;
+	struct cfg_cdr cdr; /* originator.cdr: one record per finished call */
 };
 
 struct cfg_admin {

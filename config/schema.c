@@ -274,6 +274,7 @@ static const struct field orig_fields[] = {
     F_INT("keep_ended_s", struct cfg_originator, keep_ended_s, 0, 7 * 86400, 3600, 0),
     F_GROUP("auto_answer", struct cfg_originator, auto_answer, orig_aa_group, CFG_DEFAULTS),
     F_GROUP("headers", struct cfg_originator, headers, orig_headers_group, CFG_DEFAULTS),
+    F_GROUP_OPT("cdr", struct cfg_originator, cdr, has_cdr, cdr_group, 0),
     F_END,
 };
 static const struct group orig_group = {orig_fields, cfg_check_orig};

@@ -21,6 +21,7 @@ static void snap_free(struct orig_snap *s)
 	free(s->cb_allow);
 	pol_patterns_free(s->aa_initiators);
 	pol_patterns_free(s->hdr_allow);
+	ch_cdr_close(s->cdr);
 	free(s);
 }
 
@@ -182,6 +183,8 @@ int orig_snap_build(const struct cfg *cfg, struct orig_snap **out, struct cfg_er
 	rc = rc ? rc : snap_xml_allow(cfg, s, err);
 	rc = rc ? rc : snap_callbacks(&cfg->orig, s);
 	rc = rc ? rc : snap_extras(cfg, s, err);
+	/* the writer opens its file at the first record: a refused reload creates nothing */
+	rc = rc || !cfg->orig.has_cdr ? rc : ch_cdr_new(cfg->orig.cdr.file, &s->cdr);
 	if (rc == ENOMEM)
 		cfg_set_error(cfg, err, "originator", "out of memory");
 	if (rc)

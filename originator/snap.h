@@ -2,6 +2,7 @@
 #ifndef CALLHOOK_ORIGINATOR_SNAP_H
 #define CALLHOOK_ORIGINATOR_SNAP_H
 
+#include "common/cdr.h"
 #include "config/config.h"
 #include "originator/calls.h"
 #include "policy/policy.h"
@@ -29,6 +30,7 @@ struct orig_snap {
 	struct pol_patterns *aa_initiators; /* who may be auto-answered (none: nobody) */
 	enum orig_auto_answer aa_header;    /* the signal sent */
 	struct pol_patterns *hdr_allow;     /* extra header names accepted (none: none) */
+	struct ch_cdr *cdr;                 /* originator.cdr.file's writer, NULL = no records */
 };
 
 /* Compile cfg's translations and destination lists, the auto-answer

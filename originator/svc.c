@@ -97,9 +97,8 @@ static void on_sip_event(const struct orig_event *ev, void *arg)
 {
 	struct orig_svc *v = arg;
 	struct orig_snap *s = orig_svc_snap_get(v);
-	int64_t keep = s->limits.keep_ended_s;
+	orig_calls_event(v->calls, ev, v->cb, s->cdr, s->limits.keep_ended_s, ch_now_ms());
 	orig_snap_unref(s);
-	orig_calls_event(v->calls, ev, v->cb, keep, ch_now_ms());
 	if (ev->final)
 		ch_dbg("originator: call %llu %s: %d %s (ended by %s, %.1f s connected)",
 		       (unsigned long long)ev->call_id, orig_state_name(ev->state), ev->code, ev->reason,
@@ -243,7 +242,14 @@ static enum orig_refusal admit(struct orig_svc *v, const struct orig_snap *s, co
 	if (extras(s, rq, &r, res) != ORIG_PLACED)
 		return res->refusal;
 	uint64_t id = 0;
-	switch (orig_calls_admit(v->calls, v->sip, &s->limits, &r, rq->status_callback, watch, ch_now_ms(), &id)) {
+	struct orig_call_meta meta = {.front = rq->front,
+				      .client_ip = rq->client_ip,
+				      .client_user = rq->client_user,
+				      .initiator = rq->initiator,
+				      .destination = rq->destination,
+				      .auto_answer = rq->auto_answer};
+	switch (
+	    orig_calls_admit(v->calls, v->sip, &s->limits, &r, &meta, rq->status_callback, watch, ch_now_ms(), &id)) {
 	case ORIG_ADMIT_OK:
 		res->id = id;
 		ch_info("originator: call %llu: %s -> %s (%s)", (unsigned long long)id, res->tinit, res->tdest,

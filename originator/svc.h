@@ -47,6 +47,9 @@ struct orig_place_req {
 	bool auto_answer;                     /* the initiator's phone answers by itself (fenced by the snapshot) */
 	const struct orig_place_hdr *headers; /* n_headers extra headers for the INVITEs, borrowed */
 	size_t n_headers;
+	enum orig_front front;   /* for the call record */
+	const char *client_ip;   /* the peer's address, NULL = unknown */
+	const char *client_user; /* the authenticated HTTP user, NULL = none */
 };
 
 struct orig_place_res {

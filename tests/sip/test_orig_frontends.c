@@ -399,6 +399,10 @@ TEST_CASE(callback)
 		line = nl ? nl + 1 : line + strlen(line);
 	}
 	CHECK_MSG(k == 6, "callbacks: %s", p);
+	/* the final one carries the call record (docs/cdr.md), the same as originator.cdr.file's line */
+	const char *fin = strstr(p, "\"final\":true");
+	CHECK_MSG(fin && strstr(fin, "\"call_record\":{\"record\":\"originator\",\"call_id\":"), "%s", p);
+	CHECK(fin && strstr(fin, "\"ended_by\":\"transfer\",\"status\":\"FINISH\""));
 	pthread_mutex_unlock(&cbs.mu);
 	stop();
 	cbs.stop = true;
