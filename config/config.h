@@ -190,6 +190,21 @@ struct cfg_translation {
 	char *output;
 };
 
+/* The caller id of one leg (originator.caller_id.initiator / .destination): templates over ${initiator_user}
+ * and ${destination_user}, checked at load (config/checks.c); NULL = the engine's default. */
+struct cfg_orig_cid_leg {
+	char *display;
+	char *from;
+	char *user;
+	char *p_asserted_identity;
+	char *privacy; /* fixed: RFC 3323 values */
+};
+
+struct cfg_orig_caller_id {
+	struct cfg_orig_cid_leg initiator;   /* the INVITE to the initiator (what the agent sees) */
+	struct cfg_orig_cid_leg destination; /* the INVITE to the destination, and the REFER's Referred-By */
+};
+
 struct cfg_orig_http {
 	struct cfg_strv listen;
 	char *user;
@@ -234,6 +249,7 @@ struct cfg_originator {
 	struct cfg_orig_headers headers;
 	bool has_cdr;
 	struct cfg_cdr cdr; /* originator.cdr: one record per finished call */
+	struct cfg_orig_caller_id caller_id;
 };
 
 struct cfg_admin {

@@ -185,6 +185,7 @@ static unsigned http_status_of(enum orig_refusal r)
 		return 0;
 	case ORIG_BAD_ADDRESS:
 	case ORIG_BAD_HEADER:
+	case ORIG_BAD_CALLER_ID:
 		return 400;
 	case ORIG_DENIED:
 	case ORIG_FORBIDDEN:

@@ -24,12 +24,13 @@ struct orig_svc;
 /* Why a call was not placed; each front end maps it to its own code. */
 enum orig_refusal {
 	ORIG_PLACED,
-	ORIG_BAD_ADDRESS, /* the initiator or destination cannot be translated */
-	ORIG_DENIED,      /* the destination rules refuse it */
-	ORIG_OVER_LIMIT,  /* concurrent calls, a per-minute rate or an hourly limit */
-	ORIG_UNAVAILABLE, /* stopping, or the engine refused */
-	ORIG_BAD_HEADER,  /* an extra header: its name is not allowed, its value is bad, too many (400) */
-	ORIG_FORBIDDEN,   /* auto_answer for an initiator auto_answer.initiators does not list (403) */
+	ORIG_BAD_ADDRESS,   /* the initiator or destination cannot be translated */
+	ORIG_DENIED,        /* the destination rules refuse it */
+	ORIG_OVER_LIMIT,    /* concurrent calls, a per-minute rate or an hourly limit */
+	ORIG_UNAVAILABLE,   /* stopping, or the engine refused */
+	ORIG_BAD_HEADER,    /* an extra header: its name is not allowed, its value is bad, too many (400) */
+	ORIG_FORBIDDEN,     /* auto_answer for an initiator auto_answer.initiators does not list (403) */
+	ORIG_BAD_CALLER_ID, /* a caller-id template gives no valid display name / URI for this call (400) */
 };
 
 /* One extra header of a request, as received (checked by orig_svc_place). */

@@ -57,6 +57,7 @@ static int xml_code_of(enum orig_refusal r)
 		return 100;
 	case ORIG_BAD_ADDRESS:
 	case ORIG_BAD_HEADER:
+	case ORIG_BAD_CALLER_ID:
 		return 400;
 	case ORIG_DENIED:
 	case ORIG_FORBIDDEN:
