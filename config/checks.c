@@ -3,6 +3,8 @@
 #include "config/config_int.h"
 
 #include "common/common.h"
+#include "common/sip_cid.h"
+#include "common/sip_hdr.h"
 #include "common/sip_uri.h"
 
 #include <errno.h>
@@ -298,6 +300,52 @@ int cfg_check_button(struct loader *L, void *obj, const config_setting_t *s, con
 			return cfg_fail_at(L, s, path, "visible_name", "must be 1-128 bytes without '\"' or '\\'");
 	}
 	return check_invite_parameters(L, &b->invite_parameters, s, path);
+}
+
+/* One caller-id template: known variables only, and with sample user parts the result is what it must be. */
+static int check_cid_tmpl(struct loader *L, const config_setting_t *s, const char *path, const char *name,
+			  const char *tmpl, bool uri)
+{
+	if (!tmpl)
+		return 0;
+	struct ch_cid_vars sample = {.initiator_user = "1001", .destination_user = "9055551234"};
+	char out[1024], where[80];
+	switch (ch_cid_expand(tmpl, &sample, out, sizeof(out), where, sizeof(where))) {
+	case CH_CID_OK:
+		break;
+	case CH_CID_UNKNOWN_VAR:
+		return cfg_fail_at(L, s, path, name,
+				   "unknown variable \"%s\" (known: ${initiator_user}, ${destination_user})", where);
+	case CH_CID_BAD_VALUE:
+	case CH_CID_TOO_LONG:
+		return cfg_fail_at(L, s, path, name, "\"%s\" is too long", tmpl);
+	}
+	if (uri && !ch_sip_uri_ok(out))
+		return cfg_fail_at(L, s, path, name, "\"%s\" can never be a SIP URI (it gives \"%s\")", tmpl, out);
+	if (!uri && strcmp(name, "user") == 0 && !ch_cid_user_ok(out))
+		return cfg_fail_at(L, s, path, name,
+				   "\"%s\" can never be a SIP user part (1-128 letters, digits, + - _ . ! ~ * ' ( ))",
+				   tmpl);
+	if (!uri && strcmp(name, "display") == 0 && !ch_sip_display_ok(out))
+		return cfg_fail_at(L, s, path, name,
+				   "\"%s\" can never be a display name (printable ASCII, at most %d bytes)", tmpl,
+				   CH_SIP_DISPLAY_MAX);
+	return 0;
+}
+
+int cfg_check_cid_leg(struct loader *L, void *obj, const config_setting_t *s, const char *path)
+{
+	struct cfg_orig_cid_leg *c = obj;
+	int rc = check_cid_tmpl(L, s, path, "display", c->display, false);
+	rc = rc ? rc : check_cid_tmpl(L, s, path, "from", c->from, true);
+	rc = rc ? rc : check_cid_tmpl(L, s, path, "user", c->user, false);
+	rc = rc ? rc : check_cid_tmpl(L, s, path, "p_asserted_identity", c->p_asserted_identity, true);
+	if (!rc && c->privacy && !ch_cid_privacy_ok(c->privacy))
+		rc = cfg_fail_at(
+		    L, s, path, "privacy",
+		    "\"%s\" is not a Privacy value (none, header, session, user, id, critical; ';' between)",
+		    c->privacy);
+	return rc;
 }
 
 int cfg_check_cdr(struct loader *L, void *obj, const config_setting_t *s, const char *path)

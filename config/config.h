@@ -67,7 +67,7 @@ struct cfg_forward {
 	int64_t retries;
 };
 
-/* The call records of the hook (hook.cdr). */
+/* A call record file (hook.cdr, originator.cdr). */
 struct cfg_cdr {
 	char *file; /* resolved path */
 };
@@ -190,6 +190,21 @@ struct cfg_translation {
 	char *output;
 };
 
+/* The caller id of one leg (originator.caller_id.initiator / .destination): templates over ${initiator_user}
+ * and ${destination_user}, checked at load (config/checks.c); NULL = the engine's default. */
+struct cfg_orig_cid_leg {
+	char *display;
+	char *from;
+	char *user;
+	char *p_asserted_identity;
+	char *privacy; /* fixed: RFC 3323 values */
+};
+
+struct cfg_orig_caller_id {
+	struct cfg_orig_cid_leg initiator;   /* the INVITE to the initiator (what the agent sees) */
+	struct cfg_orig_cid_leg destination; /* the INVITE to the destination, and the REFER's Referred-By */
+};
+
 struct cfg_orig_http {
 	struct cfg_strv listen;
 	char *user;
@@ -232,6 +247,9 @@ struct cfg_originator {
 	int64_t keep_ended_s;
 	struct cfg_orig_auto_answer auto_answer;
 	struct cfg_orig_headers headers;
+	bool has_cdr;
+	struct cfg_cdr cdr; /* originator.cdr: one record per finished call */
+	struct cfg_orig_caller_id caller_id;
 };
 
 struct cfg_admin {

@@ -127,6 +127,7 @@ int cfg_check_hook(struct loader *L, void *obj, const struct config_setting_t *s
 int cfg_check_sip(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
 int cfg_check_token(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
 int cfg_check_button(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
+int cfg_check_cid_leg(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
 int cfg_check_cdr(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
 int cfg_check_site(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
 int cfg_check_orig_http(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);

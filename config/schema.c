@@ -230,6 +230,25 @@ static const struct field orig_headers_fields[] = {
 };
 static const struct group orig_headers_group = {orig_headers_fields, NULL}; /* the patterns: orig_snap_build */
 
+/* check_src: table */
+static const struct field orig_cid_leg_fields[] = {
+    F_STR("display", struct cfg_orig_cid_leg, display, 0),
+    F_STR("from", struct cfg_orig_cid_leg, from, 0),
+    F_STR("user", struct cfg_orig_cid_leg, user, 0),
+    F_STR("p_asserted_identity", struct cfg_orig_cid_leg, p_asserted_identity, 0),
+    F_STR("privacy", struct cfg_orig_cid_leg, privacy, 0),
+    F_END,
+};
+static const struct group orig_cid_leg_group = {orig_cid_leg_fields, cfg_check_cid_leg};
+
+/* check_src: table */
+static const struct field orig_cid_fields[] = {
+    F_GROUP("initiator", struct cfg_orig_caller_id, initiator, orig_cid_leg_group, CFG_DEFAULTS),
+    F_GROUP("destination", struct cfg_orig_caller_id, destination, orig_cid_leg_group, CFG_DEFAULTS),
+    F_END,
+};
+static const struct group orig_cid_group = {orig_cid_fields, NULL};
+
 /* Groups flattened into struct cfg_originator (offsets relative to it). */
 /* check_src: table */
 static const struct field orig_auth_fields[] = {
@@ -274,6 +293,8 @@ static const struct field orig_fields[] = {
     F_INT("keep_ended_s", struct cfg_originator, keep_ended_s, 0, 7 * 86400, 3600, 0),
     F_GROUP("auto_answer", struct cfg_originator, auto_answer, orig_aa_group, CFG_DEFAULTS),
     F_GROUP("headers", struct cfg_originator, headers, orig_headers_group, CFG_DEFAULTS),
+    F_GROUP_OPT("cdr", struct cfg_originator, cdr, has_cdr, cdr_group, 0),
+    F_GROUP("caller_id", struct cfg_originator, caller_id, orig_cid_group, CFG_DEFAULTS),
     F_END,
 };
 static const struct group orig_group = {orig_fields, cfg_check_orig};

@@ -38,6 +38,11 @@ struct reg_call {
 	int64_t duration_ms;
 	int64_t created_wall_s;
 	int64_t ended_ms; /* monotonic */
+	/* for the record: who asked, how, and when each side answered (wall ms, 0 = not yet) */
+	enum orig_front front;
+	char *client_ip, *client_user, *ask_init, *ask_dest;
+	bool auto_answer;
+	int64_t call_at_ms, ini_answered_ms, dst_answered_ms;
 	bool has_watch;
 	struct orig_watch watch;
 	char *cb_url;
@@ -152,7 +157,47 @@ static void call_free(struct reg_call *k)
 	free(k->leg[0].uri);
 	free(k->leg[1].uri);
 	free(k->cb_url);
+	free(k->client_ip);
+	free(k->client_user);
+	free(k->ask_init);
+	free(k->ask_dest);
 	free(k);
+}
+
+/* strdup that keeps NULL; *bad when it ran out of memory. */
+static char *dup_opt(const char *s, bool *bad)
+{
+	char *d = s ? strdup(s) : NULL;
+	if (s && !d)
+		*bad = true;
+	return d;
+}
+
+/* A new registry entry for r and meta, not yet hashed; NULL (no memory). */
+static struct reg_call *call_new(const struct orig_call_req *r, const struct orig_call_meta *meta, const char *cb_url)
+{
+	struct reg_call *k = calloc(1, sizeof(*k));
+	if (!k)
+		return NULL;
+	bool bad = false;
+	k->leg[0].uri = dup_opt(r->initiator, &bad);
+	k->leg[1].uri = dup_opt(r->destination, &bad);
+	k->cb_url = dup_opt(cb_url, &bad);
+	k->client_ip = dup_opt(meta ? meta->client_ip : NULL, &bad);
+	k->client_user = dup_opt(meta ? meta->client_user : NULL, &bad);
+	k->ask_init = dup_opt(meta && meta->initiator ? meta->initiator : r->initiator, &bad);
+	k->ask_dest = dup_opt(meta && meta->destination ? meta->destination : r->destination, &bad);
+	if (bad) {
+		call_free(k);
+		return NULL;
+	}
+	k->front = meta ? meta->front : ORIG_FE_JSON;
+	k->auto_answer = meta && meta->auto_answer;
+	k->anchor = r->anchor;
+	k->state = ORIG_CALLING_INITIATOR;
+	k->created_wall_s = ch_wall_s();
+	k->call_at_ms = ch_wall_ms();
+	return k;
 }
 
 int orig_calls_new(struct orig_calls **out)
@@ -288,23 +333,13 @@ static enum orig_admit hourly_prepare(struct orig_calls *c, const struct orig_li
 }
 
 enum orig_admit orig_calls_admit(struct orig_calls *c, struct orig_sip *sip, const struct orig_limits *lim,
-				 const struct orig_call_req *r, const char *cb_url, const struct orig_watch *watch,
-				 int64_t now_ms, uint64_t *id)
+				 const struct orig_call_req *r, const struct orig_call_meta *meta, const char *cb_url,
+				 const struct orig_watch *watch, int64_t now_ms, uint64_t *id)
 {
 	enum orig_admit res = ORIG_ADMIT_ENGINE;
-	struct reg_call *k = calloc(1, sizeof(*k));
+	struct reg_call *k = call_new(r, meta, cb_url);
 	if (!k)
 		return ORIG_ADMIT_ENGINE;
-	k->leg[0].uri = strdup(r->initiator);
-	k->leg[1].uri = strdup(r->destination);
-	k->cb_url = cb_url ? strdup(cb_url) : NULL;
-	if (!k->leg[0].uri || !k->leg[1].uri || (cb_url && !k->cb_url)) {
-		call_free(k);
-		return ORIG_ADMIT_ENGINE;
-	}
-	k->anchor = r->anchor;
-	k->state = ORIG_CALLING_INITIATOR;
-	k->created_wall_s = ch_wall_s();
 
 	pthread_mutex_lock(&c->mu);
 	expire(c, lim->keep_ended_s, now_ms);
@@ -401,16 +436,41 @@ static void copy_reason(char *dst, size_t cap, const char *src)
 	dst[n] = '\0';
 }
 
-void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct orig_cb *cb, int64_t keep_ended_s,
-		      int64_t now_ms)
+/* The record of k, which ends with ev (at wall ms): a new JSON object or NULL. Caller holds the lock. */
+static json_t *record_of(const struct reg_call *k, const struct orig_event *ev, int64_t at)
 {
-	pthread_mutex_lock(&c->mu);
-	struct reg_call *k = find(c, ev->call_id);
-	if (!k || k->ended) {
-		pthread_mutex_unlock(&c->mu);
-		ch_dbg("originator: event for unknown call %llu ignored", (unsigned long long)ev->call_id);
-		return;
-	}
+	struct orig_rec r = {
+	    .id = k->id,
+	    .front = k->front,
+	    .client_ip = k->client_ip,
+	    .client_user = k->client_user,
+	    .initiator = k->ask_init,
+	    .destination = k->ask_dest,
+	    .tinit = k->leg[0].uri,
+	    .tdest = k->leg[1].uri,
+	    .anchor = k->anchor,
+	    .fallback = k->fallback,
+	    .fallback_code = k->fallback_code,
+	    .auto_answer = k->auto_answer,
+	    .leg_status = {k->leg[0].status, k->leg[1].status},
+	    .leg_reason = {k->leg[0].reason, k->leg[1].reason},
+	    .state = ev->state,
+	    .leg = ev->leg,
+	    .code = ev->code,
+	    .reason = ev->reason,
+	    .sip_code = ev->sip_code,
+	    .ended_by = ev->ended_by,
+	    .call_at_ms = k->call_at_ms,
+	    .initiator_answered_ms = k->ini_answered_ms,
+	    .destination_answered_ms = k->dst_answered_ms,
+	    .ended_ms = at,
+	};
+	return orig_rec_json(&r);
+}
+
+/* The step into k: its state, the leg's last status, when each side answered. Caller holds the lock. */
+static void apply(struct reg_call *k, const struct orig_event *ev, int64_t at)
+{
 	k->state = ev->state;
 	if (ev->fallback) {
 		k->fallback = true;
@@ -425,37 +485,71 @@ void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct 
 			copy_reason(l->reason, sizeof(l->reason), ev->sip_reason[0] ? ev->sip_reason : ev->reason);
 		}
 	}
+	if (ev->state == ORIG_INITIATOR_ANSWERED && !k->ini_answered_ms)
+		k->ini_answered_ms = at;
+	if ((ev->state == ORIG_CONNECTED || ev->state == ORIG_TRANSFERRED) && !k->dst_answered_ms)
+		k->dst_answered_ms = at;
+}
+
+/* The final step: counted, moved to the ended list. Caller holds the lock. */
+static void finish(struct orig_calls *c, struct reg_call *k, const struct orig_event *ev, int64_t now_ms)
+{
+	char labels[128];
+	(void)ch_fmt(labels, sizeof(labels), "state=\"%s\",ended_by=\"%s\"", orig_state_name(ev->state),
+		     orig_ended_by_name(ev->ended_by));
+	ch_metrics_add("callhook_originator_calls_total", labels, 1);
+	k->ended = true;
+	k->res_code = ev->code;
+	copy_reason(k->res_reason, sizeof(k->res_reason), ev->reason);
+	k->ended_by = ev->ended_by;
+	k->duration_ms = ev->duration_ms;
+	k->ended_ms = now_ms;
+	list_del(&c->active, k);
+	list_add(&c->ended, k);
+}
+
+/* The status callback of this step (rec, borrowed, on the final one). Caller holds the lock. */
+static void post_event(const struct reg_call *k, const struct orig_event *ev, json_t *rec, struct orig_cb *cb)
+{
+	json_t *j = call_json(k);
+	if (!j)
+		return;
+	json_t *e = json_pack("{s:i, s:s, s:s, s:i, s:s, s:b}", "code", ev->code, "reason", ev->reason, "leg",
+			      orig_leg_name(ev->leg), "sip_code", ev->sip_code, "sip_reason", ev->sip_reason, "final",
+			      ev->final);
+	if (e)
+		json_object_set_new(j, "event", e);
+	if (rec)
+		json_object_set(j, "call_record", rec);
+	char *body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (body && !orig_cb_post(cb, k->cb_url, body))
+		ch_warn("originator: call %llu: status callback queue full, event dropped", (unsigned long long)k->id);
+}
+
+void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct orig_cb *cb, struct ch_cdr *cdr,
+		      int64_t keep_ended_s, int64_t now_ms)
+{
+	pthread_mutex_lock(&c->mu);
+	struct reg_call *k = find(c, ev->call_id);
+	if (!k || k->ended) {
+		pthread_mutex_unlock(&c->mu);
+		ch_dbg("originator: event for unknown call %llu ignored", (unsigned long long)ev->call_id);
+		return;
+	}
+	int64_t at = k->call_at_ms + ev->age_ms;
+	apply(k, ev, at);
 	if (k->has_watch && k->watch.on_event)
 		k->watch.on_event(k->watch.arg, ev, k->leg[0].uri, k->leg[1].uri);
+	json_t *rec = NULL;
 	if (ev->final) {
-		char labels[128];
-		snprintf(labels, sizeof(labels), "state=\"%s\",ended_by=\"%s\"", orig_state_name(ev->state),
-			 orig_ended_by_name(ev->ended_by));
-		ch_metrics_add("callhook_originator_calls_total", labels, 1);
-		k->ended = true;
-		k->res_code = ev->code;
-		copy_reason(k->res_reason, sizeof(k->res_reason), ev->reason);
-		k->ended_by = ev->ended_by;
-		k->duration_ms = ev->duration_ms;
-		k->ended_ms = now_ms;
-		list_del(&c->active, k);
-		list_add(&c->ended, k);
+		finish(c, k, ev, now_ms);
+		rec = record_of(k, ev, at);
+		if (!rec)
+			ch_warn("originator: call %llu: out of memory, no call record", (unsigned long long)k->id);
 	}
-	if (k->cb_url && cb) {
-		json_t *j = call_json(k);
-		if (j) {
-			json_t *e = json_pack("{s:i, s:s, s:s, s:i, s:s, s:b}", "code", ev->code, "reason", ev->reason,
-					      "leg", orig_leg_name(ev->leg), "sip_code", ev->sip_code, "sip_reason",
-					      ev->sip_reason, "final", ev->final);
-			if (e)
-				json_object_set_new(j, "event", e);
-			char *body = json_dumps(j, JSON_COMPACT);
-			json_decref(j);
-			if (body && !orig_cb_post(cb, k->cb_url, body))
-				ch_warn("originator: call %llu: status callback queue full, event dropped",
-					(unsigned long long)k->id);
-		}
-	}
+	if (k->cb_url && cb)
+		post_event(k, ev, rec, cb);
 	struct orig_watch w = k->watch;
 	bool release = ev->final && k->has_watch;
 	if (release)
@@ -465,6 +559,13 @@ void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct 
 	pthread_mutex_unlock(&c->mu);
 	if (release && w.release)
 		w.release(w.arg);
+	/* the write outside the lock: a slow disk must not hold up the registry */
+	size_t len = 0;
+	char *line = rec && cdr ? orig_rec_line(rec, &len) : NULL;
+	if (line)
+		(void)ch_cdr_write(cdr, line, len);
+	free(line);
+	json_decref(rec);
 }
 
 int orig_calls_check_active(struct orig_calls *c, uint64_t id)

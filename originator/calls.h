@@ -4,6 +4,9 @@
 
 #include "originator/callback.h"
 #include "originator/orig_sip.h"
+#include "originator/record.h"
+
+#include "common/cdr.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -31,6 +34,17 @@ struct orig_limits {
 	int64_t keep_ended_s;
 };
 
+/* Who asked for a call and how, for its record (docs/cdr.md). Every pointer borrowed, copied by
+ * orig_calls_admit. */
+struct orig_call_meta {
+	enum orig_front front;
+	const char *client_ip;   /* the peer's address, NULL = unknown */
+	const char *client_user; /* the authenticated HTTP user, NULL = none */
+	const char *initiator;   /* as asked */
+	const char *destination; /* as asked */
+	bool auto_answer;
+};
+
 struct orig_calls;
 
 int orig_calls_new(struct orig_calls **out);
@@ -47,17 +61,20 @@ enum orig_admit {
 };
 
 /* Under the registry lock: apply lim at now_ms, call orig_sip_call(sip, r, &id)
- * and record the call, so that its first event always finds it. cb_url may be
- * NULL (copied). watch may be NULL; on ORIG_ADMIT_OK its ownership moves to
+ * and record the call (with meta, for its record), so that its first event
+ * always finds it. cb_url may be NULL (copied). watch may be NULL; on ORIG_ADMIT_OK its ownership moves to
  * the registry (release will be called), else the caller keeps it. */
 enum orig_admit orig_calls_admit(struct orig_calls *c, struct orig_sip *sip, const struct orig_limits *lim,
-				 const struct orig_call_req *r, const char *cb_url, const struct orig_watch *watch,
-				 int64_t now_ms, uint64_t *id);
+				 const struct orig_call_req *r, const struct orig_call_meta *meta, const char *cb_url,
+				 const struct orig_watch *watch, int64_t now_ms, uint64_t *id);
 
 /* The engine's event, on the SIP thread: update the call, tell its watch,
- * and when it has a status_callback, hand the JSON to cb (may be NULL). */
-void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct orig_cb *cb, int64_t keep_ended_s,
-		      int64_t now_ms);
+ * and when it has a status_callback, hand the JSON to cb (may be NULL). The
+ * final event writes the call's record to cdr (may be NULL; after the
+ * registry lock is released) and adds it to the final callback as
+ * "call_record". */
+void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct orig_cb *cb, struct ch_cdr *cdr,
+		      int64_t keep_ended_s, int64_t now_ms);
 
 /* ENOENT, EALREADY, or 0 (then the caller asks the engine to hang up). */
 int orig_calls_check_active(struct orig_calls *c, uint64_t id);

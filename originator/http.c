@@ -41,7 +41,16 @@ struct req {
 	bool responded;
 	bool too_big;
 	struct ch_buf body;
+	char user[256]; /* who authenticated (for the call record) */
 };
+
+/* The call record's view of the client: its address and who it authenticated as. */
+static void place_client(struct MHD_Connection *c, const struct req *r, struct orig_place_req *rq, char *ip, size_t cap)
+{
+	web_peer_ip(c, ip, cap);
+	rq->client_ip = ip[0] ? ip : NULL;
+	rq->client_user = r->user[0] ? r->user : NULL;
+}
 
 /* ---- responses ----------------------------------------------------------------- */
 
@@ -176,6 +185,7 @@ static unsigned http_status_of(enum orig_refusal r)
 		return 0;
 	case ORIG_BAD_ADDRESS:
 	case ORIG_BAD_HEADER:
+	case ORIG_BAD_CALLER_ID:
 		return 400;
 	case ORIG_DENIED:
 	case ORIG_FORBIDDEN:
@@ -232,7 +242,7 @@ static int page_body(struct ch_buf *b, unsigned status, const char *ini, const c
 	return e;
 }
 
-static enum MHD_Result page(struct orig_http *h, struct MHD_Connection *c)
+static enum MHD_Result page(struct orig_http *h, struct MHD_Connection *c, const struct req *r)
 {
 	bool bad = false;
 	const char *ini = arg(c, "initiator", &bad);
@@ -253,7 +263,10 @@ static enum MHD_Result page(struct orig_http *h, struct MHD_Connection *c)
 		    .destination = dst,
 		    .anchor = anc && strcasecmp(anc, "true") == 0,
 		    .auto_answer = aa && strcasecmp(aa, "true") == 0,
+		    .front = ORIG_FE_HTML,
 		};
+		char ip[64];
+		place_client(c, r, &rq, ip, sizeof(ip));
 		orig_svc_place(h->v, &rq, NULL, &res);
 		status = http_status_of(res.refusal);
 	}
@@ -405,6 +418,9 @@ static enum MHD_Result create_call(struct orig_http *h, struct MHD_Connection *c
 		goto out;
 	}
 	struct orig_place_res res;
+	char ip[64];
+	place_client(c, r, &rq, ip, sizeof(ip));
+	rq.front = ORIG_FE_JSON;
 	orig_svc_place(h->v, &rq, NULL, &res);
 	if (res.refusal != ORIG_PLACED) {
 		ret = send_err(c, http_status_of(res.refusal), res.reason, NULL);
@@ -455,7 +471,7 @@ static enum MHD_Result route(struct orig_http *h, struct MHD_Connection *c, cons
 	if (strcmp(url, "/clicktocall.html") == 0) {
 		if (strcmp(method, "GET") != 0)
 			return send_err(c, 405, "method not allowed", "GET");
-		return page(h, c);
+		return page(h, c, r);
 	}
 	if (strcmp(url, "/v1/calls") == 0) {
 		if (strcmp(method, "GET") == 0)
@@ -489,6 +505,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 		if (!ok) {
 			r->responded = true;
 			ret = auth_fail(h, c, s, stale);
+		} else {
+			(void)ch_fmt(r->user, sizeof(r->user), "%s", s->http_user);
 		}
 		orig_svc_snap_put(h->v, s);
 		return ret;

@@ -21,6 +21,15 @@ static void snap_free(struct orig_snap *s)
 	free(s->cb_allow);
 	pol_patterns_free(s->aa_initiators);
 	pol_patterns_free(s->hdr_allow);
+	ch_cdr_close(s->cdr);
+	free(s->identity);
+	for (int i = 0; i < 2; i++) {
+		free(s->cid[i].display);
+		free(s->cid[i].from);
+		free(s->cid[i].user);
+		free(s->cid[i].pai);
+		free(s->cid[i].privacy);
+	}
 	free(s);
 }
 
@@ -168,6 +177,27 @@ static int snap_extras(const struct cfg *cfg, struct orig_snap *s, struct cfg_er
 	return rc ? rc : snap_patterns(cfg, &c->headers.allow, true, "originator.headers.allow", &s->hdr_allow, err);
 }
 
+static int dup_opt(const char *v, char **out)
+{
+	*out = v ? strdup(v) : NULL;
+	return v && !*out ? ENOMEM : 0;
+}
+
+/* The identity and the caller-id templates, copied (checked by config/checks.c). */
+static int snap_cid(const struct cfg_originator *c, struct orig_snap *s)
+{
+	const struct cfg_orig_cid_leg *legs[2] = {&c->caller_id.initiator, &c->caller_id.destination};
+	int rc = dup_opt(c->identity, &s->identity);
+	for (int i = 0; i < 2 && !rc; i++) {
+		rc = dup_opt(legs[i]->display, &s->cid[i].display);
+		rc = rc ? rc : dup_opt(legs[i]->from, &s->cid[i].from);
+		rc = rc ? rc : dup_opt(legs[i]->user, &s->cid[i].user);
+		rc = rc ? rc : dup_opt(legs[i]->p_asserted_identity, &s->cid[i].pai);
+		rc = rc ? rc : dup_opt(legs[i]->privacy, &s->cid[i].privacy);
+	}
+	return rc;
+}
+
 int orig_snap_build(const struct cfg *cfg, struct orig_snap **out, struct cfg_error *err)
 {
 	struct orig_snap *s = calloc(1, sizeof(*s));
@@ -182,6 +212,9 @@ int orig_snap_build(const struct cfg *cfg, struct orig_snap **out, struct cfg_er
 	rc = rc ? rc : snap_xml_allow(cfg, s, err);
 	rc = rc ? rc : snap_callbacks(&cfg->orig, s);
 	rc = rc ? rc : snap_extras(cfg, s, err);
+	rc = rc ? rc : snap_cid(&cfg->orig, s);
+	/* the writer opens its file at the first record: a refused reload creates nothing */
+	rc = rc || !cfg->orig.has_cdr ? rc : ch_cdr_new(cfg->orig.cdr.file, &s->cdr);
 	if (rc == ENOMEM)
 		cfg_set_error(cfg, err, "originator", "out of memory");
 	if (rc)

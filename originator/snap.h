@@ -2,6 +2,7 @@
 #ifndef CALLHOOK_ORIGINATOR_SNAP_H
 #define CALLHOOK_ORIGINATOR_SNAP_H
 
+#include "common/cdr.h"
 #include "config/config.h"
 #include "originator/calls.h"
 #include "policy/policy.h"
@@ -11,6 +12,15 @@
 #include <stddef.h>
 
 enum orig_auth_mode { ORIG_AUTH_DIGEST, ORIG_AUTH_BASIC };
+
+/* One leg's caller-id templates (originator.caller_id.*; NULL = the engine's default), checked at load. */
+struct orig_cid_tmpl {
+	char *display;
+	char *from;
+	char *user;
+	char *pai;
+	char *privacy;
+};
 
 /* Immutable once built; deep-copied from struct cfg (the cfg may be freed
  * after orig_snap_build returns). Shared by reference count. */
@@ -29,6 +39,9 @@ struct orig_snap {
 	struct pol_patterns *aa_initiators; /* who may be auto-answered (none: nobody) */
 	enum orig_auto_answer aa_header;    /* the signal sent */
 	struct pol_patterns *hdr_allow;     /* extra header names accepted (none: none) */
+	struct ch_cdr *cdr;                 /* originator.cdr.file's writer, NULL = no records */
+	char *identity;                     /* originator.identity: the initiator leg's default From */
+	struct orig_cid_tmpl cid[2];        /* caller id: [0] the initiator leg, [1] the destination leg */
 };
 
 /* Compile cfg's translations and destination lists, the auto-answer

@@ -3,7 +3,9 @@
 #include "originator/svc.h"
 
 #include "common/common.h"
+#include "common/sip_cid.h"
 #include "common/sip_hdr.h"
+#include "common/sip_uri.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -21,9 +23,9 @@ struct orig_svc {
 
 /* check_src: table */
 static const char *const refusal_label[] = {
-    [ORIG_PLACED] = "placed",         [ORIG_BAD_ADDRESS] = "bad address", [ORIG_DENIED] = "denied",
-    [ORIG_OVER_LIMIT] = "over limit", [ORIG_UNAVAILABLE] = "unavailable", [ORIG_BAD_HEADER] = "bad header",
-    [ORIG_FORBIDDEN] = "forbidden",
+    [ORIG_PLACED] = "placed",         [ORIG_BAD_ADDRESS] = "bad address",     [ORIG_DENIED] = "denied",
+    [ORIG_OVER_LIMIT] = "over limit", [ORIG_UNAVAILABLE] = "unavailable",     [ORIG_BAD_HEADER] = "bad header",
+    [ORIG_FORBIDDEN] = "forbidden",   [ORIG_BAD_CALLER_ID] = "bad caller id",
 };
 
 static enum orig_refusal refusal_of(enum pol_xlate_verdict v)
@@ -97,9 +99,8 @@ static void on_sip_event(const struct orig_event *ev, void *arg)
 {
 	struct orig_svc *v = arg;
 	struct orig_snap *s = orig_svc_snap_get(v);
-	int64_t keep = s->limits.keep_ended_s;
+	orig_calls_event(v->calls, ev, v->cb, s->cdr, s->limits.keep_ended_s, ch_now_ms());
 	orig_snap_unref(s);
-	orig_calls_event(v->calls, ev, v->cb, keep, ch_now_ms());
 	if (ev->final)
 		ch_dbg("originator: call %llu %s: %d %s (ended by %s, %.1f s connected)",
 		       (unsigned long long)ev->call_id, orig_state_name(ev->state), ev->code, ev->reason,
@@ -231,6 +232,68 @@ static enum orig_refusal extras(const struct orig_snap *s, const struct orig_pla
 	return extra_headers(s, rq, r, res);
 }
 
+/* The user part of a translated URI ("" when it has none). */
+static void user_of(const char *uri, char *out, size_t cap)
+{
+	struct ch_sip_uri_parts u;
+	out[0] = '\0';
+	if (ch_sip_uri_parse(uri, &u) && u.user)
+		(void)ch_fmt(out, cap, "%.*s", (int)u.user_len, u.user);
+}
+
+/* One caller-id template of leg.name expanded for this call into out; false with the refusal (naming the setting)
+ * when a variable's value is not a plain user part or the result is not what the header needs. */
+static bool cid_one(const char *tmpl, const struct ch_cid_vars *v, const char *leg, const char *name, char *out,
+		    size_t cap, struct orig_place_res *res)
+{
+	char where[80] = "";
+	enum ch_cid_status st = ch_cid_expand(tmpl, v, out, cap, where, sizeof(where));
+	bool ok = st == CH_CID_OK;
+	if (ok && strcmp(name, "display") == 0)
+		ok = ch_sip_display_ok(out);
+	else if (ok && strcmp(name, "user") != 0)
+		ok = ch_sip_uri_ok(out);
+	if (ok)
+		return true;
+	res->refusal = ORIG_BAD_CALLER_ID;
+	(void)ch_fmt(res->reason, sizeof(res->reason), "originator.caller_id.%s.%s: %s", leg, name,
+		     st == CH_CID_BAD_VALUE ? "a user part that is not plain (letters, digits, + - _ . ! ~ * ' ( ))"
+					    : "the result is not valid for this call");
+	return false;
+}
+
+/* The caller id of both legs from the snapshot's templates (docs/originator.md); fields without a template keep
+ * the engine's defaults. */
+static enum orig_refusal caller_id(const struct orig_snap *s, struct orig_call_req *r, struct orig_place_res *res)
+{
+	char iu[ORIG_URI_MAX], du[ORIG_URI_MAX];
+	user_of(res->tinit, iu, sizeof(iu));
+	user_of(res->tdest, du, sizeof(du));
+	const struct ch_cid_vars v = {.initiator_user = iu, .destination_user = du};
+	static const char *const legs[2] = {"initiator", "destination"};
+	struct orig_caller_id *ids[2] = {&r->id_initiator, &r->id_destination};
+	const char *base[2] = {s->identity, res->tinit}; /* the From a user template rewrites, by default */
+	for (int i = 0; i < 2; i++) {
+		const struct orig_cid_tmpl *t = &s->cid[i];
+		struct orig_caller_id *id = ids[i];
+		char user[ORIG_URI_MAX];
+		if ((t->display &&
+		     !cid_one(t->display, &v, legs[i], "display", id->display, sizeof(id->display), res)) ||
+		    (t->from && !cid_one(t->from, &v, legs[i], "from", id->from, sizeof(id->from), res)) ||
+		    (t->pai && !cid_one(t->pai, &v, legs[i], "p_asserted_identity", id->pai, sizeof(id->pai), res)) ||
+		    (t->user && !cid_one(t->user, &v, legs[i], "user", user, sizeof(user), res)))
+			return res->refusal;
+		if (t->user && !ch_cid_set_user(id->from[0] ? id->from : base[i], user, id->from, sizeof(id->from))) {
+			(void)ch_fmt(res->reason, sizeof(res->reason),
+				     "originator.caller_id.%s.user: the From it gives is not a SIP URI", legs[i]);
+			return res->refusal = ORIG_BAD_CALLER_ID;
+		}
+		if (t->privacy)
+			(void)ch_fmt(id->privacy, sizeof(id->privacy), "%s", t->privacy);
+	}
+	return ORIG_PLACED;
+}
+
 static enum orig_refusal admit(struct orig_svc *v, const struct orig_snap *s, const struct orig_place_req *rq,
 			       const struct orig_watch *watch, struct orig_place_res *res)
 {
@@ -240,10 +303,17 @@ static enum orig_refusal admit(struct orig_svc *v, const struct orig_snap *s, co
 	memcpy(r.destination, res->tdest, strlen(res->tdest) + 1);
 	r.anchor = rq->anchor;
 	r.ring_timeout_s = rq->ring_timeout_s;
-	if (extras(s, rq, &r, res) != ORIG_PLACED)
+	if (extras(s, rq, &r, res) != ORIG_PLACED || caller_id(s, &r, res) != ORIG_PLACED)
 		return res->refusal;
 	uint64_t id = 0;
-	switch (orig_calls_admit(v->calls, v->sip, &s->limits, &r, rq->status_callback, watch, ch_now_ms(), &id)) {
+	struct orig_call_meta meta = {.front = rq->front,
+				      .client_ip = rq->client_ip,
+				      .client_user = rq->client_user,
+				      .initiator = rq->initiator,
+				      .destination = rq->destination,
+				      .auto_answer = rq->auto_answer};
+	switch (
+	    orig_calls_admit(v->calls, v->sip, &s->limits, &r, &meta, rq->status_callback, watch, ch_now_ms(), &id)) {
 	case ORIG_ADMIT_OK:
 		res->id = id;
 		ch_info("originator: call %llu: %s -> %s (%s)", (unsigned long long)id, res->tinit, res->tdest,

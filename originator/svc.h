@@ -24,12 +24,13 @@ struct orig_svc;
 /* Why a call was not placed; each front end maps it to its own code. */
 enum orig_refusal {
 	ORIG_PLACED,
-	ORIG_BAD_ADDRESS, /* the initiator or destination cannot be translated */
-	ORIG_DENIED,      /* the destination rules refuse it */
-	ORIG_OVER_LIMIT,  /* concurrent calls, a per-minute rate or an hourly limit */
-	ORIG_UNAVAILABLE, /* stopping, or the engine refused */
-	ORIG_BAD_HEADER,  /* an extra header: its name is not allowed, its value is bad, too many (400) */
-	ORIG_FORBIDDEN,   /* auto_answer for an initiator auto_answer.initiators does not list (403) */
+	ORIG_BAD_ADDRESS,   /* the initiator or destination cannot be translated */
+	ORIG_DENIED,        /* the destination rules refuse it */
+	ORIG_OVER_LIMIT,    /* concurrent calls, a per-minute rate or an hourly limit */
+	ORIG_UNAVAILABLE,   /* stopping, or the engine refused */
+	ORIG_BAD_HEADER,    /* an extra header: its name is not allowed, its value is bad, too many (400) */
+	ORIG_FORBIDDEN,     /* auto_answer for an initiator auto_answer.initiators does not list (403) */
+	ORIG_BAD_CALLER_ID, /* a caller-id template gives no valid display name / URI for this call (400) */
 };
 
 /* One extra header of a request, as received (checked by orig_svc_place). */
@@ -47,6 +48,9 @@ struct orig_place_req {
 	bool auto_answer;                     /* the initiator's phone answers by itself (fenced by the snapshot) */
 	const struct orig_place_hdr *headers; /* n_headers extra headers for the INVITEs, borrowed */
 	size_t n_headers;
+	enum orig_front front;   /* for the call record */
+	const char *client_ip;   /* the peer's address, NULL = unknown */
+	const char *client_user; /* the authenticated HTTP user, NULL = none */
 };
 
 struct orig_place_res {

@@ -57,6 +57,7 @@ static int xml_code_of(enum orig_refusal r)
 		return 100;
 	case ORIG_BAD_ADDRESS:
 	case ORIG_BAD_HEADER:
+	case ORIG_BAD_CALLER_ID:
 		return 400;
 	case ORIG_DENIED:
 	case ORIG_FORBIDDEN:
@@ -155,7 +156,9 @@ void xml_handle_request(struct orig_svc *v, struct xconn *c, const struct xml_re
 				    .anchor = rq->anchor,
 				    .auto_answer = rq->auto_answer,
 				    .headers = hv,
-				    .n_headers = rq->n_headers};
+				    .n_headers = rq->n_headers,
+				    .front = ORIG_FE_XML,
+				    .client_ip = xml_conn_peer(c)};
 	struct orig_watch w = {.on_event = sink_event, .release = sink_release, .arg = s};
 	struct orig_place_res res;
 	orig_svc_place(v, &pr, &w, &res);

@@ -17,6 +17,8 @@ struct xconn;
 void xml_conn_send(struct xconn *c, const char *data, size_t len);
 void xml_conn_ref(struct xconn *c);
 void xml_conn_unref(struct xconn *c);
+/* The client's address as text (fixed at accept; valid while c is referenced). */
+const char *xml_conn_peer(const struct xconn *c);
 
 /* ---- the protocol's side (xml.c) ---- */
 

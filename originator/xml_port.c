@@ -100,6 +100,11 @@ void xml_conn_send(struct xconn *c, const char *data, size_t len)
 	pthread_mutex_unlock(&c->mu);
 }
 
+const char *xml_conn_peer(const struct xconn *c)
+{
+	return c->peer;
+}
+
 static void conn_close(struct orig_xml *x, struct xconn *c)
 {
 	pthread_mutex_lock(&c->mu);

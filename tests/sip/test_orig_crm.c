@@ -257,3 +257,116 @@ TEST_CASE(hourly_concurrent)
 		  atomic_load(&n429));
 	stop();
 }
+
+/* The SIPp message log of p holds a line that starts with text. */
+static bool wire_starts(const struct sipp_peer *p, const char *text)
+{
+	char *data = NULL;
+	size_t len = 0;
+	if (ch_read_file(p->msgs, 1 << 20, &data, &len) != 0)
+		return false;
+	char want[600];
+	(void)ch_fmt(want, sizeof want, "\n%s", text);
+	bool ok = strstr(data, want) != NULL;
+	if (!ok)
+		printf("---- %s (no line starting \"%s\") ----\n%s\n", p->msgs, text, data);
+	free(data);
+	return ok;
+}
+
+#define CID_REFER                                                                                                      \
+	"  caller_id = {\n"                                                                                            \
+	"    initiator = { display = \"Call ${destination_user}\"; user = \"c2c-${initiator_user}\";\n"                \
+	"      p_asserted_identity = \"sip:${initiator_user}@pbx.example.com\"; privacy = \"none\"; };\n"              \
+	"    destination = { display = \"Example Ltd\"; from = \"sip:+4930123456@trunk.example.com\";\n"               \
+	"      p_asserted_identity = \"sip:+4930123456@trunk.example.com\"; privacy = \"id\"; };\n"                    \
+	"  };\n"
+
+/* REFER path: the initiator's INVITE shows the agent whom they are about to reach, from the templates; the REFER's
+ * Referred-By is the destination leg's caller id. A user part that is not plain is refused 400 naming the setting. */
+TEST_CASE(caller_id_refer)
+{
+	start(&(struct opts){.extra = CID_REFER, .catch_all = true});
+	struct sipp_peer a;
+	char ini[128], body[512];
+	CHECK(peer_start(&a, "refer", "uas_refer_cid.xml", "-set", "n1", "180", "-set", "n2", "200", NULL));
+	peer_uri(&a, "alice", ini, sizeof ini);
+	(void)ch_fmt(body, sizeof body, "{\"initiator\":\"%s\",\"destination\":\"9055551234\"}", ini);
+	uint64_t id = post_call(body, 202);
+	json_decref(wait_result(id, 20000));
+	CHECK(sipp_peer_wait(&a, 15000));
+	CHECK(wire_starts(&a, "From: \"Call 9055551234\" <sip:c2c-alice@127.0.0.1>;tag="));
+	CHECK(wire_has(&a, "P-Asserted-Identity: <sip:alice@pbx.example.com>"));
+	CHECK(wire_has(&a, "Privacy: none"));
+	CHECK(wire_has(&a, "Referred-By: \"Example Ltd\" <sip:+4930123456@trunk.example.com>"));
+	/* the translation already refuses ';', '?', '"' in a user part; an escape it lets through is not plain */
+	const char *bad[][2] = {{"x;maddr=evil", "destination: "},
+				{"x?Route=%3Csip:evil%3E", "destination: "},
+				{"x\\\"y", "destination: "},
+				{"x%23y", "originator.caller_id.initiator.display: a user part that is not plain"}};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		(void)ch_fmt(body, sizeof body, "{\"initiator\":\"%s\",\"destination\":\"%s\"}", ini, bad[i][0]);
+		struct resp r = req(A_DIGEST, "POST", "/v1/calls", "application/json", body);
+		CHECK_MSG(r.status == 400 && r.body && strstr(r.body, bad[i][1]), "%s: %ld %s", bad[i][0], r.status,
+			  r.body ? r.body : "");
+		resp_free(&r);
+	}
+	no_call_placed(id + 1);
+	stop();
+}
+
+/* Anchored: the destination's INVITE carries the destination leg's caller id: the user template rewrites the
+ * translated initiator's user part, with P-Asserted-Identity and Privacy. */
+TEST_CASE(caller_id_anchored)
+{
+	start(&(struct opts){.extra =
+				 "  caller_id = { destination = { display = \"Example Ltd\"; user = \"+4930123456\";\n"
+				 "    p_asserted_identity = \"sip:+4930123456@trunk.example.com\"; privacy = "
+				 "\"id\"; }; };\n"});
+	struct sipp_peer a, b;
+	char ini[128], dst[128], body[512], want[256];
+	CHECK(peer_start(&a, "initiator", "uas_anchor_init.xml", NULL));
+	CHECK(peer_start(&b, "destination", "uas_dest_bye_cid.xml", NULL));
+	peer_uri(&a, "alice", ini, sizeof ini);
+	peer_uri(&b, "9055551234", dst, sizeof dst);
+	(void)ch_fmt(body, sizeof body, "{\"initiator\":\"%s\",\"destination\":\"%s\",\"anchor\":true}", ini, dst);
+	uint64_t id = post_call(body, 202);
+	json_decref(wait_result(id, 20000));
+	CHECK(sipp_peer_wait(&a, 20000));
+	CHECK(sipp_peer_wait(&b, 20000));
+	(void)ch_fmt(want, sizeof want, "From: \"Example Ltd\" <sip:+4930123456@127.0.0.1:%d>;tag=", a.port);
+	CHECK(wire_starts(&b, want));
+	CHECK(wire_has(&b, "P-Asserted-Identity: <sip:+4930123456@trunk.example.com>"));
+	CHECK(wire_has(&b, "Privacy: id"));
+	/* the initiator's INVITE keeps the defaults */
+	CHECK(wire_starts(&a, "From: \"Click-To-Call: 9055551234\" <sip:c2c@127.0.0.1>;tag="));
+	stop();
+}
+
+/* A pattern of auto_answer.initiators or headers.allow that does not compile refuses the config, file:line. */
+TEST_CASE(bad_patterns)
+{
+	const char *cases[][2] = {
+	    {"  auto_answer = {\n    initiators = [ \"^sip:(agent\" ]; };\n",
+	     "callhook.conf:19: originator.auto_answer.initiators.[0]: missing closing parenthesis"},
+	    {"  headers = {\n    allow = [ \"^X-CRM-[\" ]; };\n",
+	     "callhook.conf:19: originator.headers.allow.[0]: missing terminating ]"},
+	};
+	for (size_t i = 0; i < 2; i++) {
+		start(&(struct opts){0});
+		stop();
+		char conf[8192];
+		char *l = NULL;
+		size_t n = 0;
+		REQUIRE(ch_read_file(D.conf, sizeof conf - 512, &l, &n) == 0);
+		char *end = strrchr(l, '}');
+		REQUIRE(end != NULL);
+		(void)ch_fmt(conf, sizeof conf, "%.*s%s};\n", (int)(end - l), l, cases[i][0]);
+		free(l);
+		const char *args[] = {"--check", "-c", D.conf, NULL};
+		char *out = NULL;
+		int rc = chd_run(&D, conf, args, &out);
+		CHECK_MSG(rc != 0 && out && strstr(out, cases[i][1]), "rc %d: %s", rc, out ? out : "");
+		free(out);
+	}
+}

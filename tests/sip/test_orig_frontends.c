@@ -328,6 +328,12 @@ TEST_CASE(callback)
 		CHECK(strncmp(cbs.msgs[i].line, "POST /hook/c1", 13) == 0);
 	}
 	CHECK_MSG(k == 6, "%zu of the 6 states arrived in order (%zu callbacks)", k, cbs.n);
+	/* the final one carries the call record (docs/cdr.md), the same as originator.cdr.file's line */
+	const char *fin = NULL;
+	for (size_t i = 0; i < cbs.n && !fin; i++)
+		fin = strstr(cbs.msgs[i].body, "\"final\":true") ? cbs.msgs[i].body : NULL;
+	CHECK_MSG(fin && strstr(fin, "\"call_record\":{\"record\":\"originator\",\"call_id\":"), "%s", fin ? fin : "");
+	CHECK(fin && strstr(fin, "\"ended_by\":\"transfer\",\"status\":\"FINISH\""));
 	pthread_mutex_unlock(&cbs.mu);
 	stop();
 	tm_rx_stop(&cbs);
