@@ -144,7 +144,8 @@ static void reload_result(bool ok)
 static void reload(struct app *a)
 {
 	struct prep p;
-	char err[512] = "";
+	struct cfg_error err;
+	char msg[1400];
 	ch_info("reload: loading %s", a->path);
 	if (load_all(a->path, &p, NULL)) {
 		ch_err("reload: %s is invalid (see above); still running the previous configuration", a->path);
@@ -165,8 +166,9 @@ static void reload(struct app *a)
 	bool same_file = (!p.cfg->log.file && !old->log.file) ||
 			 (p.cfg->log.file && old->log.file && strcmp(p.cfg->log.file, old->log.file) == 0);
 	/* the one step that can still fail (a new hook address that does not bind) goes first */
-	if (a->hook && hook_reload(a->hook, p.rt, err, sizeof(err)) != 0) {
-		ch_err("reload: %s; still running the previous configuration", err);
+	if (a->hook && hook_reload(a->hook, p.rt, &err) != 0) {
+		cfg_error_format(&err, msg, sizeof(msg));
+		ch_err("reload: %s; still running the previous configuration", msg);
 		goto drop;
 	}
 	if (a->orig)
@@ -235,36 +237,31 @@ static int parse_args(int argc, char **argv, const char **path, bool *check)
 /* Commit a prepared config: bind and start every part (p is taken). 0 or 1 (logged). */
 static int start_all(struct app *a, struct prep *p)
 {
-	char err[512] = "";
-	struct cfg_error cerr;
+	char msg[1400];
+	struct cfg_error err;
 	a->cfg = p->cfg;
 	a->rt = p->rt;
 	struct orig_plan *plan = p->plan;
 	memset(p, 0, sizeof(*p));
 	/* declared before any listener can count a request */
 	hook_metrics_declare();
-	if (a->rt && hook_start(a->rt, &a->hook, err, sizeof(err)) != 0) {
-		ch_err("%s", err);
-		goto fail;
-	}
-	if (a->cfg->has_admin && admin_start(a->cfg, &a->admin, err, sizeof(err)) != 0) {
-		ch_err("%s", err);
-		goto fail;
-	}
+	if ((a->rt && hook_start(a->rt, &a->hook, &err) != 0) ||
+	    (a->cfg->has_admin && admin_start(a->cfg, &a->admin, &err) != 0))
+		goto fail_err;
 	if (plan) {
-		int rc = orig_start(a->cfg, plan, &a->orig, &cerr);
+		int rc = orig_start(a->cfg, plan, &a->orig, &err);
 		plan = NULL; /* taken */
-		if (rc) {
-			cfg_error_format(&cerr, err, sizeof(err));
-			ch_err("%s", err);
-			goto fail;
-		}
+		if (rc)
+			goto fail_err;
 	}
 	if (a->cfg->pid_file && write_pid_file(a->cfg->pid_file) != 0) {
 		ch_err("pid_file: cannot write %s: %s", a->cfg->pid_file, strerror(errno));
 		goto fail;
 	}
 	return 0;
+fail_err:
+	cfg_error_format(&err, msg, sizeof(msg));
+	ch_err("%s", msg);
 fail:
 	orig_plan_free(plan);
 	return 1;

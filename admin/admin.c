@@ -44,21 +44,18 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MH
 	*con_cls = NULL;
 }
 
-int admin_start(const struct cfg *cfg, struct admin **out, char *err, size_t errlen)
+int admin_start(const struct cfg *cfg, struct admin **out, struct cfg_error *err)
 {
 	int rc = ENOMEM;
 	struct admin *a = calloc(1, sizeof(*a));
 	if (!a || !(a->l = calloc(cfg->admin.listen.n ? cfg->admin.listen.n : 1, sizeof(*a->l)))) {
-		ch_fmt(err, errlen, "admin: out of memory");
+		cfg_set_error(cfg, err, "admin", "out of memory");
 		goto out;
 	}
 	if (cfg->admin.tls.cert) {
-		struct cfg_error e;
-		rc = web_tls_load(cfg, "admin.tls", &cfg->admin.tls, &a->cert, &a->key, &e);
-		if (rc) {
-			cfg_error_format(&e, err, errlen);
+		rc = web_tls_load(cfg, "admin.tls", &cfg->admin.tls, &a->cert, &a->key, err);
+		if (rc)
 			goto out;
-		}
 	}
 	struct web_params p = {.name = "admin",
 			       .handler = on_admin,
@@ -68,9 +65,13 @@ int admin_start(const struct cfg *cfg, struct admin **out, char *err, size_t err
 			       .max_conn = 64,
 			       .listen_fd = -1,
 			       .cert = a->cert,
-			       .key = a->key};
+			       .key = a->key,
+			       .cfg = cfg};
 	for (size_t i = 0; i < cfg->admin.listen.n; i++) {
-		rc = web_listen(cfg->admin.listen.v[i], &p, &a->l[a->n], err, errlen);
+		char path[48];
+		(void)ch_fmt(path, sizeof path, "admin.listen.[%zu]", i);
+		p.path = path;
+		rc = web_listen(cfg->admin.listen.v[i], &p, &a->l[a->n], err);
 		if (rc)
 			goto out;
 		a->n++;

@@ -13,7 +13,7 @@ struct admin;
  * path is 404, any other method 405). Logs "admin: listening on ADDR:PORT"
  * for each. cfg is borrowed for the call only. 0, or an errno value with a
  * message in err; *out written only on success. */
-int admin_start(const struct cfg *cfg, struct admin **out, char *err, size_t errlen);
+int admin_start(const struct cfg *cfg, struct admin **out, struct cfg_error *err);
 /* Stop every listener and free. NULL-safe. */
 void admin_stop(struct admin *a);
 

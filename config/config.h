@@ -288,7 +288,7 @@ void cfg_free(struct cfg *c);
  * unknown. For errors found after loading (pattern compilation). */
 int cfg_line_of(const struct cfg *c, const char *path);
 
-/* Fill err for a setting of a loaded config. */
+/* Fill err for a setting of a loaded config (c may be NULL: no file, no line). */
 void cfg_set_error(const struct cfg *c, struct cfg_error *err, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

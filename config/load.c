@@ -57,7 +57,11 @@ int cfg_fail_at(struct loader *L, const config_setting_t *s, const char *path, c
 
 void cfg_error_format(const struct cfg_error *err, char *buf, size_t cap)
 {
-	if (err->line > 0 && err->path[0])
+	if (!err->file[0] && err->path[0]) /* not from a file (a config given as text, or none) */
+		snprintf(buf, cap, "%s: %s", err->path, err->msg);
+	else if (!err->file[0])
+		snprintf(buf, cap, "%s", err->msg);
+	else if (err->line > 0 && err->path[0])
 		snprintf(buf, cap, "%s:%d: %s: %s", err->file, err->line, err->path, err->msg);
 	else if (err->line > 0)
 		snprintf(buf, cap, "%s:%d: %s", err->file, err->line, err->msg);
@@ -80,7 +84,7 @@ void cfg_set_error(const struct cfg *c, struct cfg_error *err, const char *path,
 {
 	va_list ap;
 	va_start(ap, fmt);
-	verr(err, c->path, cfg_line_of(c, path), path, fmt, ap);
+	verr(err, c ? c->path : NULL, c ? cfg_line_of(c, path) : 0, path, fmt, ap);
 	va_end(ap);
 }
 

@@ -17,13 +17,14 @@ int hook_compile(struct cfg *cfg, struct hook_rt **out, struct cfg_error *err, p
 void hook_rt_release(struct hook_rt *rt);
 
 /* Bind every listener of rt's hook.listen and start serving; logs
- * "hook: listening on ADDR:PORT" for each. Takes rt. 0 or errno, message in err. */
-int hook_start(struct hook_rt *rt, struct hook **out, char *err, size_t errlen);
+ * "hook: listening on ADDR:PORT" for each. Takes rt. 0 or errno, err naming the setting
+ * (hook.listen.[i]: cannot listen on ...). */
+int hook_start(struct hook_rt *rt, struct hook **out, struct cfg_error *err);
 /* Swap in a new runtime (taken on success); requests in flight finish on the
  * old. Listeners of addresses no longer configured close, new ones bind (a
  * TLS change rebinds all); unchanged ones never close. On failure (a new
- * address cannot bind) nothing changes and rt is not taken. */
-int hook_reload(struct hook *h, struct hook_rt *rt, char *err, size_t errlen);
+ * address cannot bind) nothing changes, rt is not taken, err names the setting. */
+int hook_reload(struct hook *h, struct hook_rt *rt, struct cfg_error *err);
 /* Declare the hook's metric families (idempotent). */
 void hook_metrics_declare(void);
 /* Stop accepting, wait for requests in flight (grace_ms at most), free. NULL-safe. */

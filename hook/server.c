@@ -208,9 +208,12 @@ static unsigned thread_count(const struct cfg_hook *hc)
 	return n > 0 ? (unsigned)n : 1;
 }
 
-static struct web_listener *start_hook_listener(struct hook *h, const struct hook_rt *rt, const char *addr, char *err,
-						size_t errlen)
+/* Listener i of hook.listen; NULL with err set. */
+static struct web_listener *start_hook_listener(struct hook *h, const struct hook_rt *rt, size_t i,
+						struct cfg_error *err)
 {
+	char path[48];
+	(void)ch_fmt(path, sizeof path, "hook.listen.[%zu]", i);
 	const struct cfg_hook *hc = &rt->cfg->hook;
 	struct web_params p = {.name = "hook",
 			       .handler = on_request,
@@ -229,9 +232,11 @@ static struct web_listener *start_hook_listener(struct hook *h, const struct hoo
 			       .mem_limit = 8192,
 			       .cert = rt->tls_cert,
 			       .key = rt->tls_key,
-			       .listen_fd = -1};
+			       .listen_fd = -1,
+			       .cfg = rt->cfg,
+			       .path = path};
 	struct web_listener *l = NULL;
-	return web_listen(addr, &p, &l, err, errlen) == 0 ? l : NULL;
+	return web_listen(hc->listen.v[i], &p, &l, err) == 0 ? l : NULL;
 }
 
 static void stop_listener(struct listener *l)
@@ -240,7 +245,7 @@ static void stop_listener(struct listener *l)
 	l->l = NULL;
 }
 
-int hook_start(struct hook_rt *rt, struct hook **out, char *err, size_t errlen)
+int hook_start(struct hook_rt *rt, struct hook **out, struct cfg_error *err)
 {
 	const struct cfg_hook *hc = &rt->cfg->hook;
 	struct hook *h = calloc(1, sizeof(*h));
@@ -254,18 +259,18 @@ int hook_start(struct hook_rt *rt, struct hook **out, char *err, size_t errlen)
 		goto out;
 	hs_set_max_entries(h->store, (size_t)hc->max_sessions * 4);
 	if (hc->listen.n > HOOK_MAX_LISTEN) {
-		snprintf(err, errlen, "hook.listen: at most %d addresses", HOOK_MAX_LISTEN);
+		cfg_set_error(rt->cfg, err, "hook.listen", "at most %d addresses", HOOK_MAX_LISTEN);
 		rc = EINVAL;
 		goto out;
 	}
 	rc = hook_watchdog_start(hc->request_timeout_s, &h->wd);
 	if (rc) {
-		snprintf(err, errlen, "hook: cannot start the header watchdog thread");
+		cfg_set_error(rt->cfg, err, "hook", "cannot start the header watchdog thread");
 		goto out;
 	}
 	for (size_t i = 0; i < hc->listen.n; i++) {
 		struct listener *l = &h->l[h->nl];
-		l->l = start_hook_listener(h, rt, hc->listen.v[i], err, errlen);
+		l->l = start_hook_listener(h, rt, i, err);
 		if (!l->l) {
 			rc = EADDRINUSE;
 			goto out;
@@ -279,7 +284,7 @@ int hook_start(struct hook_rt *rt, struct hook **out, char *err, size_t errlen)
 		if (!rt->fwd || hook_fwd_start(hc->forward, hc->n_forward, &rt->fwd->fw) != 0) {
 			free(rt->fwd);
 			rt->fwd = NULL;
-			snprintf(err, errlen, "hook.forward: cannot start the forwarding thread");
+			cfg_set_error(rt->cfg, err, "hook.forward", "cannot start the forwarding thread");
 			rc = ENOMEM;
 			goto out;
 		}
@@ -331,7 +336,7 @@ static int fwd_for(struct hook *h, const struct hook_rt *rt, struct hook_fwd_ref
  * it needs, bound now: if one fails, nothing changes (those bound are
  * stopped) and EADDRINUSE is returned with err filled. */
 static int listeners_diff(struct hook *h, const struct hook_rt *rt, bool *keep, struct listener *fresh, size_t *nfresh,
-			  char *err, size_t errlen)
+			  struct cfg_error *err)
 {
 	const struct cfg_strv *nl = &rt->cfg->hook.listen;
 	bool tls_changed = !tls_same(h->rt, rt);
@@ -346,7 +351,7 @@ static int listeners_diff(struct hook *h, const struct hook_rt *rt, bool *keep, 
 		}
 		if (have)
 			continue;
-		struct web_listener *l = start_hook_listener(h, rt, nl->v[i], err, errlen);
+		struct web_listener *l = start_hook_listener(h, rt, i, err);
 		if (!l) {
 			for (size_t k = 0; k < n; k++)
 				stop_listener(&fresh[k]);
@@ -360,21 +365,21 @@ static int listeners_diff(struct hook *h, const struct hook_rt *rt, bool *keep, 
 	return 0;
 }
 
-int hook_reload(struct hook *h, struct hook_rt *rt, char *err, size_t errlen)
+int hook_reload(struct hook *h, struct hook_rt *rt, struct cfg_error *err)
 {
 	if (rt->cfg->hook.listen.n > HOOK_MAX_LISTEN) {
-		snprintf(err, errlen, "hook.listen: at most %d addresses", HOOK_MAX_LISTEN);
+		cfg_set_error(rt->cfg, err, "hook.listen", "at most %d addresses", HOOK_MAX_LISTEN);
 		return EINVAL;
 	}
 	struct hook_fwd_ref *fwd = NULL;
 	if (fwd_for(h, rt, &fwd) != 0) {
-		snprintf(err, errlen, "hook.forward: cannot start the forwarding thread");
+		cfg_set_error(rt->cfg, err, "hook.forward", "cannot start the forwarding thread");
 		return ENOMEM;
 	}
 	struct listener fresh[HOOK_MAX_LISTEN];
 	size_t nfresh = 0;
 	bool keep[HOOK_MAX_LISTEN] = {false};
-	if (listeners_diff(h, rt, keep, fresh, &nfresh, err, errlen) != 0) {
+	if (listeners_diff(h, rt, keep, fresh, &nfresh, err) != 0) {
 		hook_fwd_ref_release(fwd, 0);
 		return EADDRINUSE;
 	}

@@ -621,13 +621,12 @@ int orig_http_run(struct orig_http *h, struct orig_svc *v, const struct cfg *cfg
 	for (size_t i = 0; i < h->n; i++) {
 		p.listen_fd = h->l[i].fd;
 		h->l[i].fd = -1; /* web_listen takes it, also when it fails */
-		char why[256];
-		if (web_listen(h->l[i].text, &p, &h->l[i].l, why, sizeof(why)) != 0) {
-			char path[64];
-			(void)ch_fmt(path, sizeof(path), "originator.http.listen.[%zu]", i);
-			cfg_set_error(cfg, err, path, "%s: cannot start the HTTP server", h->l[i].text);
+		char path[64];
+		(void)ch_fmt(path, sizeof(path), "originator.http.listen.[%zu]", i);
+		p.cfg = cfg;
+		p.path = path;
+		if (web_listen(h->l[i].text, &p, &h->l[i].l, err) != 0)
 			return EIO;
-		}
 	}
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* tests/check.h: the tiny assertion kit every unit test uses; exit status = failures. */
 #ifndef CH_CHECK_H
 #define CH_CHECK_H
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,8 +34,9 @@ __attribute__((weak)) int check_count;
 /* A failed precondition ends the case at once (the checks after it would only report its consequences). */
 #define REQUIRE(cond)                                                                                                  \
 	do {                                                                                                           \
-		CHECK(cond);                                                                                           \
-		if (!(cond))                                                                                           \
+		bool require_ok_ = (cond); /* once: cond may have side effects */                                      \
+		CHECK_MSG(require_ok_, "%s", #cond);                                                                   \
+		if (!require_ok_)                                                                                      \
 			return;                                                                                        \
 	} while (0)
 

@@ -190,15 +190,18 @@ static void log_listening(const struct web_listener *l, const char *addr)
 	ch_info("%s: listening on %s:%d%s", l->p.name, host, web_bound_port(l), tls);
 }
 
-int web_listen(const char *addr, const struct web_params *p, struct web_listener **out, char *err, size_t errlen)
+int web_listen(const char *addr, const struct web_params *p, struct web_listener **out, struct cfg_error *err)
 {
+	char dflt[64];
+	(void)ch_fmt(dflt, sizeof dflt, "%s.listen", p->name);
+	const char *path = p->path ? p->path : dflt;
 	struct sockaddr_storage ss = {0};
 	unsigned sl;
 	sa_family_t family = AF_INET;
 	if (p->listen_fd >= 0) {
 		(void)port_of(p->listen_fd, &family);
 	} else if (ch_parse_listen(addr, &ss, &sl) != 0) {
-		snprintf(err, errlen, "%s.listen: \"%s\" is not host:port", p->name, addr);
+		cfg_set_error(p->cfg, err, path, "\"%s\" is not host:port", addr);
 		return EINVAL;
 	} else {
 		family = ss.ss_family;
@@ -207,11 +210,13 @@ int web_listen(const char *addr, const struct web_params *p, struct web_listener
 	if (!l) {
 		if (p->listen_fd >= 0)
 			close(p->listen_fd);
-		snprintf(err, errlen, "%s: out of memory", p->name);
+		cfg_set_error(p->cfg, err, path, "out of memory");
 		return ENOMEM;
 	}
 	l->listen_fd = MHD_INVALID_SOCKET;
 	l->p = *p;
+	l->p.cfg = NULL; /* both are the caller's, for this call's errors only */
+	l->p.path = NULL;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_ITC;
 	if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -225,8 +230,8 @@ int web_listen(const char *addr, const struct web_params *p, struct web_listener
 	if (!l->d) {
 		if (p->listen_fd >= 0)
 			close(p->listen_fd);
-		snprintf(err, errlen, "%s.listen: cannot listen on %s (address in use, not local, or bad TLS files?)",
-			 p->name, addr);
+		cfg_set_error(p->cfg, err, path, "cannot listen on %s (address in use, not local, or bad TLS files?)",
+			      addr);
 		free(l);
 		return EADDRINUSE;
 	}

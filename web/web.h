@@ -36,6 +36,8 @@ struct web_params {
 	const char *cert, *key;                 /* PEM text (borrowed for the listener's life), or NULL */
 	int listen_fd;                          /* a bound listening socket (taken), or -1: bind the address */
 	const struct MHD_OptionItem *extra;     /* more options, MHD_OPTION_END-terminated, or NULL */
+	const struct cfg *cfg;                  /* the config the address comes from, for the error's line */
+	const char *path;                       /* its setting ("hook.listen.[0]"), or NULL: "<name>.listen" */
 };
 
 struct web_listener;
@@ -47,9 +49,9 @@ struct web_listener;
  * 400 {"status":400,"reason":"..."} with Connection: close before the
  * handler ever sees it (p->refused is told), and its body is discarded.
  * Logs "<name>: listening on host:port[ (TLS)]". 0, or EINVAL (addr is not
- * host:port) / EADDRINUSE (cannot start), with a message in err; *out written
- * only on success. */
-int web_listen(const char *addr, const struct web_params *p, struct web_listener **out, char *err, size_t errlen);
+ * host:port) / EADDRINUSE (cannot start), with err naming p->path (file:line
+ * when p->cfg knows it); *out written only on success. */
+int web_listen(const char *addr, const struct web_params *p, struct web_listener **out, struct cfg_error *err);
 /* The port the listener is bound to (0 when unknown). */
 int web_bound_port(const struct web_listener *l);
 /* Stop accepting without resetting clients: connections already queued in

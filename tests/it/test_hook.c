@@ -558,7 +558,10 @@ TEST_CASE(cli)
 	char conf[512];
 	snprintf(conf, sizeof(conf), "hook = { listen = [ \"127.0.0.1:%d\" ]; };\n", d.hook_port);
 	CHECK(chd_run(&t, conf, run, &out) == 1);
-	CHECK(strstr(out, "cannot listen") != NULL);
+	/* in the shape of every config error: file:line: path: message */
+	char want[128];
+	snprintf(want, sizeof(want), "callhook.conf:1: hook.listen.[0]: cannot listen on 127.0.0.1:%d", d.hook_port);
+	CHECK_MSG(strstr(out, want) != NULL, "%s", out);
 	free(out);
 	chd_cleanup(&t);
 }
