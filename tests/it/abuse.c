@@ -29,7 +29,7 @@ struct chr req_url(CURL *h, const char *method, const char *url, const char *aut
 		hdr[1] = ah;
 	}
 	struct chr r;
-	int rc = ch_http(h, method, url, hdr, body, len, &r);
+	int rc = th_http(h, method, url, hdr, body, len, &r);
 	if (rc != 0)
 		fprintf(stderr, "  curl error %d on %s %s\n", rc, method, url);
 	return r;
@@ -38,7 +38,7 @@ struct chr req_url(CURL *h, const char *method, const char *url, const char *aut
 struct chr post_h(CURL *h, int port, const char *path, const char *authz, const char *body)
 {
 	char url[256];
-	return req_url(h, "POST", ch_url(url, sizeof(url), port, path), authz, body, strlen(body));
+	return req_url(h, "POST", th_url(url, sizeof(url), port, path), authz, body, strlen(body));
 }
 
 struct chr post(int port, const char *path, const char *authz, const char *body)

@@ -372,7 +372,7 @@ static void header_value(const char *headers, const char *name, char *out, size_
 	}
 }
 
-int ch_http(CURL *c, const char *method, const char *url, const char *const *headers, const char *body, size_t len,
+int th_http(CURL *c, const char *method, const char *url, const char *const *headers, const char *body, size_t len,
 	    struct chr *out)
 {
 	struct sink b = {0}, h = {0};
@@ -414,7 +414,7 @@ void chr_free(struct chr *r)
 	r->body = r->headers = NULL;
 }
 
-const char *ch_url(char *buf, size_t cap, int port, const char *path)
+const char *th_url(char *buf, size_t cap, int port, const char *path)
 {
 	snprintf(buf, cap, "http://127.0.0.1:%d%s", port, path);
 	return buf;

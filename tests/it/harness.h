@@ -57,10 +57,10 @@ struct chr {
 
 /* One request on a reusable easy handle (keep-alive). headers: NULL-terminated
  * list or NULL. body may be NULL. Returns the CURLcode. */
-int ch_http(CURL *c, const char *method, const char *url, const char *const *headers, const char *body, size_t len,
+int th_http(CURL *c, const char *method, const char *url, const char *const *headers, const char *body, size_t len,
 	    struct chr *out);
 void chr_free(struct chr *r);
 /* URL for the hook: "http://127.0.0.1:<port><path>" into buf. */
-const char *ch_url(char *buf, size_t cap, int port, const char *path);
+const char *th_url(char *buf, size_t cap, int port, const char *path);
 
 #endif

@@ -68,7 +68,7 @@ static void hmac_order(int p)
 	    400, "malformed JSON");
 	/* 405 and 413 come before auth */
 	char url[256];
-	EXPECT_ERR(req_url(c, "GET", ch_url(url, sizeof(url), p, "/rest-hook/connect"), NULL, NULL, 0), 405,
+	EXPECT_ERR(req_url(c, "GET", th_url(url, sizeof(url), p, "/rest-hook/connect"), NULL, NULL, 0), 405,
 		   "use POST");
 	char *huge = malloc(5001);
 	memset(huge, ' ', 5000);
@@ -78,10 +78,10 @@ static void hmac_order(int p)
 	EXPECT_ERR(post(p, "/rest-hook/connect", NULL, huge), 413, "body larger than max_body_bytes");
 	free(huge);
 	/* /healthz is not a hook: no auth */
-	struct chr r = req_url(c, "GET", ch_url(url, sizeof(url), p, "/healthz"), NULL, NULL, 0);
+	struct chr r = req_url(c, "GET", th_url(url, sizeof(url), p, "/healthz"), NULL, NULL, 0);
 	CHECK(r.status == 200 && strcmp(r.body, "{\"status\":\"ok\"}") == 0);
 	chr_free(&r);
-	EXPECT_STATUS(req_url(c, "HEAD", ch_url(url, sizeof(url), p, "/healthz"), NULL, NULL, 0), 200);
+	EXPECT_STATUS(req_url(c, "HEAD", th_url(url, sizeof(url), p, "/healthz"), NULL, NULL, 0), 200);
 }
 
 /* Right MACs (both keys, either hex case) pass; the budget was untouched by the refusals. */
@@ -183,7 +183,7 @@ TEST_CASE(basic)
 	/* the scheme is case-insensitive (RFC 9110) */
 	EXPECT_STATUS(do_connect(p, "basic " CH_SECRET_BASIC_B64, "/10.1.1.1:2/b", O, NULL), 200);
 	char url[256];
-	EXPECT_STATUS(req_url(c, "GET", ch_url(url, sizeof(url), p, "/healthz"), NULL, NULL, 0), 200);
+	EXPECT_STATUS(req_url(c, "GET", th_url(url, sizeof(url), p, "/healthz"), NULL, NULL, 0), 200);
 	CHECK(log_has(&d, "peer=127.0.0.1 http=POST method=connect site=- verdict=auth status=403"));
 	CHECK(chd_stop(&d) == 0);
 	chd_cleanup(&d);
@@ -223,9 +223,9 @@ TEST_CASE(allow_from)
 		free(huge);
 		EXPECT_ERR(post(p, "/rest-hook/connect", NULL, "not json"), 403, "address not allowed");
 		char url[256];
-		EXPECT_ERR(req_url(c, "PUT", ch_url(url, sizeof(url), p, "/rest-hook/connect"), NULL, NULL, 0), 405,
+		EXPECT_ERR(req_url(c, "PUT", th_url(url, sizeof(url), p, "/rest-hook/connect"), NULL, NULL, 0), 405,
 			   "use POST");
-		EXPECT_STATUS(req_url(c, "GET", ch_url(url, sizeof(url), p, "/healthz"), NULL, NULL, 0), 200);
+		EXPECT_STATUS(req_url(c, "GET", th_url(url, sizeof(url), p, "/healthz"), NULL, NULL, 0), 200);
 		CHECK(log_has(&d, "peer=127.0.0.1 http=POST method=connect site=- verdict=auth status=403"));
 		CHECK(chd_stop(&d) == 0);
 	}

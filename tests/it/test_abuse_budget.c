@@ -387,7 +387,7 @@ TEST_CASE(oversize)
 {
 	int p = bd.hook_port;
 	char url[256];
-	ch_url(url, sizeof(url), p, "/rest-hook/CallStatusEvent");
+	th_url(url, sizeof(url), p, "/rest-hook/CallStatusEvent");
 	/* max_body_bytes = 4096: 4096 is served, 4097 is not */
 	char *b = malloc(70001);
 	memset(b, ' ', 70000);
@@ -403,7 +403,7 @@ TEST_CASE(oversize)
 	EXPECT_ERR(req_url(c, "POST", url, NULL, b, 70000), 413, "body larger than max_body_bytes");
 	/* chunked, no length: cut while reading */
 	const char *hdr[] = {"Transfer-Encoding: chunked", NULL};
-	ch_http(c, "POST", url, hdr, b, 70000, &r);
+	th_http(c, "POST", url, hdr, b, 70000, &r);
 	CHECK(is_error(&r, 413, "body larger than max_body_bytes"));
 	chr_free(&r);
 	free(b);
@@ -512,7 +512,7 @@ static void still_serving(void)
 	CHECK(r.status == 200 && strcmp(r.body, ev) == 0);
 	chr_free(&r);
 	char url[256];
-	r = req_url(c, "GET", ch_url(url, sizeof(url), p, "/healthz"), NULL, NULL, 0);
+	r = req_url(c, "GET", th_url(url, sizeof(url), p, "/healthz"), NULL, NULL, 0);
 	CHECK(r.status == 200 && strcmp(r.body, "{\"status\":\"ok\"}") == 0);
 	chr_free(&r);
 	/* and the daemon never logged a secret */

@@ -75,7 +75,7 @@ static struct chr post(const char *path, const char *body)
 	char url[256];
 	struct chr r;
 	const char *hdr[] = {"Content-Type: application/json;charset=UTF-8", NULL};
-	ch_http(c, "POST", ch_url(url, sizeof(url), d.hook_port, path), hdr, body, strlen(body), &r);
+	th_http(c, "POST", th_url(url, sizeof(url), d.hook_port, path), hdr, body, strlen(body), &r);
 	return r;
 }
 
@@ -119,7 +119,7 @@ static char *metrics(void)
 {
 	char url[256];
 	struct chr r;
-	ch_http(c, "GET", ch_url(url, sizeof(url), d.hook_port, "/metrics"), NULL, NULL, 0, &r);
+	th_http(c, "GET", th_url(url, sizeof(url), d.hook_port, "/metrics"), NULL, NULL, 0, &r);
 	char *body = r.body;
 	r.body = NULL;
 	chr_free(&r);

@@ -39,7 +39,7 @@ static struct chr post(const char *path, const char *body)
 	char url[256];
 	struct chr r;
 	const char *hdr[] = {"Content-Type: application/json;charset=UTF-8", NULL};
-	ch_http(c, "POST", ch_url(url, sizeof(url), d.hook_port, path), hdr, body, strlen(body), &r);
+	th_http(c, "POST", th_url(url, sizeof(url), d.hook_port, path), hdr, body, strlen(body), &r);
 	return r;
 }
 
@@ -281,11 +281,11 @@ TEST_CASE(bad_inputs)
 	huge[big - 1] = '}';
 	huge[big] = '\0';
 	struct chr r;
-	ch_http(c, "POST", ch_url(url, sizeof(url), d.hook_port, "/rest-hook/call"), NULL, huge, big, &r);
+	th_http(c, "POST", th_url(url, sizeof(url), d.hook_port, "/rest-hook/call"), NULL, huge, big, &r);
 	CHECK(is_error(&r, 413, "body larger than max_body_bytes"));
 	chr_free(&r);
 	const char *chunked[] = {"Transfer-Encoding: chunked", NULL};
-	ch_http(c, "POST", ch_url(url, sizeof(url), d.hook_port, "/rest-hook/call"), chunked, huge, big, &r);
+	th_http(c, "POST", th_url(url, sizeof(url), d.hook_port, "/rest-hook/call"), chunked, huge, big, &r);
 	CHECK(is_error(&r, 413, "body larger than max_body_bytes"));
 	chr_free(&r);
 	free(huge);
@@ -296,25 +296,25 @@ TEST_CASE(bad_inputs)
 	memset(bighdr + 7, 'a', hl);
 	bighdr[7 + hl] = '\0';
 	const char *bh[] = {bighdr, NULL};
-	ch_http(c, "POST", ch_url(url, sizeof(url), d.hook_port, "/rest-hook/call"), bh, "{}", 2, &r);
+	th_http(c, "POST", th_url(url, sizeof(url), d.hook_port, "/rest-hook/call"), bh, "{}", 2, &r);
 	CHECK(r.status == 431);
 	chr_free(&r);
 	free(bighdr);
 	/* wrong methods */
 	const char *methods[] = {"GET", "PUT", "DELETE", "PATCH", "OPTIONS"};
 	for (size_t i = 0; i < 5; i++) {
-		ch_http(c, methods[i], ch_url(url, sizeof(url), d.hook_port, "/rest-hook/connect"), NULL, NULL, 0, &r);
+		th_http(c, methods[i], th_url(url, sizeof(url), d.hook_port, "/rest-hook/connect"), NULL, NULL, 0, &r);
 		CHECK_MSG(is_error(&r, 405, "use POST"), "%s", methods[i]);
 		CHECK_STR(r.allow, "POST");
 		chr_free(&r);
 	}
-	ch_http(c, "GET", ch_url(url, sizeof(url), d.hook_port, "/healthz"), NULL, NULL, 0, &r);
+	th_http(c, "GET", th_url(url, sizeof(url), d.hook_port, "/healthz"), NULL, NULL, 0, &r);
 	CHECK(r.status == 200 && strcmp(r.body, "{\"status\":\"ok\"}") == 0);
 	chr_free(&r);
-	ch_http(c, "HEAD", ch_url(url, sizeof(url), d.hook_port, "/healthz"), NULL, NULL, 0, &r);
+	th_http(c, "HEAD", th_url(url, sizeof(url), d.hook_port, "/healthz"), NULL, NULL, 0, &r);
 	CHECK(r.status == 200 && r.len == 0);
 	chr_free(&r);
-	ch_http(c, "DELETE", ch_url(url, sizeof(url), d.hook_port, "/healthz"), NULL, NULL, 0, &r);
+	th_http(c, "DELETE", th_url(url, sizeof(url), d.hook_port, "/healthz"), NULL, NULL, 0, &r);
 	CHECK(r.status == 405);
 	CHECK_STR(r.allow, "GET, HEAD");
 	chr_free(&r);
@@ -469,7 +469,7 @@ TEST_CASE(single_site_fallback)
 	char url[256];
 	struct chr r;
 	const char *b = "{\"callId\":\"z\",\"sessionId\":\"/10.0.0.1:1/unknown\",\"callee\":\"+1900\"}";
-	ch_http(c, "POST", ch_url(url, sizeof(url), d1.hook_port, "/rest-hook/call"), NULL, b, strlen(b), &r);
+	th_http(c, "POST", th_url(url, sizeof(url), d1.hook_port, "/rest-hook/call"), NULL, b, strlen(b), &r);
 	CHECK(r.status == 200);
 	CHECK(strstr(r.body, "\"callee\":\"555\"") != NULL);
 	chr_free(&r);
@@ -492,7 +492,7 @@ TEST_CASE(store_cap)
 	for (int i = 0; i < 60; i++) {
 		struct chr r;
 		snprintf(body, sizeof(body), "{\"callId\":\"flood-%d\",\"sessionId\":\"/10.0.0.1:1/s\"}", i);
-		ch_http(c, "POST", ch_url(url, sizeof(url), d1.hook_port, "/rest-hook/call"), NULL, body, strlen(body),
+		th_http(c, "POST", th_url(url, sizeof(url), d1.hook_port, "/rest-hook/call"), NULL, body, strlen(body),
 			&r);
 		if (r.status == 200)
 			ok++;
@@ -506,7 +506,7 @@ TEST_CASE(store_cap)
 	/* a retry of a counted call is still answered from the table */
 	struct chr r;
 	const char *again = "{\"callId\":\"flood-3\",\"sessionId\":\"/10.0.0.1:1/s\"}";
-	ch_http(c, "POST", ch_url(url, sizeof(url), d1.hook_port, "/rest-hook/call"), NULL, again, strlen(again), &r);
+	th_http(c, "POST", th_url(url, sizeof(url), d1.hook_port, "/rest-hook/call"), NULL, again, strlen(again), &r);
 	CHECK(r.status == 200);
 	chr_free(&r);
 	CHECK(chd_stop(&d1) == 0);

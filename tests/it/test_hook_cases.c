@@ -99,7 +99,7 @@ static void play(const char *name)
 		CURL *c = curl_easy_init();
 		char url[600];
 		struct chr r;
-		CHECK(ch_http(c, rq.method, ch_url(url, sizeof url, d.hook_port, rq.path), rq.headers, rq.body,
+		CHECK(th_http(c, rq.method, th_url(url, sizeof url, d.hook_port, rq.path), rq.headers, rq.body,
 			      rq.body_len, &r) == CURLE_OK);
 		char *eb = strchr(expect, '\n');
 		long want = strtol(expect, NULL, 10);

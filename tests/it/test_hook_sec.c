@@ -27,7 +27,7 @@ static struct chr post(const char *path, const char *body)
 	char url[256];
 	const char *hdr[] = {"Content-Type: application/json;charset=UTF-8", NULL};
 	struct chr r;
-	int rc = ch_http(c, "POST", ch_url(url, sizeof(url), d.hook_port, path), hdr, body, strlen(body), &r);
+	int rc = th_http(c, "POST", th_url(url, sizeof(url), d.hook_port, path), hdr, body, strlen(body), &r);
 	if (rc != 0)
 		fprintf(stderr, "  curl error %d on %s\n", rc, path);
 	return r;

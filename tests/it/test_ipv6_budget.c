@@ -31,7 +31,7 @@ static long connect_status(const char *sid, char *body, size_t cap)
 	snprintf(b, sizeof(b), "{\"sessionId\":\"%s\",\"origin\":\"https://v6.test\"}", sid);
 	const char *hdr[] = {"Content-Type: application/json", NULL};
 	struct chr r;
-	int rc = ch_http(c, "POST", url, hdr, b, strlen(b), &r);
+	int rc = th_http(c, "POST", url, hdr, b, strlen(b), &r);
 	CHECK_MSG(rc == 0, "curl error %d", rc);
 	snprintf(body, cap, "%s", r.body ? r.body : "");
 	long st = r.status;

@@ -40,7 +40,7 @@ static long post_status(CURL *c, int port, const char *path, const char *body, c
 {
 	char url[256];
 	struct chr r;
-	int rc = ch_http(c, "POST", ch_url(url, sizeof(url), port, path), NULL, body, strlen(body), &r);
+	int rc = th_http(c, "POST", th_url(url, sizeof(url), port, path), NULL, body, strlen(body), &r);
 	long st = rc == CURLE_OK ? r.status : -rc;
 	if (answer)
 		*answer = strdup(r.body);
@@ -63,7 +63,7 @@ TEST_CASE(metrics)
 	CHECK(post_status(c, d.hook_port, "/rest-hook/Whatever123", "{}", NULL) == 200);
 	char url[256];
 	struct chr r;
-	ch_http(c, "GET", ch_url(url, sizeof(url), d.hook_port, "/metrics"), NULL, NULL, 0, &r);
+	th_http(c, "GET", th_url(url, sizeof(url), d.hook_port, "/metrics"), NULL, NULL, 0, &r);
 	CHECK(r.status == 200);
 	CHECK(strncmp(r.ctype, "text/plain", 10) == 0);
 	CHECK(strstr(r.body, "callhook_requests_total{method=\"connect\",status=\"200\"} 1") != NULL);
@@ -105,23 +105,23 @@ TEST_CASE(admin)
 	CURL *c = curl_easy_init();
 	char url[256];
 	struct chr r;
-	ch_http(c, "GET", ch_url(url, sizeof(url), d.admin_port, "/healthz"), NULL, NULL, 0, &r);
+	th_http(c, "GET", th_url(url, sizeof(url), d.admin_port, "/healthz"), NULL, NULL, 0, &r);
 	CHECK(r.status == 200 && strcmp(r.body, "{\"status\":\"ok\"}") == 0);
 	chr_free(&r);
-	ch_http(c, "GET", ch_url(url, sizeof(url), d.admin_port, "/metrics"), NULL, NULL, 0, &r);
+	th_http(c, "GET", th_url(url, sizeof(url), d.admin_port, "/metrics"), NULL, NULL, 0, &r);
 	CHECK(r.status == 200 && strstr(r.body, "# TYPE callhook_requests_total counter") != NULL);
 	chr_free(&r);
-	ch_http(c, "POST", ch_url(url, sizeof(url), d.admin_port, "/metrics"), NULL, "x", 1, &r);
+	th_http(c, "POST", th_url(url, sizeof(url), d.admin_port, "/metrics"), NULL, "x", 1, &r);
 	CHECK(r.status == 405 && strcmp(r.allow, "GET, HEAD") == 0);
 	chr_free(&r);
-	ch_http(c, "GET", ch_url(url, sizeof(url), d.admin_port, "/connect"), NULL, NULL, 0, &r);
+	th_http(c, "GET", th_url(url, sizeof(url), d.admin_port, "/connect"), NULL, NULL, 0, &r);
 	CHECK(r.status == 404);
 	chr_free(&r);
 	/* the public port no longer serves them */
-	ch_http(c, "GET", ch_url(url, sizeof(url), d.hook_port, "/healthz"), NULL, NULL, 0, &r);
+	th_http(c, "GET", th_url(url, sizeof(url), d.hook_port, "/healthz"), NULL, NULL, 0, &r);
 	CHECK(r.status == 405);
 	chr_free(&r);
-	ch_http(c, "GET", ch_url(url, sizeof(url), d.hook_port, "/metrics"), NULL, NULL, 0, &r);
+	th_http(c, "GET", th_url(url, sizeof(url), d.hook_port, "/metrics"), NULL, NULL, 0, &r);
 	CHECK(r.status == 405);
 	chr_free(&r);
 	CHECK(chd_stop(&d) == 0);
@@ -249,12 +249,12 @@ static void reload_rebind(struct chd *dp, CURL *c, char *conf, size_t cap)
 	struct chr r;
 	snprintf(url, sizeof(url), "http://127.0.0.2:%d/rest-hook/call", port2);
 	const char *cb = "{\"sessionId\":\"/10.1.0.1:3/load\",\"callId\":\"r3\"}";
-	ch_http(c, "POST", url, NULL, cb, strlen(cb), &r);
+	th_http(c, "POST", url, NULL, cb, strlen(cb), &r);
 	CHECK(r.status == 200 && strstr(r.body, "\"callee\":\"30003\"") != NULL);
 	chr_free(&r);
 	CHECK(post_status(c, d.hook_port, "/rest-hook/call", "{\"sessionId\":\"/10.1.0.1:4/load\",\"callId\":\"r4\"}",
 			  NULL) == 200);
-	ch_http(c, "GET", ch_url(url, sizeof(url), d.hook_port, "/metrics"), NULL, NULL, 0, &r);
+	th_http(c, "GET", th_url(url, sizeof(url), d.hook_port, "/metrics"), NULL, NULL, 0, &r);
 	CHECK(strstr(r.body, "callhook_reloads_total{result=\"ok\"} 6") != NULL);
 	CHECK(strstr(r.body, "callhook_reloads_total{result=\"failed\"} 2") != NULL);
 	chr_free(&r);
@@ -267,7 +267,7 @@ static void reload_rebind(struct chd *dp, CURL *c, char *conf, size_t cap)
 	CHECK(chd_signal(&d, SIGHUP) == 0);
 	CHECK(chd_wait_log(&d, "hook: closing listener 127.0.0.1:0", 3000));
 	snprintf(url, sizeof(url), "http://127.0.0.2:%d/healthz", port2);
-	ch_http(c, "GET", url, NULL, NULL, 0, &r);
+	th_http(c, "GET", url, NULL, NULL, 0, &r);
 	CHECK(r.status == 200);
 	chr_free(&r);
 #undef d
@@ -347,7 +347,7 @@ TEST_CASE(tls)
 	struct chr r;
 	curl_easy_reset(c);
 	const char *body = "{\"sessionId\":\"/1.1.1.1:1/tls\",\"origin\":\"https://www.example.com\"}";
-	/* ch_http resets the handle, so do this one by hand */
+	/* th_http resets the handle, so do this one by hand */
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CAINFO, ca);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -360,7 +360,7 @@ TEST_CASE(tls)
 	CHECK(st == 200);
 	fclose(devnull);
 	/* plain HTTP to the TLS port does not get an answer */
-	ch_http(c, "GET", ch_url(url, sizeof(url), d.hook_port, "/healthz"), NULL, NULL, 0, &r);
+	th_http(c, "GET", th_url(url, sizeof(url), d.hook_port, "/healthz"), NULL, NULL, 0, &r);
 	CHECK(r.status != 200);
 	chr_free(&r);
 	CHECK(chd_stop(&d) == 0);
@@ -491,7 +491,7 @@ TEST_CASE(forward)
 	pthread_mutex_unlock(&rc.mu);
 	char url[256];
 	struct chr r;
-	ch_http(c, "GET", ch_url(url, sizeof(url), d.hook_port, "/metrics"), NULL, NULL, 0, &r);
+	th_http(c, "GET", th_url(url, sizeof(url), d.hook_port, "/metrics"), NULL, NULL, 0, &r);
 	CHECK_MSG(strstr(r.body, "callhook_forward_total{outcome=\"sent\"} 1") != NULL, "%s", r.body);
 	chr_free(&r);
 	/* a reload that keeps hook.forward keeps the forwarder; one that drops it stops it */

@@ -340,7 +340,7 @@ TEST_CASE(full_disk)
 	CURL *mc = curl_easy_init();
 	struct chr m;
 	char murl[128];
-	ch_http(mc, "GET", ch_url(murl, sizeof murl, D.admin_port, "/metrics"), NULL, NULL, 0, &m);
+	th_http(mc, "GET", th_url(murl, sizeof murl, D.admin_port, "/metrics"), NULL, NULL, 0, &m);
 	CHECK_MSG(m.status == 200 && strstr(m.body, "callhook_cdr_write_errors_total 2"), "%s", m.body ? m.body : "");
 	chr_free(&m);
 	curl_easy_cleanup(mc);

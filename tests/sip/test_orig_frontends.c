@@ -217,7 +217,7 @@ TEST_CASE(json)
 	CURL *mc = curl_easy_init();
 	struct chr m;
 	char murl[128];
-	ch_http(mc, "GET", ch_url(murl, sizeof murl, D.admin_port, "/metrics"), NULL, NULL, 0, &m);
+	th_http(mc, "GET", th_url(murl, sizeof murl, D.admin_port, "/metrics"), NULL, NULL, 0, &m);
 	CHECK(m.status == 200);
 	CHECK_MSG(strstr(m.body, "callhook_originator_calls_total{state=\"transferred\",ended_by=\"transfer\"} 1") !=
 		      NULL,

@@ -223,11 +223,11 @@ static void ports_answer_no_call(void)
 	char url[128];
 	struct chr r;
 	memset(&r, 0, sizeof r);
-	CHECK(ch_http(c, "GET", ch_url(url, sizeof url, D.admin_port, "/healthz"), NULL, NULL, 0, &r) == CURLE_OK);
+	CHECK(th_http(c, "GET", th_url(url, sizeof url, D.admin_port, "/healthz"), NULL, NULL, 0, &r) == CURLE_OK);
 	CHECK(r.status == 200);
 	chr_free(&r);
 	memset(&r, 0, sizeof r);
-	CHECK(ch_http(c, "GET", ch_url(url, sizeof url, D.admin_port, "/metrics"), NULL, NULL, 0, &r) == CURLE_OK);
+	CHECK(th_http(c, "GET", th_url(url, sizeof url, D.admin_port, "/metrics"), NULL, NULL, 0, &r) == CURLE_OK);
 	CHECK(r.status == 200);
 	/* callhook_originator_calls_total counts every placed call by result: no line may carry a count */
 	const char *p = r.body ? r.body : "";
@@ -238,7 +238,7 @@ static void ports_answer_no_call(void)
 	}
 	chr_free(&r);
 	memset(&r, 0, sizeof r);
-	CHECK(ch_http(c, "GET", ch_url(url, sizeof url, D.orig_http_port, "/v1/calls"), NULL, NULL, 0, &r) == CURLE_OK);
+	CHECK(th_http(c, "GET", th_url(url, sizeof url, D.orig_http_port, "/v1/calls"), NULL, NULL, 0, &r) == CURLE_OK);
 	CHECK(r.status == 401); /* alive, and still asking for credentials */
 	chr_free(&r);
 	curl_easy_cleanup(c);

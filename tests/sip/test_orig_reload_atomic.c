@@ -46,7 +46,7 @@ static void hook_callee(char *out, size_t cap)
 	const char *body = "{\"sessionId\":\"/10.1.0.1:1/atomic\",\"callId\":\"c1\"}";
 	out[0] = '\0';
 	int rc =
-	    ch_http(c, "POST", ch_url(url, sizeof url, D.hook_port, "/rest-hook/call"), NULL, body, strlen(body), &r);
+	    th_http(c, "POST", th_url(url, sizeof url, D.hook_port, "/rest-hook/call"), NULL, body, strlen(body), &r);
 	CHECK_MSG(rc == CURLE_OK && r.status == 200, "hook call: curl %d, status %ld", rc, r.status);
 	const char *p = rc == CURLE_OK && r.body ? strstr(r.body, "\"callee\":\"") : NULL;
 	if (p) {
