@@ -108,6 +108,19 @@ int ch_cdr_write(struct ch_cdr *c, const char *line, size_t len)
 	return err;
 }
 
+int ch_cdr_write_text(struct ch_cdr *c, const char *text)
+{
+	size_t n = strlen(text);
+	char *line = malloc(n + 1);
+	if (!line)
+		return ENOMEM;
+	memcpy(line, text, n);
+	line[n] = '\n';
+	int err = ch_cdr_write(c, line, n + 1);
+	free(line);
+	return err;
+}
+
 int ch_iso_utc_ms(int64_t unix_ms, char *buf, size_t cap)
 {
 	time_t s = (time_t)(unix_ms / 1000);

@@ -22,6 +22,8 @@ int ch_cdr_new(const char *path, struct ch_cdr **out);
  * sees half a line from a whole write, whatever its length. Thread-safe.
  * 0, or the errno of the open or the write (counted and logged, see above). */
 int ch_cdr_write(struct ch_cdr *c, const char *line, size_t len);
+/* The same for a record given without its '\n' (a NUL-terminated JSON text): the newline is added here. */
+int ch_cdr_write_text(struct ch_cdr *c, const char *text);
 
 /* Every writer reopens its file before its next write (logrotate: the file
  * was renamed, SIGUSR1). Async-safe enough for the signal thread: it only

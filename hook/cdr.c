@@ -20,8 +20,8 @@ static json_t *ms_or_null(int64_t from, int64_t to)
 	return from && to ? json_integer(to > from ? to - from : 0) : json_null();
 }
 
-/* The line of one record, "\n" included; new, or NULL (ENOMEM). */
-static char *cdr_line(const struct hs_cdr *r, size_t *len)
+/* The JSON text of one record (compact, ASCII); new, or NULL (ENOMEM). */
+static char *cdr_text(const struct hs_cdr *r)
 {
 	json_t *j =
 	    json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:o,s:o,s:o,s:o}", "record", "hook", "site",
@@ -34,18 +34,7 @@ static char *cdr_line(const struct hs_cdr *r, size_t *len)
 		      ms_or_null(r->established_ms, r->end_ms), "duration_ms", ms_or_null(r->call_ms, r->end_ms));
 	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII) : NULL;
 	json_decref(j);
-	if (!s)
-		return NULL;
-	size_t n = strlen(s);
-	char *line = realloc(s, n + 2);
-	if (!line) {
-		free(s);
-		return NULL;
-	}
-	line[n] = '\n';
-	line[n + 1] = '\0';
-	*len = n + 1;
-	return line;
+	return s;
 }
 
 void hook_cdr_flush(struct hook_rt *rt, struct hook_store *st)
@@ -55,10 +44,9 @@ void hook_cdr_flush(struct hook_rt *rt, struct hook_store *st)
 	hs_unlock(st);
 	while (r) {
 		struct hs_cdr *next = r->next;
-		size_t len = 0;
-		char *line = rt->cdr ? cdr_line(r, &len) : NULL;
+		char *line = rt->cdr ? cdr_text(r) : NULL;
 		if (line)
-			(void)ch_cdr_write(rt->cdr, line, len); /* a failure is counted and logged there */
+			(void)ch_cdr_write_text(rt->cdr, line); /* a failure is counted and logged there */
 		else if (rt->cdr)
 			ch_warn("hook: no memory for the record of call %s", r->call_id ? r->call_id : "-");
 		free(line);

@@ -560,10 +560,9 @@ void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct 
 	if (release && w.release)
 		w.release(w.arg);
 	/* the write outside the lock: a slow disk must not hold up the registry */
-	size_t len = 0;
-	char *line = rec && cdr ? orig_rec_line(rec, &len) : NULL;
+	char *line = rec && cdr ? orig_rec_text(rec) : NULL;
 	if (line)
-		(void)ch_cdr_write(cdr, line, len);
+		(void)ch_cdr_write_text(cdr, line);
 	free(line);
 	json_decref(rec);
 }

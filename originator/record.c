@@ -109,19 +109,7 @@ json_t *orig_rec_json(const struct orig_rec *r)
 	return j;
 }
 
-char *orig_rec_line(const json_t *rec, size_t *len)
+char *orig_rec_text(const json_t *rec)
 {
-	char *s = json_dumps(rec, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
-	if (!s)
-		return NULL;
-	size_t n = strlen(s);
-	char *line = realloc(s, n + 2);
-	if (!line) {
-		free(s);
-		return NULL;
-	}
-	line[n] = '\n';
-	line[n + 1] = '\0';
-	*len = n + 1;
-	return line;
+	return json_dumps(rec, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER);
 }

@@ -51,7 +51,8 @@ struct orig_rec {
 /* The record as a new JSON object (every field present, unknown ones null), or NULL (no memory). */
 json_t *orig_rec_json(const struct orig_rec *r);
 
-/* rec as one line for the record file: compact, ASCII only, ends with "\n". New string and *len, or NULL. */
-char *orig_rec_line(const json_t *rec, size_t *len);
+/* rec as the text of one record-file line (compact, ASCII only; ch_cdr_write_text adds the newline). New, or
+ * NULL. */
+char *orig_rec_text(const json_t *rec);
 
 #endif
