@@ -56,6 +56,8 @@ bool ch_utf8_valid(const char *s, size_t len);
 /* True when s[0..len) holds a control character: a C0 byte (NUL included), DEL, or the UTF-8 form of a C1
  * control (U+0080..U+009F, bytes C2 80..C2 9F). Meant for UTF-8 that ch_utf8_valid accepted. */
 bool ch_has_control(const char *s, size_t len);
+/* The value of one hex digit (either case), or -1. */
+int ch_hex_value(unsigned char c);
 /* Duplicate len bytes into a new NUL-terminated string (caller frees). */
 char *ch_strndup(const char *s, size_t len);
 

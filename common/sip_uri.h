@@ -39,7 +39,4 @@ bool ch_sip_uri_ok(const char *uri);
 /* RFC 3261 unreserved: alphanum or one of - _ . ! ~ * ' ( ) */
 bool ch_sip_unreserved(unsigned char c);
 
-/* The value of one hex digit (either case), or -1. */
-int ch_hex_value(unsigned char c);
-
 #endif

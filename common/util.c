@@ -401,3 +401,14 @@ int ch_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned *len)
 		*len = l;
 	return 0;
 }
+
+int ch_hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

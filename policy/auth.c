@@ -64,17 +64,6 @@ static bool split_authz(const char *authz, const char *want, const char **cred, 
 	return true;
 }
 
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool pol_wcs_hmac_ok(const char *authz, const void *body, size_t body_len, const char *const *keys, size_t nkeys)
 {
 	const char *hex;
@@ -88,7 +77,7 @@ bool pol_wcs_hmac_ok(const char *authz, const void *body, size_t body_len, const
 
 	unsigned char got[MD5_LEN];
 	for (size_t i = 0; i < MD5_LEN; i++) {
-		int hi = hex_val(hex[2 * i]), lo = hex_val(hex[2 * i + 1]);
+		int hi = ch_hex_value((unsigned char)hex[2 * i]), lo = ch_hex_value((unsigned char)hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return false;
 		got[i] = (unsigned char)(hi << 4 | lo);
