@@ -24,7 +24,7 @@ struct cx {
 static enum hook_verdict connect_site(struct cx *c)
 {
 	const struct hook_rt *rt = c->x->rt;
-	const char *origin_s = hook_str_member(c->x->b->root, "origin");
+	const char *origin_s = hook_str_member(c->x->b, "origin");
 	if (!origin_s || pol_origin_parse(origin_s, strlen(origin_s), &c->origin) != 0) {
 		c->why = origin_s ? "origin is not a valid origin" : "origin is missing";
 		return HOOK_DENY_ORIGIN;
@@ -40,7 +40,7 @@ static enum hook_verdict connect_site(struct cx *c)
 		return HOOK_DENY_ORIGIN;
 	}
 	snprintf(c->x->out->site, sizeof(c->x->out->site), "%s", c->site->cfg->name);
-	c->sid = hook_str_member(c->x->b->root, "sessionId");
+	c->sid = hook_str_member(c->x->b, "sessionId");
 	if (!c->sid || !*c->sid || strlen(c->sid) > HS_KEY_MAX) {
 		c->why = "sessionId is missing or invalid";
 		return HOOK_BAD_BODY;

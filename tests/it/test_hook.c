@@ -241,8 +241,8 @@ TEST_CASE(mirror_and_routing)
 			       "/rest-hook/CallStatusEvent?x=1"};
 	for (size_t i = 0; i < 4; i++) {
 		struct chr r = post(paths[i], ev);
-		/* 1e400 overflows a double: Jansson refuses it, so this body is a 400 */
-		CHECK_MSG(r.status == 400, "%s -> %ld %s", paths[i], r.status, r.body);
+		/* numbers are validated, never converted (issue 10): 1e400 and a 23-digit integer come back as sent */
+		CHECK_MSG(r.status == 200 && strcmp(r.body, ev) == 0, "%s -> %ld %s", paths[i], r.status, r.body);
 		chr_free(&r);
 	}
 	const char *ev2 = "{\n  \"nodeId\": \"n@1\",\n  \"sessionId\": \"/1.2.3.4:5/x\", \"callId\": \"c\",\n"
