@@ -88,11 +88,39 @@ static size_t utf8_seq(const unsigned char *b, size_t n)
 
 /* The fault of an unexpected byte at b[i]: where Jansson's reader would
  * have failed to decode a character there, invalid UTF-8, else malformed. */
-static enum pol_json_fault bad_at(const struct jv *p, size_t i)
+static enum pol_json_fault bad_byte(const struct jv *p, size_t i)
 {
 	if (i < p->len && p->b[i] >= 0x80 && utf8_seq(p->b + i, p->len - i) == 0)
 		return POL_JSON_UTF8;
 	return POL_JSON_MALFORMED;
+}
+
+static enum pol_json_fault scan_string(struct jv *p, char *out, size_t *dlen);
+static enum pol_json_fault scan_number(struct jv *p);
+
+static bool is_alpha(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* The fault of an unexpected token at b[i]. Jansson lexes the whole token
+ * before its parser refuses it, and a character it cannot decode on the way
+ * (inside a string, after a word or a number) is invalid UTF-8. */
+static enum pol_json_fault bad_token(const struct jv *p, size_t i)
+{
+	if (i >= p->len)
+		return POL_JSON_MALFORMED;
+	unsigned char c = p->b[i];
+	struct jv q = {.b = p->b, .len = p->len, .i = i};
+	if (c == '"')
+		return scan_string(&q, NULL, NULL) == POL_JSON_UTF8 ? POL_JSON_UTF8 : POL_JSON_MALFORMED;
+	if (c == '-' || (c >= '0' && c <= '9')) {
+		enum pol_json_fault f = scan_number(&q);
+		return f != POL_JSON_OK ? f : bad_byte(p, q.i);
+	}
+	while (i < p->len && is_alpha(p->b[i]))
+		i++;
+	return bad_byte(p, i);
 }
 
 static void skip_ws(struct jv *p)
@@ -163,7 +191,7 @@ static enum pol_json_fault unicode_escape(const struct jv *p, size_t i, uint32_t
 	size_t at;
 	long v = hex4(p, i + 1, &at);
 	if (v < 0)
-		return at < p->len ? bad_at(p, at) : POL_JSON_MALFORMED;
+		return at < p->len ? bad_byte(p, at) : POL_JSON_MALFORMED;
 	*used = 5;
 	*cp = (uint32_t)v;
 	if (v >= 0xD800 && v <= 0xDBFF) {
@@ -224,7 +252,7 @@ static enum pol_json_fault escape(const struct jv *p, size_t *i, char **o, bool 
 		return POL_JSON_OK;
 	}
 	default:
-		return bad_at(p, k);
+		return bad_byte(p, k);
 	}
 	if (*o)
 		*(*o)++ = d;
@@ -286,17 +314,18 @@ static enum pol_json_fault scan_number(struct jv *p)
 	if (b[i] == '-')
 		i++;
 	if (i < n && b[i] == '0') {
-		i++;
+		if (++i < n && b[i] >= '0' && b[i] <= '9')
+			return POL_JSON_MALFORMED; /* a leading zero: Jansson stops right there */
 	} else if (i < n && b[i] >= '1' && b[i] <= '9') {
 		while (i < n && b[i] >= '0' && b[i] <= '9')
 			i++;
 	} else {
-		return bad_at(p, i);
+		return bad_byte(p, i);
 	}
 	if (i < n && b[i] == '.') {
 		i++;
 		if (i >= n || b[i] < '0' || b[i] > '9')
-			return bad_at(p, i);
+			return bad_byte(p, i);
 		while (i < n && b[i] >= '0' && b[i] <= '9')
 			i++;
 	}
@@ -305,17 +334,12 @@ static enum pol_json_fault scan_number(struct jv *p)
 		if (i < n && (b[i] == '+' || b[i] == '-'))
 			i++;
 		if (i >= n || b[i] < '0' || b[i] > '9')
-			return bad_at(p, i);
+			return bad_byte(p, i);
 		while (i < n && b[i] >= '0' && b[i] <= '9')
 			i++;
 	}
 	p->i = i;
 	return POL_JSON_OK;
-}
-
-static bool is_alpha(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 /* true, false, null; like Jansson, a failed word is read to its last letter. */
@@ -333,7 +357,7 @@ static enum pol_json_fault scan_word(struct jv *p)
 	size_t j = p->i;
 	while (j < p->len && is_alpha(p->b[j]))
 		j++;
-	return bad_at(p, j);
+	return bad_byte(p, j);
 }
 
 static uint32_t key_hash(const char *s, size_t n)
@@ -430,7 +454,7 @@ static enum pol_json_fault scan_pair(struct jv *p, uint32_t obj)
 		return f;
 	skip_ws(p);
 	if (p->i >= p->len || p->b[p->i] != ':')
-		return bad_at(p, p->i);
+		return bad_token(p, p->i);
 	p->i++;
 	skip_ws(p);
 	m.val_off = p->i;
@@ -459,7 +483,7 @@ static enum pol_json_fault scan_container(struct jv *p)
 	for (;;) {
 		enum pol_json_fault f;
 		if (obj && (p->i >= p->len || p->b[p->i] != '"'))
-			return bad_at(p, p->i);
+			return bad_token(p, p->i);
 		f = obj ? scan_pair(p, id) : scan_value(p);
 		if (f != POL_JSON_OK)
 			return f;
@@ -471,7 +495,7 @@ static enum pol_json_fault scan_container(struct jv *p)
 		}
 		if (p->i < p->len && p->b[p->i] == close)
 			break;
-		return bad_at(p, p->i);
+		return bad_token(p, p->i);
 	}
 	p->i++;
 	p->depth--;
@@ -491,7 +515,7 @@ static enum pol_json_fault scan_value(struct jv *p)
 		return scan_number(p);
 	if (is_alpha(c))
 		return scan_word(p);
-	return bad_at(p, p->i);
+	return bad_byte(p, p->i);
 }
 
 static void doc_init(struct pol_json_doc *d, const char *buf, size_t len)
@@ -546,7 +570,7 @@ static enum pol_json_fault validate(struct jv *p)
 		return f;
 	skip_ws(p);
 	if (p->i != p->len)
-		return bad_at(p, p->i);
+		return bad_token(p, p->i);
 	if (!obj)
 		return POL_JSON_NOT_OBJECT;
 	if (p->members > p->max_members)
