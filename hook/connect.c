@@ -39,7 +39,7 @@ static enum hook_verdict connect_site(struct cx *c)
 		c->why = "origin not allowed";
 		return HOOK_DENY_ORIGIN;
 	}
-	snprintf(c->x->out->site, sizeof(c->x->out->site), "%s", c->site->cfg->name);
+	ch_scopy(c->x->out->site, sizeof(c->x->out->site), c->site->cfg->name);
 	c->sid = hook_str_member(c->x->b, "sessionId");
 	if (!c->sid || !*c->sid || strlen(c->sid) > HS_KEY_MAX) {
 		c->why = "sessionId is missing or invalid";
@@ -157,8 +157,8 @@ static enum hook_verdict admit_locked(struct cx *c, struct hs_session *sess)
 static enum hook_verdict connect_admit(struct cx *c)
 {
 	struct hs_session sess = {0};
-	snprintf(sess.site, sizeof(sess.site), "%s", c->site->cfg->name);
-	snprintf(sess.button, sizeof(sess.button), "%s", c->button ? c->button : "");
+	ch_scopy(sess.site, sizeof(sess.site), c->site->cfg->name);
+	ch_scopy(sess.button, sizeof(sess.button), c->button ? c->button : "");
 	sess.button_locked = c->locked;
 	sess.created_ms = c->x->now_ms;
 	hs_lock(c->x->st);

@@ -157,7 +157,7 @@ static void gated(struct hook_ctx *x, bool transfer)
 		hook_answer_verdict(x->out, HOOK_DENY_SESSION, "unknown session");
 		return;
 	}
-	snprintf(x->out->site, sizeof(x->out->site), "%s", site->cfg->name);
+	ch_scopy(x->out->site, sizeof(x->out->site), site->cfg->name);
 	if (transfer && !site->cfg->allow_transfer) {
 		hook_answer_verdict(x->out, HOOK_DENY_TRANSFER, "transfers are not allowed for this site");
 		return;
@@ -301,7 +301,7 @@ void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_r
 	}
 	const char *sid = hook_str_member(&b, "sessionId");
 	if (sid)
-		snprintf(out->sid, sizeof(out->sid), "%s", sid);
+		ch_scopy(out->sid, sizeof(out->sid), sid);
 	struct hook_ctx x = {.rt = rt,
 			     .st = st,
 			     .rq = rq,

@@ -33,6 +33,19 @@ static const unsigned char str_class[256] = {
     4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
 };
 
+/* Whether any of the 8 bytes at b needs a look inside a string: '"', '\\',
+ * a control character or a byte >= 0x80 (exact for "any"; the classic
+ * has-zero-byte bit trick, 8 bytes per step). */
+static bool special8(const unsigned char *b)
+{
+	const uint64_t lo = 0x0101010101010101ull, hi = 0x8080808080808080ull;
+	uint64_t v;
+	memcpy(&v, b, 8);
+	uint64_t q = v ^ (lo * '"'), s = v ^ (lo * '\\');
+	uint64_t m = ((q - lo) & ~q) | ((s - lo) & ~s) | ((v - lo * 0x20) & ~v) | v;
+	return (m & hi) != 0;
+}
+
 const char *pol_json_fault_reason(enum pol_json_fault f)
 {
 	switch (f) {
@@ -269,6 +282,8 @@ static enum pol_json_fault scan_string(struct jv *p, char *out, size_t *dlen)
 	bool late = false;
 	for (;;) {
 		size_t s = i;
+		while (i + 8 <= p->len && !special8(p->b + i))
+			i += 8;
 		while (i < p->len && str_class[p->b[i]] == 0)
 			i++;
 		if (o) {
@@ -617,16 +632,20 @@ enum pol_json_fault pol_json_validate(const char *buf, size_t len, size_t max_de
 
 /* ---- reading a validated doc ------------------------------------------- */
 
-/* Decode the validated string at raw[off] into the arena; NULL when full. */
-static const char *decode_at(struct pol_json_doc *d, size_t off)
+/* Decode the validated string at raw[off] (raw_len bytes with its quotes,
+ * 0: unknown) into the arena; NULL when full. */
+static const char *decode_at(struct pol_json_doc *d, size_t off, size_t raw_len)
 {
 	struct jv q = {.b = (const unsigned char *)d->raw, .len = d->len, .i = off};
 	size_t dlen = 0;
 	size_t room = d->arena_cap - d->arena_used;
 	/* the string's raw bytes bound its decoded length and NUL */
-	size_t end = off + 1;
-	while (end < d->len && d->raw[end] != '"')
-		end += d->raw[end] == '\\' ? 2 : 1;
+	size_t end = off + raw_len - 1;
+	if (!raw_len) {
+		end = off + 1;
+		while (end < d->len && d->raw[end] != '"')
+			end += d->raw[end] == '\\' ? 2 : 1;
+	}
 	if (end - off > room)
 		return NULL;
 	char *out = d->arena + d->arena_used;
@@ -639,7 +658,7 @@ static const char *decode_at(struct pol_json_doc *d, size_t off)
 static bool find_member(const struct pol_json_doc *d, const char *name, size_t *at)
 {
 	for (size_t i = 0; i < d->n; i++) {
-		if (strcmp(d->names[i], name) == 0) {
+		if (d->names[i][0] == name[0] && strcmp(d->names[i], name) == 0) {
 			*at = i;
 			return true;
 		}
@@ -660,7 +679,7 @@ const char *pol_json_str(struct pol_json_doc *d, const char *name, bool *bad)
 		return NULL;
 	}
 	if (!d->vals[i])
-		d->vals[i] = decode_at(d, d->m[i].val_off);
+		d->vals[i] = decode_at(d, d->m[i].val_off, d->m[i].val_len);
 	return d->vals[i];
 }
 
@@ -717,7 +736,7 @@ static const char *sub_cached(struct pol_json_doc *d, size_t off)
 		if (d->sub[i].off == off)
 			return d->sub[i].s;
 	}
-	const char *s = d->n_sub < POL_JSON_SUB_CACHE ? decode_at(d, off) : NULL;
+	const char *s = d->n_sub < POL_JSON_SUB_CACHE ? decode_at(d, off, 0) : NULL;
 	if (s) {
 		d->sub[d->n_sub].off = off;
 		d->sub[d->n_sub++].s = s;
