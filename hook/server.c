@@ -165,7 +165,8 @@ static enum MHD_Result on_first(struct hook *h, struct MHD_Connection *c, const 
 	/* a client waiting for 100 Continue gets the 413 instead, before it sends
 	 * anything (MHD sends no 100 once an answer is queued); any other client
 	 * is already sending: drain first (DRAIN_MAX) */
-	const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+	const char *expect =
+	    rq->too_large ? MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT) : NULL;
 	bool waits = expect && strcasecmp(expect, "100-continue") == 0;
 	if (!post || !hook_peer_allowed(rq->rt, rq->peer) || (rq->too_large && (waits || (uint64_t)clen > DRAIN_MAX)))
 		return finish(h, c, rq, url, method);
