@@ -142,10 +142,16 @@ expect hostile "$chook/connect" "$tmp/hostile.json" 403 '"status":403'
 # two halves in two `map` defaults and `return 200 "$a1$a2"` joins them: the
 # same bytes as callhook's answer (checked with cmp below).
 answer=$(cat "$tmp/connect.out")
-if grep -q "[\$'\\]" "$tmp/connect.out"; then
-	die "the connect answer holds a quote, dollar or backslash: it cannot go into an nginx string"
-fi
-half=$((${#answer} / 2))
+for f in connect call event; do
+	if grep -q "[\$']" "$tmp/$f.out"; then
+		die "the $f answer holds a quote or a dollar: it cannot go into an nginx string"
+	fi
+done
+# one half of an answer as an nginx string: a backslash doubled, a newline as \n
+nhalf() { # file 1|2
+	perl -0777 -ne '$h = int(length($_) / 2); $_ = '"$2"' == 1 ? substr($_, 0, $h) : substr($_, $h);
+		s/\\/\\\\/g; s/\n/\\n/g; print' "$1"
+}
 mkdir -p "$tmp/nginx/logs"
 cat >"$tmp/nginx/nginx.conf" <<EOF
 daemon off;
@@ -156,8 +162,12 @@ error_log $tmp/nginx/logs/error.log warn;
 events { worker_connections 1024; }
 http {
     access_log off;
-    map "" \$a1 { default '${answer:0:$half}'; }
-    map "" \$a2 { default '${answer:$half}'; }
+    map "" \$c1 { default '$(nhalf "$tmp/connect.out" 1)'; }
+    map "" \$c2 { default '$(nhalf "$tmp/connect.out" 2)'; }
+    map "" \$k1 { default '$(nhalf "$tmp/call.out" 1)'; }
+    map "" \$k2 { default '$(nhalf "$tmp/call.out" 2)'; }
+    map "" \$e1 { default '$(nhalf "$tmp/event.out" 1)'; }
+    map "" \$e2 { default '$(nhalf "$tmp/event.out" 2)'; }
     client_body_temp_path $tmp/nginx/body;
     proxy_temp_path $tmp/nginx/proxy;
     fastcgi_temp_path $tmp/nginx/fastcgi;
@@ -167,10 +177,10 @@ http {
     keepalive_timeout 65s;
     server {
         listen 127.0.0.1:$NGINX_PORT;
-        location / {
-            default_type application/json;
-            return 200 "\$a1\$a2";
-        }
+        default_type application/json;
+        location = /rest-hook/connect { return 200 "\$c1\$c2"; }
+        location = /rest-hook/call { return 200 "\$k1\$k2"; }
+        location = /rest-hook/CallStatusEvent { return 200 "\$e1\$e2"; }
     }
 }
 EOF
@@ -181,9 +191,12 @@ nginx_pid=$!
 wait_port "$NGINX_PORT" "$nginx_pid" ||
 	{ cat "$tmp/nginx/logs/error.log" "$tmp/nginx/stderr.log" >&2; die "nginx did not start"; }
 ngx=http://127.0.0.1:$NGINX_PORT/rest-hook
-got=$(post "$ngx/connect" "$here/connect.json" "$tmp/nginx.out")
-[ "$got" = "200 application/json" ] || die "preflight nginx: got '$got'"
-cmp -s "$tmp/nginx.out" "$tmp/connect.out" || die "preflight nginx: answer differs from callhook's"
+path_of() { case $1 in connect) echo connect ;; call) echo call ;; event) echo CallStatusEvent ;; esac; }
+for f in connect call event; do
+	got=$(post "$ngx/$(path_of $f)" "$here/$f.json" "$tmp/nginx-$f.out")
+	[ "$got" = "200 application/json" ] || die "preflight nginx $f: got '$got'"
+	cmp -s "$tmp/nginx-$f.out" "$tmp/$f.out" || die "preflight nginx $f: answer differs from callhook's"
+done
 
 # ---- wrk -------------------------------------------------------------------
 run_wrk() { # label url body-file duration -> prints the RESULT fields
@@ -220,41 +233,40 @@ if [ "$WARMUP" != 0 ]; then
 	run_wrk warmup-callhook "$chook/connect" "$here/connect.json" "$WARMUP" >/dev/null
 fi
 
-: >"$tmp/nginx.res"
-: >"$tmp/callhook.res"
+: >"$tmp/rows"
 for r in $(seq 1 "$ROUNDS"); do
-	run_wrk "nginx-$r" "$ngx/connect" "$here/connect.json" "$DURATION" >>"$tmp/nginx.res"
-	run_wrk "callhook-$r" "$chook/connect" "$here/connect.json" "$DURATION" >>"$tmp/callhook.res"
+	for f in connect call event; do
+		echo "$f nginx $(run_wrk "nginx-$f-$r" "$ngx/$(path_of $f)" "$here/$f.json" "$DURATION")" >>"$tmp/rows"
+		echo "$f callhook $(run_wrk "callhook-$f-$r" "$chook/$(path_of $f)" "$here/$f.json" "$DURATION")" >>"$tmp/rows"
+	done
 done
-call_res=$(run_wrk call "$chook/call" "$here/call.json" "$DURATION")
-event_res=$(run_wrk event "$chook/CallStatusEvent" "$here/event.json" "$DURATION")
 
-med() { # file field
-	while read -r line; do field "$2" "$line"; done <"$1" | median
+med() { # body server field
+	grep "^$1 $2 " "$tmp/rows" | while read -r line; do field "$3" "$line"; done | median
 }
-printf '%-9s %-9s %12s %10s %10s %9s\n' body server "requests/s" p50 p99 requests
-row() { # body server rps p50us p99us requests
-	printf '%-9s %-9s %12.0f %10s %10s %9s\n' "$1" "$2" "$3" "$(ms "$4")" "$(ms "$5")" "$6"
+printf '%-9s %-9s %12s %10s %10s %9s %8s\n' body server "requests/s" p50 p99 requests ratio
+row() { # body server
+	printf '%-9s %-9s %12.0f %10s %10s %9s' "$1" "$2" "$(med "$1" "$2" rps)" "$(ms "$(med "$1" "$2" p50_us)")" \
+		"$(ms "$(med "$1" "$2" p99_us)")" "$(med "$1" "$2" requests)"
 }
-n_rps=$(med "$tmp/nginx.res" rps)
-c_rps=$(med "$tmp/callhook.res" rps)
-row connect nginx "$n_rps" "$(med "$tmp/nginx.res" p50_us)" "$(med "$tmp/nginx.res" p99_us)" \
-	"$(med "$tmp/nginx.res" requests)"
-row connect callhook "$c_rps" "$(med "$tmp/callhook.res" p50_us)" "$(med "$tmp/callhook.res" p99_us)" \
-	"$(med "$tmp/callhook.res" requests)"
-row call callhook "$(field rps "$call_res")" "$(field p50_us "$call_res")" "$(field p99_us "$call_res")" \
-	"$(field requests "$call_res")"
-row event callhook "$(field rps "$event_res")" "$(field p50_us "$event_res")" "$(field p99_us "$event_res")" \
-	"$(field requests "$event_res")"
-if [ "$ROUNDS" -gt 1 ]; then
-	echo "(connect rows: medians of $ROUNDS rounds; per round nginx/callhook req/s:" \
-		"$(paste -d/ <(while read -r l; do field rps "$l"; done <"$tmp/nginx.res") \
-			<(while read -r l; do field rps "$l"; done <"$tmp/callhook.res") | tr '\n' ' '))"
-fi
-ratio=$(awk -v c="$c_rps" -v n="$n_rps" 'BEGIN { printf "%.3f", c / n }')
-verdict=$(awk -v r="$ratio" -v t="$TARGET" 'BEGIN { print (r >= t) ? "meets" : "BELOW" }')
-echo
-echo "ratio callhook/nginx (connect requests/s): $ratio ($verdict the target $TARGET)"
+verdict=meets
+for f in connect call event; do
+	t=$TARGET
+	[ $f = event ] && t=${TARGET_EVENT:-0.95}
+	row $f nginx
+	echo
+	row $f callhook
+	ratio=$(awk -v c="$(med $f callhook rps)" -v n="$(med $f nginx rps)" 'BEGIN { printf "%.3f", c / n }')
+	v=$(awk -v r="$ratio" -v t="$t" 'BEGIN { print (r >= t) ? "meets" : "BELOW" }')
+	[ "$v" = BELOW ] && verdict=BELOW
+	echo "   $ratio ($v $t)"
+done
+echo "(medians of $ROUNDS rounds; per round callhook/nginx req/s:"
+for f in connect call event; do
+	echo "  $f: $(paste -d/ <(grep "^$f callhook " "$tmp/rows" | while read -r l; do field rps "$l"; done) \
+		<(grep "^$f nginx " "$tmp/rows" | while read -r l; do field rps "$l"; done) | tr '\n' ' ')"
+done
+echo ")"
 if [ -s "$tmp/callhook.log" ]; then
 	echo "callhook wrote to its log (warn level) during the run:"
 	tail -n 5 "$tmp/callhook.log"

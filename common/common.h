@@ -60,6 +60,13 @@ bool ch_has_control(const char *s, size_t len);
 int ch_hex_value(unsigned char c);
 /* Duplicate len bytes into a new NUL-terminated string (caller frees). */
 char *ch_strndup(const char *s, size_t len);
+/* Copy the C string src into dst[cap] (cap > 0), cut to fit, always
+ * NUL-terminated: what snprintf(dst, cap, "%s", src) does, without printf's
+ * cost on the request path. Returns strlen(src). */
+size_t ch_scopy(char *dst, size_t cap, const char *src);
+/* The dotted-quad text of the IPv4 address a[0..4) into out (16 bytes),
+ * as inet_ntop writes it; inet_ntop goes through sprintf. */
+void ch_ip4_text(const unsigned char a[4], char out[16]);
 
 /* ---- capped growable buffer ------------------------------------------- */
 

@@ -131,6 +131,29 @@ char *ch_strndup(const char *s, size_t len)
 	return r;
 }
 
+size_t ch_scopy(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+	size_t k = n < cap ? n : cap - 1;
+	memcpy(dst, src, k);
+	dst[k] = '\0';
+	return n;
+}
+
+void ch_ip4_text(const unsigned char a[4], char out[16])
+{
+	char *o = out;
+	for (int i = 0; i < 4; i++) {
+		unsigned v = a[i];
+		if (v >= 100)
+			*o++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*o++ = (char)('0' + v / 10 % 10);
+		*o++ = (char)('0' + v % 10);
+		*o++ = i < 3 ? '.' : '\0';
+	}
+}
+
 void ch_buf_init(struct ch_buf *b, size_t limit)
 {
 	b->data = NULL;

@@ -28,10 +28,9 @@ struct kx {
 /* Without a callId a call could hold no slot and never be ended. */
 static enum hook_verdict call_ids(struct kx *k)
 {
-	const json_t *root = k->x->b->root;
-	k->sid = hook_str_member((json_t *)root, "sessionId");
+	k->sid = hook_str_member(k->x->b, "sessionId");
 	k->owner = k->sid ? k->sid : "";
-	k->call_id = hook_str_member((json_t *)root, "callId");
+	k->call_id = hook_str_member(k->x->b, "callId");
 	if (!k->call_id || !*k->call_id || strlen(k->call_id) > HS_KEY_MAX) {
 		k->why = k->call_id && *k->call_id ? "callId too long" : "callId is missing or invalid";
 		return HOOK_BAD_BODY;

@@ -24,7 +24,7 @@ struct cx {
 static enum hook_verdict connect_site(struct cx *c)
 {
 	const struct hook_rt *rt = c->x->rt;
-	const char *origin_s = hook_str_member(c->x->b->root, "origin");
+	const char *origin_s = hook_str_member(c->x->b, "origin");
 	if (!origin_s || pol_origin_parse(origin_s, strlen(origin_s), &c->origin) != 0) {
 		c->why = origin_s ? "origin is not a valid origin" : "origin is missing";
 		return HOOK_DENY_ORIGIN;
@@ -39,8 +39,8 @@ static enum hook_verdict connect_site(struct cx *c)
 		c->why = "origin not allowed";
 		return HOOK_DENY_ORIGIN;
 	}
-	snprintf(c->x->out->site, sizeof(c->x->out->site), "%s", c->site->cfg->name);
-	c->sid = hook_str_member(c->x->b->root, "sessionId");
+	ch_scopy(c->x->out->site, sizeof(c->x->out->site), c->site->cfg->name);
+	c->sid = hook_str_member(c->x->b, "sessionId");
 	if (!c->sid || !*c->sid || strlen(c->sid) > HS_KEY_MAX) {
 		c->why = "sessionId is missing or invalid";
 		return HOOK_BAD_BODY;
@@ -157,8 +157,8 @@ static enum hook_verdict admit_locked(struct cx *c, struct hs_session *sess)
 static enum hook_verdict connect_admit(struct cx *c)
 {
 	struct hs_session sess = {0};
-	snprintf(sess.site, sizeof(sess.site), "%s", c->site->cfg->name);
-	snprintf(sess.button, sizeof(sess.button), "%s", c->button ? c->button : "");
+	ch_scopy(sess.site, sizeof(sess.site), c->site->cfg->name);
+	ch_scopy(sess.button, sizeof(sess.button), c->button ? c->button : "");
 	sess.button_locked = c->locked;
 	sess.created_ms = c->x->now_ms;
 	hs_lock(c->x->st);

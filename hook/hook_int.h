@@ -223,9 +223,9 @@ struct hook_resp {
 /* A parsed body: Jansson's tree for reading, the scanner's members (raw
  * byte offsets, in order) for copying members byte for byte. */
 struct hook_body {
-	json_t *root;
-	struct pol_member *m;
-	const char **names; /* decoded names, borrowed from root */
+	struct pol_json_doc doc; /* the validated body (pol_json_validate) */
+	struct pol_member *m;    /* doc's members */
+	const char **names;      /* decoded names, borrowed from doc */
 	size_t n;
 	const char *raw;
 };
@@ -235,7 +235,7 @@ struct hook_ctx {
 	struct hook_rt *rt;
 	struct hook_store *st;
 	const struct hook_req *rq;
-	const struct hook_body *b;
+	struct hook_body *b; /* not const: its decoded strings are cached on first read */
 	int64_t now_ms, wall_s, wall_ms;
 	struct hook_resp *out;
 };
@@ -264,8 +264,8 @@ void hook_answer_verdict_as(struct hook_resp *out, enum hook_verdict v, int stat
 void hook_answer_buf(struct hook_resp *out, struct ch_buf *b, enum hook_verdict v);
 
 /* Helpers shared by the handlers (pipeline.c). */
-const char *hook_str_member(json_t *o, const char *name);
-const char *hook_custom_str(const struct hook_body *b, const char *name, bool *bad);
+const char *hook_str_member(struct hook_body *b, const char *name);
+const char *hook_custom_str(struct hook_body *b, const char *name, bool *bad);
 int hook_copy_member(struct ch_buf *o, const struct hook_body *b, size_t i, bool *first);
 void hook_client_key(const char *sid, const struct hook_site *site, char *out, size_t cap);
 const struct hook_button *hook_button_of(const struct hook_site *s, const char *name);

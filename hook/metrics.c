@@ -4,6 +4,7 @@
 #include "common/metrics.h"
 
 #include <stdio.h>
+#include <string.h>
 
 void hook_metrics_declare(void)
 {
@@ -44,10 +45,18 @@ void hook_metrics_collect(struct hook_rt *rt, struct hook_store *st)
 	}
 }
 
+/* Append s at labels[at] (cut to cap): the label texts of every request, without printf. */
+static size_t cat(char *labels, size_t cap, size_t at, const char *s)
+{
+	return at + ch_scopy(labels + at, cap - at, s) >= cap ? cap - 1 : at + strlen(s);
+}
+
 void hook_metrics_verdict(enum hook_verdict v)
 {
 	char labels[64];
-	snprintf(labels, sizeof(labels), "verdict=\"%s\"", hook_verdict_label(v));
+	size_t n = cat(labels, sizeof(labels), 0, "verdict=\"");
+	n = cat(labels, sizeof(labels), n, hook_verdict_label(v));
+	cat(labels, sizeof(labels), n, "\"");
 	ch_metrics_add("callhook_verdicts_total", labels, 1);
 }
 
@@ -58,7 +67,14 @@ void hook_metrics_request(uint64_t id, const char *peer, const char *http_method
 	       peer[0] ? peer : "-", http_method, r->method[0] ? r->method : "-", r->site[0] ? r->site : "-",
 	       hook_verdict_label(r->verdict), r->status, (long long)us, r->sid[0] ? r->sid : "-");
 	char labels[160];
-	snprintf(labels, sizeof(labels), "method=\"%s\",status=\"%d\"", hook_route_label(r->method), r->status);
+	char st[4] = {'0', '0', '0', '\0'};
+	for (int i = 2, v = r->status >= 0 && r->status <= 999 ? r->status : 0; i >= 0; i--, v /= 10)
+		st[i] = (char)('0' + v % 10);
+	size_t n = cat(labels, sizeof(labels), 0, "method=\"");
+	n = cat(labels, sizeof(labels), n, hook_route_label(r->method));
+	n = cat(labels, sizeof(labels), n, "\",status=\"");
+	n = cat(labels, sizeof(labels), n, st);
+	cat(labels, sizeof(labels), n, "\"");
 	ch_metrics_add("callhook_requests_total", labels, 1);
 	hook_metrics_verdict(r->verdict);
 	ch_metrics_observe("callhook_request_duration_seconds", "", (double)us / 1e6);

@@ -10,9 +10,7 @@
 
 static void body_free(struct hook_body *b)
 {
-	json_decref(b->root);
-	free(b->m);
-	free(b->names);
+	pol_json_doc_free(&b->doc);
 }
 
 /* {"status":N,"reason":"..."}: the shape WCS shows to the browser. */
@@ -55,84 +53,33 @@ void hook_answer_buf(struct hook_resp *out, struct ch_buf *b, enum hook_verdict 
 
 /* ---- body ---------------------------------------------------------------- */
 
+/* One strict pass (pol_json_validate): no tree; the member spans, the
+ * decoded names, and the strings the handlers read, decoded on first use. */
 static int parse_body(const struct hook_rt *rt, const struct hook_req *rq, struct hook_body *b, const char **why)
 {
-	memset(b, 0, sizeof(*b));
-	b->raw = rq->body;
-	size_t max_depth = (size_t)rt->cfg->hook.max_json_depth;
-	if (rq->body_len == 0) {
-		*why = "empty body: a JSON object is required";
-		return EINVAL;
-	}
-	if (pol_json_depth(rq->body, rq->body_len, max_depth) > max_depth) {
-		*why = "JSON nested too deeply";
-		return EINVAL;
-	}
-	json_error_t jerr;
-	/* DECODE_ANY: a scalar body is valid JSON but not an object, and says so */
-	b->root = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY,
-			     &jerr);
-	if (!b->root) {
+	enum pol_json_fault f = pol_json_validate(rq->body, rq->body_len, (size_t)rt->cfg->hook.max_json_depth,
+						  (size_t)rt->cfg->hook.max_members, &b->doc);
+	if (f != POL_JSON_OK) {
 		/* never echo body bytes back: only the kind of fault */
-		switch (json_error_code(&jerr)) {
-		case json_error_duplicate_key:
-			*why = "duplicate object key";
-			break;
-		case json_error_invalid_utf8:
-			*why = "invalid UTF-8";
-			break;
-		default:
-			*why = "malformed JSON";
-			break;
-		}
+		*why = pol_json_fault_reason(f);
 		return EINVAL;
 	}
-	if (!json_is_object(b->root)) {
-		*why = "the body must be a JSON object";
-		goto bad;
-	}
-	size_t count = json_object_size(b->root);
-	if (count > (size_t)rt->cfg->hook.max_members) {
-		*why = "too many members in the body object";
-		goto bad;
-	}
-	/* sized from the real count: most bodies have a dozen members, not max_members */
-	b->m = malloc((count + 1) * sizeof(*b->m));
-	if (!b->m)
-		goto nomem;
-	int err = pol_json_members(rq->body, rq->body_len, b->m, count + 1, &b->n);
-	if (err || b->n != count) {
-		*why = "malformed JSON";
-		goto bad;
-	}
-	b->names = malloc((b->n + 1) * sizeof(*b->names));
-	if (!b->names)
-		goto nomem;
-	size_t i = 0;
-	for (void *it = json_object_iter(b->root); it && i < b->n; it = json_object_iter_next(b->root, it))
-		b->names[i++] = json_object_iter_key(it);
+	b->m = b->doc.m;
+	b->names = b->doc.names;
+	b->n = b->doc.n;
+	b->raw = rq->body;
 	return 0;
-nomem:
-	*why = "out of memory";
-bad:
-	body_free(b);
-	memset(b, 0, sizeof(*b));
-	return EINVAL;
 }
 
-const char *hook_str_member(json_t *o, const char *name)
+const char *hook_str_member(struct hook_body *b, const char *name)
 {
-	json_t *v = o ? json_object_get(o, name) : NULL;
-	return json_is_string(v) ? json_string_value(v) : NULL;
+	return pol_json_str(&b->doc, name, NULL);
 }
 
 /* custom.<name>: NULL when absent; *bad when present but not a string. */
-const char *hook_custom_str(const struct hook_body *b, const char *name, bool *bad)
+const char *hook_custom_str(struct hook_body *b, const char *name, bool *bad)
 {
-	json_t *custom = json_object_get(b->root, "custom");
-	json_t *v = json_is_object(custom) ? json_object_get(custom, name) : NULL;
-	*bad = v && !json_is_string(v);
-	return json_is_string(v) ? json_string_value(v) : NULL;
+	return pol_json_sub_str(&b->doc, "custom", name, bad);
 }
 
 /* Append the member's raw bytes "key":value, with a separator. */
@@ -200,7 +147,7 @@ const struct hook_site *hook_session_site(const struct hook_rt *rt, struct hook_
 /* transfer / sendMessage: only where the site allows them. */
 static void gated(struct hook_ctx *x, bool transfer)
 {
-	const char *sid = hook_str_member(x->b->root, "sessionId");
+	const char *sid = hook_str_member(x->b, "sessionId");
 	hs_lock(x->st);
 	struct hs_session sess;
 	bool known;
@@ -210,7 +157,7 @@ static void gated(struct hook_ctx *x, bool transfer)
 		hook_answer_verdict(x->out, HOOK_DENY_SESSION, "unknown session");
 		return;
 	}
-	snprintf(x->out->site, sizeof(x->out->site), "%s", site->cfg->name);
+	ch_scopy(x->out->site, sizeof(x->out->site), site->cfg->name);
 	if (transfer && !site->cfg->allow_transfer) {
 		hook_answer_verdict(x->out, HOOK_DENY_TRANSFER, "transfers are not allowed for this site");
 		return;
@@ -245,8 +192,8 @@ static bool status_is(const char *status, const char *a, const char *b, const ch
 /* A session that ended frees its entry. */
 void hook_connection_status(struct hook_ctx *x)
 {
-	const char *sid = hook_str_member(x->b->root, "sessionId");
-	if (sid && status_is(hook_str_member(x->b->root, "status"), "DISCONNECTED", "FAILED", NULL)) {
+	const char *sid = hook_str_member(x->b, "sessionId");
+	if (sid && status_is(hook_str_member(x->b, "status"), "DISCONNECTED", "FAILED", NULL)) {
 		hs_lock(x->st);
 		hs_session_del(x->st, sid);
 		hs_unlock(x->st);
@@ -254,11 +201,12 @@ void hook_connection_status(struct hook_ctx *x)
 	hook_mirror(x);
 }
 
-/* sipStatus as a SIP status code (100-699), else 0. Bodies are decoded with integers as reals. */
-static int sip_status_of(json_t *root)
+/* sipStatus as a SIP status code (100-699), else 0 (1e999 converts to inf: 0). */
+static int sip_status_of(const struct hook_body *b)
 {
-	json_t *v = json_object_get(root, "sipStatus");
-	double d = json_is_number(v) ? json_number_value(v) : 0;
+	double d = 0;
+	if (pol_json_num(&b->doc, "sipStatus", &d) != 0)
+		d = 0;
 	return d >= 100 && d <= 699 && d == (double)(int)d ? (int)d : 0;
 }
 
@@ -267,15 +215,15 @@ static int sip_status_of(json_t *root)
  * names one). ESTABLISHED is noted in the record. */
 void hook_call_status(struct hook_ctx *x)
 {
-	const char *call_id = hook_str_member(x->b->root, "callId");
-	const char *status = hook_str_member(x->b->root, "status");
-	const char *sid = hook_str_member(x->b->root, "sessionId");
+	const char *call_id = hook_str_member(x->b, "callId");
+	const char *status = hook_str_member(x->b, "status");
+	const char *sid = hook_str_member(x->b, "sessionId");
 	if (call_id && status_is(status, "FINISH", "FAILED", "BUSY")) {
 		enum hs_end end = strcmp(status, "FINISH") == 0   ? HS_END_FINISH
 				  : strcmp(status, "FAILED") == 0 ? HS_END_FAILED
 								  : HS_END_BUSY;
 		hs_lock(x->st);
-		hs_call_end(x->st, call_id, sid, end, sip_status_of(x->b->root), x->wall_ms);
+		hs_call_end(x->st, call_id, sid, end, sip_status_of(x->b), x->wall_ms);
 		hs_unlock(x->st);
 	} else if (call_id && status && strcmp(status, "ESTABLISHED") == 0) {
 		hs_lock(x->st);
@@ -351,9 +299,9 @@ void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_r
 		hook_answer_verdict(out, HOOK_BAD_BODY, why);
 		return;
 	}
-	const char *sid = hook_str_member(b.root, "sessionId");
+	const char *sid = hook_str_member(&b, "sessionId");
 	if (sid)
-		snprintf(out->sid, sizeof(out->sid), "%s", sid);
+		ch_scopy(out->sid, sizeof(out->sid), sid);
 	struct hook_ctx x = {.rt = rt,
 			     .st = st,
 			     .rq = rq,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,11 +35,18 @@ struct hook {
 	bool stopping; /* atomic: answers carry Connection: close */
 };
 
+/* An oversize body is read and dropped up to this much before the 413 goes
+ * out, so that the client, still sending, reads the answer instead of a reset
+ * (nginx's lingering close, bounded in bytes here and by request_timeout_s
+ * in time). Nothing of it is kept. */
+#define DRAIN_MAX ((uint64_t)16 << 20)
+
 struct req {
 	struct hook_rt *rt;
 	struct ch_buf body;
 	int64_t start_us;
 	bool too_large;
+	uint64_t drained; /* body bytes read and dropped once too_large */
 	char peer[INET6_ADDRSTRLEN];
 	uint64_t id;
 };
@@ -154,7 +162,13 @@ static enum MHD_Result on_first(struct hook *h, struct MHD_Connection *c, const 
 		clen = -1;
 	if (post && clen > rq->rt->cfg->hook.max_body_bytes)
 		rq->too_large = true;
-	if (!post || !hook_peer_allowed(rq->rt, rq->peer) || rq->too_large)
+	/* a client waiting for 100 Continue gets the 413 instead, before it sends
+	 * anything (MHD sends no 100 once an answer is queued); any other client
+	 * is already sending: drain first (DRAIN_MAX) */
+	const char *expect =
+	    rq->too_large ? MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT) : NULL;
+	bool waits = expect && strcasecmp(expect, "100-continue") == 0;
+	if (!post || !hook_peer_allowed(rq->rt, rq->peer) || (rq->too_large && (waits || (uint64_t)clen > DRAIN_MAX)))
 		return finish(h, c, rq, url, method);
 	return MHD_YES;
 }
@@ -179,8 +193,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			rq->too_large = true;
 			ch_buf_free(&rq->body);
 		}
+		if (rq->too_large)
+			rq->drained += *upload_size;
 		*upload_size = 0;
-		return MHD_YES;
+		/* past the drain bound: answer now, MHD closes after it */
+		return rq->too_large && rq->drained > DRAIN_MAX ? finish(h, c, rq, url, method) : MHD_YES;
 	}
 	return finish(h, c, rq, url, method);
 }

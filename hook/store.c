@@ -151,7 +151,7 @@ static struct hs_entry **find(struct hook_store *st, char kind, const char *key)
 {
 	char full[HS_KEY_MAX + 2];
 	full[0] = kind;
-	snprintf(full + 1, sizeof(full) - 1, "%s", key);
+	ch_scopy(full + 1, sizeof(full) - 1, key);
 	struct hs_entry **pp = &st->buckets[hash(full) & (st->nbuckets - 1)];
 	for (; *pp; pp = &(*pp)->next) {
 		if (strcmp((*pp)->key, full) == 0)

@@ -54,8 +54,7 @@ bool pol_origin_match(const struct pol_origin_pattern *p, const struct pol_origi
 
 /* ======================================================================
  * JSON member scanner (policy/jscan.c)
- * The one piece of JSON code we write ourselves: given a body that Jansson
- * has already validated as an object, find the byte spans of its top-level
+ * Given a body already validated as an object (by Jansson or pol_json_validate), find the byte spans of its top-level
  * members, in order, so unchanged members can be copied byte for byte.
  * ==================================================================== */
 
@@ -76,6 +75,80 @@ int pol_json_members(const char *buf, size_t len, struct pol_member *out, size_t
  * parsing; a top-level object is depth 1. Stops early and returns max + 1
  * once past max. Cheap pre-check before Jansson. */
 size_t pol_json_depth(const char *buf, size_t len, size_t max);
+
+/* ======================================================================
+ * The hook's JSON validator (policy/json_validate.c)
+ * One strict pass over a request body: RFC 8259 exactly, a top-level object,
+ * no duplicate key in any object (compared after unescaping), valid UTF-8
+ * only (no overlongs, no encoded surrogates, no lone \uD800), no \u0000,
+ * depth and top-level member caps, nothing but whitespace after. Numbers are
+ * validated, never converted (1e999 is accepted). No tree is built: it
+ * yields the top-level member spans, their decoded names, and decoded string
+ * values on request.
+ * ==================================================================== */
+
+enum pol_json_fault {
+	POL_JSON_OK,
+	POL_JSON_EMPTY,     /* zero bytes */
+	POL_JSON_MALFORMED, /* not RFC 8259 JSON (or \u0000, or a lone surrogate) */
+	POL_JSON_DUPLICATE, /* a key twice in one object */
+	POL_JSON_UTF8,      /* invalid UTF-8 where a character was read */
+	POL_JSON_DEEP,      /* arrays/objects nested deeper than max_depth */
+	POL_JSON_NOT_OBJECT,
+	POL_JSON_TOO_MANY, /* more than max_members top-level members */
+	POL_JSON_NOMEM,
+};
+
+/* The hook's reason text of each fault ("malformed JSON", ...). */
+const char *pol_json_fault_reason(enum pol_json_fault f);
+
+#define POL_JSON_INLINE_MEMBERS 32
+#define POL_JSON_INLINE_ARENA   2048
+#define POL_JSON_SUB_CACHE      8
+
+/* A validated body. Fill it with pol_json_validate, read it through the
+ * accessors, free it with pol_json_doc_free. Holds pointers into itself:
+ * never copy or move one. Not thread-safe (the accessors cache). */
+struct pol_json_doc {
+	const char *raw; /* borrowed: the body */
+	size_t len;
+	struct pol_member *m; /* the top-level members, in document order */
+	const char **names;   /* their decoded names (NUL-terminated, in arena) */
+	size_t n;
+	/* private */
+	const char **vals; /* decoded string values, per member, NULL until asked */
+	char *arena;
+	size_t arena_used, arena_cap, cap, n_sub;
+	struct {
+		size_t off;
+		const char *s;
+	} sub[POL_JSON_SUB_CACHE];
+	struct pol_member m_in[POL_JSON_INLINE_MEMBERS];
+	const char *names_in[POL_JSON_INLINE_MEMBERS], *vals_in[POL_JSON_INLINE_MEMBERS];
+	char arena_in[POL_JSON_INLINE_ARENA];
+};
+
+/* Validate buf[0..len) (borrowed; must outlive doc). POL_JSON_OK fills doc;
+ * any other fault leaves doc empty (pol_json_doc_free is still safe). When
+ * several faults apply the first in document order wins, as with Jansson:
+ * except that a body nested deeper than max_depth anywhere before its first
+ * unterminated string says POL_JSON_DEEP, and POL_JSON_NOT_OBJECT and
+ * POL_JSON_TOO_MANY only come for otherwise valid JSON. */
+enum pol_json_fault pol_json_validate(const char *buf, size_t len, size_t max_depth, size_t max_members,
+				      struct pol_json_doc *doc);
+void pol_json_doc_free(struct pol_json_doc *doc);
+
+/* The decoded string value of the top-level member name (borrowed from doc),
+ * NULL when absent or not a string; *bad (may be NULL) says "present, not a
+ * string". */
+const char *pol_json_str(struct pol_json_doc *doc, const char *name, bool *bad);
+/* The same one level down: member name of the top-level object obj. NULL
+ * when obj is absent or not an object (*bad false then). At most
+ * POL_JSON_SUB_CACHE distinct nested strings are decoded per doc. */
+const char *pol_json_sub_str(struct pol_json_doc *doc, const char *obj, const char *name, bool *bad);
+/* The top-level number member name, converted (strtod): 0 and *out written,
+ * or ENOENT (absent or not a number). */
+int pol_json_num(const struct pol_json_doc *doc, const char *name, double *out);
 
 /* ======================================================================
  * restClientConfig (policy/rcc.c)

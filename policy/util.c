@@ -47,7 +47,11 @@ int pol_session_ip(const char *sid, char *out, size_t cap)
 		if (inet_pton(AF_INET6, tmp, a) != 1)
 			return EINVAL;
 	}
-	if (!inet_ntop(af, a, canon, sizeof(canon)) || strlen(canon) >= cap)
+	if (af == AF_INET)
+		ch_ip4_text(a, canon);
+	else if (!inet_ntop(af, a, canon, sizeof(canon)))
+		return EINVAL;
+	if (strlen(canon) >= cap)
 		return EINVAL;
 	memcpy(out, canon, strlen(canon) + 1);
 	return 0;
@@ -81,13 +85,11 @@ int pol_ip_key(const char *ip, unsigned v6_prefix, char *out, size_t cap)
 	unsigned char a[sizeof(struct in6_addr)];
 	char text[INET6_ADDRSTRLEN + 4];
 	if (inet_pton(AF_INET, ip, a) == 1) {
-		if (!inet_ntop(AF_INET, a, text, sizeof(text)))
-			return EINVAL;
+		ch_ip4_text(a, text);
 	} else if (inet_pton(AF_INET6, ip, a) == 1) {
 		static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
-			if (!inet_ntop(AF_INET, a + 12, text, sizeof(text)))
-				return EINVAL;
+			ch_ip4_text(a + 12, text);
 		} else {
 			/* keep the first v6_prefix bits, zero the rest */
 			for (unsigned i = 0; i < 16; i++) {

@@ -285,8 +285,8 @@ void web_peer_ip(struct MHD_Connection *c, char *out, size_t cap)
 	if (!ci || !ci->client_addr)
 		return;
 	const struct sockaddr *sa = ci->client_addr;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)cap);
+	if (sa->sa_family == AF_INET && cap >= 16)
+		ch_ip4_text((const unsigned char *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr, out);
 	else if (sa->sa_family == AF_INET6)
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)cap);
 }
