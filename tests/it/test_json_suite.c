@@ -54,7 +54,7 @@ static void post_file(const char *dir, const char *name, size_t *n200, size_t *n
 	const char *hdr[] = {"Content-Type: application/json;charset=UTF-8", NULL};
 	struct chr r;
 	int rc =
-	    ch_http(c, "POST", ch_url(url, sizeof(url), d.hook_port, "/rest-hook/CallStatusEvent"), hdr, b, len, &r);
+	    th_http(c, "POST", th_url(url, sizeof(url), d.hook_port, "/rest-hook/CallStatusEvent"), hdr, b, len, &r);
 	CHECK_MSG(rc == CURLE_OK && (r.status == 200 || r.status == 400), "%s: curl %d, HTTP %ld", name, rc, r.status);
 	if (name[0] == 'y' && y_mirrors(b, len))
 		CHECK_MSG(r.status == 200 && r.len == len && memcmp(r.body, b, len) == 0, "%s: %ld %s", name, r.status,
@@ -87,7 +87,7 @@ TEST_CASE(every_file)
 	/* still alive, still answering */
 	char url[256];
 	struct chr r;
-	CHECK(ch_http(c, "GET", ch_url(url, sizeof(url), d.hook_port, "/healthz"), NULL, NULL, 0, &r) == CURLE_OK &&
+	CHECK(th_http(c, "GET", th_url(url, sizeof(url), d.hook_port, "/healthz"), NULL, NULL, 0, &r) == CURLE_OK &&
 	      r.status == 200);
 	chr_free(&r);
 }
