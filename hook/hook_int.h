@@ -189,6 +189,7 @@ enum hook_verdict {
 	HOOK_OVER_BUDGET,      /* 429 budget */
 	HOOK_TABLE_FULL,       /* 503 sessions */
 	HOOK_STORE_NOMEM,      /* 500 sessions: the store could not allocate */
+	HOOK_STORE_DOWN,       /* 503 store: Redis did not answer (store.on_unavailable = "fail_closed") */
 	HOOK_INTERNAL,         /* 500 internal */
 	HOOK_FRAMING,          /* 400 framing: refused by web/ at the headers */
 	HOOK_TIMEOUT,          /* no answer: the connection was cut */

@@ -1,6 +1,7 @@
 /* hook/server.c: the hook's HTTP side: listeners through web/ (rebound on reload), capped body intake, the request
  * deadline, the runtime swap, the drain at stop. */
 #include "hook/hook_int.h"
+#include "hook/store_redis.h"
 
 #include "common/metrics.h"
 #include "web/web.h"
@@ -255,6 +256,8 @@ int hook_start(struct hook_rt *rt, struct hook **out, struct cfg_error *err)
 	h->rt = rt;
 	h->admin_elsewhere = rt->cfg->has_admin;
 	int rc = hs_new(&h->store);
+	if (!rc && strcmp(rt->cfg->store.backend, "redis") == 0)
+		rc = hs_use_redis(h->store, &rt->cfg->store);
 	if (rc)
 		goto out;
 	hs_set_max_entries(h->store, (size_t)hc->max_sessions * 4);
