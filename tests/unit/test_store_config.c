@@ -5,6 +5,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <stdlib.h>
 
 static const char *site = "sites = ( { name = \"shop\"; origins = [ \"https://www.example.com\" ];\n"
 			  "  sip = { login = \"10001\"; password = \"pw-secret-1\"; }; callee = \"10002\"; } );\n";
@@ -82,4 +85,35 @@ TEST_CASE(errors)
 			fprintf(stderr, "case %zu: got '%s'\n", i, m);
 		CHECK(strstr(m, cases[i].msg) != NULL);
 	}
+}
+
+TEST_CASE(password_is_a_secret)
+{
+	char dir[] = "/tmp/ch-store-cfg-XXXXXX";
+	REQUIRE(mkdtemp(dir) != NULL);
+	char path[128], text[512];
+	snprintf(path, sizeof(path), "%s/redis.pass", dir);
+	FILE *f = fopen(path, "w");
+	REQUIRE(f != NULL);
+	fputs("redis-secret-pw-42\n", f);
+	fclose(f);
+	chmod(path, 0600);
+	snprintf(text, sizeof(text),
+		 "store = { backend = \"redis\"; redis = { address = \"127.0.0.1:6379\"; user = \"callhook\";"
+		 " password_file = \"%s\"; }; };",
+		 path);
+	struct cfg *c;
+	CHECK(load(text, &c) == NULL);
+	if (c) {
+		CHECK_STR(c->store.redis.password, "redis-secret-pw-42");
+		const char *secrets[8];
+		size_t n = cfg_secrets(c, secrets, 8);
+		bool found = false;
+		for (size_t i = 0; i < n; i++)
+			found |= strcmp(secrets[i], "redis-secret-pw-42") == 0;
+		CHECK(found);
+		cfg_free(c);
+	}
+	unlink(path);
+	rmdir(dir);
 }
