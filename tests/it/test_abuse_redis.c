@@ -39,19 +39,27 @@ static int free_port(void)
 	return port;
 }
 
-static bool redis_ping(int port)
+/* One inline command to the test's Redis as the default user; true when the reply starts with want. */
+static bool redis_cmd(int port, const char *cmd, const char *want)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sa = {
 	    .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	bool ok = false;
-	char buf[16] = "";
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && write(fd, "PING\r\n", 6) == 6 &&
+	char buf[256] = "", line[1024];
+	snprintf(line, sizeof(line), "%s\r\n", cmd);
+	size_t n = strlen(line);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && write(fd, line, n) == (ssize_t)n &&
 	    read(fd, buf, sizeof(buf) - 1) > 0)
-		ok = strncmp(buf, "+PONG", 5) == 0;
+		ok = strncmp(buf, want, strlen(want)) == 0;
 	if (fd >= 0)
 		close(fd);
 	return ok;
+}
+
+static bool redis_ping(int port)
+{
+	return redis_cmd(port, "PING", "+PONG");
 }
 
 /* redis-server on 127.0.0.1:port, no persistence, in a's temp dir. 0 or -1. */
@@ -85,14 +93,21 @@ static void redis_kill(void)
 }
 
 /* A daemon with one site on the shared Redis; lim: the site's limits; mode: on_unavailable. */
+static int start_with(struct chd *d, const char *lim, const char *mode, const char *redis_extra);
+
 static int start_one(struct chd *d, const char *lim, const char *mode)
+{
+	return start_with(d, lim, mode, "");
+}
+
+static int start_with(struct chd *d, const char *lim, const char *mode, const char *redis_extra)
 {
 	char conf[4096];
 	CHECK(chd_write(d, "token.key", CH_SECRET_TOKEN "\n", 0600) == 0);
 	snprintf(conf, sizeof(conf),
 		 "log = { level = \"debug\"; };\n"
 		 "hook = { listen = [ \"127.0.0.1:0\" ]; };\n"
-		 "store = { backend = \"redis\"; redis = { address = \"127.0.0.1:%d\"; timeout_ms = 100; };\n"
+		 "store = { backend = \"redis\"; redis = { address = \"127.0.0.1:%d\"; timeout_ms = 100; %s };\n"
 		 "  on_unavailable = \"%s\"; fail_open_share = 0.5; };\n"
 		 "sites = ( { name = \"shop\"; origins = [ \"" O "\" ];\n"
 		 "  sip = { login = \"60000\"; password = \"%s\"; }; callee = \"60001\";\n"
@@ -101,7 +116,7 @@ static int start_one(struct chd *d, const char *lim, const char *mode)
 		 /* a second site: a call of an unknown session is refused (one site alone would take it) */
 		 " { name = \"other\"; origins = [ \"https://other.example.net\" ];\n"
 		 "  sip = { login = \"61000\"; password = \"%s\"; }; callee = \"61001\"; } );\n",
-		 redis_port, mode, CH_SECRET_SIP_ABUSE, lim, CH_SECRET_SIP_ABUSE);
+		 redis_port, redis_extra, mode, CH_SECRET_SIP_ABUSE, lim, CH_SECRET_SIP_ABUSE);
 	return chd_start(d, conf);
 }
 
@@ -217,6 +232,8 @@ TEST_CASE(budget_exact_across_instances)
 	REQUIRE(start_one(&a, lim, "fail_closed") == 0 && start_one(&b, lim, "fail_closed") == 0);
 	struct racer rs[8];
 	pthread_t th[8];
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < 8; i++) {
 		rs[i] = (struct racer){.port = i % 2 ? b.hook_port : a.hook_port, .idx = i};
 		pthread_create(&th[i], NULL, race, &rs[i]);
@@ -226,7 +243,11 @@ TEST_CASE(budget_exact_across_instances)
 		pthread_join(th[i], NULL);
 		total += rs[i].ok;
 	}
-	CHECK_MSG(total == 30, "%d calls passed, want exactly 30 of 80", total);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* the bucket refills one call per 2 s: a slow run (a busy box, sanitizers) may see that many more */
+	long refill = (long)(t1.tv_sec - t0.tv_sec) / 2;
+	CHECK_MSG(total >= 30 && total <= 30 + refill, "%d calls passed, want exactly 30 of 80 (+%ld refilled)", total,
+		  refill);
 }
 
 /* Every connect answered within ms; the status of the last. */
@@ -274,4 +295,53 @@ TEST_CASE(redis_killed_and_back)
 	}
 	CHECK(st == 200);
 	CHECK(chd_wait_log(&a, "store: redis is up", 1000));
+}
+
+TEST_CASE(redis_paused_deadline)
+{
+	NEED_REDIS();
+	REQUIRE(start_one(&a, wide, "fail_closed") == 0);
+	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.4.1:1/p", O, NULL), 200);
+	REQUIRE(redis_cmd(redis_port, "CLIENT PAUSE 3000 ALL", "+OK"));
+	int64_t worst = 0;
+	char sid[64];
+	for (int i = 0; i < 5; i++) {
+		snprintf(sid, sizeof(sid), "/10.7.4.2:%d/p", i + 1);
+		CHECK(connect_timed(a.hook_port, sid, &worst) == 503);
+	}
+	/* timeout_ms = 100: a connect has a few steps; none may hang on the paused Redis */
+	CHECK_MSG(worst < 800, "a request waited %lld ms", (long long)worst);
+	REQUIRE(redis_cmd(redis_port, "CLIENT UNPAUSE", "+OK"));
+	long st = 0;
+	for (int i = 0; i < 60 && st != 200; i++) {
+		usleep(100000);
+		snprintf(sid, sizeof(sid), "/10.7.4.3:%d/p", i + 1);
+		st = connect_timed(a.hook_port, sid, &worst);
+	}
+	CHECK(st == 200);
+}
+
+TEST_CASE(acl_user_and_wrong_password)
+{
+	NEED_REDIS();
+	REQUIRE(
+	    redis_cmd(redis_port,
+		      "ACL SETUSER callhook on >acl-pw-" CH_SECRET_TOKEN " resetkeys ~callhook:* resetchannels -@all"
+		      " +fcall +function|load +hget +hgetall +hmget +hset +exists +del +get +set +pexpire +zadd +zrem"
+		      " +zremrangebyscore +zcard +time +select +ping",
+		      "+OK"));
+	REQUIRE(chd_write(&a, "redis.pass", "acl-pw-" CH_SECRET_TOKEN "\n", 0600) == 0);
+	REQUIRE(chd_write(&b, "redis.pass", "wrong-" CH_SECRET_TOKEN "\n", 0600) == 0);
+	const char *auth = "user = \"callhook\"; password_file = \"redis.pass\";";
+	REQUIRE(start_with(&a, wide, "fail_closed", auth) == 0 && start_with(&b, wide, "fail_closed", auth) == 0);
+	/* the least-rights user: connect, call, end, close */
+	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.5.1:1/u", O, NULL), 200);
+	EXPECT_STATUS(do_call(a.hook_port, "acl-1", "/10.7.5.1:1/u", NULL), 200);
+	EXPECT_STATUS(event(a.hook_port, "/rest-hook/CallStatusEvent",
+			    "{\"callId\":\"acl-1\",\"sessionId\":\"/10.7.5.1:1/u\",\"status\":\"FINISH\"}"),
+		      200);
+	/* a wrong password: one clear line, and the instance behaves as with Redis unavailable */
+	EXPECT_ERR(do_connect(b.hook_port, NULL, "/10.7.5.2:1/u", O, NULL), 503, "state store unavailable");
+	CHECK(chd_wait_log(&b, "store: redis is unavailable", 1000));
+	CHECK(log_has(&b, "WRONGPASS") || log_has(&b, "invalid username-password"));
 }
