@@ -22,6 +22,8 @@ void hook_metrics_declare(void)
 	ch_metrics_declare(
 	    "callhook_store_ops_total", "counter",
 	    "Redis steps of the state store by result (ok, error, breaker: not tried, the breaker is open).");
+	ch_metrics_declare("callhook_store_full_total", "counter",
+			   "Redis steps refused because Redis is at maxmemory (answered as state table full).");
 	ch_metrics_declare("callhook_store_fallbacks_total", "counter",
 			   "Steps decided by the local store because Redis did not answer (fail_open).");
 	ch_metrics_declare("callhook_reloads_total", "counter", "Configuration reloads by result.");

@@ -497,7 +497,10 @@ static int call_put_local(struct hook_store *st, const char *call_id, const char
 int hs_call_put(struct hook_store *st, const char *call_id, const char *sid, const struct hs_call *c,
 		struct hs_cdr *cdr, int64_t expires_ms)
 {
-	if (st->rd && hsr_call_put(st->rd, call_id, sid, c, expires_ms - st->last_now_ms) == HSR_OK) {
+	int rc;
+	if (st->rd && hsr_call_put(st->rd, call_id, sid, c, expires_ms - st->last_now_ms, &rc) == HSR_OK) {
+		if (rc)
+			return rc; /* cdr not taken */
 		if (call_put_local(st, call_id, sid, c, cdr, expires_ms) != 0)
 			hs_cdr_free(cdr);
 		return 0;

@@ -32,6 +32,7 @@ struct hsr {
 	int64_t backoff_ms;
 	enum hsr_state state;     /* for the one log line per change */
 	uint64_t ok, err, broken; /* ops by result: ok, error (tried, failed), breaker (not tried) */
+	uint64_t full;            /* of the ok: refused by Redis at maxmemory */
 	char *origin;             /* hsr_session_origin's answer */
 };
 
@@ -115,6 +116,7 @@ void hsr_metrics(struct hsr *r)
 	ch_metrics_set("callhook_store_ops_total", "result=\"ok\"", (double)r->ok);
 	ch_metrics_set("callhook_store_ops_total", "result=\"error\"", (double)r->err);
 	ch_metrics_set("callhook_store_ops_total", "result=\"breaker\"", (double)r->broken);
+	ch_metrics_set("callhook_store_full_total", "", (double)r->full);
 }
 
 static struct timeval tv_of(int64_t ms)
@@ -221,7 +223,17 @@ static redisReply *load_and_retry(struct hsr *r, int argc, const char **argv, co
 	return redisCommandArgv(r->c, argc, argv, lens);
 }
 
-/* One command (an FCALL or a plain one). Its reply (freeReplyObject), or NULL: Redis did not answer. */
+/* Redis at maxmemory (noeviction) refused a write: an answer ("full"), not an outage. */
+static redisReply oom_reply;
+#define HSR_OOM (-2)
+
+static bool is_oom(const redisReply *rep)
+{
+	return rep && rep->type == REDIS_REPLY_ERROR && rep->str && strncmp(rep->str, "OOM", 3) == 0;
+}
+
+/* One command (an FCALL or a plain one). Its reply (freeReplyObject), &oom_reply (not to be freed), or NULL:
+ * Redis did not answer. */
 static redisReply *run(struct hsr *r, int argc, const char **argv)
 {
 	if (r->open_until_ms && ch_now_ms() < r->open_until_ms) {
@@ -240,6 +252,12 @@ static redisReply *run(struct hsr *r, int argc, const char **argv)
 	if (missing_function(rep)) {
 		freeReplyObject(rep);
 		rep = load_and_retry(r, argc, argv, lens);
+	}
+	if (is_oom(rep)) {
+		freeReplyObject(rep);
+		r->ok++;
+		r->full++;
+		return &oom_reply;
 	}
 	if (reply_bad(r, rep, why, sizeof(why))) {
 		freeReplyObject(rep);
@@ -268,6 +286,10 @@ static enum hsr_result fcall_int(struct hsr *r, const char *fn, int nkeys, const
 	for (int i = 0; i < nkeys + nargs; i++)
 		argv[i + 3] = kv[i];
 	redisReply *rep = run(r, 3 + nkeys + nargs, argv);
+	if (rep == &oom_reply) {
+		*v = HSR_OOM;
+		return HSR_OK;
+	}
 	if (!rep)
 		return HSR_DOWN;
 	bool ok = rep->type == REDIS_REPLY_INTEGER;
@@ -370,7 +392,7 @@ enum hsr_result hsr_session_count(struct hsr *r, size_t *n)
 	long long v;
 	if (fcall_int(r, "ch1_sess_count", 1, kv, 0, &v) != HSR_OK)
 		return HSR_DOWN;
-	*n = v > 0 ? (size_t)v : 0;
+	*n = v > 0 ? (size_t)v : 0; /* read-only: answered at maxmemory too */
 	return HSR_OK;
 }
 
@@ -418,7 +440,8 @@ enum hsr_result hsr_bucket_take(struct hsr *r, const char *name, unsigned capaci
 	long long v;
 	if (fcall_int(r, "ch1_bucket", 1, kv, 2, &v) != HSR_OK)
 		return HSR_DOWN;
-	*rc = v == 0 ? 0 : EAGAIN;
+	/* at maxmemory: the check cannot say, the take is refused as full */
+	*rc = v == HSR_OOM ? (commit ? ENOSPC : 0) : v == 0 ? 0 : EAGAIN;
 	return HSR_OK;
 }
 
@@ -430,7 +453,7 @@ enum hsr_result hsr_jti_bind(struct hsr *r, const char *jti, const char *sid, in
 	long long v;
 	if (fcall_int(r, "ch1_jti", 1, kv, 3, &v) != HSR_OK)
 		return HSR_DOWN;
-	*rc = v == 0 ? 0 : EEXIST;
+	*rc = v == HSR_OOM ? (commit ? ENOSPC : 0) : v == 0 ? 0 : EEXIST;
 	return HSR_OK;
 }
 
@@ -458,7 +481,7 @@ enum hsr_result hsr_call_get(struct hsr *r, const char *call_id, const char *sit
 }
 
 enum hsr_result hsr_call_put(struct hsr *r, const char *call_id, const char *sid, const struct hs_call *c,
-			     int64_t ttl_ms)
+			     int64_t ttl_ms, int *rc)
 {
 	char k[KEYCAP], slots[KEYCAP], ttl[24], status[16];
 	snprintf(ttl, sizeof(ttl), "%" PRId64, ttl_of(ttl_ms));
@@ -474,7 +497,10 @@ enum hsr_result hsr_call_put(struct hsr *r, const char *call_id, const char *sid
 			    c->active ? "1" : "0",
 			    r->prefix};
 	long long v;
-	return fcall_int(r, "ch1_call_put", 2, kv, 8, &v);
+	if (fcall_int(r, "ch1_call_put", 2, kv, 8, &v) != HSR_OK)
+		return HSR_DOWN;
+	*rc = v == HSR_OOM ? ENOSPC : 0;
+	return HSR_OK;
 }
 
 enum hsr_result hsr_call_forget(struct hsr *r, const char *call_id)
@@ -492,7 +518,7 @@ enum hsr_result hsr_call_end(struct hsr *r, const char *call_id, const char *sid
 	long long v;
 	if (fcall_int(r, "ch1_call_end", 1, kv, 3, &v) != HSR_OK)
 		return HSR_DOWN;
-	*freed = v == 1;
+	*freed = v == 1; /* at maxmemory: not freed, the slot lapses at its deadline */
 	return HSR_OK;
 }
 

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Every call either got Redis's answer (HSR_OK, the result in its outputs) or
- * did not (HSR_DOWN: a timeout, a lost connection, an error reply, or the
+/* Every call either got Redis's answer (HSR_OK, the result in its outputs; a write refused at maxmemory is
+ * an answer too: "full", ENOSPC) or did not (HSR_DOWN: a timeout, a lost connection, an error reply, or the
  * breaker is open and nothing was tried). The caller holds the store lock:
  * one connection, used by one thread at a time. */
 enum hsr_result { HSR_OK, HSR_DOWN };
@@ -36,8 +36,9 @@ enum hsr_result hsr_bucket_take(struct hsr *r, const char *key, unsigned capacit
 enum hsr_result hsr_jti_bind(struct hsr *r, const char *jti, const char *sid, int64_t ttl_ms, bool commit, int *rc);
 enum hsr_result hsr_call_get(struct hsr *r, const char *call_id, const char *site, const char *sid, struct hs_call *out,
 			     bool *same_owner, int *rc);
+/* *rc 0, or ENOSPC: Redis is at maxmemory. */
 enum hsr_result hsr_call_put(struct hsr *r, const char *call_id, const char *sid, const struct hs_call *c,
-			     int64_t ttl_ms);
+			     int64_t ttl_ms, int *rc);
 enum hsr_result hsr_call_forget(struct hsr *r, const char *call_id);
 /* sid NULL = any session. *freed: a slot was released. */
 enum hsr_result hsr_call_end(struct hsr *r, const char *call_id, const char *sid, bool *freed);

@@ -21,9 +21,9 @@ const char hsr_library[] =
     "  redis.call('ZADD', k[2], now + tonumber(a[1]), a[3])\n"
     "  return 0\n"
     "end\n"
+    /* read-only (no-writes): answered even when Redis is at maxmemory */
     "local function sess_count(k, a)\n"
-    "  redis.call('ZREMRANGEBYSCORE', k[1], '-inf', now_ms())\n"
-    "  return redis.call('ZCARD', k[1])\n"
+    "  return redis.call('ZCOUNT', k[1], '(' .. now_ms(), '+inf')\n"
     "end\n"
     "local function sess_del(k, a)\n"
     "  redis.call('DEL', k[1])\n"
@@ -66,6 +66,7 @@ const char hsr_library[] =
     "  redis.call('HSET', k[1], 'sid', a[2], 'site', a[3], 'button', a[4], 'status', a[5], 'reason', a[6],\n"
     "             'active', a[7])\n"
     "  redis.call('PEXPIRE', k[1], a[1])\n"
+    "  redis.call('ZREMRANGEBYSCORE', k[2], '-inf', now)\n"
     "  if a[7] == '1' then redis.call('ZADD', k[2], now + tonumber(a[1]), k[1]) end\n"
     "  return 0\n"
     "end\n"
@@ -87,11 +88,10 @@ const char hsr_library[] =
     "end\n"
     /* KEYS slots: the calls holding a slot, scored by their deadline (call_max_s): lapsed ones drop out */
     "local function site_active(k, a)\n"
-    "  redis.call('ZREMRANGEBYSCORE', k[1], '-inf', now_ms())\n"
-    "  return redis.call('ZCARD', k[1])\n"
+    "  return redis.call('ZCOUNT', k[1], '(' .. now_ms(), '+inf')\n"
     "end\n"
     "redis.register_function('ch1_sess_put', sess_put)\n"
-    "redis.register_function('ch1_sess_count', sess_count)\n"
+    "redis.register_function{function_name='ch1_sess_count', callback=sess_count, flags={'no-writes'}}\n"
     "redis.register_function('ch1_sess_del', sess_del)\n"
     "redis.register_function('ch1_sess_origin', sess_origin)\n"
     "redis.register_function('ch1_bucket', bucket)\n"
@@ -99,4 +99,4 @@ const char hsr_library[] =
     "redis.register_function('ch1_call_put', call_put)\n"
     "redis.register_function('ch1_call_forget', call_forget)\n"
     "redis.register_function('ch1_call_end', call_end)\n"
-    "redis.register_function('ch1_site_active', site_active)\n";
+    "redis.register_function{function_name='ch1_site_active', callback=site_active, flags={'no-writes'}}\n";

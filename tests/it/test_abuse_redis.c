@@ -330,7 +330,7 @@ TEST_CASE(acl_user_and_wrong_password)
 	    redis_cmd(redis_port,
 		      "ACL SETUSER callhook on >acl-pw-" CH_SECRET_TOKEN " resetkeys ~callhook:* resetchannels -@all"
 		      " +fcall +function|load +hget +hgetall +hmget +hset +exists +del +get +set +pexpire +zadd +zrem"
-		      " +zremrangebyscore +zcard +time +select +ping",
+		      " +zremrangebyscore +zcard +zcount +time +select +ping",
 		      "+OK"));
 	REQUIRE(chd_write(&a, "redis.pass", "acl-pw-" CH_SECRET_TOKEN "\n", 0600) == 0);
 	REQUIRE(chd_write(&b, "redis.pass", "wrong-" CH_SECRET_TOKEN "\n", 0600) == 0);
@@ -346,4 +346,21 @@ TEST_CASE(acl_user_and_wrong_password)
 	EXPECT_ERR(do_connect(b.hook_port, NULL, "/10.7.5.2:1/u", O, NULL), 503, "state store unavailable");
 	CHECK(chd_wait_log(&b, "store: redis is unavailable", 1000));
 	CHECK(log_has(&b, "WRONGPASS") || log_has(&b, "invalid username-password"));
+}
+
+TEST_CASE(redis_full_is_table_full)
+{
+	NEED_REDIS();
+	REQUIRE(start_one(&a, wide, "fail_open") == 0);
+	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.6.1:1/f", O, NULL), 200);
+	REQUIRE(redis_cmd(redis_port, "CONFIG SET maxmemory 1", "+OK"));
+	/* at maxmemory (noeviction) Redis answers: full, even with fail_open; events keep their 200 */
+	EXPECT_ERR(do_connect(a.hook_port, NULL, "/10.7.6.2:1/f", O, NULL), 503, "state table full");
+	EXPECT_ERR(do_call(a.hook_port, "full-1", "/10.7.6.1:1/f", NULL), 503, "state table full");
+	EXPECT_STATUS(event(a.hook_port, "/rest-hook/CallStatusEvent",
+			    "{\"callId\":\"full-1\",\"sessionId\":\"/10.7.6.1:1/f\",\"status\":\"FINISH\"}"),
+		      200);
+	REQUIRE(redis_cmd(redis_port, "CONFIG SET maxmemory 0", "+OK"));
+	EXPECT_STATUS(do_call(a.hook_port, "full-2", "/10.7.6.1:1/f", NULL), 200);
+	CHECK(!log_has(&a, "store: redis is unavailable"));
 }
