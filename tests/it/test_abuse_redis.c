@@ -364,3 +364,21 @@ TEST_CASE(redis_full_is_table_full)
 	EXPECT_STATUS(do_call(a.hook_port, "full-2", "/10.7.6.1:1/f", NULL), 200);
 	CHECK(!log_has(&a, "store: redis is unavailable"));
 }
+
+TEST_CASE(starts_with_redis_down)
+{
+	NEED_REDIS();
+	redis_kill();
+	REQUIRE(start_one(&a, wide, "fail_closed") == 0); /* ready without Redis */
+	EXPECT_ERR(do_connect(a.hook_port, NULL, "/10.7.7.1:1/d", O, NULL), 503, "state store unavailable");
+	REQUIRE(redis_start(redis_port) == 0);
+	long st = 0;
+	int64_t worst = 0;
+	char sid[64];
+	for (int i = 0; i < 60 && st != 200; i++) {
+		usleep(100000);
+		snprintf(sid, sizeof(sid), "/10.7.7.2:%d/d", i + 1);
+		st = connect_timed(a.hook_port, sid, &worst);
+	}
+	CHECK(st == 200);
+}
