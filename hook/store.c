@@ -358,15 +358,28 @@ int hs_session_get(struct hook_store *st, const char *sid, int64_t now_ms, struc
 	return 0;
 }
 
+static int session_put_local(struct hook_store *st, const char *sid, const struct hs_session *s, size_t max,
+			     int64_t expires_ms);
+
+/* With Redis, the local copy of the sessions this instance accepted lets fail_open know them during an outage. */
 int hs_session_put(struct hook_store *st, const char *sid, const struct hs_session *s, size_t max, int64_t expires_ms)
 {
 	int rc;
-	if (st->rd && hsr_session_put(st->rd, sid, s, max, expires_ms - st->last_now_ms, &rc) == HSR_OK)
+	if (st->rd && hsr_session_put(st->rd, sid, s, max, expires_ms - st->last_now_ms, &rc) == HSR_OK) {
+		if (rc == 0)
+			(void)session_put_local(st, sid, s, SIZE_MAX, expires_ms);
 		return rc;
+	}
 	if (st->rd && refuse(st))
 		return ENOSPC;
 	if (st->rd && max != SIZE_MAX)
 		max = share_of(st, max);
+	return session_put_local(st, sid, s, max, expires_ms);
+}
+
+static int session_put_local(struct hook_store *st, const char *sid, const struct hs_session *s, size_t max,
+			     int64_t expires_ms)
+{
 	struct hs_entry **pp = find(st, 'S', sid);
 	if (!*pp && st->sessions >= max)
 		return ENOSPC;

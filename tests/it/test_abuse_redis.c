@@ -382,3 +382,19 @@ TEST_CASE(starts_with_redis_down)
 	}
 	CHECK(st == 200);
 }
+
+TEST_CASE(fail_open_scales_limits)
+{
+	NEED_REDIS();
+	const char *lim = "connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = "
+			  "1000; calls_per_minute = 4; concurrent_calls = 1000;";
+	REQUIRE(start_one(&b, lim, "fail_open") == 0);
+	EXPECT_STATUS(do_connect(b.hook_port, NULL, "/10.7.8.1:1/o", O, NULL), 200); /* before the outage */
+	redis_kill();
+	/* this instance knows the sessions it accepted; calls_per_minute 4 x fail_open_share 0.5 = 2 */
+	EXPECT_STATUS(do_call(b.hook_port, "fo-1", "/10.7.8.1:1/o", NULL), 200);
+	EXPECT_STATUS(do_call(b.hook_port, "fo-2", "/10.7.8.1:1/o", NULL), 200);
+	EXPECT_ERR(do_call(b.hook_port, "fo-3", "/10.7.8.1:1/o", NULL), 429, "calls_per_minute exceeded");
+	EXPECT_ERR(do_call(b.hook_port, "fo-4", "/10.9.9.9:1/never", NULL), 403, "unknown session");
+	CHECK(log_has(&b, "decided locally (fail_open)"));
+}
