@@ -156,12 +156,15 @@ static enum hook_verdict call_record(struct kx *k)
 	snprintf(c.site, sizeof(c.site), "%s", k->site->cfg->name);
 	snprintf(c.button, sizeof(c.button), "%s", k->button ? k->button : "");
 	struct hs_cdr *rec = call_cdr(k);
+	/* EAGAIN from the put: another instance took the last concurrent slot since the check */
+	const char *lost = "concurrent_calls exceeded";
 	int full = hs_call_put(st, k->call_id, k->owner, &c, rec, now_ms + l->call_max_s * 1000);
 	if (full)
 		hs_cdr_free(rec); /* not taken */
-	const char *lost = "calls_per_minute_per_ip exceeded";
-	if (!full && l->calls_per_minute_per_ip > 0)
+	if (!full && l->calls_per_minute_per_ip > 0) {
+		lost = "calls_per_minute_per_ip exceeded";
 		full = hs_bucket_take(st, k->ipkey, (unsigned)l->calls_per_minute_per_ip, now_ms, true);
+	}
 	if (!full && l->calls_per_minute > 0) {
 		lost = "calls_per_minute exceeded";
 		full = hs_bucket_take(st, k->sitekey, (unsigned)l->calls_per_minute, now_ms, true);

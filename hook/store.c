@@ -34,6 +34,7 @@ struct hs_entry {
 struct site_count {
 	char site[HS_NAME_MAX + 1];
 	unsigned active;
+	unsigned cap; /* concurrent_calls, held in Redis by hs_call_put (0 = none) */
 };
 
 struct hook_store {
@@ -85,6 +86,15 @@ void hs_request_begin(void)
 bool hs_request_refused(const struct hook_store *st)
 {
 	return st->rd && tl_down && !hsr_fail_open(st->rd);
+}
+
+static struct site_count *site_slot(struct hook_store *st, const char *site, bool create);
+
+void hs_set_site_cap(struct hook_store *st, const char *site, unsigned concurrent_calls)
+{
+	struct site_count *sc = site_slot(st, site, true);
+	if (sc)
+		sc->cap = concurrent_calls;
 }
 
 void hs_store_metrics(struct hook_store *st)
@@ -511,7 +521,9 @@ int hs_call_put(struct hook_store *st, const char *call_id, const char *sid, con
 		struct hs_cdr *cdr, int64_t expires_ms)
 {
 	int rc;
-	if (st->rd && hsr_call_put(st->rd, call_id, sid, c, expires_ms - st->last_now_ms, &rc) == HSR_OK) {
+	struct site_count *cap = st->rd && c->active ? site_slot(st, c->site, true) : NULL;
+	unsigned max_active = cap ? cap->cap : 0;
+	if (st->rd && hsr_call_put(st->rd, call_id, sid, c, expires_ms - st->last_now_ms, max_active, &rc) == HSR_OK) {
 		if (rc)
 			return rc; /* cdr not taken */
 		if (call_put_local(st, call_id, sid, c, cdr, expires_ms) != 0)

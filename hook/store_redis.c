@@ -481,10 +481,11 @@ enum hsr_result hsr_call_get(struct hsr *r, const char *call_id, const char *sit
 }
 
 enum hsr_result hsr_call_put(struct hsr *r, const char *call_id, const char *sid, const struct hs_call *c,
-			     int64_t ttl_ms, int *rc)
+			     int64_t ttl_ms, unsigned max_active, int *rc)
 {
-	char k[KEYCAP], slots[KEYCAP], ttl[24], status[16];
+	char k[KEYCAP], slots[KEYCAP], ttl[24], status[16], cap[16];
 	snprintf(ttl, sizeof(ttl), "%" PRId64, ttl_of(ttl_ms));
+	snprintf(cap, sizeof(cap), "%u", max_active);
 	snprintf(status, sizeof(status), "%d", c->status);
 	const char *kv[] = {key(r, k, sizeof(k), "c", call_id),
 			    key(r, slots, sizeof(slots), "slots", c->site),
@@ -495,11 +496,12 @@ enum hsr_result hsr_call_put(struct hsr *r, const char *call_id, const char *sid
 			    status,
 			    c->reason,
 			    c->active ? "1" : "0",
-			    r->prefix};
+			    r->prefix,
+			    cap};
 	long long v;
-	if (fcall_int(r, "ch1_call_put", 2, kv, 8, &v) != HSR_OK)
+	if (fcall_int(r, "ch1_call_put", 2, kv, 9, &v) != HSR_OK)
 		return HSR_DOWN;
-	*rc = v == HSR_OOM ? ENOSPC : 0;
+	*rc = v == HSR_OOM ? ENOSPC : v == 1 ? EAGAIN : 0;
 	return HSR_OK;
 }
 

@@ -36,9 +36,10 @@ enum hsr_result hsr_bucket_take(struct hsr *r, const char *key, unsigned capacit
 enum hsr_result hsr_jti_bind(struct hsr *r, const char *jti, const char *sid, int64_t ttl_ms, bool commit, int *rc);
 enum hsr_result hsr_call_get(struct hsr *r, const char *call_id, const char *site, const char *sid, struct hs_call *out,
 			     bool *same_owner, int *rc);
-/* *rc 0, or ENOSPC: Redis is at maxmemory. */
+/* *rc 0, ENOSPC (Redis is at maxmemory) or EAGAIN (c->active and the site already holds max_active slots;
+ * 0 = no cap): nothing written. */
 enum hsr_result hsr_call_put(struct hsr *r, const char *call_id, const char *sid, const struct hs_call *c,
-			     int64_t ttl_ms, int *rc);
+			     int64_t ttl_ms, unsigned max_active, int *rc);
 enum hsr_result hsr_call_forget(struct hsr *r, const char *call_id);
 /* sid NULL = any session. *freed: a slot was released. */
 enum hsr_result hsr_call_end(struct hsr *r, const char *call_id, const char *sid, bool *freed);
@@ -51,6 +52,8 @@ int hs_use_redis(struct hook_store *st, const struct cfg_store *cfg);
 /* The pipeline: before a request, and after it: did a step find Redis unavailable under fail_closed? */
 void hs_request_begin(void);
 bool hs_request_refused(const struct hook_store *st);
+/* The concurrent_calls of site (0 = none), which hs_call_put holds atomically in Redis (hook_start, reload). */
+void hs_set_site_cap(struct hook_store *st, const char *site, unsigned concurrent_calls);
 /* callhook_store_up, callhook_store_ops_total, callhook_store_fallbacks_total (with the store lock). */
 void hs_store_metrics(struct hook_store *st);
 

@@ -58,9 +58,13 @@ const char hsr_library[] =
     "  if a[3] == '1' then redis.call('SET', k[1], a[1], 'PX', a[2]) end\n"
     "  return 0\n"
     "end\n"
-    /* KEYS call, slots of its site; ARGV ttl, sid, site, button, status, reason, active, prefix */
+    /* KEYS call, slots of its site; ARGV ttl, sid, site, button, status, reason, active, prefix, the site's
+     * concurrent_calls (0 = none): 1 = the last slot is gone (nothing written), so the cap holds across instances */
     "local function call_put(k, a)\n"
     "  local now = now_ms()\n"
+    "  redis.call('ZREMRANGEBYSCORE', k[2], '-inf', now)\n"
+    "  if a[7] == '1' and tonumber(a[9]) > 0 and not redis.call('ZSCORE', k[2], k[1])\n"
+    "     and redis.call('ZCARD', k[2]) >= tonumber(a[9]) then return 1 end\n"
     "  local old = redis.call('HMGET', k[1], 'active', 'site')\n"
     "  if old[1] == '1' then redis.call('ZREM', a[8] .. 'slots:' .. old[2], k[1]) end\n"
     "  redis.call('HSET', k[1], 'sid', a[2], 'site', a[3], 'button', a[4], 'status', a[5], 'reason', a[6],\n"

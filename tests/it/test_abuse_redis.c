@@ -200,6 +200,7 @@ TEST_CASE(jti_and_retry_shared)
 
 struct racer {
 	int port, idx, ok, other;
+	const char *busy; /* the reason every loser must get */
 };
 
 static void *race(void *arg)
@@ -218,7 +219,8 @@ static void *race(void *arg)
 		call_body(body, sizeof(body), id, sid, NULL);
 		th_http(h, "POST", th_url(url, sizeof(url), rc->port, "/rest-hook/call"), hdr, body, strlen(body), &r);
 		rc->ok += r.status == 200;
-		rc->other += r.status != 200 && r.status != 429; /* losers of the race: 429, never 503 */
+		/* losers of the race: 429 with the limit's reason, never 503 */
+		rc->other += r.status != 200 && !(r.status == 429 && strstr(r.body, rc->busy));
 		chr_free(&r);
 	}
 	curl_easy_cleanup(h);
@@ -236,7 +238,7 @@ TEST_CASE(budget_exact_across_instances)
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (int i = 0; i < 8; i++) {
-		rs[i] = (struct racer){.port = i % 2 ? b.hook_port : a.hook_port, .idx = i};
+		rs[i] = (struct racer){.port = i % 2 ? b.hook_port : a.hook_port, .idx = i, .busy = "calls_per_minute"};
 		pthread_create(&th[i], NULL, race, &rs[i]);
 	}
 	int total = 0;
@@ -330,7 +332,7 @@ TEST_CASE(acl_user_and_wrong_password)
 	    redis_cmd(redis_port,
 		      "ACL SETUSER callhook on >acl-pw-" CH_SECRET_TOKEN " resetkeys ~callhook:* resetchannels -@all"
 		      " +fcall +function|load +hget +hgetall +hmget +hset +exists +del +get +set +pexpire +zadd +zrem"
-		      " +zremrangebyscore +zcard +zcount +time +select +ping",
+		      " +zremrangebyscore +zcard +zcount +zscore +time +select +ping",
 		      "+OK"));
 	REQUIRE(chd_write(&a, "redis.pass", "acl-pw-" CH_SECRET_TOKEN "\n", 0600) == 0);
 	REQUIRE(chd_write(&b, "redis.pass", "wrong-" CH_SECRET_TOKEN "\n", 0600) == 0);
@@ -397,4 +399,36 @@ TEST_CASE(fail_open_scales_limits)
 	EXPECT_ERR(do_call(b.hook_port, "fo-3", "/10.7.8.1:1/o", NULL), 429, "calls_per_minute exceeded");
 	EXPECT_ERR(do_call(b.hook_port, "fo-4", "/10.9.9.9:1/never", NULL), 403, "unknown session");
 	CHECK(log_has(&b, "decided locally (fail_open)"));
+}
+
+TEST_CASE(concurrent_slots_exact_across_instances)
+{
+	NEED_REDIS();
+	const char *lim = "connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = "
+			  "1000; calls_per_minute = 1000; concurrent_calls = 5;";
+	REQUIRE(start_one(&a, lim, "fail_closed") == 0 && start_one(&b, lim, "fail_closed") == 0);
+	struct racer rs[8];
+	pthread_t th[8];
+	for (int i = 0; i < 8; i++) {
+		rs[i] = (struct racer){.port = i % 2 ? b.hook_port : a.hook_port, .idx = i, .busy = "concurrent_calls"};
+		pthread_create(&th[i], NULL, race, &rs[i]);
+	}
+	int total = 0;
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		total += rs[i].ok;
+		CHECK(rs[i].other == 0);
+	}
+	CHECK_MSG(total == 5, "%d calls hold a slot, want exactly 5", total);
+	/* a CallStatusEvent on either instance frees a slot for both */
+	char ev[256];
+	snprintf(ev, sizeof(ev), "{\"callId\":\"race-%d-0\",\"sessionId\":\"/10.7.2.%d:1/r\",\"status\":\"FINISH\"}", 0,
+		 1);
+	EXPECT_STATUS(event(b.hook_port, "/rest-hook/CallStatusEvent", ev), 200);
+	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.9.1:1/z", O, NULL), 200);
+	struct chr r = do_call(a.hook_port, "after-free", "/10.7.9.1:1/z", NULL);
+	/* race-0-0 held a slot only if thread 0 won one; either way at most one new call fits */
+	CHECK(r.status == 200 || r.status == 429);
+	chr_free(&r);
+	EXPECT_ERR(do_call(b.hook_port, "after-free-2", "/10.7.9.1:1/z", NULL), 429, "concurrent_calls exceeded");
 }
