@@ -468,6 +468,52 @@ int cfg_check_admin(struct loader *L, void *obj, const config_setting_t *s, cons
 	return check_listen_list(L, s, path, "listen", &a->listen);
 }
 
+/* "host:port" with a port 1 to 65535 (IPv6 in brackets). */
+static bool redis_addr_ok(const char *a)
+{
+	const char *c = strrchr(a, ':');
+	if (!c || c == a || !c[1] || strlen(c + 1) > 5)
+		return false;
+	long port = 0;
+	for (const char *p = c + 1; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		port = port * 10 + (*p - '0');
+	}
+	return port >= 1 && port <= 65535;
+}
+
+/* store: the Redis backend needs exactly one of address and unix; Sentinel and TLS are not yet supported
+ * (an error says so rather than silently ignoring them). */
+int cfg_check_store(struct loader *L, void *obj, const config_setting_t *s, const char *path)
+{
+	struct cfg_store *st = obj;
+	struct cfg_store_redis *r = &st->redis;
+	const config_setting_t *rs = s ? config_setting_get_member(s, "redis") : NULL;
+	char rp[CFG_PATH];
+	cfg_child_path(rp, sizeof(rp), path, "redis");
+	if (r->sentinels.n)
+		return cfg_fail_at(L, rs, rp, "sentinels", "Redis Sentinel is not yet supported: set address or unix");
+	if (r->has_tls)
+		return cfg_fail_at(L, rs, rp, "tls",
+				   "TLS to Redis is not yet supported: use loopback or a unix socket");
+	if (r->address && r->unix_path)
+		return cfg_fail_at(L, rs, rp, "unix", "set either address or unix, not both");
+	if (r->address && !redis_addr_ok(r->address))
+		return cfg_fail_at(L, rs, rp, "address", "\"%s\" is not host:port", r->address);
+	if (r->password_file) {
+		char fp[CFG_PATH];
+		cfg_child_path(fp, sizeof(fp), rp, "password_file");
+		int err = read_secret(L, rs ? config_setting_get_member(rs, "password_file") : NULL, fp,
+				      r->password_file, &r->password);
+		if (err)
+			return err;
+	}
+	if (strcmp(st->backend, "redis") == 0 && !r->address && !r->unix_path)
+		return cfg_fail_at(L, rs, rp, "address", "backend \"redis\" needs address or unix");
+	return 0;
+}
+
 int cfg_check_top(struct loader *L, void *obj, const config_setting_t *s, const char *path)
 {
 	struct cfg *c = obj;

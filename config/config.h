@@ -93,6 +93,33 @@ struct cfg_hook {
 	struct cfg_cdr cdr;
 };
 
+/* store: where the hook keeps its state (memory, or Redis shared by instances). */
+struct cfg_store_redis_tls {
+	char *ca_file;
+	char *server_name;
+};
+struct cfg_store_redis {
+	char *address;             /* "host:port", or NULL */
+	char *unix_path;           /* "unix": a socket path, or NULL */
+	struct cfg_strv sentinels; /* not yet supported: non-empty is an error */
+	char *master_name;
+	int64_t db;
+	char *prefix;
+	char *user;
+	char *password; /* read from password_file (secret), or NULL */
+	char *password_file;
+	bool has_tls; /* not yet supported: present is an error */
+	struct cfg_store_redis_tls tls;
+	int64_t connect_timeout_ms;
+	int64_t timeout_ms;
+};
+struct cfg_store {
+	char *backend;              /* "memory" or "redis" */
+	char *on_unavailable;       /* "fail_closed" or "fail_open" */
+	int64_t fail_open_share_pm; /* fail_open_share in thousandths */
+	struct cfg_store_redis redis;
+};
+
 struct cfg_sip_account {
 	char *login;
 	char *auth_name;
@@ -263,6 +290,7 @@ struct cfg {
 	struct cfg_log log;
 	bool has_hook;
 	struct cfg_hook hook;
+	struct cfg_store store;
 	struct cfg_site *sites;
 	size_t n_sites;
 	bool has_originator;

@@ -37,6 +37,7 @@ enum cfg_flag {
 	CFG_DEFAULTS = 1u << 5,         /* FT_GROUP: apply the defaults even when absent */
 	CFG_INTERNAL = 1u << 6,         /* not a setting: a value derived by a check, only freed */
 	CFG_PREFIXLEN = 1u << 7,        /* FT_INT: a prefix length, shown as /N */
+	CFG_PERMILLE = 1u << 8,         /* FT_INT: written as a number 0 to 1 (0.5), kept in thousandths */
 };
 
 struct group;
@@ -136,6 +137,7 @@ int cfg_check_orig_auth(struct loader *L, void *obj, const struct config_setting
 int cfg_check_orig_callbacks(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
 int cfg_check_orig(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
 int cfg_check_admin(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
+int cfg_check_store(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
 int cfg_check_top(struct loader *L, void *obj, const struct config_setting_t *s, const char *path);
 
 #endif

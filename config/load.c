@@ -211,6 +211,13 @@ static int field_default(struct loader *L, const struct field *f, void *obj, con
 static int load_int(struct loader *L, const config_setting_t *s, const struct field *f, void *obj, const char *path)
 {
 	int t = config_setting_type(s);
+	if ((f->flags & CFG_PERMILLE) && (t == CONFIG_TYPE_FLOAT || t == CONFIG_TYPE_INT)) {
+		double d = t == CONFIG_TYPE_FLOAT ? config_setting_get_float(s) : (double)config_setting_get_int(s);
+		if (!(d >= 0.0 && d <= 1.0))
+			return cfg_fail(L, s, path, "%g is out of range [0, 1]", d);
+		*AT(obj, f->off, int64_t) = (int64_t)(d * 1000.0 + 0.5);
+		return 0;
+	}
 	if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
 		return cfg_fail(L, s, path, "must be an integer");
 	long long v = config_setting_get_int64(s);

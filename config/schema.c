@@ -10,6 +10,8 @@ static const char *const digest_algos[] = {"SHA-256", "MD5", NULL};
 static const char *const http_auths[] = {"digest", "basic", NULL};
 static const char *const default_listen[] = {"127.0.0.1:8081", NULL};
 static const char *const default_xml_allow[] = {"127.0.0.0/8", "::1/128", NULL};
+static const char *const store_backends[] = {"memory", "redis", NULL};
+static const char *const store_modes[] = {"fail_closed", "fail_open", NULL};
 static const char *const aa_headers[] = {"call-info", "alert-info", "answer-mode", NULL};
 
 #define R  CFG_RESTART
@@ -308,9 +310,46 @@ static const struct field admin_fields[] = {
 static const struct group admin_group = {admin_fields, cfg_check_admin};
 
 /* check_src: table */
+static const struct field redis_tls_fields[] = {
+    F_STR("ca_file", struct cfg_store_redis_tls, ca_file, 0),
+    F_STR("server_name", struct cfg_store_redis_tls, server_name, 0),
+    F_END,
+};
+static const struct group redis_tls_group = {redis_tls_fields, NULL};
+
+/* check_src: table */
+static const struct field redis_fields[] = {
+    F_STR("address", struct cfg_store_redis, address, 0),
+    F_STR("unix", struct cfg_store_redis, unix_path, 0),
+    F_STRV("sentinels", struct cfg_store_redis, sentinels, 0, 0),
+    F_STR_DEF("master_name", struct cfg_store_redis, master_name, "callhook", NULL, 0),
+    F_INT("db", struct cfg_store_redis, db, 0, 15, 0, 0),
+    F_STR_DEF("prefix", struct cfg_store_redis, prefix, "callhook:", NULL, 0),
+    F_STR("user", struct cfg_store_redis, user, 0),
+    F_STR("(password)", struct cfg_store_redis, password, S | CFG_INTERNAL),
+    F_STR("password_file", struct cfg_store_redis, password_file, 0),
+    F_GROUP_OPT("tls", struct cfg_store_redis, tls, has_tls, redis_tls_group, 0),
+    F_INT("connect_timeout_ms", struct cfg_store_redis, connect_timeout_ms, 10, 10000, 200, 0),
+    F_INT("timeout_ms", struct cfg_store_redis, timeout_ms, 5, 5000, 50, 0),
+    F_END,
+};
+static const struct group redis_group = {redis_fields, NULL};
+
+/* check_src: table */
+static const struct field store_fields[] = {
+    F_STR_DEF("backend", struct cfg_store, backend, "memory", store_backends, 0),
+    F_GROUP("redis", struct cfg_store, redis, redis_group, CFG_DEFAULTS),
+    F_STR_DEF("on_unavailable", struct cfg_store, on_unavailable, "fail_closed", store_modes, 0),
+    F_INT("fail_open_share", struct cfg_store, fail_open_share_pm, 0, 1000, 500, CFG_PERMILLE),
+    F_END,
+};
+static const struct group store_group = {store_fields, cfg_check_store};
+
+/* check_src: table */
 static const struct field top_fields[] = {
     F_GROUP("log", struct cfg, log, log_group, CFG_DEFAULTS),
     F_GROUP_OPT("hook", struct cfg, hook, has_hook, cfg_hook_group, CFG_RESTART_PRESENCE),
+    F_GROUP("store", struct cfg, store, store_group, CFG_DEFAULTS | R),
     F_LIST("sites", struct cfg, sites, n_sites, site_group, struct cfg_site, 0),
     F_GROUP_OPT("originator", struct cfg, orig, has_originator, orig_group, CFG_RESTART_PRESENCE),
     F_GROUP_OPT("admin", struct cfg, admin, has_admin, admin_group, CFG_RESTART_PRESENCE),

@@ -112,8 +112,11 @@ static void dump_leaf(const struct field *f, const void *obj, const char *path, 
 	bool secret = (f->flags & CFG_SECRET) != 0;
 	switch (f->type) {
 	case FT_INT:
-		fprintf(out, "%s %s%" PRId64 "\n", path, (f->flags & CFG_PREFIXLEN) ? "/" : "",
-			*AT(obj, f->off, const int64_t));
+		if (f->flags & CFG_PERMILLE)
+			fprintf(out, "%s %.3f\n", path, (double)*AT(obj, f->off, const int64_t) / 1000.0);
+		else
+			fprintf(out, "%s %s%" PRId64 "\n", path, (f->flags & CFG_PREFIXLEN) ? "/" : "",
+				*AT(obj, f->off, const int64_t));
 		return;
 	case FT_BOOL:
 		fprintf(out, "%s %s\n", path, *AT(obj, f->off, const bool) ? "true" : "false");
@@ -331,7 +334,10 @@ static void describe(const struct field *f, bool restart, char *def, size_t dcap
 {
 	def[0] = range[0] = '\0';
 	const char *slash = (f->flags & CFG_PREFIXLEN) ? "/" : "";
-	if (f->type == FT_INT) {
+	if (f->type == FT_INT && (f->flags & CFG_PERMILLE)) {
+		snprintf(def, dcap, "%.3f", (double)f->def / 1000.0);
+		snprintf(range, rcap, "0 to 1");
+	} else if (f->type == FT_INT) {
 		snprintf(def, dcap, "%s%" PRId64, slash, f->def);
 		snprintf(range, rcap, "%s%" PRId64 " to %s%" PRId64, slash, f->min, slash, f->max);
 	} else if (f->type == FT_BOOL) {

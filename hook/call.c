@@ -155,20 +155,27 @@ static enum hook_verdict call_record(struct kx *k)
 	snprintf(c.site, sizeof(c.site), "%s", k->site->cfg->name);
 	snprintf(c.button, sizeof(c.button), "%s", k->button ? k->button : "");
 	struct hs_cdr *rec = call_cdr(k);
+	/* EAGAIN from the put: another instance took the last concurrent slot since the check */
+	const char *lost = "concurrent_calls exceeded";
 	int full = hs_call_put(st, k->call_id, k->owner, &c, rec, now_ms + l->call_max_s * 1000);
 	if (full)
 		hs_cdr_free(rec); /* not taken */
-	if (!full && l->calls_per_minute_per_ip > 0)
+	if (!full && l->calls_per_minute_per_ip > 0) {
+		lost = "calls_per_minute_per_ip exceeded";
 		full = hs_bucket_take(st, k->ipkey, (unsigned)l->calls_per_minute_per_ip, now_ms, true);
-	if (!full && l->calls_per_minute > 0)
+	}
+	if (!full && l->calls_per_minute > 0) {
+		lost = "calls_per_minute exceeded";
 		full = hs_bucket_take(st, k->sitekey, (unsigned)l->calls_per_minute, now_ms, true);
+	}
 	if (full) {
 		if (k->seen)
 			hs_call_put(st, k->call_id, k->owner, &k->prev, NULL, now_ms + l->call_max_s * 1000);
 		else
 			hs_call_forget(st, k->call_id);
-		k->why = "state table full";
-		return HOOK_TABLE_FULL;
+		/* EAGAIN: another instance took the last token since the check (store.backend = "redis") */
+		k->why = full == EAGAIN ? lost : "state table full";
+		return full == EAGAIN ? HOOK_OVER_BUDGET : HOOK_TABLE_FULL;
 	}
 	if (k->known) {
 		k->sess.calls++;

@@ -143,7 +143,9 @@ int hs_call_get(struct hook_store *st, const char *call_id, const char *site, co
 		bool *same_owner);
 /* Insert or replace the record of call_id, owned by sid (copied; "" = none)
  * and c->site, with its call record cdr (taken on success; NULL = none). 0,
- * ENOSPC (store full), ENOMEM (nothing changed, cdr not taken). */
+ * ENOSPC (store full), ENOMEM, or EAGAIN (Redis store: c->active and the site
+ * holds concurrent_calls slots already; hs_set_site_cap) (nothing changed, cdr
+ * not taken). */
 int hs_call_put(struct hook_store *st, const char *call_id, const char *sid, const struct hs_call *c,
 		struct hs_cdr *cdr, int64_t expires_ms);
 /* A call of sid (NULL = any) is up: its record notes wall_ms, the first time only. */
@@ -189,6 +191,7 @@ enum hook_verdict {
 	HOOK_OVER_BUDGET,      /* 429 budget */
 	HOOK_TABLE_FULL,       /* 503 sessions */
 	HOOK_STORE_NOMEM,      /* 500 sessions: the store could not allocate */
+	HOOK_STORE_DOWN,       /* 503 store: Redis did not answer (store.on_unavailable = "fail_closed") */
 	HOOK_INTERNAL,         /* 500 internal */
 	HOOK_FRAMING,          /* 400 framing: refused by web/ at the headers */
 	HOOK_TIMEOUT,          /* no answer: the connection was cut */

@@ -1,5 +1,6 @@
 /* hook/metrics.c: the hook's metric families, the gauges read at scrape time, one log line and counters per request. */
 #include "hook/hook_int.h"
+#include "hook/store_redis.h"
 
 #include "common/metrics.h"
 
@@ -18,6 +19,14 @@ void hook_metrics_declare(void)
 	ch_metrics_declare("callhook_request_duration_seconds", "histogram", "Time to answer a hook request.");
 	ch_metrics_declare("callhook_sessions_active", "gauge", "WCS sessions the hook accepted and still tracks.");
 	ch_metrics_declare("callhook_site_concurrent_calls", "gauge", "Calls holding a concurrent slot, per site.");
+	ch_metrics_declare("callhook_store_up", "gauge", "1 when the last Redis step of the state store succeeded.");
+	ch_metrics_declare(
+	    "callhook_store_ops_total", "counter",
+	    "Redis steps of the state store by result (ok, error, breaker: not tried, the breaker is open).");
+	ch_metrics_declare("callhook_store_full_total", "counter",
+			   "Redis steps refused because Redis is at maxmemory (answered as state table full).");
+	ch_metrics_declare("callhook_store_fallbacks_total", "counter",
+			   "Steps decided by the local store because Redis did not answer (fail_open).");
 	ch_metrics_declare("callhook_reloads_total", "counter", "Configuration reloads by result.");
 	ch_metrics_declare("callhook_forward_total", "counter",
 			   "Forwarded event copies by outcome (sent, failed, dropped: queue full or stopped).");
@@ -35,6 +44,7 @@ void hook_metrics_collect(struct hook_rt *rt, struct hook_store *st)
 		ch_metrics_set("callhook_site_concurrent_calls", labels,
 			       (double)hs_site_active(st, rt->sites[i].cfg->name));
 	}
+	hs_store_metrics(st);
 	hs_unlock(st);
 	if (rt->fwd) {
 		uint64_t sent, failed, dropped;

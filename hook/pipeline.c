@@ -1,6 +1,7 @@
 /* hook/pipeline.c: one request in, one answer out: method, peer, size and WCS auth checks, the body, the routed
  * handler; the answers and the helpers the handlers share. */
 #include "hook/hook_int.h"
+#include "hook/store_redis.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -310,7 +311,12 @@ void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_r
 			     .wall_s = wall_ms / 1000,
 			     .wall_ms = wall_ms,
 			     .out = out};
+	hs_request_begin();
 	hook_route_of(out->method)(&x);
+	if (hs_request_refused(st) && (strcmp(out->method, "connect") == 0 || strcmp(out->method, "call") == 0)) {
+		hook_resp_free(out); /* fail_closed: Redis did not answer a step of the decision */
+		hook_answer_verdict(out, HOOK_STORE_DOWN, "state store unavailable");
+	}
 	body_free(&b);
 	/* the calls this request ended, or whose slots its sweep found lapsed */
 	hook_cdr_flush(rt, st);

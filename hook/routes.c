@@ -30,6 +30,7 @@ static const struct verdict_row verdicts[HOOK_VERDICT_COUNT] = {
     [HOOK_OVER_BUDGET] = {429, "budget"},
     [HOOK_TABLE_FULL] = {503, "sessions"},
     [HOOK_STORE_NOMEM] = {500, "sessions"},
+    [HOOK_STORE_DOWN] = {503, "store"},
     [HOOK_INTERNAL] = {500, "internal"},
     [HOOK_FRAMING] = {400, "framing"},
     [HOOK_TIMEOUT] = {0, "timeout"},

@@ -1,7 +1,11 @@
-/* hook/store.c: the in-memory state store: sessions, call slots, budgets and the jti replay cache. */
+/* hook/store.c: the state store: in memory, or in Redis (store_redis.c) with this one as fail_open's fallback. */
 #include "hook/hook_int.h"
+#include "hook/store_redis.h"
+
+#include "common/metrics.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +34,7 @@ struct hs_entry {
 struct site_count {
 	char site[HS_NAME_MAX + 1];
 	unsigned active;
+	unsigned cap; /* concurrent_calls, held in Redis by hs_call_put (0 = none) */
 };
 
 struct hook_store {
@@ -44,7 +49,61 @@ struct hook_store {
 	struct site_count *sites;
 	size_t nsites;
 	struct hs_cdr *ended, *ended_tail; /* records of ended calls, oldest first */
+	struct hsr *rd;                    /* store.backend = "redis", or NULL */
+	uint64_t fallbacks;                /* fail_open: steps decided here because Redis did not answer */
 };
+
+/* A step of this thread's current request found Redis unavailable (hs_request_begin clears it). */
+static _Thread_local bool tl_down;
+
+/* Redis did not answer: true when the step is refused (fail_closed: the pipeline answers 503), false when
+ * the memory store decides it (fail_open, each limit scaled by fail_open_share). */
+static bool refuse(struct hook_store *st)
+{
+	tl_down = true;
+	if (hsr_fail_open(st->rd)) {
+		st->fallbacks++;
+		return false;
+	}
+	return true;
+}
+
+static size_t share_of(const struct hook_store *st, size_t limit)
+{
+	return (size_t)(((unsigned long long)limit * hsr_share_pm(st->rd)) / 1000ULL);
+}
+
+int hs_use_redis(struct hook_store *st, const struct cfg_store *cfg)
+{
+	return hsr_new(cfg, &st->rd);
+}
+
+void hs_request_begin(void)
+{
+	tl_down = false;
+}
+
+bool hs_request_refused(const struct hook_store *st)
+{
+	return st->rd && tl_down && !hsr_fail_open(st->rd);
+}
+
+static struct site_count *site_slot(struct hook_store *st, const char *site, bool create);
+
+void hs_set_site_cap(struct hook_store *st, const char *site, unsigned concurrent_calls)
+{
+	struct site_count *sc = site_slot(st, site, true);
+	if (sc)
+		sc->cap = concurrent_calls;
+}
+
+void hs_store_metrics(struct hook_store *st)
+{
+	if (!st->rd)
+		return;
+	hsr_metrics(st->rd);
+	ch_metrics_set("callhook_store_fallbacks_total", "", (double)st->fallbacks);
+}
 
 static void entry_free(struct hs_entry *e)
 {
@@ -104,6 +163,7 @@ void hs_free(struct hook_store *st)
 		hs_cdr_free(st->ended);
 		st->ended = n;
 	}
+	hsr_free(st->rd);
 	pthread_mutex_destroy(&st->lock);
 	free(st);
 }
@@ -282,11 +342,21 @@ static void sweep(struct hook_store *st, int64_t now_ms)
 
 size_t hs_session_count(struct hook_store *st)
 {
+	size_t n;
+	if (st->rd && hsr_session_count(st->rd, &n) == HSR_OK)
+		return n;
+	if (st->rd && refuse(st))
+		return SIZE_MAX;
 	return st->sessions;
 }
 
 int hs_session_get(struct hook_store *st, const char *sid, int64_t now_ms, struct hs_session *out)
 {
+	int rc;
+	if (st->rd && hsr_session_get(st->rd, sid, out, &rc) == HSR_OK)
+		return rc;
+	if (st->rd && refuse(st))
+		return ENOENT;
 	struct hs_entry **pp = find(st, 'S', sid);
 	if (!*pp)
 		return ENOENT;
@@ -298,7 +368,27 @@ int hs_session_get(struct hook_store *st, const char *sid, int64_t now_ms, struc
 	return 0;
 }
 
+static int session_put_local(struct hook_store *st, const char *sid, const struct hs_session *s, size_t max,
+			     int64_t expires_ms);
+
+/* With Redis, the local copy of the sessions this instance accepted lets fail_open know them during an outage. */
 int hs_session_put(struct hook_store *st, const char *sid, const struct hs_session *s, size_t max, int64_t expires_ms)
+{
+	int rc;
+	if (st->rd && hsr_session_put(st->rd, sid, s, max, expires_ms - st->last_now_ms, &rc) == HSR_OK) {
+		if (rc == 0)
+			(void)session_put_local(st, sid, s, SIZE_MAX, expires_ms);
+		return rc;
+	}
+	if (st->rd && refuse(st))
+		return ENOSPC;
+	if (st->rd && max != SIZE_MAX)
+		max = share_of(st, max);
+	return session_put_local(st, sid, s, max, expires_ms);
+}
+
+static int session_put_local(struct hook_store *st, const char *sid, const struct hs_session *s, size_t max,
+			     int64_t expires_ms)
 {
 	struct hs_entry **pp = find(st, 'S', sid);
 	if (!*pp && st->sessions >= max)
@@ -316,6 +406,11 @@ int hs_session_put(struct hook_store *st, const char *sid, const struct hs_sessi
 
 int hs_session_set_origin(struct hook_store *st, const char *sid, const char *origin)
 {
+	int rc;
+	if (st->rd && hsr_session_set_origin(st->rd, sid, origin, &rc) == HSR_OK)
+		return rc;
+	if (st->rd && refuse(st))
+		return ENOENT;
 	struct hs_entry **pp = find(st, 'S', sid);
 	if (!*pp)
 		return ENOENT;
@@ -329,12 +424,19 @@ int hs_session_set_origin(struct hook_store *st, const char *sid, const char *or
 
 const char *hs_session_origin(struct hook_store *st, const char *sid)
 {
+	const char *o;
+	if (st->rd && hsr_session_origin(st->rd, sid, &o) == HSR_OK)
+		return o;
+	if (st->rd && refuse(st))
+		return NULL;
 	struct hs_entry **pp = find(st, 'S', sid);
 	return *pp ? (*pp)->u.sess.origin : NULL;
 }
 
 void hs_session_del(struct hook_store *st, const char *sid)
 {
+	if (st->rd && hsr_session_del(st->rd, sid) != HSR_OK)
+		(void)refuse(st); /* an event: its 200 stands; the session lapses at session_ttl_s */
 	struct hs_entry **pp = find(st, 'S', sid);
 	if (*pp)
 		remove_at(st, pp);
@@ -342,6 +444,13 @@ void hs_session_del(struct hook_store *st, const char *sid)
 
 int hs_bucket_take(struct hook_store *st, const char *key, unsigned capacity, int64_t now_ms, bool commit)
 {
+	int rc;
+	if (st->rd && hsr_bucket_take(st->rd, key, capacity, commit, &rc) == HSR_OK)
+		return rc;
+	if (st->rd && refuse(st))
+		return EAGAIN;
+	if (st->rd)
+		capacity = (unsigned)share_of(st, capacity);
 	if (!commit) {
 		struct hs_entry **pp = find(st, 'B', key);
 		if (!*pp)
@@ -361,6 +470,11 @@ int hs_bucket_take(struct hook_store *st, const char *key, unsigned capacity, in
 
 int hs_jti_bind(struct hook_store *st, const char *jti, const char *sid, int64_t expires_ms, bool commit)
 {
+	int rc;
+	if (st->rd && hsr_jti_bind(st->rd, jti, sid, expires_ms - st->last_now_ms, commit, &rc) == HSR_OK)
+		return rc;
+	if (st->rd && refuse(st))
+		return EEXIST;
 	if (!commit) {
 		struct hs_entry **pp = find(st, 'J', jti);
 		return *pp && strcmp((*pp)->u.jti_sid, sid) != 0 ? EEXIST : 0;
@@ -384,6 +498,11 @@ int hs_jti_bind(struct hook_store *st, const char *jti, const char *sid, int64_t
 int hs_call_get(struct hook_store *st, const char *call_id, const char *site, const char *sid, struct hs_call *out,
 		bool *same_owner)
 {
+	int rc;
+	if (st->rd && hsr_call_get(st->rd, call_id, site, sid, out, same_owner, &rc) == HSR_OK)
+		return rc;
+	if (st->rd && refuse(st))
+		return ENOENT;
 	struct hs_entry **pp = find(st, 'C', call_id);
 	if (!*pp)
 		return ENOENT;
@@ -393,8 +512,31 @@ int hs_call_get(struct hook_store *st, const char *call_id, const char *site, co
 	return 0;
 }
 
+static int call_put_local(struct hook_store *st, const char *call_id, const char *sid, const struct hs_call *c,
+			  struct hs_cdr *cdr, int64_t expires_ms);
+
+/* With Redis, the record there is the truth; the local copy keeps the call record (hook.cdr.file) and is
+ * fail_open's view of the calls. */
 int hs_call_put(struct hook_store *st, const char *call_id, const char *sid, const struct hs_call *c,
 		struct hs_cdr *cdr, int64_t expires_ms)
+{
+	int rc;
+	struct site_count *cap = st->rd && c->active ? site_slot(st, c->site, true) : NULL;
+	unsigned max_active = cap ? cap->cap : 0;
+	if (st->rd && hsr_call_put(st->rd, call_id, sid, c, expires_ms - st->last_now_ms, max_active, &rc) == HSR_OK) {
+		if (rc)
+			return rc; /* cdr not taken */
+		if (call_put_local(st, call_id, sid, c, cdr, expires_ms) != 0)
+			hs_cdr_free(cdr);
+		return 0;
+	}
+	if (st->rd && refuse(st))
+		return ENOSPC;
+	return call_put_local(st, call_id, sid, c, cdr, expires_ms);
+}
+
+static int call_put_local(struct hook_store *st, const char *call_id, const char *sid, const struct hs_call *c,
+			  struct hs_cdr *cdr, int64_t expires_ms)
 {
 	/* the owner first: a failed copy leaves the store as it was */
 	char *owner = ch_strndup(sid, strlen(sid));
@@ -428,6 +570,8 @@ int hs_call_put(struct hook_store *st, const char *call_id, const char *sid, con
 
 void hs_call_forget(struct hook_store *st, const char *call_id)
 {
+	if (st->rd && hsr_call_forget(st->rd, call_id) != HSR_OK)
+		(void)refuse(st);
 	struct hs_entry **pp = find(st, 'C', call_id);
 	if (*pp)
 		remove_at(st, pp);
@@ -444,8 +588,24 @@ void hs_call_established(struct hook_store *st, const char *call_id, const char 
 		(*pp)->u.call.cdr->established_ms = wall_ms;
 }
 
+static bool call_end_local(struct hook_store *st, const char *call_id, const char *sid, enum hs_end end, int sip_status,
+			   int64_t wall_ms);
+
 bool hs_call_end(struct hook_store *st, const char *call_id, const char *sid, enum hs_end end, int sip_status,
 		 int64_t wall_ms)
+{
+	bool freed = false;
+	if (st->rd && hsr_call_end(st->rd, call_id, sid, &freed) == HSR_OK) {
+		(void)call_end_local(st, call_id, sid, end, sip_status, wall_ms); /* the record, when placed here */
+		return freed;
+	}
+	if (st->rd)
+		(void)refuse(st); /* an event: its 200 stands; the slot lapses at call_max_s */
+	return call_end_local(st, call_id, sid, end, sip_status, wall_ms);
+}
+
+static bool call_end_local(struct hook_store *st, const char *call_id, const char *sid, enum hs_end end, int sip_status,
+			   int64_t wall_ms)
 {
 	struct hs_entry **pp = find(st, 'C', call_id);
 	if (!*pp || !(*pp)->u.call.c.active)
@@ -470,8 +630,18 @@ bool hs_call_end(struct hook_store *st, const char *call_id, const char *sid, en
 
 unsigned hs_site_active(struct hook_store *st, const char *site)
 {
+	unsigned n;
+	if (st->rd && hsr_site_active(st->rd, site, &n) == HSR_OK)
+		return n;
+	if (st->rd && refuse(st))
+		return UINT_MAX;
 	struct site_count *sc = site_slot(st, site, false);
-	return sc ? sc->active : 0;
+	n = sc ? sc->active : 0;
+	if (!st->rd)
+		return n;
+	/* fail_open: this instance alone may hold concurrent_calls x fail_open_share */
+	unsigned pm = hsr_share_pm(st->rd);
+	return pm ? (unsigned)(((unsigned long long)n * 1000ULL + pm - 1) / pm) : UINT_MAX;
 }
 
 static char *dup_or_null(const char *s, bool *fail)

@@ -2,17 +2,17 @@
 # Install the Debian 12 packages callhook needs.
 #   scripts/deps.sh          to build and run callhook
 #   scripts/deps.sh --test   also the test and benchmark peers (SIPp, Kamailio,
-#                            baresip, nginx, wrk, clang, systemd tools...)
+#                            baresip, nginx, wrk, clang, systemd tools, redis-server...)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 pkgs=(build-essential cmake pkg-config ca-certificates curl
   libmicrohttpd-dev libjansson-dev libpcre2-dev libconfig-dev libcurl4-openssl-dev
-  libsofia-sip-ua-dev libjwt-dev libexpat1-dev libgnutls28-dev libicu-dev)
+  libsofia-sip-ua-dev libjwt-dev libexpat1-dev libgnutls28-dev libicu-dev libhiredis-dev)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(git clang-format sip-tester wrk nginx-light python3 python3-prometheus-client
-    clang libclang-rt-14-dev openssl systemd man-db groff-base kamailio baresip-core)
+    clang libclang-rt-14-dev openssl systemd man-db groff-base kamailio baresip-core redis-server)
 fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null

@@ -1,0 +1,434 @@
+/* tests/it/test_abuse_redis.c: store.backend = "redis": two daemons on one real redis-server share sessions,
+ * budgets, the replay cache and retries; Redis killed and back (fail_closed, fail_open). */
+#include "tests/check.h"
+#include "abuse.h"
+#include "harness.h"
+#include "secrets.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REDIS_BIN "/usr/bin/redis-server"
+#define O         "https://www.example.com"
+
+static struct chd a, b;
+static pid_t redis_pid;
+static int redis_port;
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	int port = -1;
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/* One inline command to the test's Redis as the default user; true when the reply starts with want. */
+static bool redis_cmd(int port, const char *cmd, const char *want)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {
+	    .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	bool ok = false;
+	char buf[256] = "", line[1024];
+	snprintf(line, sizeof(line), "%s\r\n", cmd);
+	size_t n = strlen(line);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && write(fd, line, n) == (ssize_t)n &&
+	    read(fd, buf, sizeof(buf) - 1) > 0)
+		ok = strncmp(buf, want, strlen(want)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+static bool redis_ping(int port)
+{
+	return redis_cmd(port, "PING", "+PONG");
+}
+
+/* redis-server on 127.0.0.1:port, no persistence, in a's temp dir. 0 or -1. */
+static int redis_start(int port)
+{
+	char p[16];
+	snprintf(p, sizeof(p), "%d", port);
+	redis_pid = fork();
+	if (redis_pid == 0) {
+		if (!freopen("/dev/null", "w", stdout))
+			_exit(126);
+		execl(REDIS_BIN, REDIS_BIN, "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		      "--dir", a.dir, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200; i++) {
+		if (redis_ping(port))
+			return 0;
+		usleep(25000);
+	}
+	return -1;
+}
+
+static void redis_kill(void)
+{
+	if (redis_pid > 0) {
+		kill(redis_pid, SIGKILL);
+		waitpid(redis_pid, NULL, 0);
+	}
+	redis_pid = 0;
+}
+
+/* A daemon with one site on the shared Redis; lim: the site's limits; mode: on_unavailable. */
+static int start_with(struct chd *d, const char *lim, const char *mode, const char *redis_extra);
+
+static int start_one(struct chd *d, const char *lim, const char *mode)
+{
+	return start_with(d, lim, mode, "");
+}
+
+static int start_with(struct chd *d, const char *lim, const char *mode, const char *redis_extra)
+{
+	char conf[4096];
+	CHECK(chd_write(d, "token.key", CH_SECRET_TOKEN "\n", 0600) == 0);
+	snprintf(conf, sizeof(conf),
+		 "log = { level = \"debug\"; };\n"
+		 "hook = { listen = [ \"127.0.0.1:0\" ]; };\n"
+		 "store = { backend = \"redis\"; redis = { address = \"127.0.0.1:%d\"; timeout_ms = 100; %s };\n"
+		 "  on_unavailable = \"%s\"; fail_open_share = 0.5; };\n"
+		 "sites = ( { name = \"shop\"; origins = [ \"" O "\" ];\n"
+		 "  sip = { login = \"60000\"; password = \"%s\"; }; callee = \"60001\";\n"
+		 "  token = { secret_file = \"token.key\"; required = false; max_age_s = 300; leeway_s = 30; };\n"
+		 "  limits = { %s }; },\n"
+		 /* a second site: a call of an unknown session is refused (one site alone would take it) */
+		 " { name = \"other\"; origins = [ \"https://other.example.net\" ];\n"
+		 "  sip = { login = \"61000\"; password = \"%s\"; }; callee = \"61001\"; } );\n",
+		 redis_port, redis_extra, mode, CH_SECRET_SIP_ABUSE, lim, CH_SECRET_SIP_ABUSE);
+	return chd_start(d, conf);
+}
+
+static const char *wide = "connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = "
+			  "1000; calls_per_minute = 1000; concurrent_calls = 1000;";
+
+int test_setup(const char *name)
+{
+	(void)name;
+	if (access(REDIS_BIN, X_OK) != 0)
+		return 0; /* each case skips */
+	if (chd_init(&a) != 0 || chd_init(&b) != 0)
+		return 1;
+	redis_port = free_port();
+	return redis_start(redis_port) == 0 ? 0 : 1;
+}
+
+void test_teardown(void)
+{
+	if (a.pid > 0)
+		chd_stop(&a);
+	if (b.pid > 0)
+		chd_stop(&b);
+	redis_kill();
+	chd_cleanup(&a);
+	chd_cleanup(&b);
+	if (c)
+		curl_easy_cleanup(c);
+	c = NULL;
+}
+
+#define NEED_REDIS()                                                                                                   \
+	do {                                                                                                           \
+		if (access(REDIS_BIN, X_OK) != 0)                                                                      \
+			SKIP("no %s (scripts/deps.sh --test installs redis-server)", REDIS_BIN);                       \
+		c = curl_easy_init();                                                                                  \
+	} while (0)
+
+static struct chr event(int port, const char *path, const char *body)
+{
+	return post(port, path, NULL, body);
+}
+
+TEST_CASE(session_shared)
+{
+	NEED_REDIS();
+	REQUIRE(start_one(&a, wide, "fail_closed") == 0 && start_one(&b, wide, "fail_closed") == 0);
+	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.0.1:1/s", O, NULL), 200);
+	struct chr r = do_call(b.hook_port, "k1", "/10.7.0.1:1/s", NULL);
+	CHECK_MSG(r.status == 200 && has(&r, "\"callee\":\"60001\""), "got %ld %s", r.status, r.body);
+	chr_free(&r);
+	/* DISCONNECTED on B closes the session for A */
+	EXPECT_STATUS(event(b.hook_port, "/rest-hook/ConnectionStatusEvent",
+			    "{\"sessionId\":\"/10.7.0.1:1/s\",\"status\":\"DISCONNECTED\"}"),
+		      200);
+	EXPECT_ERR(do_call(a.hook_port, "k2", "/10.7.0.1:1/s", NULL), 403, "unknown session");
+	CHECK(log_has(&a, "store: redis is up"));
+}
+
+TEST_CASE(jti_and_retry_shared)
+{
+	NEED_REDIS();
+	const char *lim = "connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = "
+			  "1000; calls_per_minute = 2; concurrent_calls = 1000;";
+	REQUIRE(start_one(&a, lim, "fail_closed") == 0 && start_one(&b, lim, "fail_closed") == 0);
+	long long now = (long long)time(NULL);
+	char t[2048], cu[2400];
+	tok(t, sizeof(t), now, now + 100, "jti-shared-1", NULL);
+	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.1.1:1/j", O, tok_custom(cu, sizeof(cu), t, NULL)), 200);
+	EXPECT_ERR(do_connect(b.hook_port, NULL, "/10.7.1.2:1/j", O, tok_custom(cu, sizeof(cu), t, NULL)), 403,
+		   "token already used by another session");
+	/* a WCS retry of a call on the other instance: the same answer, one budget token */
+	struct chr r1 = do_call(a.hook_port, "rt-1", "/10.7.1.1:1/j", NULL);
+	struct chr r2 = do_call(b.hook_port, "rt-1", "/10.7.1.1:1/j", NULL);
+	CHECK(r1.status == 200 && r2.status == 200 && strcmp(r1.body, r2.body) == 0);
+	chr_free(&r1);
+	chr_free(&r2);
+	EXPECT_STATUS(do_call(b.hook_port, "rt-2", "/10.7.1.1:1/j", NULL), 200); /* the second of two */
+	EXPECT_STATUS(do_call(a.hook_port, "rt-3", "/10.7.1.1:1/j", NULL), 429); /* calls_per_minute = 2 */
+}
+
+struct racer {
+	int port, idx, ok, other;
+	const char *busy; /* the reason every loser must get */
+};
+
+static void *race(void *arg)
+{
+	struct racer *rc = arg;
+	CURL *h = curl_easy_init();
+	char sid[64], body[1024], url[256], id[32];
+	snprintf(sid, sizeof(sid), "/10.7.2.%d:1/r", rc->idx + 1);
+	const char *hdr[] = {"Content-Type: application/json;charset=UTF-8", NULL};
+	struct chr r;
+	connect_body(body, sizeof(body), sid, O, NULL);
+	th_http(h, "POST", th_url(url, sizeof(url), rc->port, "/rest-hook/connect"), hdr, body, strlen(body), &r);
+	chr_free(&r);
+	for (int i = 0; i < 10; i++) {
+		snprintf(id, sizeof(id), "race-%d-%d", rc->idx, i);
+		call_body(body, sizeof(body), id, sid, NULL);
+		th_http(h, "POST", th_url(url, sizeof(url), rc->port, "/rest-hook/call"), hdr, body, strlen(body), &r);
+		rc->ok += r.status == 200;
+		/* losers of the race: 429 with the limit's reason, never 503 */
+		rc->other += r.status != 200 && !(r.status == 429 && strstr(r.body, rc->busy));
+		chr_free(&r);
+	}
+	curl_easy_cleanup(h);
+	return NULL;
+}
+
+TEST_CASE(budget_exact_across_instances)
+{
+	NEED_REDIS();
+	const char *lim = "connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = "
+			  "1000; calls_per_minute = 30; concurrent_calls = 1000;";
+	REQUIRE(start_one(&a, lim, "fail_closed") == 0 && start_one(&b, lim, "fail_closed") == 0);
+	struct racer rs[8];
+	pthread_t th[8];
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 8; i++) {
+		rs[i] = (struct racer){.port = i % 2 ? b.hook_port : a.hook_port, .idx = i, .busy = "calls_per_minute"};
+		pthread_create(&th[i], NULL, race, &rs[i]);
+	}
+	int total = 0;
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		total += rs[i].ok;
+		CHECK(rs[i].other == 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* the bucket refills one call per 2 s: a slow run (a busy box, sanitizers) may see that many more */
+	long refill = (long)(t1.tv_sec - t0.tv_sec) / 2;
+	CHECK_MSG(total >= 30 && total <= 30 + refill, "%d calls passed, want exactly 30 of 80 (+%ld refilled)", total,
+		  refill);
+}
+
+/* Every connect answered within ms; the status of the last. */
+static long connect_timed(int port, const char *sid, int64_t *worst_ms)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct chr r = do_connect(port, NULL, sid, O, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	int64_t ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	if (ms > *worst_ms)
+		*worst_ms = ms;
+	long st = r.status;
+	if (st == 503)
+		CHECK(is_error(&r, 503, "state store unavailable"));
+	chr_free(&r);
+	return st;
+}
+
+TEST_CASE(redis_killed_and_back)
+{
+	NEED_REDIS();
+	REQUIRE(start_one(&a, wide, "fail_closed") == 0 && start_one(&b, wide, "fail_open") == 0);
+	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.3.1:1/k", O, NULL), 200);
+	redis_kill();
+	int64_t worst = 0;
+	char sid[64];
+	for (int i = 0; i < 6; i++) {
+		snprintf(sid, sizeof(sid), "/10.7.3.2:%d/k", i + 1);
+		CHECK(connect_timed(a.hook_port, sid, &worst) == 503);
+		CHECK(connect_timed(b.hook_port, sid, &worst) == 200); /* fail_open: decided locally */
+	}
+	CHECK_MSG(worst < 1000, "a request waited %lld ms", (long long)worst);
+	/* events keep their 200 */
+	EXPECT_STATUS(event(a.hook_port, "/rest-hook/ConnectionStatusEvent",
+			    "{\"sessionId\":\"/10.7.3.1:1/k\",\"status\":\"DISCONNECTED\"}"),
+		      200);
+	CHECK(log_has(&a, "store: redis is unavailable"));
+	REQUIRE(redis_start(redis_port) == 0);
+	long st = 0;
+	for (int i = 0; i < 60 && st != 200; i++) {
+		usleep(100000);
+		snprintf(sid, sizeof(sid), "/10.7.3.3:%d/k", i + 1);
+		st = connect_timed(a.hook_port, sid, &worst);
+	}
+	CHECK(st == 200);
+	CHECK(chd_wait_log(&a, "store: redis is up", 1000));
+}
+
+TEST_CASE(redis_paused_deadline)
+{
+	NEED_REDIS();
+	REQUIRE(start_one(&a, wide, "fail_closed") == 0);
+	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.4.1:1/p", O, NULL), 200);
+	REQUIRE(redis_cmd(redis_port, "CLIENT PAUSE 3000 ALL", "+OK"));
+	int64_t worst = 0;
+	char sid[64];
+	for (int i = 0; i < 5; i++) {
+		snprintf(sid, sizeof(sid), "/10.7.4.2:%d/p", i + 1);
+		CHECK(connect_timed(a.hook_port, sid, &worst) == 503);
+	}
+	/* timeout_ms = 100: a connect has a few steps; none may hang on the paused Redis */
+	CHECK_MSG(worst < 800, "a request waited %lld ms", (long long)worst);
+	REQUIRE(redis_cmd(redis_port, "CLIENT UNPAUSE", "+OK"));
+	long st = 0;
+	for (int i = 0; i < 60 && st != 200; i++) {
+		usleep(100000);
+		snprintf(sid, sizeof(sid), "/10.7.4.3:%d/p", i + 1);
+		st = connect_timed(a.hook_port, sid, &worst);
+	}
+	CHECK(st == 200);
+}
+
+TEST_CASE(acl_user_and_wrong_password)
+{
+	NEED_REDIS();
+	REQUIRE(
+	    redis_cmd(redis_port,
+		      "ACL SETUSER callhook on >acl-pw-" CH_SECRET_TOKEN " resetkeys ~callhook:* resetchannels -@all"
+		      " +fcall +function|load +hget +hgetall +hmget +hset +exists +del +get +set +pexpire +zadd +zrem"
+		      " +zremrangebyscore +zcard +zcount +zscore +time +select +ping",
+		      "+OK"));
+	REQUIRE(chd_write(&a, "redis.pass", "acl-pw-" CH_SECRET_TOKEN "\n", 0600) == 0);
+	REQUIRE(chd_write(&b, "redis.pass", "wrong-" CH_SECRET_TOKEN "\n", 0600) == 0);
+	const char *auth = "user = \"callhook\"; password_file = \"redis.pass\";";
+	REQUIRE(start_with(&a, wide, "fail_closed", auth) == 0 && start_with(&b, wide, "fail_closed", auth) == 0);
+	/* the least-rights user: connect, call, end, close */
+	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.5.1:1/u", O, NULL), 200);
+	EXPECT_STATUS(do_call(a.hook_port, "acl-1", "/10.7.5.1:1/u", NULL), 200);
+	EXPECT_STATUS(event(a.hook_port, "/rest-hook/CallStatusEvent",
+			    "{\"callId\":\"acl-1\",\"sessionId\":\"/10.7.5.1:1/u\",\"status\":\"FINISH\"}"),
+		      200);
+	/* a wrong password: one clear line, and the instance behaves as with Redis unavailable */
+	EXPECT_ERR(do_connect(b.hook_port, NULL, "/10.7.5.2:1/u", O, NULL), 503, "state store unavailable");
+	CHECK(chd_wait_log(&b, "store: redis is unavailable", 1000));
+	CHECK(log_has(&b, "WRONGPASS") || log_has(&b, "invalid username-password"));
+}
+
+TEST_CASE(redis_full_is_table_full)
+{
+	NEED_REDIS();
+	REQUIRE(start_one(&a, wide, "fail_open") == 0);
+	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.6.1:1/f", O, NULL), 200);
+	REQUIRE(redis_cmd(redis_port, "CONFIG SET maxmemory 1", "+OK"));
+	/* at maxmemory (noeviction) Redis answers: full, even with fail_open; events keep their 200 */
+	EXPECT_ERR(do_connect(a.hook_port, NULL, "/10.7.6.2:1/f", O, NULL), 503, "state table full");
+	EXPECT_ERR(do_call(a.hook_port, "full-1", "/10.7.6.1:1/f", NULL), 503, "state table full");
+	EXPECT_STATUS(event(a.hook_port, "/rest-hook/CallStatusEvent",
+			    "{\"callId\":\"full-1\",\"sessionId\":\"/10.7.6.1:1/f\",\"status\":\"FINISH\"}"),
+		      200);
+	REQUIRE(redis_cmd(redis_port, "CONFIG SET maxmemory 0", "+OK"));
+	EXPECT_STATUS(do_call(a.hook_port, "full-2", "/10.7.6.1:1/f", NULL), 200);
+	CHECK(!log_has(&a, "store: redis is unavailable"));
+}
+
+TEST_CASE(starts_with_redis_down)
+{
+	NEED_REDIS();
+	redis_kill();
+	REQUIRE(start_one(&a, wide, "fail_closed") == 0); /* ready without Redis */
+	EXPECT_ERR(do_connect(a.hook_port, NULL, "/10.7.7.1:1/d", O, NULL), 503, "state store unavailable");
+	REQUIRE(redis_start(redis_port) == 0);
+	long st = 0;
+	int64_t worst = 0;
+	char sid[64];
+	for (int i = 0; i < 60 && st != 200; i++) {
+		usleep(100000);
+		snprintf(sid, sizeof(sid), "/10.7.7.2:%d/d", i + 1);
+		st = connect_timed(a.hook_port, sid, &worst);
+	}
+	CHECK(st == 200);
+}
+
+TEST_CASE(fail_open_scales_limits)
+{
+	NEED_REDIS();
+	const char *lim = "connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = "
+			  "1000; calls_per_minute = 4; concurrent_calls = 1000;";
+	REQUIRE(start_one(&b, lim, "fail_open") == 0);
+	EXPECT_STATUS(do_connect(b.hook_port, NULL, "/10.7.8.1:1/o", O, NULL), 200); /* before the outage */
+	redis_kill();
+	/* this instance knows the sessions it accepted; calls_per_minute 4 x fail_open_share 0.5 = 2 */
+	EXPECT_STATUS(do_call(b.hook_port, "fo-1", "/10.7.8.1:1/o", NULL), 200);
+	EXPECT_STATUS(do_call(b.hook_port, "fo-2", "/10.7.8.1:1/o", NULL), 200);
+	EXPECT_ERR(do_call(b.hook_port, "fo-3", "/10.7.8.1:1/o", NULL), 429, "calls_per_minute exceeded");
+	EXPECT_ERR(do_call(b.hook_port, "fo-4", "/10.9.9.9:1/never", NULL), 403, "unknown session");
+	CHECK(log_has(&b, "decided locally (fail_open)"));
+}
+
+TEST_CASE(concurrent_slots_exact_across_instances)
+{
+	NEED_REDIS();
+	const char *lim = "connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = "
+			  "1000; calls_per_minute = 1000; concurrent_calls = 5;";
+	REQUIRE(start_one(&a, lim, "fail_closed") == 0 && start_one(&b, lim, "fail_closed") == 0);
+	struct racer rs[8];
+	pthread_t th[8];
+	for (int i = 0; i < 8; i++) {
+		rs[i] = (struct racer){.port = i % 2 ? b.hook_port : a.hook_port, .idx = i, .busy = "concurrent_calls"};
+		pthread_create(&th[i], NULL, race, &rs[i]);
+	}
+	int total = 0;
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		total += rs[i].ok;
+		CHECK(rs[i].other == 0);
+	}
+	CHECK_MSG(total == 5, "%d calls hold a slot, want exactly 5", total);
+	/* a CallStatusEvent on either instance frees a slot for both */
+	char ev[256];
+	snprintf(ev, sizeof(ev), "{\"callId\":\"race-%d-0\",\"sessionId\":\"/10.7.2.%d:1/r\",\"status\":\"FINISH\"}", 0,
+		 1);
+	EXPECT_STATUS(event(b.hook_port, "/rest-hook/CallStatusEvent", ev), 200);
+	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.9.1:1/z", O, NULL), 200);
+	struct chr r = do_call(a.hook_port, "after-free", "/10.7.9.1:1/z", NULL);
+	/* race-0-0 held a slot only if thread 0 won one; either way at most one new call fits */
+	CHECK(r.status == 200 || r.status == 429);
+	chr_free(&r);
+	EXPECT_ERR(do_call(b.hook_port, "after-free-2", "/10.7.9.1:1/z", NULL), 429, "concurrent_calls exceeded");
+}
