@@ -9,20 +9,21 @@
 __attribute__((weak)) int check_failures;
 __attribute__((weak)) int check_count;
 
+/* CHECK may run on a test's own threads (floods, races): the counters are updated atomically. */
 #define CHECK(cond)                                                                                                    \
 	do {                                                                                                           \
-		check_count++;                                                                                         \
+		__atomic_add_fetch(&check_count, 1, __ATOMIC_RELAXED);                                                 \
 		if (!(cond)) {                                                                                         \
-			check_failures++;                                                                              \
+			__atomic_add_fetch(&check_failures, 1, __ATOMIC_RELAXED);                                      \
 			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);                       \
 		}                                                                                                      \
 	} while (0)
 
 #define CHECK_MSG(cond, ...)                                                                                           \
 	do {                                                                                                           \
-		check_count++;                                                                                         \
+		__atomic_add_fetch(&check_count, 1, __ATOMIC_RELAXED);                                                 \
 		if (!(cond)) {                                                                                         \
-			check_failures++;                                                                              \
+			__atomic_add_fetch(&check_failures, 1, __ATOMIC_RELAXED);                                      \
 			fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond);                       \
 			fprintf(stderr, __VA_ARGS__);                                                                  \
 			fputc('\n', stderr);                                                                           \
