@@ -293,7 +293,7 @@ static int drain_udp(int fd, int ms, int *status_hist, char *first, size_t cap, 
 	return got;
 }
 
-/* The answer a stranger's request gets (docs/security.md): 481 for anything that looks in-dialog or needs one, 405
+/* The answer to a stranger's request (docs/security.md): 481 for anything that looks in-dialog or needs one, 405
  * for the methods we never take (they are not in our Allow), 501 for a method nobody knows. */
 static int expected(const char *m, bool tagged)
 {
