@@ -1,6 +1,7 @@
 /* tests/it/test_abuse_budget.c: the abuse suite, how much: budgets cut exactly, floods, slow and huge bodies, against
  * the real daemon. */
 #include "tests/check.h"
+#include "tests/support/net.h"
 #include "abuse.h"
 #include "harness.h"
 #include "secrets.h"
@@ -353,20 +354,6 @@ TEST_CASE(flood)
 
 /* ---- hostile transport: huge bodies, trickled bodies ---------------------------------- */
 
-static int raw_connect(int port)
-{
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	if (connect(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		close(s);
-		return -1;
-	}
-	struct timeval tv = {3, 0};
-	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return s;
-}
-
 /* Read what the server sends until it closes or 3 s pass. */
 static size_t raw_read(int s, char *buf, size_t cap)
 {
@@ -408,7 +395,7 @@ TEST_CASE(oversize)
 	chr_free(&r);
 	free(b);
 	/* a huge Content-Length is answered at once, before any body byte */
-	int s = raw_connect(p);
+	int s = tn_tcp_connect(p, 3);
 	CHECK(s >= 0);
 	if (s >= 0) {
 		const char *h = "POST /rest-hook/connect HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999\r\n\r\n";
@@ -420,7 +407,7 @@ TEST_CASE(oversize)
 		close(s);
 	}
 	/* a Content-Length past 64 bits is refused, not wrapped */
-	s = raw_connect(p);
+	s = tn_tcp_connect(p, 3);
 	CHECK(s >= 0);
 	if (s >= 0) {
 		const char *h = "POST /rest-hook/connect HTTP/1.1\r\nHost: x\r\nContent-Length: "
@@ -442,7 +429,7 @@ struct trickle {
 static void *trickle_thread(void *arg)
 {
 	struct trickle *t = arg;
-	int s = raw_connect(t->port);
+	int s = tn_tcp_connect(t->port, 3);
 	if (s < 0)
 		return NULL;
 	const char *head = "POST /rest-hook/connect HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{";

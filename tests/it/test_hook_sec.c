@@ -1,6 +1,7 @@
 /* tests/it/test_hook_sec.c: the hook's security fixes against the real daemon: callId ownership, visitor-token nbf and
  * aud, HTTP framing over raw sockets, IPv6 budget prefixes, case-insensitive member stripping. */
 #include "tests/check.h"
+#include "tests/support/net.h"
 #include "common/common.h"
 #include "harness.h"
 #include "secrets.h"
@@ -156,45 +157,12 @@ static const char *tok_custom(char *buf, size_t cap, const char *jti, const char
 
 /* ---- raw sockets ------------------------------------------------------------ */
 
-static int raw_connect(int port)
-{
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		if (s >= 0)
-			close(s);
-		return -1;
-	}
-	struct timeval tv = {3, 0};
-	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	return s;
-}
-
 /* Send req, read until the server closes (true) or 3 s pass (false). */
 static bool raw_exchange(int port, const char *req, char *buf, size_t cap)
 {
-	buf[0] = '\0';
-	int s = raw_connect(port);
-	CHECK(s >= 0);
-	if (s < 0)
-		return false;
-	CHECK(send(s, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
-	size_t n = 0;
-	bool closed = false;
-	while (n + 1 < cap) {
-		ssize_t k = recv(s, buf + n, cap - 1 - n, 0);
-		if (k == 0) {
-			closed = true;
-			break;
-		}
-		if (k < 0)
-			break; /* timeout (or reset) */
-		n += (size_t)k;
-	}
-	buf[n] = '\0';
-	close(s);
-	return closed;
+	int rc = tn_exchange(port, req, buf, cap);
+	CHECK_MSG(rc >= 0, "cannot connect to or send to port %d", port);
+	return rc == 1;
 }
 
 /* The answer is exactly one 400 with the JSON reason, and the server closed. */
@@ -455,7 +423,7 @@ TEST_CASE(framing)
 				   "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
 				   "duplicate Content-Length header");
 	/* the control: a sound request is answered and the connection stays open for the next */
-	int s = raw_connect(p);
+	int s = tn_tcp_connect(p, 3);
 	CHECK(s >= 0);
 	if (s >= 0) {
 		REQ("Content-Length: 7\r\n", B);

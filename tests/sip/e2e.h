@@ -37,7 +37,6 @@ char *subst(const char *tmpl, const char *const *kv);
 bool write_from_template(const char *tmpl, const char *out, const char *const *kv);
 void dump_tail(const char *what, const char *path);
 int free_port(bool pair);
-int tcp_connect(int port);
 size_t grow_cb(char *p, size_t sz, size_t n, void *arg);
 char *api(const char *method, const char *path, const char *body, long *status);
 json_t *get_call(uint64_t id);

@@ -280,22 +280,6 @@ int free_port(bool pair)
 	return tn_free_port(pair, taken_here, NULL);
 }
 
-int tcp_connect(int port)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a;
-	memset(&a, 0, sizeof a);
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	a.sin_port = htons((uint16_t)port);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 size_t grow_cb(char *p, size_t sz, size_t n, void *arg)
 {
 	return ch_buf_add(arg, p, sz * n) == 0 ? sz * n : 0;
@@ -419,7 +403,7 @@ void xml_steps(const char *s, char *out, size_t cap)
  * Leg="Destination"); the whole stream (new). */
 char *xml_call(const char *ini, const char *dest, bool anchor, int timeout_ms)
 {
-	int fd = tcp_connect(D.orig_xml_port);
+	int fd = tn_tcp_connect(D.orig_xml_port, 0);
 	CHECK_MSG(fd >= 0, "connect to the XML port %d", D.orig_xml_port);
 	if (fd < 0)
 		return strdup("");

@@ -21,6 +21,7 @@
 
 #include "common/common.h"
 #include "e2e.h"
+#include "tests/support/net.h"
 #include "harness.h"
 #include "tests/check.h"
 
@@ -102,7 +103,7 @@ static void stop_all(void)
  * phone pushes on the same connection are skipped. */
 static char *phone_cmd(int i, const char *command)
 {
-	int fd = tcp_connect(ctrl_port[i]);
+	int fd = tn_tcp_connect(ctrl_port[i], 0);
 	if (fd < 0)
 		return NULL;
 	char msg[256], frame[320];

@@ -16,6 +16,7 @@
 #include "common/common.h"
 #include "harness.h"
 #include "tests/check.h"
+#include "tests/support/net.h"
 
 static struct chd D;
 
@@ -40,34 +41,9 @@ static void start(void)
 /* Send req, read until the server closes (true) or 3 s pass (false). */
 static bool raw_exchange(int port, const char *req, char *buf, size_t cap)
 {
-	buf[0] = '\0';
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
-		CHECK_MSG(0, "cannot connect to port %d", port);
-		if (s >= 0)
-			close(s);
-		return false;
-	}
-	struct timeval tv = {3, 0};
-	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	CHECK(send(s, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req));
-	size_t n = 0;
-	bool closed = false;
-	while (n + 1 < cap) {
-		ssize_t k = recv(s, buf + n, cap - 1 - n, 0);
-		if (k == 0) {
-			closed = true;
-			break;
-		}
-		if (k < 0)
-			break; /* timeout (or reset) */
-		n += (size_t)k;
-	}
-	buf[n] = '\0';
-	close(s);
-	return closed;
+	int rc = tn_exchange(port, req, buf, cap);
+	CHECK_MSG(rc >= 0, "cannot connect to or send to port %d", port);
+	return rc == 1;
 }
 
 /* Exactly one 400 with the JSON reason, nothing after it, and the server closed. */

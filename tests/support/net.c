@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,4 +52,52 @@ int tn_free_port(bool pair, bool (*taken)(int port, void *arg), void *arg)
 		return port;
 	}
 	return -1;
+}
+
+int tn_tcp_connect(int port, int timeout_s)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (timeout_s > 0) {
+		struct timeval tv = {timeout_s, 0};
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	return fd;
+}
+
+int tn_exchange(int port, const char *req, char *buf, size_t cap)
+{
+	buf[0] = '\0';
+	int s = tn_tcp_connect(port, 3);
+	if (s < 0)
+		return -1;
+	size_t len = strlen(req);
+	if (send(s, req, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		close(s);
+		return -1;
+	}
+	size_t n = 0;
+	int closed = 0;
+	while (n + 1 < cap) {
+		ssize_t k = recv(s, buf + n, cap - 1 - n, 0);
+		if (k == 0) {
+			closed = 1;
+			break;
+		}
+		if (k < 0)
+			break; /* timeout (or reset) */
+		n += (size_t)k;
+	}
+	buf[n] = '\0';
+	close(s);
+	return closed;
 }
