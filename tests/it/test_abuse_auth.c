@@ -304,15 +304,8 @@ TEST_CASE(token_replay)
 	int p = td.hook_port;
 	const char *O = "https://www.example.com";
 	long long now = (long long)time(NULL);
-	char t[2048], cu[2400], b[1024], pl[512];
+	char t[2048], cu[2400];
 	struct chr r;
-	(void)O;
-	(void)now;
-	(void)b;
-	(void)pl;
-	(void)r;
-	(void)t;
-	(void)cu;
 	/* valid; the same session again (a WCS retry) passes; another session with the same jti does not */
 	tok(t, sizeof(t), now, now + 120, "jti-1", NULL);
 	r = do_connect(p, NULL, "/10.2.1.1:1/a", O, tok_custom(cu, sizeof(cu), t, NULL));
@@ -340,16 +333,6 @@ TEST_CASE(token_required)
 {
 	int p = td.hook_port;
 	const char *O = "https://www.example.com";
-	long long now = (long long)time(NULL);
-	char t[2048], cu[2400], b[1024], pl[512];
-	struct chr r;
-	(void)O;
-	(void)now;
-	(void)b;
-	(void)pl;
-	(void)r;
-	(void)t;
-	(void)cu;
 	/* required: none, a non-string, garbage */
 	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.2:1/a", O, NULL), 403, "token required");
 	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.2:1/a", O, "{\"button\":\"sales\"}"), 403, "token required");
@@ -364,15 +347,7 @@ TEST_CASE(token_time)
 	int p = td.hook_port;
 	const char *O = "https://www.example.com";
 	long long now = (long long)time(NULL);
-	char t[2048], cu[2400], b[1024], pl[512];
-	struct chr r;
-	(void)O;
-	(void)now;
-	(void)b;
-	(void)pl;
-	(void)r;
-	(void)t;
-	(void)cu;
+	char t[2048], cu[2400];
 	/* time: expired past the leeway, too old, issued in the future; inside the leeway passes */
 	EXPECT_ERR(
 	    do_connect(p, NULL, "/10.2.1.3:1/a", O,
@@ -398,15 +373,7 @@ TEST_CASE(token_claims)
 	int p = td.hook_port;
 	const char *O = "https://www.example.com";
 	long long now = (long long)time(NULL);
-	char t[2048], cu[2400], b[1024], pl[512];
-	struct chr r;
-	(void)O;
-	(void)now;
-	(void)b;
-	(void)pl;
-	(void)r;
-	(void)t;
-	(void)cu;
+	char t[2048], cu[2400], pl[512];
 	/* claims missing or of the wrong type */
 	snprintf(pl, sizeof(pl), "{\"iat\":%lld,\"exp\":%lld}", now, now + 100);
 	jwt_mint(t, sizeof(t), HS256_HDR, pl, GNUTLS_MAC_SHA256, CH_SECRET_TOKEN);
@@ -423,15 +390,7 @@ TEST_CASE(token_forged)
 	int p = td.hook_port;
 	const char *O = "https://www.example.com";
 	long long now = (long long)time(NULL);
-	char t[2048], cu[2400], b[1024], pl[512];
-	struct chr r;
-	(void)O;
-	(void)now;
-	(void)b;
-	(void)pl;
-	(void)r;
-	(void)t;
-	(void)cu;
+	char t[2048], cu[2400], pl[512];
 	/* forged: alg none (empty and non-empty signature), lower-case hs256, HS512 with the right secret,
 	 * HS256 with another secret, a valid token with one payload byte changed */
 	snprintf(pl, sizeof(pl), "{\"iat\":%lld,\"exp\":%lld,\"jti\":\"forged\"}", now, now + 100);
@@ -471,15 +430,7 @@ TEST_CASE(token_origin_claim)
 	int p = td.hook_port;
 	const char *O = "https://www.example.com";
 	long long now = (long long)time(NULL);
-	char t[2048], cu[2400], b[1024], pl[512];
-	struct chr r;
-	(void)O;
-	(void)now;
-	(void)b;
-	(void)pl;
-	(void)r;
-	(void)t;
-	(void)cu;
+	char t[2048], cu[2400];
 	/* the origin claim: another origin is refused; the same origin after normalisation passes */
 	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.6:1/a", O,
 			      tok_custom(cu, sizeof(cu),
@@ -506,15 +457,8 @@ TEST_CASE(token_button_claim)
 	int p = td.hook_port;
 	const char *O = "https://www.example.com";
 	long long now = (long long)time(NULL);
-	char t[2048], cu[2400], b[1024], pl[512];
+	char t[2048], cu[2400];
 	struct chr r;
-	(void)O;
-	(void)now;
-	(void)b;
-	(void)pl;
-	(void)r;
-	(void)t;
-	(void)cu;
 	/* a refused connect binds no jti: the token stays usable by one session */
 	tok(t, sizeof(t), now, now + 100, "jti-refused", NULL);
 	EXPECT_ERR(do_connect(p, NULL, "/10.2.1.7:1/a", O, tok_custom(cu, sizeof(cu), t, ",\"button\":\"premium\"")),
@@ -550,17 +494,8 @@ TEST_CASE(token_button_claim)
 TEST_CASE(token_no_fallback)
 {
 	int p = td.hook_port;
-	const char *O = "https://www.example.com";
-	long long now = (long long)time(NULL);
-	char t[2048], cu[2400], b[1024], pl[512];
+	char b[1024];
 	struct chr r;
-	(void)O;
-	(void)now;
-	(void)b;
-	(void)pl;
-	(void)r;
-	(void)t;
-	(void)cu;
 	/* token required: the one-site fallback for unknown sessions is off */
 	EXPECT_ERR(post(p, "/rest-hook/call", NULL, call_body(b, sizeof(b), "tc-4", "/10.2.1.9:1/never", NULL)), 403,
 		   "unknown session");
