@@ -46,18 +46,6 @@ struct chr post(int port, const char *path, const char *authz, const char *body)
 	return post_h(c, port, path, authz, body);
 }
 
-bool is_error(const struct chr *r, long status, const char *reason)
-{
-	char want[256];
-	snprintf(want, sizeof(want), "{\"status\":%ld,\"reason\":\"%s\"}", status, reason);
-	bool ok = r->status == status && r->body && strcmp(r->body, want) == 0 &&
-		  strncmp(r->ctype, "application/json", 16) == 0;
-	if (!ok)
-		fprintf(stderr, "  got %ld %s [%s], want %s\n", r->status, r->body ? r->body : "(null)", r->ctype,
-			want);
-	return ok;
-}
-
 const char *connect_body(char *buf, size_t cap, const char *sid, const char *origin, const char *custom)
 {
 	snprintf(buf, cap,

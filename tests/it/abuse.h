@@ -13,7 +13,6 @@ extern CURL *c; /* a keep-alive handle each case opens in its setup */
 struct chr req_url(CURL *h, const char *method, const char *url, const char *authz, const char *body, size_t len);
 struct chr post_h(CURL *h, int port, const char *path, const char *authz, const char *body);
 struct chr post(int port, const char *path, const char *authz, const char *body);
-bool is_error(const struct chr *r, long status, const char *reason);
 const char *connect_body(char *buf, size_t cap, const char *sid, const char *origin, const char *custom);
 const char *call_body(char *buf, size_t cap, const char *call_id, const char *sid, const char *custom);
 struct chr do_connect(int port, const char *authz, const char *sid, const char *origin, const char *custom);
@@ -28,17 +27,5 @@ const char *tok(char *buf, size_t cap, long long iat, long long exp, const char 
 const char *tok_custom(char *buf, size_t cap, const char *token, const char *more);
 const char *limits(char *buf, size_t cap, const char *over);
 
-#define EXPECT_ERR(r_, status_, reason_)                                                                               \
-	do {                                                                                                           \
-		struct chr r__ = (r_);                                                                                 \
-		CHECK(is_error(&r__, (status_), (reason_)));                                                           \
-		chr_free(&r__);                                                                                        \
-	} while (0)
-#define EXPECT_STATUS(r_, status_)                                                                                     \
-	do {                                                                                                           \
-		struct chr r__ = (r_);                                                                                 \
-		CHECK_MSG(r__.status == (status_), "got %ld %s", r__.status, r__.body);                                \
-		chr_free(&r__);                                                                                        \
-	} while (0)
 #define HS256_HDR "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
 #endif

@@ -419,3 +419,15 @@ const char *th_url(char *buf, size_t cap, int port, const char *path)
 	snprintf(buf, cap, "http://127.0.0.1:%d%s", port, path);
 	return buf;
 }
+
+bool th_is_error(const struct chr *r, long status, const char *reason)
+{
+	char want[256];
+	snprintf(want, sizeof(want), "{\"status\":%ld,\"reason\":\"%s\"}", status, reason);
+	bool ok = r->status == status && r->body && strcmp(r->body, want) == 0 &&
+		  strncmp(r->ctype, "application/json", 16) == 0;
+	if (!ok)
+		fprintf(stderr, "  got %ld %s [%s], want %s\n", r->status, r->body ? r->body : "(null)", r->ctype,
+			want);
+	return ok;
+}

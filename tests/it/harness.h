@@ -63,4 +63,22 @@ void chr_free(struct chr *r);
 /* URL for the hook: "http://127.0.0.1:<port><path>" into buf. */
 const char *th_url(char *buf, size_t cap, int port, const char *path);
 
+/* Whether r is exactly the hook's error answer: status, application/json, {"status":N,"reason":"..."}
+ * (prints what it got when not). */
+bool th_is_error(const struct chr *r, long status, const char *reason);
+
+/* For a request expression r_: exactly that error (EXPECT_ERR) or that status (EXPECT_STATUS), then freed.
+ * They CHECK: include tests/check.h where they are used. */
+#define EXPECT_ERR(r_, status_, reason_)                                                                               \
+	do {                                                                                                           \
+		struct chr r__ = (r_);                                                                                 \
+		CHECK(th_is_error(&r__, (status_), (reason_)));                                                        \
+		chr_free(&r__);                                                                                        \
+	} while (0)
+#define EXPECT_STATUS(r_, status_)                                                                                     \
+	do {                                                                                                           \
+		struct chr r__ = (r_);                                                                                 \
+		CHECK_MSG(r__.status == (status_), "got %ld %s", r__.status, r__.body);                                \
+		chr_free(&r__);                                                                                        \
+	} while (0)
 #endif

@@ -30,7 +30,7 @@ static void hmac_refused(int p, const char *body)
 	    NULL, "", "WCS", "WCS ", "WCS 00000000000000000000000000000000", "WCS zz", "Basic d2NzOng=", "Bearer abc"};
 	for (size_t i = 0; i < sizeof(bad_authz) / sizeof(bad_authz[0]); i++) {
 		struct chr r = post(p, "/rest-hook/connect", bad_authz[i], body);
-		CHECK_MSG(is_error(&r, 403, "WCS authentication failed"), "authz case %zu", i);
+		CHECK_MSG(th_is_error(&r, 403, "WCS authentication failed"), "authz case %zu", i);
 		chr_free(&r);
 	}
 	EXPECT_ERR(post(p, "/rest-hook/connect", wcs_authz(az, sizeof(az), "not-the-key", body, false), body), 403,
@@ -174,7 +174,7 @@ TEST_CASE(basic)
 			     "Bearer " CH_SECRET_BASIC_B64};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct chr r = do_connect(p, bad[i], "/10.1.1.1:1/a", O, NULL);
-		CHECK_MSG(is_error(&r, 403, "WCS authentication failed"), "basic case %zu", i);
+		CHECK_MSG(th_is_error(&r, 403, "WCS authentication failed"), "basic case %zu", i);
 		chr_free(&r);
 	}
 	struct chr r = do_connect(p, right, "/10.1.1.1:1/a", O, NULL);

@@ -391,7 +391,7 @@ TEST_CASE(oversize)
 	/* chunked, no length: cut while reading */
 	const char *hdr[] = {"Transfer-Encoding: chunked", NULL};
 	th_http(c, "POST", url, hdr, b, 70000, &r);
-	CHECK(is_error(&r, 413, "body larger than max_body_bytes"));
+	CHECK(th_is_error(&r, 413, "body larger than max_body_bytes"));
 	chr_free(&r);
 	free(b);
 	/* a huge Content-Length is answered at once, before any body byte */

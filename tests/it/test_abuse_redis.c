@@ -266,7 +266,7 @@ static long connect_timed(int port, const char *sid, int64_t *worst_ms)
 		*worst_ms = ms;
 	long st = r.status;
 	if (st == 503)
-		CHECK(is_error(&r, 503, "state store unavailable"));
+		CHECK(th_is_error(&r, 503, "state store unavailable"));
 	chr_free(&r);
 	return st;
 }

@@ -49,16 +49,6 @@ static json_t *parse(const struct chr *r)
 	return json_loadb(r->body, r->len, JSON_DECODE_INT_AS_REAL, NULL);
 }
 
-static bool is_error(const struct chr *r, long status, const char *reason)
-{
-	char want[256];
-	snprintf(want, sizeof(want), "{\"status\":%ld,\"reason\":\"%s\"}", status, reason);
-	bool ok = r->status == status && strcmp(r->body, want) == 0 && strncmp(r->ctype, "application/json", 16) == 0;
-	if (!ok)
-		fprintf(stderr, "  got %ld %s [%s], want %s\n", r->status, r->body, r->ctype, want);
-	return ok;
-}
-
 static const char *connect_body(char *buf, size_t cap, const char *sid, const char *origin, const char *custom)
 {
 	snprintf(buf, cap,
@@ -131,15 +121,15 @@ TEST_CASE(connect_refused)
 	/* the origins the PHP's substring test let in are data: tests/data/hook/origin_refused_* */
 	char b[1024];
 	struct chr r = post("/rest-hook/connect", "{\"sessionId\":\"/1.1.1.1:1/x\"}");
-	CHECK(is_error(&r, 403, "origin is missing"));
+	CHECK(th_is_error(&r, 403, "origin is missing"));
 	chr_free(&r);
 	r = post("/rest-hook/connect", "{\"sessionId\":\"/1.1.1.1:1/x\",\"origin\":42}");
-	CHECK(is_error(&r, 403, "origin is missing"));
+	CHECK(th_is_error(&r, 403, "origin is missing"));
 	chr_free(&r);
 	/* an unknown button is refused at connect */
 	r = post("/rest-hook/connect",
 		 connect_body(b, sizeof(b), "/10.0.0.3:2/btn", "https://www.example.com", "{\"button\":\"premium\"}"));
-	CHECK(is_error(&r, 403, "unknown button"));
+	CHECK(th_is_error(&r, 403, "unknown button"));
 	chr_free(&r);
 }
 
@@ -190,15 +180,15 @@ TEST_CASE(calls)
 	/* a callee is never the browser's; an unknown button is refused */
 	r = post("/rest-hook/call",
 		 "{\"callId\":\"x1\",\"sessionId\":\"/10.0.1.1:1/sales\",\"custom\":{\"button\":\"premium\"}}");
-	CHECK(is_error(&r, 403, "unknown button"));
+	CHECK(th_is_error(&r, 403, "unknown button"));
 	chr_free(&r);
 	/* the clinic has buttons but no default callee */
 	r = post("/rest-hook/call", "{\"callId\":\"x2\",\"sessionId\":\"/10.0.1.1:3/clinic\",\"callee\":\"666\"}");
-	CHECK(is_error(&r, 403, "no callee configured for this site"));
+	CHECK(th_is_error(&r, 403, "no callee configured for this site"));
 	chr_free(&r);
 	/* two sites: a session we never accepted is refused */
 	r = post("/rest-hook/call", "{\"callId\":\"x3\",\"sessionId\":\"/10.9.9.9:1/never\",\"callee\":\"666\"}");
-	CHECK(is_error(&r, 403, "unknown session"));
+	CHECK(th_is_error(&r, 403, "unknown session"));
 	chr_free(&r);
 	/* a call without callee or inviteParameters gets both appended */
 	r = post("/rest-hook/call", "{\"callId\":\"x4\",\"sessionId\":\"/10.0.1.1:2/none\"}");
@@ -210,10 +200,10 @@ TEST_CASE(calls)
 	/* transfer and sendMessage: refused for the shop, mirrored for the clinic */
 	const char *tb = "{\"sessionId\":\"/10.0.1.1:1/sales\",\"callId\":\"c\",\"target\":\"+1900555\"}";
 	r = post("/rest-hook/transfer", tb);
-	CHECK(is_error(&r, 403, "transfers are not allowed for this site"));
+	CHECK(th_is_error(&r, 403, "transfers are not allowed for this site"));
 	chr_free(&r);
 	r = post("/rest-hook/sendMessage", "{\"sessionId\":\"/10.0.1.1:1/sales\",\"to\":\"x\"}");
-	CHECK(is_error(&r, 403, "messages are not allowed for this site"));
+	CHECK(th_is_error(&r, 403, "messages are not allowed for this site"));
 	chr_free(&r);
 	tb = "{\"sessionId\":\"/10.0.1.1:3/clinic\",\"callId\":\"c\",\"target\":\"20003\"}";
 	r = post("/rest-hook/transfer", tb);
@@ -228,7 +218,7 @@ TEST_CASE(calls)
 	CHECK(r.status == 200 && strcmp(r.body, ev) == 0);
 	chr_free(&r);
 	r = post("/rest-hook/call", "{\"callId\":\"x5\",\"sessionId\":\"/10.0.1.1:1/sales\"}");
-	CHECK(is_error(&r, 403, "unknown session"));
+	CHECK(th_is_error(&r, 403, "unknown session"));
 	chr_free(&r);
 }
 
@@ -263,10 +253,10 @@ TEST_CASE(mirror_and_routing)
 	chr_free(&r);
 	/* trailing slash and query string still reach connect */
 	r = post("/rest-hook/connect/", cb);
-	CHECK(is_error(&r, 403, "origin not allowed"));
+	CHECK(th_is_error(&r, 403, "origin not allowed"));
 	chr_free(&r);
 	r = post("/rest-hook/connect?x=1", cb);
-	CHECK(is_error(&r, 403, "origin not allowed"));
+	CHECK(th_is_error(&r, 403, "origin not allowed"));
 	chr_free(&r);
 }
 
@@ -283,11 +273,11 @@ TEST_CASE(bad_inputs)
 	huge[big] = '\0';
 	struct chr r;
 	th_http(c, "POST", th_url(url, sizeof(url), d.hook_port, "/rest-hook/call"), NULL, huge, big, &r);
-	CHECK(is_error(&r, 413, "body larger than max_body_bytes"));
+	CHECK(th_is_error(&r, 413, "body larger than max_body_bytes"));
 	chr_free(&r);
 	const char *chunked[] = {"Transfer-Encoding: chunked", NULL};
 	th_http(c, "POST", th_url(url, sizeof(url), d.hook_port, "/rest-hook/call"), chunked, huge, big, &r);
-	CHECK(is_error(&r, 413, "body larger than max_body_bytes"));
+	CHECK(th_is_error(&r, 413, "body larger than max_body_bytes"));
 	chr_free(&r);
 	free(huge);
 	/* request headers past the connection's 8 KiB pool: 431 (libmicrohttpd's own page) */
@@ -305,7 +295,7 @@ TEST_CASE(bad_inputs)
 	const char *methods[] = {"GET", "PUT", "DELETE", "PATCH", "OPTIONS"};
 	for (size_t i = 0; i < 5; i++) {
 		th_http(c, methods[i], th_url(url, sizeof(url), d.hook_port, "/rest-hook/connect"), NULL, NULL, 0, &r);
-		CHECK_MSG(is_error(&r, 405, "use POST"), "%s", methods[i]);
+		CHECK_MSG(th_is_error(&r, 405, "use POST"), "%s", methods[i]);
 		CHECK_STR(r.allow, "POST");
 		chr_free(&r);
 	}
@@ -420,7 +410,7 @@ TEST_CASE(session_table_full)
 		    post("/rest-hook/connect", connect_body(b, sizeof(b), sid, "https://www.example.com", NULL));
 		if (r.status == 503) {
 			got503++;
-			CHECK(is_error(&r, 503, "session table full"));
+			CHECK(th_is_error(&r, 503, "session table full"));
 		} else if (r.status == 200) {
 			ok++;
 		}
@@ -497,7 +487,7 @@ TEST_CASE(store_cap)
 			&r);
 		if (r.status == 200)
 			ok++;
-		else if (is_error(&r, 503, "state table full"))
+		else if (th_is_error(&r, 503, "state table full"))
 			full++;
 		else
 			other++;

@@ -34,32 +34,6 @@ static struct chr post(const char *path, const char *body)
 	return r;
 }
 
-static bool is_error(const struct chr *r, long status, const char *reason)
-{
-	char want[256];
-	snprintf(want, sizeof(want), "{\"status\":%ld,\"reason\":\"%s\"}", status, reason);
-	bool ok = r->status == status && r->body && strcmp(r->body, want) == 0 &&
-		  strncmp(r->ctype, "application/json", 16) == 0;
-	if (!ok)
-		fprintf(stderr, "  got %ld %s [%s], want %s\n", r->status, r->body ? r->body : "(null)", r->ctype,
-			want);
-	return ok;
-}
-
-#define EXPECT_ERR(r_, status_, reason_)                                                                               \
-	do {                                                                                                           \
-		struct chr r__ = (r_);                                                                                 \
-		CHECK(is_error(&r__, (status_), (reason_)));                                                           \
-		chr_free(&r__);                                                                                        \
-	} while (0)
-
-#define EXPECT_STATUS(r_, status_)                                                                                     \
-	do {                                                                                                           \
-		struct chr r__ = (r_);                                                                                 \
-		CHECK_MSG(r__.status == (status_), "got %ld %s", r__.status, r__.body);                                \
-		chr_free(&r__);                                                                                        \
-	} while (0)
-
 /* a string member of o, "" when absent (so CHECK_STR never sees NULL) */
 static const char *jstr(json_t *o, const char *name)
 {
