@@ -105,16 +105,6 @@ static long call_event(const char *sid, const char *call_id, const char *status,
 	return post_status("/rest-hook/CallStatusEvent", b);
 }
 
-static bool reason_is(const struct chr *r, long status, const char *reason)
-{
-	char want[256];
-	snprintf(want, sizeof(want), "{\"status\":%ld,\"reason\":\"%s\"}", status, reason);
-	bool ok = r->status == status && strcmp(r->body, want) == 0;
-	if (!ok)
-		fprintf(stderr, "  got %ld %s, want %s\n", r->status, r->body, want);
-	return ok;
-}
-
 static char *metrics(void)
 {
 	char url[256];
@@ -227,12 +217,12 @@ TEST_CASE(closed_button)
 {
 	CHECK(connect_as(SID, "https://www.example.com", "night") == 200);
 	struct chr r = post("/rest-hook/call", "{\"callId\":\"n1\",\"sessionId\":\"" SID "\"}");
-	CHECK(reason_is(&r, 403, "closed: outside opening hours"));
+	CHECK(th_is_error(&r, 403, "closed: outside opening hours"));
 	chr_free(&r);
 	/* a closed date: open all week, closed on every date around now */
 	CHECK(connect_as(SID2, "https://www.example.com", "holiday") == 200);
 	r = post("/rest-hook/call", "{\"callId\":\"h1\",\"sessionId\":\"" SID2 "\"}");
-	CHECK(reason_is(&r, 403, "closed: outside opening hours"));
+	CHECK(th_is_error(&r, 403, "closed: outside opening hours"));
 	chr_free(&r);
 	char *m = metrics();
 	CHECK_MSG(m && strstr(m, "callhook_verdicts_total{verdict=\"closed\"} 2"), "%s", m ? m : "");
@@ -257,7 +247,7 @@ TEST_CASE(closed_site)
 	const char *cb = "{\"sessionId\":\"" SID2 "\",\"origin\":\"https://after.example.com\"}";
 	CHECK(post_status("/rest-hook/connect", cb) == 200);
 	r = post("/rest-hook/call", "{\"callId\":\"s2\",\"sessionId\":\"" SID2 "\"}");
-	CHECK(reason_is(&r, 403, "closed: outside opening hours"));
+	CHECK(th_is_error(&r, 403, "closed: outside opening hours"));
 	chr_free(&r);
 }
 
