@@ -191,6 +191,7 @@ struct cfg_orig_timers {
 	int64_t refer_notify_timeout_s;
 	int64_t reinvite_timeout_s;
 	int64_t max_call_s;
+	int64_t transaction_linger_ms;
 };
 
 struct cfg_orig_limits {

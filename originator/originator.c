@@ -87,6 +87,7 @@ static struct orig_sip_opts sip_opts_of(const struct cfg_originator *c)
 	    .refer_notify_timeout_s = clamp_u(c->timers.refer_notify_timeout_s),
 	    .reinvite_timeout_s = clamp_u(c->timers.reinvite_timeout_s),
 	    .max_call_s = clamp_u(c->timers.max_call_s),
+	    .linger_ms = c->timers.transaction_linger_ms > 0 ? (int)c->timers.transaction_linger_ms : -1,
 	};
 }
 

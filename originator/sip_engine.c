@@ -23,6 +23,16 @@ extern su_log_t nua_log[], nta_log[], tport_log[], soa_log[], nea_log[], sresolv
  * have, get 481 from nua/nta. */
 #define ALLOW_METHODS "INVITE, ACK, BYE, CANCEL, OPTIONS, NOTIFY, UPDATE"
 
+/* How long nta keeps a finished transaction: NTATAG_UA_LINGER comes from our
+ * patch (third_party/sofia-sip); Debian's stock build keeps RFC 3261's 32 s. */
+#ifdef NTATAG_UA_LINGER
+#define LINGER_TAGS(ms) TAG_IF((ms) > 0, NTATAG_UA_LINGER((unsigned)(ms)))
+#define HAVE_LINGER 1
+#else
+#define LINGER_TAGS(ms) TAG_SKIP(ms)
+#define HAVE_LINGER 0
+#endif
+
 enum msg_kind { MSG_CALL, MSG_HANGUP, MSG_STOP };
 
 struct orig_msg {
@@ -358,11 +368,12 @@ static void fail_start(struct orig_sip *s, int err)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* Sofia frees a finished call's transactions and messages up to 32 s after
- * it ended (Timer D of the INVITE, Timer F of the ACK, Timer J of a NOTIFY
- * over UDP), in small blocks scattered through the heap: glibc keeps those
- * pages, so after a burst the RSS stayed at its peak. While calls have ended
- * in the last TRIM_WINDOW_MS, give free pages back once a second. */
+/* Sofia frees a finished call's transactions and messages up to the linger
+ * after it ended (32 s with RFC 3261's timers: Timer D of the INVITE, Timer F
+ * of the ACK, Timer J of a NOTIFY over UDP), in small blocks scattered through
+ * the heap: glibc keeps those pages, so after a burst the RSS stayed at its
+ * peak. While calls have ended in the last TRIM_WINDOW_MS, give free pages back
+ * once a second. */
 #define TRIM_PERIOD_MS 1000
 #define TRIM_WINDOW_MS 40000
 
@@ -398,7 +409,7 @@ static void *sip_thread(void *arg)
 	    TAG_IF(s->proxy, NUTAG_PROXY(s->proxy)), NUTAG_MEDIA_ENABLE(0), NUTAG_SESSION_TIMER(0), NUTAG_AUTOANSWER(0),
 	    NUTAG_AUTOALERT(0), NUTAG_ENABLEMESSAGE(0), NUTAG_KEEPALIVE(0), NUTAG_OUTBOUND("no-options-keepalive"),
 	    SIPTAG_SUPPORTED(NULL), SIPTAG_ALLOW_STR(ALLOW_METHODS), NUTAG_APPL_METHOD("INVITE, UPDATE"),
-	    SIPTAG_USER_AGENT_STR(ua), TPTAG_UDP_RMEM((unsigned)s->rcvbuf), TAG_END());
+	    SIPTAG_USER_AGENT_STR(ua), TPTAG_UDP_RMEM((unsigned)s->rcvbuf), LINGER_TAGS(s->linger_ms), TAG_END());
 	if (!s->nua) {
 		int e = errno;
 		fail_start(s, e == EADDRNOTAVAIL ? EADDRNOTAVAIL : EADDRINUSE);
@@ -474,7 +485,11 @@ int orig_sip_start(const struct orig_sip_opts *o, orig_sip_event_fn cb, void *ar
 	s->notify_s = o->refer_notify_timeout_s ? o->refer_notify_timeout_s : 32;
 	s->reinvite_s = o->reinvite_timeout_s ? o->reinvite_timeout_s : 10;
 	s->max_call_s = o->max_call_s ? o->max_call_s : 7200;
+	s->linger_ms = o->linger_ms ? o->linger_ms : 2000;
 	s->max_calls = o->max_calls;
+	if (!HAVE_LINGER && s->linger_ms > 0)
+		ch_warn("originator: built with Debian's stock Sofia-SIP (CALLHOOK_SYSTEM_SOFIA): finished SIP "
+			"transactions are kept RFC 3261's 32 s, timers.transaction_linger_ms has no effect");
 	s->rcvbuf = o->udp_rcvbuf_bytes > 0 ? o->udp_rcvbuf_bytes : 4 << 20;
 	s->sid_seed = (uint64_t)ch_wall_s() * 1000u;
 	atomic_init(&s->next_id, 1);

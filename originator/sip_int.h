@@ -131,6 +131,7 @@ struct orig_sip {
 	bool tls_verify;
 	unsigned ring_s, notify_s, reinvite_s, max_call_s, max_calls;
 	int rcvbuf;
+	int linger_ms; /* NTATAG_UA_LINGER; < 0 = RFC 3261's timers */
 
 	pthread_t thr;
 	pthread_mutex_t mu;

@@ -3,16 +3,30 @@
 #   scripts/deps.sh          to build and run callhook
 #   scripts/deps.sh --test   also the test and benchmark peers (SIPp, Kamailio,
 #                            baresip, nginx, wrk, clang, systemd tools, redis-server...)
+# Both also build the patched Sofia-SIP (third_party/sofia-sip/build.sh) into
+# ${CALLHOOK_BUILD_DIR:-build}/third_party/sofia-sip, unless it is up to date there.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 pkgs=(build-essential cmake pkg-config ca-certificates curl
   libmicrohttpd-dev libjansson-dev libpcre2-dev libconfig-dev libcurl4-openssl-dev
-  libsofia-sip-ua-dev libjwt-dev libexpat1-dev libgnutls28-dev libicu-dev libhiredis-dev)
+  libjwt-dev libexpat1-dev libgnutls28-dev libicu-dev libhiredis-dev
+  dpkg-dev autoconf automake libtool libssl-dev patch)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(git clang-format sip-tester wrk nginx-light python3 python3-prometheus-client
     clang libclang-rt-14-dev openssl systemd man-db groff-base kamailio baresip-core redis-server)
 fi
+# The patched Sofia-SIP is built from Debian's own source package: apt-get source needs a deb-src entry.
+if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+	if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+		sed -E 's/^Types:.*/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
+			$SUDO tee /etc/apt/sources.list.d/callhook-deb-src.sources >/dev/null
+	else
+		sed -nE 's/^deb (.*)/deb-src \1/p' /etc/apt/sources.list | $SUDO tee /etc/apt/sources.list.d/callhook-deb-src.list >/dev/null
+	fi
+fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+cd "$(dirname "$0")/.."
+./third_party/sofia-sip/build.sh "${CALLHOOK_BUILD_DIR:-build}/third_party/sofia-sip"
