@@ -121,7 +121,8 @@ originator = {
   translations = (
 $translations    { pattern = "^(\\\\d{10})\$"; output = "sip:\$1@127.0.0.1"; }
   );
-  limits = { concurrent_calls = 1000000; calls_per_minute = 10000000; calls_per_minute_per_initiator = 1000000; };
+  limits = { concurrent_calls = 1000000; calls_per_minute = 10000000; calls_per_minute_per_initiator = 1000000;
+             calls_per_hour_per_destination = 0; distinct_destinations_per_hour_per_initiator = 0; };
   xml = { listen = [ "127.0.0.1:$xml_port" ]; allow_from = [ "127.0.0.0/8" ]; max_connections = 64; };
   keep_ended_s = 10;
 };
