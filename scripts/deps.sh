@@ -2,7 +2,8 @@
 # Install the Debian 12 packages callhook needs.
 #   scripts/deps.sh          to build and run callhook
 #   scripts/deps.sh --test   also the test and benchmark peers (SIPp, Kamailio,
-#                            baresip, nginx, wrk, clang, systemd tools, redis-server...)
+#                            baresip, nginx, wrk, clang, systemd tools, redis-server, prometheus
+#                            for promtool...)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
@@ -12,7 +13,8 @@ pkgs=(build-essential cmake pkg-config ca-certificates curl
   libsofia-sip-ua-dev libjwt-dev libexpat1-dev libgnutls28-dev libicu-dev libhiredis-dev)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(git clang-format sip-tester wrk nginx-light python3 python3-prometheus-client
-    clang libclang-rt-14-dev openssl systemd man-db groff-base kamailio baresip-core redis-server)
+    clang libclang-rt-14-dev openssl systemd man-db groff-base kamailio baresip-core redis-server
+    prometheus python3-yaml)
 fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
