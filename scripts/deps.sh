@@ -3,7 +3,7 @@
 #   scripts/deps.sh          to build and run callhook
 #   scripts/deps.sh --test   also the test and benchmark peers (SIPp, Kamailio,
 #                            baresip, nginx, wrk, clang, systemd tools, redis-server, prometheus
-#                            for promtool...)
+#                            for promtool, chromium, nodejs and npm...)
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 SUDO=""
@@ -14,7 +14,10 @@ pkgs=(build-essential cmake pkg-config ca-certificates curl
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(git clang-format sip-tester wrk nginx-light python3 python3-prometheus-client
     clang libclang-rt-14-dev openssl systemd man-db groff-base kamailio baresip-core redis-server
-    prometheus python3-yaml)
+    prometheus python3-yaml chromium nodejs)
+  # npm for the browser test's pinned Web SDK; a Node.js from elsewhere (NodeSource) brings its own npm and
+  # conflicts with Debian's package
+  command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
