@@ -155,7 +155,8 @@ static enum pol_xlate_verdict canon_params(const struct ch_sip_uri_parts *u, str
 	cp->n = 0;
 	cp->count = 0;
 	cp->user_phone = false;
-	const char *end = u->params + u->params_len;
+	/* no parameters: params is NULL, and NULL + 0 is undefined in C */
+	const char *end = u->params ? u->params + u->params_len : NULL;
 	for (const char *q = u->params; q && q < end;) {
 		q++; /* the ';' */
 		const char *next = memchr(q, ';', (size_t)(end - q));

@@ -2,7 +2,8 @@
 # Install the Debian 12 packages callhook needs.
 #   scripts/deps.sh          to build and run callhook
 #   scripts/deps.sh --test   also the test and benchmark peers (SIPp, Kamailio,
-#                            baresip, nginx, wrk, clang, systemd tools, redis-server...)
+#                            baresip, nginx, wrk, clang, systemd tools, redis-server, prometheus
+#                            for promtool, chromium, nodejs and npm...)
 # Both also build the patched Sofia-SIP (third_party/sofia-sip/build.sh) into
 # ${CALLHOOK_BUILD_DIR:-build}/third_party/sofia-sip, unless it is up to date there.
 set -euo pipefail
@@ -15,7 +16,11 @@ pkgs=(build-essential cmake pkg-config ca-certificates curl
   dpkg-dev autoconf automake libtool libssl-dev patch)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(git clang-format sip-tester wrk nginx-light python3 python3-prometheus-client
-    clang libclang-rt-14-dev openssl systemd man-db groff-base kamailio baresip-core redis-server)
+    clang libclang-rt-14-dev openssl systemd man-db groff-base kamailio baresip-core redis-server
+    prometheus python3-yaml chromium nodejs)
+  # npm for the browser test's pinned Web SDK; a Node.js from elsewhere (NodeSource) brings its own npm and
+  # conflicts with Debian's package
+  command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi
 # The patched Sofia-SIP is built from Debian's own source package: apt-get source needs a deb-src entry.
 if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then

@@ -22,6 +22,11 @@
   var currentCall = null;
   var registerTimer = null;
   var callWhenReady = false;
+  var established = false;
+  /* WCS sends the hook's refusal ({"status":403,"reason":"..."} from
+   * callhook) in a "fail" message, which the SDK hands to SESSION_STATUS.WARN,
+   * before it closes the session or fails the call: kept until then. */
+  var refusal = "";
   var el = {};
 
   function setStatus(text, isError) {
@@ -38,14 +43,24 @@
     return el.call.getAttribute("data-button") || "sales";
   }
 
-  /* WCS passes the hook's refusal reason ({"status":403,"reason":"..."}) on. */
+  /* A reason from the SDK: a call's getInfo(), or the info of WCS's "fail"
+   * message ({"status":"FAILED","info":"origin not allowed",...}). */
   function reasonOf(obj) {
     try {
       if (obj && typeof obj.getInfo === "function" && obj.getInfo()) {
-        return obj.getInfo();
+        return String(obj.getInfo());
       }
     } catch (e) { /* no info */ }
+    if (obj && typeof obj.info === "string") {
+      return obj.info;
+    }
     return "";
+  }
+
+  function takeRefusal() {
+    var why = refusal;
+    refusal = "";
+    return why;
   }
 
   function sessionReady() {
@@ -65,30 +80,41 @@
   function connect() {
     setStatus("Connecting…");
     setButtons(false, false);
+    established = false;
+    refusal = "";
     session = Flashphoner.createSession({
       urlServer: WCS_URL,
       custom: { button: buttonName() }
     });
     session.on(SESSION_STATUS.ESTABLISHED, function () {
+      established = true;
       setStatus("Connected…");
       registerTimer = setTimeout(sessionReady, REGISTER_WAIT_MS);
     }).on(SESSION_STATUS.REGISTERED, function () {
       sessionReady();
-    }).on(SESSION_STATUS.FAILED, function (s) {
-      var why = reasonOf(s);
+    }).on(SESSION_STATUS.FAILED, function () {
+      var why = takeRefusal();
       session = null;
       callWhenReady = false;
       setStatus("Could not connect" + (why ? ": " + why : "") + ". Try again later.", true);
       setButtons(true, false); /* a click reconnects */
     }).on(SESSION_STATUS.DISCONNECTED, function () {
+      var why = takeRefusal();
       session = null;
       callWhenReady = false;
       currentCall = null;
-      setStatus("Disconnected. Press Call to reconnect.");
+      if (why && !established) {
+        setStatus("Could not connect: " + why + ". Try again later.", true);
+      } else if (why) {
+        setStatus("Disconnected: " + why + ". Press Call to reconnect.", true);
+      } else {
+        setStatus("Disconnected. Press Call to reconnect.");
+      }
       setButtons(true, false);
-    }).on(SESSION_STATUS.WARN, function (s) {
-      var why = reasonOf(s);
+    }).on(SESSION_STATUS.WARN, function (info) {
+      var why = reasonOf(info);
       if (why) {
+        refusal = why;
         setStatus(why, true);
       }
     });
@@ -97,6 +123,7 @@
   function placeCall() {
     setButtons(false, true); /* the visitor can give up at any moment */
     setStatus("Calling…");
+    refusal = "";
     /* No callee here: callhook chooses it from the button name. */
     currentCall = session.createCall({
       callee: "",
@@ -128,7 +155,7 @@
       setStatus("Call ended");
       setButtons(true, false);
     }).on(CALL_STATUS.FAILED, function (c) {
-      var why = reasonOf(c);
+      var why = takeRefusal() || reasonOf(c);
       currentCall = null;
       setStatus("The call failed" + (why ? ": " + why : ""), true);
       setButtons(true, false);
