@@ -86,7 +86,8 @@ static void retx_2xx(void)
 {
 	struct sipp_peer a = refer_call("uas_refer_2xx_retx.xml");
 	CHECK_MSG(count_msgs(&a, "ACK ") == 3, "ACKs seen by the phone: %d, want 3", count_msgs(&a, "ACK "));
-	CHECK_MSG(count_msgs(&a, "BYE ") == 1, "BYEs: %d, want 1 (ours, after the final NOTIFY)", count_msgs(&a, "BYE "));
+	CHECK_MSG(count_msgs(&a, "BYE ") == 1, "BYEs: %d, want 1 (ours, after the final NOTIFY)",
+		  count_msgs(&a, "BYE "));
 }
 
 TEST_CASE(retx_2xx_default)
