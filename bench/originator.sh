@@ -104,7 +104,7 @@ initiators=()
 for ((i = 0; i < PEERS; i++)); do
 	p=${ports[$((i + 2))]}
 	timeout $((SECONDS_RUN + ${TAIL_S:-0} + 120)) sipp -sf "$here/sipp_uas_refer.xml" -i 127.0.0.1 -p "$p" -t "$sipp_t" \
-		-nostdin -recv_timeout 20000 -max_recv_loops 100000 -buff_size 8388608 \
+		-nostdin -rtcheck loose -trace_err -error_file "$tmp/sipp$i.errors" -recv_timeout 20000 -max_recv_loops 100000 -buff_size 8388608 \
 		-watchdog_minor_maxtriggers 1000000 -watchdog_major_maxtriggers 1000000 \
 		>"$tmp/sipp$i.out" 2>"$tmp/sipp$i.err" &
 	pids+=($!)
@@ -145,9 +145,42 @@ for ((i = 0; i < PEERS; i++)); do
 done
 
 echo "machine           $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "setup             $PEERS SIPp phones over $TRANSPORT, callhook $bin (RSS before load $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$d/status))"
+echo "setup             $PEERS SIPp phones over $TRANSPORT (ports ${ports[*]:2}; callhook SIP $sip_port), callhook $bin (RSS before load $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$d/status))"
+# Kernel counters around the run: UDP buffer overflows (a full receive buffer drops datagrams, a full send
+# buffer fails sendto) and ICMP port unreachable, the usual sources of SIP retransmissions and local 503s.
+net_counters() {
+	awk '/^Udp: [0-9]/ {print "udp_no_ports=" $3, "udp_in_errors=" $4, "udp_rcvbuf_errors=" $6, "udp_sndbuf_errors=" $7}
+	     /^Icmp: [0-9]/ {print "icmp_in_dest_unreach=" $5}' /proc/net/snmp | tr '\n' ' '
+}
+net_before=$(net_counters)
+# CPU seconds (user + system) of a process so far, from /proc/PID/stat.
+cpu_s() {
+	awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+sipp_pids=()
+for ((i = 0; i < PEERS; i++)); do
+	sipp_pids+=("$(pgrep -P "${pids[$i]}" sipp | head -n1 || echo "${pids[$i]}")")
+done
+cpu0_ch=$(cpu_s "$d")
+cpu0_sipp=0
+for p in "${sipp_pids[@]}"; do cpu0_sipp=$(echo "$cpu0_sipp + $(cpu_s "$p")" | bc); done
 rc=0
 python3 "$here/originator_load.py" 127.0.0.1 "$xml_port" "$RATE" "$SECONDS_RUN" "$CONNS" "$d" "${initiators[@]}" || rc=$?
+# Datagrams each socket dropped on a full receive buffer (/proc/net/udp's last column), read while all live.
+sock_drops() {
+	local port hex
+	for port in "$@"; do
+		hex=$(printf '%04X' "$port")
+		awk -v h=":$hex" -v p="$port" '$2 ~ h"$" {printf "%s=%s ", p, $NF}' /proc/net/udp
+	done
+}
+cpu_sipp=0
+for p in "${sipp_pids[@]}"; do cpu_sipp=$(echo "$cpu_sipp + $(cpu_s "$p")" | bc); done
+calls=$(echo "$RATE * $SECONDS_RUN" | bc)
+echo "CPU               callhook $(echo "scale=2; ($(cpu_s "$d") - $cpu0_ch) * 1000 / $calls" | bc) s per 1000 calls, SIPp phones $(echo "scale=2; ($cpu_sipp - $cpu0_sipp) * 1000 / $calls" | bc) s per 1000 calls"
+echo "socket drops      callhook $(sock_drops "$sip_port")phones $(sock_drops "${ports[@]:2}")"
+echo "kernel before     $net_before"
+echo "kernel after      $(net_counters)"
 # A phone that died during the run (SIPp ends itself on repeated watchdog
 # trips when starved of CPU) turns every later call into ICMP "port
 # unreachable", which Sofia reports as 503: say so rather than blame callhook.
@@ -156,6 +189,13 @@ for ((i = 0; i < PEERS; i++)); do
 		echo "WARNING: SIPp phone $i exited during the run:"
 		tail -n 3 "$tmp/sipp$i.err"
 		rc=1
+	fi
+done
+# What the phones found wrong (SIPp's error log): its first lines, and how many calls it aborted.
+for ((i = 0; i < PEERS; i++)); do
+	if [ -s "$tmp/sipp$i.errors" ]; then
+		echo "phone $i errors    $(grep -c 'aborting call\|Aborting call' "$tmp/sipp$i.errors") calls aborted; first:"
+		grep -m 3 -i 'abort\|unexpected\|timeout' "$tmp/sipp$i.errors" | cut -c1-300
 	fi
 done
 if [ -s "$tmp/callhook.err" ]; then
