@@ -328,12 +328,12 @@ TEST_CASE(redis_paused_deadline)
 TEST_CASE(acl_user_and_wrong_password)
 {
 	NEED_REDIS();
-	REQUIRE(
-	    redis_cmd(redis_port,
-		      "ACL SETUSER callhook on >acl-pw-" CH_SECRET_TOKEN " resetkeys ~callhook:* resetchannels -@all"
-		      " +fcall +function|load +hget +hgetall +hmget +hset +exists +del +get +set +pexpire +zadd +zrem"
-		      " +zremrangebyscore +zcard +zcount +zscore +time +select +ping",
-		      "+OK"));
+	REQUIRE(redis_cmd(redis_port,
+			  "ACL SETUSER callhook on >acl-pw-" CH_SECRET_TOKEN
+			  " resetkeys ~callhook:* resetchannels -@all"
+			  " +fcall +function|load +hgetall +hmget +hset +hincrby +del +get +set +pexpire +zadd +zrem"
+			  " +zremrangebyscore +zcard +zcount +time +select +ping",
+			  "+OK"));
 	REQUIRE(chd_write(&a, "redis.pass", "acl-pw-" CH_SECRET_TOKEN "\n", 0600) == 0);
 	REQUIRE(chd_write(&b, "redis.pass", "wrong-" CH_SECRET_TOKEN "\n", 0600) == 0);
 	const char *auth = "user = \"callhook\"; password_file = \"redis.pass\";";
