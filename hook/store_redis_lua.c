@@ -35,12 +35,13 @@ const char hsr_library[] =
      * jti_ttl, origin ('' = none) */
     "local function connect(k, a)\n"
     "  local now = now_ms()\n"
-    "  redis.call('ZREMRANGEBYSCORE', k[2], '-inf', now)\n"
     "  local old = redis.call('HMGET', k[1], 'site', 'calls')\n"
     "  local retry = old[1] ~= false\n"
     "  if retry and old[1] ~= a[2] then return deny('conflict', 'sessionId belongs to another site') end\n"
-    "  if not retry and redis.call('ZCARD', k[2]) >= tonumber(a[6]) then\n"
-    "    return deny('full', 'session table full') end\n"
+    "  if not retry then\n" /* lapsed sessions leave the index before it is counted */
+    "    redis.call('ZREMRANGEBYSCORE', k[2], '-inf', now)\n"
+    "    if redis.call('ZCARD', k[2]) >= tonumber(a[6]) then return deny('full', 'session table full') end\n"
+    "  end\n"
     "  if a[8] == '1' then\n"
     "    local cur = redis.call('GET', k[3])\n"
     "    if cur and cur ~= a[1] then return deny('token', 'token already used by another session') end\n"
