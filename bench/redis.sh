@@ -19,8 +19,9 @@
 # Every process it started is stopped on exit.
 #
 # Knobs (environment): DURATION (10s), THREADS (2), CONNECTIONS (64),
-# ROUNDS (3), WARMUP (2s; "0" to skip), MEMORY_PORT (18081), REDIS_HOOK_PORT
-# (18084), REDIS_PORT (18083), BUILD_DIR, TARGET (0.6: redis/memory req/s),
+# ROUNDS (3), WARMUP (2s; "0" to skip), MEMORY_PORT (18181), REDIS_HOOK_PORT
+# (18184), REDIS_PORT (18183), REDIS_UNIX (1: callhook reaches Redis over its
+# unix socket instead of TCP), BUILD_DIR, TARGET (0.6: redis/memory req/s),
 # TARGET_P99_MS (1.0: p99 added), BENCH_STRICT (1: exit 3 below a target).
 set -euo pipefail
 
@@ -31,9 +32,10 @@ THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 ROUNDS=${ROUNDS:-3}
 WARMUP=${WARMUP:-2s}
-MEMORY_PORT=${MEMORY_PORT:-18081}
-REDIS_HOOK_PORT=${REDIS_HOOK_PORT:-18084}
-REDIS_PORT=${REDIS_PORT:-18083}
+MEMORY_PORT=${MEMORY_PORT:-18181}
+REDIS_HOOK_PORT=${REDIS_HOOK_PORT:-18184}
+REDIS_PORT=${REDIS_PORT:-18183}
+REDIS_UNIX=${REDIS_UNIX:-0}
 BUILD_DIR=${BUILD_DIR:-$(dirname "$repo")/build-bench}
 TARGET=${TARGET:-0.6}
 TARGET_P99_MS=${TARGET_P99_MS:-1.0}
@@ -94,7 +96,7 @@ done
 
 # ---- redis-server -----------------------------------------------------------------
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" \
-	--logfile "$tmp/redis.log" &
+	--unixsocket "$tmp/redis.sock" --logfile "$tmp/redis.log" &
 redis_pid=$!
 pids="$pids $redis_pid"
 wait_port "$REDIS_PORT" "$redis_pid" || die "redis-server did not start"
@@ -109,8 +111,9 @@ conf() { # port store-block out
 	"$bin" --check -c "$3" >"$3.check" 2>&1 || { cat "$3.check" >&2; die "callhook --check refused $3"; }
 }
 conf "$MEMORY_PORT" "" "$tmp/memory.conf"
-conf "$REDIS_HOOK_PORT" "store = { backend = \"redis\"; redis = { address = \"127.0.0.1:$REDIS_PORT\"; }; };" \
-	"$tmp/redis.conf"
+where="address = \"127.0.0.1:$REDIS_PORT\";"
+[ "$REDIS_UNIX" = 1 ] && where="unix = \"$tmp/redis.sock\";"
+conf "$REDIS_HOOK_PORT" "store = { backend = \"redis\"; redis = { $where }; };" "$tmp/redis.conf"
 "$bin" -c "$tmp/memory.conf" 2>"$tmp/memory.log" &
 mem_pid=$!
 pids="$pids $mem_pid"
@@ -154,7 +157,7 @@ fcalls() { rcli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_fcall:calls=
 
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
 echo "callhook: $bin (bench/callhook-bench.conf; the redis instance adds store.backend = \"redis\")"
-echo "redis: $(redis-server --version | cut -d' ' -f3) on 127.0.0.1:$REDIS_PORT (TCP), no persistence"
+echo "redis: $(redis-server --version | cut -d' ' -f3), no persistence; callhook reaches it by $where"
 echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the figures)"
 echo "wrk: -t$THREADS -c$CONNECTIONS -d$DURATION, keep-alive, POST via bench/post.lua; ROUNDS=$ROUNDS"
 echo
