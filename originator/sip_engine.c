@@ -485,7 +485,7 @@ int orig_sip_start(const struct orig_sip_opts *o, orig_sip_event_fn cb, void *ar
 	s->notify_s = o->refer_notify_timeout_s ? o->refer_notify_timeout_s : 32;
 	s->reinvite_s = o->reinvite_timeout_s ? o->reinvite_timeout_s : 10;
 	s->max_call_s = o->max_call_s ? o->max_call_s : 7200;
-	s->linger_ms = o->linger_ms ? o->linger_ms : 2000;
+	s->linger_ms = o->linger_ms ? o->linger_ms : 1500;
 	s->max_calls = o->max_calls;
 	if (!HAVE_LINGER && s->linger_ms > 0)
 		ch_warn("originator: built with Debian's stock Sofia-SIP (CALLHOOK_SYSTEM_SOFIA): finished SIP "

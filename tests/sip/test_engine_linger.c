@@ -2,7 +2,7 @@
  * originator.timers.transaction_linger_ms) changes on the wire, against SIPp phones that retransmit on purpose:
  * 2xx retransmissions re-ACKed within the linger and not after it, NOTIFY retransmissions answered the same (or
  * 481 once the dialog is gone) and never acted on twice, a retransmitted 4xx re-ACKed, a forked 2xx ACKed and BYEd.
- * Each case runs with the default linger (2000 ms) and, where the timing shows something, with 1200 ms. */
+ * Each case runs with the default linger (1500 ms) and, where the timing shows something, with 1200 ms. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +26,7 @@ int test_setup(const char *name)
 	o.refer_notify_timeout_s = 15; /* the phones pause up to 6 s before their NOTIFYs */
 	o.reinvite_timeout_s = 2;
 	o.max_call_s = 60;
-	o.linger_ms = strstr(name, "linger_1200") ? 1200 : 0; /* 0: the default, 2000 ms */
+	o.linger_ms = strstr(name, "linger_1200") ? 1200 : 0; /* 0: the default, 1500 ms */
 	int err = orig_sip_start(&o, on_event, NULL, &eng);
 	CHECK_MSG(err == 0, "orig_sip_start: %s", strerror(err));
 	return err != 0;
