@@ -27,10 +27,10 @@ extern su_log_t nua_log[], nta_log[], tport_log[], soa_log[], nea_log[], sresolv
  * patch (third_party/sofia-sip); Debian's stock build keeps RFC 3261's 32 s. */
 #ifdef NTATAG_UA_LINGER
 #define LINGER_TAGS(ms) TAG_IF((ms) > 0, NTATAG_UA_LINGER((unsigned)(ms)))
-#define HAVE_LINGER 1
+#define HAVE_LINGER     1
 #else
 #define LINGER_TAGS(ms) TAG_SKIP(ms)
-#define HAVE_LINGER 0
+#define HAVE_LINGER     0
 #endif
 
 enum msg_kind { MSG_CALL, MSG_HANGUP, MSG_STOP };
