@@ -141,10 +141,14 @@ fi
 dpkg -L callhook >"$tmp/files" || die "dpkg -L callhook"
 dpkg-query -W -f='${Conffiles}\n' callhook >"$tmp/conffiles"
 for f in "$BIN" "$UNIT" "$CONF" /etc/callhook/rest_client_config.json /usr/share/man/man8/callhook.8.gz \
-	/usr/share/man/man5/callhook.conf.5.gz /usr/share/doc/callhook/copyright /usr/share/doc/callhook/packaging.md \
+	/usr/share/man/man5/callhook.conf.5.gz /usr/share/doc/callhook/copyright \
 	/usr/share/doc/callhook/examples/callhook-full.conf /usr/share/doc/callhook/examples/monitoring/callhook.rules.yml \
 	/usr/share/doc/callhook/examples/monitoring/grafana-dashboard.json /usr/share/doc/callhook/examples/web/index.html; do
 	grep -qxF "$f" "$tmp/files" || fail "the package does not install $f"
+done
+# docs over 4 kB are gzipped (dh_compress), examples never
+for f in README.md packaging.md operations.md security.md monitoring.md; do
+	grep -qxE "/usr/share/doc/callhook/$f(\.gz)?" "$tmp/files" || fail "the package does not install /usr/share/doc/callhook/$f"
 done
 for f in "$CONF" /etc/callhook/rest_client_config.json; do
 	grep -q " $f " "$tmp/conffiles" || fail "$f is not a conffile"
