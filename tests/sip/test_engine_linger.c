@@ -34,15 +34,7 @@ int test_setup(const char *name)
 
 void test_teardown(void)
 {
-	orig_sip_stop(eng, 2000);
-	if (check_done() == 0 && !getenv("CH_SIP_KEEP")) {
-		char cmd[300];
-		(void)ch_fmt(cmd, sizeof cmd, "rm -rf '%s'", workdir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", workdir);
-	} else {
-		fprintf(stderr, "SIPp logs kept in %s\n", workdir);
-	}
+	engine_teardown();
 }
 
 /* How many messages in SIPp's trace start a line with `start` (a request line "ACK sip:" or a status line). */
@@ -57,24 +49,29 @@ static int count_msgs(const struct sipp_peer *p, const char *start)
 	return n;
 }
 
-/* A REFER call through the phone of `scenario` whose NOTIFYs say 180 then 200: exactly the events of a plain
- * transferred call (a duplicate NOTIFY acted on would add one), and the phone's scenario passes. */
-static struct sipp_peer refer_call(const char *scenario)
+/* One call through the phone of `scenario` (its long pauses late_ms, or none if NULL), CHECKed to its final
+ * event; returns the phone, whose scenario passed. */
+static struct sipp_peer one_call(const char *scenario, const char *late_ms, uint64_t *id)
 {
 	struct sipp_peer a;
 	char ini[128];
 	/* -nr: SIPp would take our re-ACK (the same bytes as the first ACK) for a retransmission and resend its last
 	 * message, a loop; the scenario sends every retransmission itself */
-	CHECK(peer_start(&a, "initiator", scenario, "-nr", NULL));
+	CHECK(late_ms ? peer_start(&a, "initiator", scenario, "-nr", "-d", late_ms, NULL)
+		      : peer_start(&a, "initiator", scenario, "-nr", NULL));
 	uri_of(&a, "alice", ini, sizeof ini);
-	uint64_t id = place(ini, DEST_REFER, false, 0);
-	CHECK(wait_final(id, 25000));
-	const struct want w[] = {
-	    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},          {ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
-	    {ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},    {ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
-	    {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180}, {ORIG_TRANSFERRED, ORIG_LEG_DESTINATION, 200},
-	};
-	expect_events(id, w, 6, ORIG_BY_TRANSFER);
+	*id = place(ini, DEST_REFER, false, 0);
+	CHECK(wait_final(*id, 25000));
+	return a;
+}
+
+/* A REFER call whose NOTIFYs say 180 then 200: exactly the events of a plain transferred call (a duplicate NOTIFY
+ * acted on would add one), and the phone's scenario passes. */
+static struct sipp_peer refer_call(const char *scenario, const char *late_ms)
+{
+	uint64_t id;
+	struct sipp_peer a = one_call(scenario, late_ms, &id);
+	expect_refer_events(id, ORIG_TRANSFERRED, 200, ORIG_BY_TRANSFER);
 	CHECK(sipp_peer_wait(&a, 25000));
 	return a;
 }
@@ -84,7 +81,7 @@ static struct sipp_peer refer_call(const char *scenario)
  * 1.5-s retransmission is re-ACKed only because the linger counts again from the 0.5-s one. */
 static void retx_2xx(void)
 {
-	struct sipp_peer a = refer_call("uas_refer_2xx_retx.xml");
+	struct sipp_peer a = refer_call("uas_refer_2xx_retx.xml", NULL);
 	CHECK_MSG(count_msgs(&a, "ACK ") == 3, "ACKs seen by the phone: %d, want 3", count_msgs(&a, "ACK "));
 	CHECK_MSG(count_msgs(&a, "BYE ") == 1, "BYEs: %d, want 1 (ours, after the final NOTIFY)",
 		  count_msgs(&a, "BYE "));
@@ -105,19 +102,7 @@ TEST_CASE(retx_2xx_linger_1200)
  * twice (the event list stays that of one call); the final one, after our BYE and the linger, gets 481. */
 static void retx_notify(const char *late_ms)
 {
-	struct sipp_peer a;
-	char ini[128];
-	CHECK(peer_start(&a, "initiator", "uas_refer_notify_retx.xml", "-nr", "-d", late_ms, NULL));
-	uri_of(&a, "alice", ini, sizeof ini);
-	uint64_t id = place(ini, DEST_REFER, false, 0);
-	CHECK(wait_final(id, 25000));
-	const struct want w[] = {
-	    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},          {ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
-	    {ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},    {ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
-	    {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180}, {ORIG_TRANSFERRED, ORIG_LEG_DESTINATION, 200},
-	};
-	expect_events(id, w, 6, ORIG_BY_TRANSFER);
-	CHECK(sipp_peer_wait(&a, 25000));
+	struct sipp_peer a = refer_call("uas_refer_notify_retx.xml", late_ms);
 	CHECK_MSG(count_msgs(&a, "BYE ") == 1, "BYEs: %d, want 1", count_msgs(&a, "BYE "));
 }
 
@@ -135,18 +120,9 @@ TEST_CASE(retx_notify_linger_1200)
  * initiator, 486. */
 static void retx_4xx(const char *late_ms)
 {
-	struct sipp_peer a;
-	char ini[128];
-	CHECK(peer_start(&a, "initiator", "uas_busy_retx.xml", "-nr", "-d", late_ms, NULL));
-	uri_of(&a, "alice", ini, sizeof ini);
-	uint64_t id = place(ini, DEST_REFER, false, 0);
-	CHECK(wait_final(id, 15000));
-	const struct want w[] = {
-	    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
-	    {ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
-	    {ORIG_FAILED, ORIG_LEG_INITIATOR, 486},
-	};
-	expect_events(id, w, 3, ORIG_BY_INITIATOR);
+	uint64_t id;
+	struct sipp_peer a = one_call("uas_busy_retx.xml", late_ms, &id);
+	expect_initiator_refused(id, 486);
 	CHECK(sipp_peer_wait(&a, 15000));
 	CHECK_MSG(count_msgs(&a, "ACK ") == 2, "ACKs: %d, want 2", count_msgs(&a, "ACK "));
 }
@@ -165,7 +141,7 @@ TEST_CASE(retx_4xx_linger_1200)
  * while the call on the first dialog is transferred as usual. */
 TEST_CASE(fork_2xx)
 {
-	struct sipp_peer a = refer_call("uas_refer_fork.xml");
+	struct sipp_peer a = refer_call("uas_refer_fork.xml", NULL);
 	CHECK_MSG(count_msgs(&a, "ACK ") == 2, "ACKs: %d, want 2", count_msgs(&a, "ACK "));
 	CHECK_MSG(count_msgs(&a, "BYE ") == 2, "BYEs: %d, want 2", count_msgs(&a, "BYE "));
 }
