@@ -1,9 +1,7 @@
 /* tests/it/test_abuse_redis.c: store.backend = "redis": two daemons on one real redis-server share sessions,
  * budgets, the replay cache and retries; Redis killed and back (fail_closed, fail_open). */
 #include "tests/check.h"
-#include "abuse.h"
-#include "harness.h"
-#include "redis_peer.h"
+#include "redis_pair.h"
 #include "secrets.h"
 
 #include <errno.h>
@@ -14,77 +12,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#define O "https://www.example.com"
-
-static struct chd a, b;
-static struct redis_peer rp;
-
-/* A daemon with one site on the shared Redis; lim: the site's limits; mode: on_unavailable. */
-static int start_with(struct chd *d, const char *lim, const char *mode, const char *redis_extra);
-
+/* start_with without more store.redis settings. */
 static int start_one(struct chd *d, const char *lim, const char *mode)
 {
-	return start_with(d, lim, mode, "");
+	return pair_start(d, lim, mode, "", "");
 }
 
 static int start_with(struct chd *d, const char *lim, const char *mode, const char *redis_extra)
 {
-	char conf[4096];
-	CHECK(chd_write(d, "token.key", CH_SECRET_TOKEN "\n", 0600) == 0);
-	snprintf(conf, sizeof(conf),
-		 "log = { level = \"debug\"; };\n"
-		 "hook = { listen = [ \"127.0.0.1:0\" ]; };\n"
-		 "store = { backend = \"redis\"; redis = { address = \"127.0.0.1:%d\"; timeout_ms = 100; %s };\n"
-		 "  on_unavailable = \"%s\"; fail_open_share = 0.5; };\n"
-		 "sites = ( { name = \"shop\"; origins = [ \"" O "\" ];\n"
-		 "  sip = { login = \"60000\"; password = \"%s\"; }; callee = \"60001\";\n"
-		 "  token = { secret_file = \"token.key\"; required = false; max_age_s = 300; leeway_s = 30; };\n"
-		 "  limits = { %s }; },\n"
-		 /* a second site: a call of an unknown session is refused (one site alone would take it) */
-		 " { name = \"other\"; origins = [ \"https://other.example.net\" ];\n"
-		 "  sip = { login = \"61000\"; password = \"%s\"; }; callee = \"61001\"; } );\n",
-		 rp.port, redis_extra, mode, CH_SECRET_SIP_ABUSE, lim, CH_SECRET_SIP_ABUSE);
-	return chd_start(d, conf);
-}
-
-static const char *wide = "connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = "
-			  "1000; calls_per_minute = 1000; concurrent_calls = 1000;";
-
-int test_setup(const char *name)
-{
-	(void)name;
-	if (access(REDIS_BIN, X_OK) != 0)
-		return 0; /* each case skips */
-	if (chd_init(&a) != 0 || chd_init(&b) != 0)
-		return 1;
-	rp.port = 0;
-	return rp_start(&rp, a.dir) == 0 ? 0 : 1;
-}
-
-void test_teardown(void)
-{
-	if (a.pid > 0)
-		chd_stop(&a);
-	if (b.pid > 0)
-		chd_stop(&b);
-	rp_kill(&rp);
-	chd_cleanup(&a);
-	chd_cleanup(&b);
-	if (c)
-		curl_easy_cleanup(c);
-	c = NULL;
-}
-
-#define NEED_REDIS()                                                                                                   \
-	do {                                                                                                           \
-		if (access(REDIS_BIN, X_OK) != 0)                                                                      \
-			SKIP("no %s (scripts/deps.sh --test installs redis-server)", REDIS_BIN);                       \
-		c = curl_easy_init();                                                                                  \
-	} while (0)
-
-static struct chr event(int port, const char *path, const char *body)
-{
-	return post(port, path, NULL, body);
+	return pair_start(d, lim, mode, "", redis_extra);
 }
 
 TEST_CASE(session_shared)

@@ -2,9 +2,7 @@
  * refused request takes nothing, releases replayed from the outbox, slots that heal at their deadline, the
  * breaker and its prober. */
 #include "tests/check.h"
-#include "abuse.h"
-#include "harness.h"
-#include "redis_peer.h"
+#include "redis_pair.h"
 #include "secrets.h"
 
 #include <signal.h>
@@ -13,69 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define O "https://www.example.com"
-
-static struct chd a, b;
-static struct redis_peer rp;
-
-static int start_with(struct chd *d, const char *lim, const char *extra)
+static int start_with(struct chd *d, const char *lim, const char *hook_extra)
 {
-	char conf[4096];
-	CHECK(chd_write(d, "token.key", CH_SECRET_TOKEN "\n", 0600) == 0);
-	snprintf(conf, sizeof(conf),
-		 "log = { level = \"debug\"; };\n"
-		 "hook = { listen = [ \"127.0.0.1:0\" ]; %s };\n"
-		 "store = { backend = \"redis\"; redis = { address = \"127.0.0.1:%d\"; timeout_ms = 100; };\n"
-		 "  on_unavailable = \"fail_closed\"; };\n"
-		 "sites = ( { name = \"shop\"; origins = [ \"" O "\" ];\n"
-		 "  sip = { login = \"60000\"; password = \"%s\"; }; callee = \"60001\";\n"
-		 "  token = { secret_file = \"token.key\"; required = false; max_age_s = 300; leeway_s = 30; };\n"
-		 "  limits = { %s }; },\n"
-		 " { name = \"other\"; origins = [ \"https://other.example.net\" ];\n"
-		 "  sip = { login = \"61000\"; password = \"%s\"; }; callee = \"61001\"; } );\n",
-		 extra, rp.port, CH_SECRET_SIP_ABUSE, lim, CH_SECRET_SIP_ABUSE);
-	return chd_start(d, conf);
-}
-
-static const char *wide = "connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = "
-			  "1000; calls_per_minute = 1000; concurrent_calls = 1000;";
-
-int test_setup(const char *name)
-{
-	(void)name;
-	if (access(REDIS_BIN, X_OK) != 0)
-		return 0; /* each case skips */
-	if (chd_init(&a) != 0 || chd_init(&b) != 0)
-		return 1;
-	rp.port = 0;
-	rp.aof = strcmp(name, "release_replayed_from_outbox") == 0;
-	return rp_start(&rp, a.dir) == 0 ? 0 : 1;
-}
-
-void test_teardown(void)
-{
-	if (a.pid > 0)
-		chd_stop(&a);
-	if (b.pid > 0)
-		chd_stop(&b);
-	rp_kill(&rp);
-	chd_cleanup(&a);
-	chd_cleanup(&b);
-	if (c)
-		curl_easy_cleanup(c);
-	c = NULL;
-}
-
-#define NEED_REDIS()                                                                                                   \
-	do {                                                                                                           \
-		if (access(REDIS_BIN, X_OK) != 0)                                                                      \
-			SKIP("no %s (scripts/deps.sh --test installs redis-server)", REDIS_BIN);                       \
-		c = curl_easy_init();                                                                                  \
-	} while (0)
-
-static struct chr event(int port, const char *path, const char *body)
-{
-	return post(port, path, NULL, body);
+	return pair_start(d, lim, "fail_closed", hook_extra, "");
 }
 
 /* The round trips Redis saw for one request r (an expression), with its status checked. */
