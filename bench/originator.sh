@@ -33,6 +33,7 @@
 # POSTs /v1/calls {"anchor":true} at RATE/s over CONNS (default 8) keep-alive
 # connections and reads each call's outcome from the call records. Exit 0 only
 # when every call was connected (both legs) and ended by the destination's BYE.
+# CDR_COPY=FILE keeps the call records.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -223,6 +224,15 @@ for ((i = 0; i < nphones; i++)); do
 	sipp_pids+=("$(pgrep -P "${pids[$i]}" sipp | head -n1 || echo "${pids[$i]}")")
 done
 cpu0_ch=$(cpu_s "$d")
+# CPU seconds of each of callhook's threads, "tid comm seconds" per line (FLOW=anchored prints the busiest).
+thread_cpu() {
+	local t
+	for t in /proc/$1/task/*; do
+		awk -v hz="$(getconf CLK_TCK)" -v tid="${t##*/}" -v comm="$(cat "$t/comm" 2>/dev/null)" \
+			'{printf "%s %s %.2f\n", tid, comm, ($14 + $15) / hz}' "$t/stat" 2>/dev/null || true
+	done
+}
+threads0=$(thread_cpu "$d")
 cpu0_sipp=0
 for p in "${sipp_pids[@]}"; do cpu0_sipp=$(echo "$cpu0_sipp + $(cpu_s "$p")" | bc); done
 rc=0
@@ -231,6 +241,7 @@ python3 "$here/originator_load.py" 127.0.0.1 "$xml_port" "$RATE" "$SECONDS_RUN" 
 else
 python3 "$here/originator_json_load.py" 127.0.0.1 "$xml_port" "$RATE" "$SECONDS_RUN" "$CONNS" "$d" bench "$tmp/http.pass" \
 	"$tmp/calls.jsonl" "${pairs[@]}" || rc=$?
+	[ -z "${CDR_COPY:-}" ] || cp "$tmp/calls.jsonl" "$CDR_COPY"
 fi
 # Datagrams each socket dropped on a full receive buffer (/proc/net/udp's last column), read while all live.
 sock_drops() {
@@ -244,6 +255,11 @@ cpu_sipp=0
 for p in "${sipp_pids[@]}"; do cpu_sipp=$(echo "$cpu_sipp + $(cpu_s "$p")" | bc); done
 calls=$(echo "$RATE * $SECONDS_RUN" | bc)
 echo "CPU               callhook $(echo "scale=2; ($(cpu_s "$d") - $cpu0_ch) * 1000 / $calls" | bc) s per 1000 calls, SIPp phones $(echo "scale=2; ($cpu_sipp - $cpu0_sipp) * 1000 / $calls" | bc) s per 1000 calls"
+if [ "$FLOW" = anchored ]; then
+	# busiest threads over the run: a SIP thread near the run's length is callhook's limit (one su_root)
+	echo "callhook threads  $(thread_cpu "$d" | awk -v before="$threads0" 'BEGIN { n = split(before, l, "\n"); for (i = 1; i <= n; i++) { split(l[i], f, " "); b[f[1]] = f[3] } }
+		{ printf "%s %s %.1f\n", $1, $2, $3 - b[$1] }' | sort -k3 -rn | head -n 4 | awk '{ printf "%s(%s) %.1f s, ", $2, $1, $3 }')of CPU over ${SECONDS_RUN} s of load"
+fi
 echo "socket drops      callhook $(sock_drops "$sip_port")phones $(sock_drops "${ports[@]:2}")"
 echo "kernel before     $net_before"
 echo "kernel after      $(net_counters)"
@@ -277,7 +293,7 @@ fi
 for ((i = 0; i < nphones; i++)); do
 	if [ -s "$tmp/sipp$i.errors" ]; then
 		echo "phone $i errors    $(grep -c 'aborting call\|Aborting call' "$tmp/sipp$i.errors") calls aborted; first:"
-		grep -m 3 -i 'abort\|unexpected\|timeout' "$tmp/sipp$i.errors" | cut -c1-300
+		{ grep -m 3 -i 'abort\|unexpected\|timeout' "$tmp/sipp$i.errors" || head -n 3 "$tmp/sipp$i.errors"; } | cut -c1-300
 	fi
 done
 if [ -s "$tmp/callhook.err" ]; then

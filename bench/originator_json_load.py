@@ -306,6 +306,8 @@ def main():
     for code, (at, line) in sorted(first_fail.items()):
         print(f'first {code}         at {at:.1f} s: {line}')
     print(f'no final result   {missing} (no call record {GRACE_S:.0f} s after the last answer)')
+    ct = os.times()
+    print(f'load client CPU   {(ct.user + ct.system) * 1000 / max(total, 1):.2f} s per 1000 calls')
     print(f'callhook RSS      peak {peak_rss / 1024:.1f} MB, at end {end_rss / 1024:.1f} MB')
     tail = float(os.environ.get('TAIL_S', '0'))
     if tail > 0:
