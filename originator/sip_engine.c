@@ -388,6 +388,7 @@ static void on_trim(struct orig_sip *s, su_timer_t *t, void *arg)
 static void *sip_thread(void *arg)
 {
 	struct orig_sip *s = arg;
+	(void)pthread_setname_np(pthread_self(), "ch-orig-sip");
 	char ua[64];
 	(void)ch_fmt(ua, sizeof ua, "callhook/%s", CALLHOOK_VERSION);
 	if (su_init() != 0) {

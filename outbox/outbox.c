@@ -358,6 +358,7 @@ static void abort_all(struct ob *ob)
 static void *ob_main(void *arg)
 {
 	struct ob *ob = arg;
+	(void)pthread_setname_np(pthread_self(), "ch-outbox");
 	int64_t deadline = -1;
 	for (;;) {
 		unsigned grace;
