@@ -81,6 +81,9 @@ void ch_buf_init(struct ch_buf *b, size_t limit);
 /* Append; 0, ENOMEM, or EFBIG when the limit would be passed (nothing appended). */
 int ch_buf_add(struct ch_buf *b, const void *p, size_t n);
 int ch_buf_adds(struct ch_buf *b, const char *s);
+/* Room for n bytes (and the NUL) in one allocation, exactly sized when it
+ * grows: 0, ENOMEM, or EFBIG past the limit. */
+int ch_buf_reserve(struct ch_buf *b, size_t n);
 /* Keep data NUL-terminated past len (not counted). 0 or ENOMEM/EFBIG. */
 int ch_buf_nul(struct ch_buf *b);
 /* Append s with & < > " ' escaped (XML and HTML text and attributes). 0 or ch_buf_add's errors. */

@@ -181,6 +181,20 @@ static int buf_reserve(struct ch_buf *b, size_t need)
 	return 0;
 }
 
+int ch_buf_reserve(struct ch_buf *b, size_t n)
+{
+	if (n > b->limit)
+		return EFBIG;
+	if (n + 1 <= b->cap)
+		return 0;
+	char *d = realloc(b->data, n + 1);
+	if (!d)
+		return ENOMEM;
+	b->data = d;
+	b->cap = n + 1;
+	return 0;
+}
+
 int ch_buf_add(struct ch_buf *b, const void *p, size_t n)
 {
 	if (n > b->limit - b->len)
