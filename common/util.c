@@ -140,6 +140,12 @@ size_t ch_scopy(char *dst, size_t cap, const char *src)
 	return n;
 }
 
+size_t ch_scat(char *dst, size_t cap, size_t at, const char *src)
+{
+	size_t n = ch_scopy(dst + at, cap - at, src);
+	return at + n >= cap ? cap - 1 : at + n;
+}
+
 void ch_ip4_text(const unsigned char a[4], char out[16])
 {
 	char *o = out;

@@ -104,23 +104,17 @@ static uint64_t sum_of(size_t off)
 
 #define HM_SUM(field) sum_of(offsetof(struct hm_shard, field))
 
-/* Append s at labels[at] (cut to cap): the label texts, without printf. */
-static size_t cat(char *labels, size_t cap, size_t at, const char *s)
-{
-	return at + ch_scopy(labels + at, cap - at, s) >= cap ? cap - 1 : at + strlen(s);
-}
-
 /* "method=\"<route>\",status=\"<status>\"" */
 static void request_labels(char *labels, size_t cap, const char *route, int status)
 {
 	char st[4] = {'0', '0', '0', '\0'};
 	for (int i = 2, v = status >= 0 && status <= 999 ? status : 0; i >= 0; i--, v /= 10)
 		st[i] = (char)('0' + v % 10);
-	size_t n = cat(labels, cap, 0, "method=\"");
-	n = cat(labels, cap, n, route);
-	n = cat(labels, cap, n, "\",status=\"");
-	n = cat(labels, cap, n, st);
-	cat(labels, cap, n, "\"");
+	size_t n = ch_scat(labels, cap, 0, "method=\"");
+	n = ch_scat(labels, cap, n, route);
+	n = ch_scat(labels, cap, n, "\",status=\"");
+	n = ch_scat(labels, cap, n, st);
+	ch_scat(labels, cap, n, "\"");
 }
 
 /* The shards into the registry (under no lock of ours: a request counted
@@ -150,9 +144,9 @@ static void flush_counters(void)
 		}
 		if (seen || !n)
 			continue;
-		size_t at = cat(labels, sizeof(labels), 0, "verdict=\"");
-		at = cat(labels, sizeof(labels), at, label);
-		cat(labels, sizeof(labels), at, "\"");
+		size_t at = ch_scat(labels, sizeof(labels), 0, "verdict=\"");
+		at = ch_scat(labels, sizeof(labels), at, label);
+		ch_scat(labels, sizeof(labels), at, "\"");
 		ch_metrics_set("callhook_verdicts_total", labels, (double)n);
 	}
 	uint64_t per[CH_METRICS_NBUCKETS + 1], any = 0;
