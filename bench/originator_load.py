@@ -56,6 +56,7 @@ def main():
     pending = {}  # destination -> send time
     ok = fail = 0
     codes = {}
+    first_fail = {}  # code -> (seconds into the run, the document): what a failure said
     lat = []
     sent = 0
     peak_rss = 0
@@ -81,6 +82,7 @@ def main():
         if code >= 300:
             fail += 1
             codes[code] = codes.get(code, 0) + 1
+            first_fail.setdefault(code, (time.monotonic() - t0, doc.decode(errors='replace')))
         else:
             ok += 1
 
@@ -140,6 +142,8 @@ def main():
     print(f'completed         {ok} transferred, {ok / max(elapsed_send, 1e-9):.0f} calls/s '
           f'(p50 {p50:.0f} ms, p99 {p99:.0f} ms from request to final result)')
     print(f'failed            {fail} {dict(sorted(codes.items())) if codes else ""}')
+    for code, (at, doc) in sorted(first_fail.items()):
+        print(f'first {code}         at {at:.1f} s: ' + ' '.join(doc.split()))
     print(f'no final result   {len(pending)} (after {GRACE_S:.0f} s grace)')
     print(f'callhook RSS      peak {peak_rss / 1024:.1f} MB, at end {end_rss / 1024:.1f} MB')
     tail = float(os.environ.get('TAIL_S', '0'))

@@ -8,6 +8,7 @@
 #include "common/sip_uri.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <libconfig.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -448,6 +449,16 @@ int cfg_check_orig(struct loader *L, void *obj, const config_setting_t *s, const
 		return cfg_fail(
 		    L, config_setting_get_member(s, "tls_listen"), p,
 		    "required with tls_listen: a directory with agent.pem (key and certificate) and cafile.pem");
+	}
+	int64_t linger = o->timers.transaction_linger_ms;
+	if (linger > 0 && linger < 1000) {
+		char tp[CFG_PATH];
+		cfg_child_path(tp, sizeof(tp), path, "timers");
+		return cfg_fail_at(L, config_setting_get_member(s, "timers"), tp, "transaction_linger_ms",
+				   "%" PRId64
+				   " ms would not absorb a 2xx retransmitted 0.5 s and 1.5 s after the first: "
+				   "0 (RFC 3261's timers) or 1000 to 32000",
+				   linger);
 	}
 	int err = resolve_path(L, &o->tls_certificate_dir);
 	if (err)

@@ -180,7 +180,7 @@ static const struct field timer_fields[] = {
     F_INT("refer_notify_timeout_s", struct cfg_orig_timers, refer_notify_timeout_s, 1, 300, 32, 0),
     F_INT("reinvite_timeout_s", struct cfg_orig_timers, reinvite_timeout_s, 1, 30, 10, 0),
     F_INT("max_call_s", struct cfg_orig_timers, max_call_s, 0, 7 * 86400, 7200, 0),
-    F_INT("transaction_linger_ms", struct cfg_orig_timers, transaction_linger_ms, 0, 32000, 2000, 0),
+    F_INT("transaction_linger_ms", struct cfg_orig_timers, transaction_linger_ms, 0, 32000, 1500, 0),
     F_END,
 };
 static const struct group timer_group = {timer_fields, NULL};

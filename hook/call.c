@@ -1,5 +1,6 @@
 /* hook/call.c: the call hook: the callId, the session and its site, the callee, the budgets, the record, the answer. */
 #include "hook/hook_int.h"
+#include "hook/store_redis.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ struct kx {
 	char ipkey[HS_KEY_MAX], sitekey[HS_KEY_MAX];
 	int status;      /* of a refusal replayed to a retry, else 0 */
 	const char *why; /* the reason of a refusal */
+	char whybuf[128];
 };
 
 /* Without a callId a call could hold no slot and never be ended. */
@@ -102,13 +104,12 @@ static enum hook_verdict call_hours(struct kx *k)
 }
 
 /* The record this call's end will write, when the hook keeps records. NULL without memory: the call goes on. */
-static struct hs_cdr *call_cdr(struct kx *k)
+static struct hs_cdr *call_cdr(struct kx *k, const char *origin)
 {
 	if (!k->x->rt->cdr)
 		return NULL;
 	char ip[64];
 	bool have_ip = k->sid && pol_session_ip(k->sid, ip, sizeof(ip)) == 0;
-	const char *origin = k->sid ? hs_session_origin(k->x->st, k->sid) : NULL;
 	struct hs_cdr *r =
 	    hs_cdr_new(k->site->cfg->name, k->button, k->callee, have_ip ? ip : NULL, k->sid, k->call_id, origin);
 	if (!r) {
@@ -156,7 +157,7 @@ static enum hook_verdict call_record(struct kx *k)
 	struct hs_call c = {.status = 200, .active = true};
 	ch_scopy(c.site, sizeof(c.site), k->site->cfg->name);
 	ch_scopy(c.button, sizeof(c.button), k->button ? k->button : "");
-	struct hs_cdr *rec = call_cdr(k);
+	struct hs_cdr *rec = call_cdr(k, k->sid ? hs_session_origin(st, k->sid) : NULL);
 	/* EAGAIN from the put: another instance took the last concurrent slot since the check */
 	const char *lost = "concurrent_calls exceeded";
 	int full = hs_call_put(st, k->call_id, k->owner, &c, rec, now_ms + l->call_max_s * 1000);
@@ -188,6 +189,144 @@ static enum hook_verdict call_record(struct kx *k)
 				k->site->cfg->name);
 	}
 	return HOOK_ALLOW;
+}
+
+/* ---- store.backend = "redis": the whole decision in one FCALL (ch2_call) ---- */
+
+/* The site's buttons with a callee as ch2_call reads them, "o:name c:name" (open or closed now), and the
+ * state of the site's own callee; new (free), NULL without memory. */
+static char *button_list(const struct hook_site *s, int64_t wall_ms, char *dflt)
+{
+	size_t cap = s->n_buttons * (HS_NAME_MAX + 3) + 1, at = 0;
+	char *out = malloc(cap);
+	if (!out)
+		return NULL;
+	out[0] = '\0';
+	for (size_t i = 0; i < s->n_buttons; i++) {
+		const struct hook_button *b = &s->buttons[i];
+		if (!b->cfg->callee)
+			continue;
+		if (at)
+			out[at++] = ' ';
+		out[at++] = !b->hours || pol_hours_open_at(b->hours, wall_ms) ? 'o' : 'c';
+		out[at++] = ':';
+		at += ch_scopy(out + at, cap - at, b->cfg->name);
+	}
+	*dflt = !s->cfg->callee ? 'n' : s->hours && !pol_hours_open_at(s->hours, wall_ms) ? 'c' : 'o';
+	return out;
+}
+
+/* One ch2_call for site (NULL: not known here; Redis says whose the session is). */
+static enum hsr_result ask(struct kx *k, const struct hook_site *site, bool lookup, struct hsr_verdict *v)
+{
+	const struct hook_site *fb = hook_fallback_site(k->x->rt);
+	char dflt = 'n', ip[64] = "";
+	char *buttons = site ? button_list(site, k->x->wall_ms, &dflt) : NULL;
+	if (site && !buttons)
+		return HSR_DOWN;
+	const struct cfg_site_limits *l = site ? &site->cfg->limits : NULL;
+	if (site) {
+		hook_client_key(k->sid, site, ip, sizeof(ip));
+		snprintf(k->ipkey, sizeof(k->ipkey), "call|%s|%s", site->cfg->name, ip);
+		snprintf(k->sitekey, sizeof(k->sitekey), "call|%s", site->cfg->name);
+	}
+	struct hsr_call_req q = {.sid = k->sid,
+				 .lookup = lookup,
+				 .site = site ? site->cfg->name : "",
+				 .fallback = site && site == fb,
+				 .owner = k->owner,
+				 .call_id = k->call_id,
+				 .req_button = k->req_button,
+				 .buttons = buttons ? buttons : "",
+				 .dflt = dflt,
+				 .cps = l ? (unsigned)l->calls_per_session : 0,
+				 .conc = l ? (unsigned)l->concurrent_calls : 0,
+				 .per_ip = l ? (unsigned)l->calls_per_minute_per_ip : 0,
+				 .per_site = l ? (unsigned)l->calls_per_minute : 0,
+				 .call_max_ms = l ? l->call_max_s * 1000 : 1,
+				 .ttl_ms = k->x->rt->cfg->hook.session_ttl_s * 1000,
+				 .ipkey = site ? k->ipkey : "",
+				 .sitekey = site ? k->sitekey : ""};
+	enum hsr_result res = hsr_call(hs_redis(k->x->st), &q, v);
+	free(buttons);
+	return res;
+}
+
+/* The site to ask for: this instance's copy of the session, else the only site. */
+static const struct hook_site *guess_site(struct kx *k)
+{
+	char site[HS_NAME_MAX + 1];
+	const struct hook_site *s = NULL;
+	hs_lock(k->x->st);
+	hs_expire(k->x->st, k->x->now_ms);
+	if (k->sid && hs_local_site(k->x->st, k->sid, site, sizeof(site)))
+		s = hook_site_by_name(k->x->rt, site);
+	hs_unlock(k->x->st);
+	return s ? s : k->x->rt->n_sites == 1 ? &k->x->rt->sites[0] : NULL;
+}
+
+/* After the admission: the callee, the local record (call record file, fail_open's view). */
+static enum hook_verdict admitted(struct kx *k, const struct hsr_verdict *v)
+{
+	k->known = v->known;
+	k->retry = v->retry;
+	k->button = v->button[0] ? v->button : NULL;
+	k->btn = k->button ? hook_button_of(k->site, k->button) : NULL;
+	k->callee = k->button ? (k->btn ? k->btn->cfg->callee : NULL) : k->site->cfg->callee;
+	if (!k->callee) {
+		k->why = "unknown button"; /* a reload since the FCALL */
+		return HOOK_DENY_BUTTON;
+	}
+	if (k->retry)
+		return HOOK_ALLOW;
+	struct hs_call c = {.status = 200, .active = true};
+	ch_scopy(c.site, sizeof(c.site), k->site->cfg->name);
+	ch_scopy(c.button, sizeof(c.button), k->button ? k->button : "");
+	struct hs_cdr *rec = call_cdr(k, v->origin[0] ? v->origin : NULL);
+	int64_t now = k->x->now_ms;
+	hs_lock(k->x->st);
+	hs_remember_call(k->x->st, k->call_id, k->owner, &c, rec, now + k->site->cfg->limits.call_max_s * 1000,
+			 now + k->x->rt->cfg->hook.session_ttl_s * 1000);
+	hs_unlock(k->x->st);
+	return HOOK_ALLOW;
+}
+
+/* One FCALL when this instance knows the session's site (it took the connect, or saw the session before);
+ * two when the session was accepted elsewhere and is new here (ch2_call answers whose it is, writing
+ * nothing). *answered false: Redis did not answer. */
+static enum hook_verdict call_remote(struct kx *k, bool *answered)
+{
+	const struct hook_site *site = guess_site(k);
+	bool lookup = true;
+	struct hsr_verdict v;
+	*answered = false;
+	for (int round = 0;; round++) {
+		if (ask(k, site, lookup, &v) != HSR_OK)
+			return HOOK_ALLOW; /* not answered: on_unavailable decides */
+		if (v.deny != HSR_WHERE || round == 1)
+			break;
+		const struct hook_site *s = hook_site_by_name(k->x->rt, v.sess.site);
+		if (s) {
+			hs_lock(k->x->st);
+			hs_remember_session(k->x->st, k->sid, &v.sess,
+					    k->x->now_ms + k->x->rt->cfg->hook.session_ttl_s * 1000);
+			hs_unlock(k->x->st);
+		}
+		/* a site removed by a reload: the session is unknown, the fallback may take the call */
+		lookup = s != NULL;
+		site = s ? s : hook_fallback_site(k->x->rt);
+	}
+	*answered = true;
+	if (v.deny == HSR_WHERE)
+		v.deny = HSR_SESSION;
+	if (site && v.deny != HSR_SESSION) {
+		k->site = site;
+		ch_scopy(k->x->out->site, sizeof(k->x->out->site), site->cfg->name);
+	}
+	ch_scopy(k->whybuf, sizeof(k->whybuf), v.deny == HSR_SESSION ? "unknown session" : v.reason);
+	k->why = k->whybuf;
+	k->status = v.deny == HSR_REPLAY ? v.status : 0;
+	return v.deny == HSR_ADMIT ? admitted(k, &v) : hook_store_verdict(v.deny);
 }
 
 /* A member the answer sets: name and its JSON value. */
@@ -272,10 +411,18 @@ void hook_call(struct hook_ctx *x)
 {
 	struct kx k = {.x = x};
 	enum hook_verdict v = call_ids(&k);
-	if (v == HOOK_ALLOW) {
+	bool answered = false;
+	if (v == HOOK_ALLOW && hs_redis(x->st))
+		v = call_remote(&k, &answered);
+	if (v == HOOK_ALLOW && !answered) {
 		hs_lock(x->st);
 		hs_expire(x->st, x->now_ms);
-		v = call_callee(&k);
+		if (hs_redis(x->st) && hs_unavailable(x->st)) {
+			k.why = "state store unavailable";
+			v = HOOK_STORE_DOWN;
+		} else {
+			v = call_callee(&k); /* the memory store, or fail_open's fallback */
+		}
 		if (v == HOOK_ALLOW && !k.retry)
 			v = call_hours(&k);
 		if (v == HOOK_ALLOW && !k.retry)

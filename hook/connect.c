@@ -1,6 +1,7 @@
 /* hook/connect.c: the connect hook: the site by origin, the signed token, the button, admission, the rewritten answer.
  */
 #include "hook/hook_int.h"
+#include "hook/store_redis.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -155,16 +156,66 @@ static enum hook_verdict admit_locked(struct cx *c, struct hs_session *sess)
 	return HOOK_ALLOW;
 }
 
-static enum hook_verdict connect_admit(struct cx *c)
+/* store.backend = "redis": the whole admission is one FCALL (ch2_connect); false when Redis did not answer. */
+static bool admit_remote(struct cx *c, const struct hs_session *sess, enum hook_verdict *out, char *why, size_t cap)
+{
+	struct hook_ctx *x = c->x;
+	const struct cfg_token *tc = &c->site->cfg->token;
+	char ip[64] = "", bucket[HS_KEY_MAX], norm[POL_HOST_MAX + 32];
+	hook_client_key(c->sid, c->site, ip, sizeof(ip));
+	snprintf(bucket, sizeof(bucket), "connect|%s|%s", c->site->cfg->name, ip);
+	bool origin = x->rt->cdr && pol_origin_format(&c->origin, norm, sizeof(norm)) == 0;
+	int64_t ttl_ms = x->rt->cfg->hook.session_ttl_s * 1000;
+	struct hsr_connect_req q = {
+	    .sid = c->sid,
+	    .site = sess->site,
+	    .button = sess->button,
+	    .locked = sess->button_locked,
+	    .ttl_ms = ttl_ms,
+	    .max_sessions = (size_t)x->rt->cfg->hook.max_sessions,
+	    .limit = (unsigned)c->site->cfg->limits.connects_per_minute_per_ip,
+	    .bucket = bucket,
+	    .jti = c->have_claims ? c->claims.jti : NULL,
+	    .jti_ttl_ms = c->have_claims ? (c->claims.exp + tc->leeway_s - x->wall_s) * 1000 : 0,
+	    .origin = origin ? norm : NULL,
+	};
+	struct hsr_verdict v;
+	if (hsr_connect(hs_redis(x->st), &q, &v) != HSR_OK)
+		return false;
+	*out = hook_store_verdict(v.deny);
+	ch_scopy(why, cap, v.reason);
+	c->why = why;
+	if (*out == HOOK_ALLOW) {
+		struct hs_session local = *sess;
+		local.calls = v.sess.calls;
+		hs_lock(x->st);
+		hs_expire(x->st, x->now_ms);
+		hs_remember_session(x->st, c->sid, &local, x->now_ms + ttl_ms);
+		if (origin)
+			(void)hs_session_set_origin(x->st, c->sid, norm);
+		hs_unlock(x->st);
+	}
+	return true;
+}
+
+static enum hook_verdict connect_admit(struct cx *c, char *why, size_t cap)
 {
 	struct hs_session sess = {0};
 	ch_scopy(sess.site, sizeof(sess.site), c->site->cfg->name);
 	ch_scopy(sess.button, sizeof(sess.button), c->button ? c->button : "");
 	sess.button_locked = c->locked;
 	sess.created_ms = c->x->now_ms;
+	enum hook_verdict v = HOOK_ALLOW;
+	if (hs_redis(c->x->st) && admit_remote(c, &sess, &v, why, cap))
+		return v;
 	hs_lock(c->x->st);
 	hs_expire(c->x->st, c->x->now_ms);
-	enum hook_verdict v = admit_locked(c, &sess);
+	if (hs_redis(c->x->st) && hs_unavailable(c->x->st)) {
+		c->why = "state store unavailable";
+		v = HOOK_STORE_DOWN;
+	} else {
+		v = admit_locked(c, &sess); /* the memory store, or fail_open's fallback */
+	}
 	hs_unlock(c->x->st);
 	return v;
 }
@@ -198,8 +249,9 @@ void hook_connect(struct hook_ctx *x)
 		v = connect_token(&c);
 	if (v == HOOK_ALLOW)
 		v = connect_button(&c);
+	char why[128];
 	if (v == HOOK_ALLOW)
-		v = connect_admit(&c);
+		v = connect_admit(&c, why, sizeof(why));
 	if (v != HOOK_ALLOW) {
 		hook_answer_verdict(x->out, v, c.why);
 		return;

@@ -143,9 +143,7 @@ int hs_call_get(struct hook_store *st, const char *call_id, const char *site, co
 		bool *same_owner);
 /* Insert or replace the record of call_id, owned by sid (copied; "" = none)
  * and c->site, with its call record cdr (taken on success; NULL = none). 0,
- * ENOSPC (store full), ENOMEM, or EAGAIN (Redis store: c->active and the site
- * holds concurrent_calls slots already; hs_set_site_cap) (nothing changed, cdr
- * not taken). */
+ * ENOSPC (store full) or ENOMEM (nothing changed, cdr not taken). */
 int hs_call_put(struct hook_store *st, const char *call_id, const char *sid, const struct hs_call *c,
 		struct hs_cdr *cdr, int64_t expires_ms);
 /* A call of sid (NULL = any) is up: its record notes wall_ms, the first time only. */
@@ -159,6 +157,12 @@ void hs_call_forget(struct hook_store *st, const char *call_id);
  * too, ended HS_END_EXPIRED. */
 bool hs_call_end(struct hook_store *st, const char *call_id, const char *sid, enum hs_end end, int sip_status,
 		 int64_t wall_ms);
+/* The releases of the events, which take the store lock themselves (not held by the caller): close a
+ * session; end a call as hs_call_end does. With Redis, one round trip each; a release Redis does not take
+ * goes to a bounded outbox, replayed (idempotent) when Redis answers again. */
+void hs_release_session(struct hook_store *st, const char *sid);
+bool hs_release_call(struct hook_store *st, const char *call_id, const char *sid, enum hs_end end, int sip_status,
+		     int64_t wall_ms);
 /* The records of the calls that ended since the last call, oldest first
  * (taken: hs_cdr_free each), or NULL. */
 struct hs_cdr *hs_take_ended(struct hook_store *st);
@@ -288,6 +292,9 @@ void hook_client_key(const char *sid, const struct hook_site *site, char *out, s
 const struct hook_button *hook_button_of(const struct hook_site *s, const char *name);
 const struct hook_site *hook_session_site(const struct hook_rt *rt, struct hook_store *st, const char *sid,
 					  int64_t now_ms, struct hs_session *sess, bool *known);
+const struct hook_site *hook_site_by_name(const struct hook_rt *rt, const char *name);
+/* The one site a call of an unknown session may go to (one site, no required token), or NULL. */
+const struct hook_site *hook_fallback_site(const struct hook_rt *rt);
 /* The cap of an answer built from a body: the body plus room for the added members. */
 #define HOOK_ANSWER_SLACK 65536
 

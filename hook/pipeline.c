@@ -103,7 +103,7 @@ int hook_copy_member(struct ch_buf *o, const struct hook_body *b, size_t i, bool
 
 /* ---- sites --------------------------------------------------------------- */
 
-static const struct hook_site *site_by_name(const struct hook_rt *rt, const char *name)
+const struct hook_site *hook_site_by_name(const struct hook_rt *rt, const char *name)
 {
 	for (size_t i = 0; i < rt->n_sites; i++) {
 		if (strcmp(rt->sites[i].cfg->name, name) == 0)
@@ -140,15 +140,48 @@ const struct hook_site *hook_session_site(const struct hook_rt *rt, struct hook_
 {
 	*known = sid && hs_session_get(st, sid, now_ms, sess) == 0;
 	if (*known) {
-		const struct hook_site *s = site_by_name(rt, sess->site);
+		const struct hook_site *s = hook_site_by_name(rt, sess->site);
 		if (s)
 			return s;
 		*known = false; /* the site was removed by a reload */
 	}
+	return hook_fallback_site(rt);
+}
+
+const struct hook_site *hook_fallback_site(const struct hook_rt *rt)
+{
 	/* a restarted hook keeps working when there is only one place the call can go */
 	if (rt->n_sites == 1 && !(rt->sites[0].cfg->token.present && rt->sites[0].cfg->token.required))
 		return &rt->sites[0];
 	return NULL;
+}
+
+enum hook_verdict hook_store_verdict(enum hsr_deny d)
+{
+	switch (d) {
+	case HSR_ADMIT:
+		return HOOK_ALLOW;
+	case HSR_FULL:
+		return HOOK_TABLE_FULL;
+	case HSR_CONFLICT:
+		return HOOK_SESSION_CONFLICT;
+	case HSR_TOKEN:
+		return HOOK_DENY_TOKEN;
+	case HSR_BUDGET:
+	case HSR_REPLAY:
+		return HOOK_OVER_BUDGET;
+	case HSR_SESSION:
+		return HOOK_DENY_SESSION;
+	case HSR_CALLID:
+		return HOOK_CALLID_CONFLICT;
+	case HSR_BUTTON:
+		return HOOK_DENY_BUTTON;
+	case HSR_CLOSED:
+		return HOOK_CLOSED;
+	case HSR_WHERE:
+		break;
+	}
+	return HOOK_INTERNAL;
 }
 
 /* ---- the handlers without a file of their own ------------------------------ */
@@ -203,9 +236,7 @@ void hook_connection_status(struct hook_ctx *x)
 {
 	const char *sid = hook_str_member(x->b, "sessionId");
 	if (sid && status_is(hook_str_member(x->b, "status"), "DISCONNECTED", "FAILED", NULL)) {
-		hs_lock(x->st);
-		hs_session_del(x->st, sid);
-		hs_unlock(x->st);
+		hs_release_session(x->st, sid);
 	}
 	hook_mirror(x);
 }
@@ -231,9 +262,7 @@ void hook_call_status(struct hook_ctx *x)
 		enum hs_end end = strcmp(status, "FINISH") == 0   ? HS_END_FINISH
 				  : strcmp(status, "FAILED") == 0 ? HS_END_FAILED
 								  : HS_END_BUSY;
-		hs_lock(x->st);
-		hs_call_end(x->st, call_id, sid, end, sip_status_of(x->b), x->wall_ms);
-		hs_unlock(x->st);
+		(void)hs_release_call(x->st, call_id, sid, end, sip_status_of(x->b), x->wall_ms);
 	} else if (call_id && status && strcmp(status, "ESTABLISHED") == 0) {
 		hs_lock(x->st);
 		hs_call_established(x->st, call_id, sid, x->wall_ms);

@@ -278,13 +278,6 @@ static void stop_listener(struct listener *l)
 	l->l = NULL;
 }
 
-/* Each site's concurrent_calls, which the Redis store holds atomically. */
-static void set_site_caps(struct hook_store *st, const struct hook_rt *rt)
-{
-	for (size_t i = 0; i < rt->n_sites; i++)
-		hs_set_site_cap(st, rt->sites[i].cfg->name, (unsigned)rt->sites[i].cfg->limits.concurrent_calls);
-}
-
 int hook_start(struct hook_rt *rt, struct hook **out, struct cfg_error *err)
 {
 	const struct cfg_hook *hc = &rt->cfg->hook;
@@ -300,7 +293,6 @@ int hook_start(struct hook_rt *rt, struct hook **out, struct cfg_error *err)
 	if (rc)
 		goto out;
 	hs_set_max_entries(h->store, (size_t)hc->max_sessions * 4);
-	set_site_caps(h->store, rt);
 	if (hc->listen.n > HOOK_MAX_LISTEN) {
 		cfg_set_error(rt->cfg, err, "hook.listen", "at most %d addresses", HOOK_MAX_LISTEN);
 		rc = EINVAL;
@@ -429,7 +421,6 @@ int hook_reload(struct hook *h, struct hook_rt *rt, struct cfg_error *err)
 	rt->fwd = fwd;
 	hs_lock(h->store);
 	hs_set_max_entries(h->store, (size_t)rt->cfg->hook.max_sessions * 4);
-	set_site_caps(h->store, rt);
 	hs_unlock(h->store);
 	hook_watchdog_set_limit(h->wd, rt->cfg->hook.request_timeout_s);
 	pthread_rwlock_wrlock(&h->rt_lock);

@@ -3,11 +3,15 @@
 #include "hook/store_redis.h"
 
 #include "common/metrics.h"
+#include "outbox/outbox.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Releases waiting for Redis (drop oldest beyond: their slots lapse at call_max_s, sessions at their TTL). */
+#define HS_OUTBOX_MAX 10000
 
 enum hs_kind { HS_SESSION, HS_CALL, HS_BUCKET, HS_JTI };
 
@@ -34,7 +38,6 @@ struct hs_entry {
 struct site_count {
 	char site[HS_NAME_MAX + 1];
 	unsigned active;
-	unsigned cap; /* concurrent_calls, held in Redis by hs_call_put (0 = none) */
 };
 
 struct hook_store {
@@ -50,22 +53,32 @@ struct hook_store {
 	size_t nsites;
 	struct hs_cdr *ended, *ended_tail; /* records of ended calls, oldest first */
 	struct hsr *rd;                    /* store.backend = "redis", or NULL */
-	uint64_t fallbacks;                /* fail_open: steps decided here because Redis did not answer */
+	struct ob *outbox;                 /* with Redis: the releases Redis did not take, replayed */
+	uint64_t fallbacks[2];             /* decisions Redis did not answer: refused (fail_closed), local */
 };
 
-/* A step of this thread's current request found Redis unavailable (hs_request_begin clears it). */
-static _Thread_local bool tl_down;
+/* This thread's current request found Redis unavailable; its hs_* calls stay local (fail_open). Both are
+ * cleared by hs_request_begin. */
+static _Thread_local bool tl_down, tl_local;
 
-/* Redis did not answer: true when the step is refused (fail_closed: the pipeline answers 503), false when
- * the memory store decides it (fail_open, each limit scaled by fail_open_share). */
-static bool refuse(struct hook_store *st)
+/* Ask Redis, or decide here: the memory backend, or fail_open's fallback. */
+static bool remote(const struct hook_store *st)
+{
+	return st->rd && !tl_local;
+}
+
+bool hs_unavailable(struct hook_store *st)
 {
 	tl_down = true;
-	if (hsr_fail_open(st->rd)) {
-		st->fallbacks++;
-		return false;
-	}
-	return true;
+	bool open = hsr_fail_open(st->rd);
+	st->fallbacks[open]++;
+	tl_local = open;
+	return !open;
+}
+
+struct hsr *hs_redis(struct hook_store *st)
+{
+	return st->rd;
 }
 
 static size_t share_of(const struct hook_store *st, size_t limit)
@@ -73,14 +86,52 @@ static size_t share_of(const struct hook_store *st, size_t limit)
 	return (size_t)(((unsigned long long)limit * hsr_share_pm(st->rd)) / 1000ULL);
 }
 
+/* The outbox's delivery of one release ("E" any call_id NUL sid, or "S" sid): 0, or EAGAIN (Redis did not
+ * answer: try again later; both releases are idempotent). */
+static int deliver(const char *body, size_t len, const char **why, void *arg)
+{
+	struct hsr *r = arg;
+	bool freed;
+	enum hsr_result res = HSR_DOWN;
+	*why = "redis unavailable";
+	if (len >= 2 && body[0] == 'E') {
+		const char *call_id = body + 2;
+		const char *sid = call_id + strlen(call_id) + 1;
+		res = hsr_call_end(r, call_id, body[1] == '1' ? NULL : sid, &freed);
+	} else if (len >= 1 && body[0] == 'S') {
+		res = hsr_session_close(r, body + 1);
+	}
+	return res == HSR_OK ? 0 : EAGAIN;
+}
+
 int hs_use_redis(struct hook_store *st, const struct cfg_store *cfg)
 {
-	return hsr_new(cfg, &st->rd);
+	int rc = hsr_new(cfg, &st->rd);
+	if (rc)
+		return rc;
+	struct ob_params p = {.name = "store: outbox",
+			      .what = "release",
+			      .concurrency = 1,
+			      .retries = UINT_MAX - 1,
+			      .backoff_ms = 250,
+			      .backoff_max_ms = 2000,
+			      .queue_max = HS_OUTBOX_MAX,
+			      .queue_bytes_max = (size_t)HS_OUTBOX_MAX * (2 * HS_KEY_MAX + 4),
+			      .drop_oldest = true,
+			      .deliver = deliver,
+			      .deliver_arg = st->rd};
+	rc = ob_start(&p, &st->outbox);
+	if (rc) {
+		hsr_free(st->rd);
+		st->rd = NULL;
+	}
+	return rc;
 }
 
 void hs_request_begin(void)
 {
 	tl_down = false;
+	tl_local = false;
 }
 
 bool hs_request_refused(const struct hook_store *st)
@@ -88,21 +139,19 @@ bool hs_request_refused(const struct hook_store *st)
 	return st->rd && tl_down && !hsr_fail_open(st->rd);
 }
 
-static struct site_count *site_slot(struct hook_store *st, const char *site, bool create);
-
-void hs_set_site_cap(struct hook_store *st, const char *site, unsigned concurrent_calls)
-{
-	struct site_count *sc = site_slot(st, site, true);
-	if (sc)
-		sc->cap = concurrent_calls;
-}
-
 void hs_store_metrics(struct hook_store *st)
 {
 	if (!st->rd)
 		return;
 	hsr_metrics(st->rd);
-	ch_metrics_set("callhook_store_fallbacks_total", "", (double)st->fallbacks);
+	ch_metrics_set("callhook_store_fallbacks_total", "mode=\"fail_closed\"", (double)st->fallbacks[0]);
+	ch_metrics_set("callhook_store_fallbacks_total", "mode=\"fail_open\"", (double)st->fallbacks[1]);
+	uint64_t sent, failed, dropped;
+	ob_stats(st->outbox, &sent, &failed, &dropped);
+	ch_metrics_set("callhook_store_outbox_pending", "", (double)ob_pending(st->outbox));
+	ch_metrics_set("callhook_store_outbox_total", "result=\"sent\"", (double)sent);
+	ch_metrics_set("callhook_store_outbox_total", "result=\"failed\"", (double)failed);
+	ch_metrics_set("callhook_store_outbox_total", "result=\"dropped\"", (double)dropped);
 }
 
 static void entry_free(struct hs_entry *e)
@@ -163,6 +212,7 @@ void hs_free(struct hook_store *st)
 		hs_cdr_free(st->ended);
 		st->ended = n;
 	}
+	ob_stop(st->outbox, 200); /* before the backend it delivers to */
 	hsr_free(st->rd);
 	pthread_mutex_destroy(&st->lock);
 	free(st);
@@ -343,19 +393,17 @@ static void sweep(struct hook_store *st, int64_t now_ms)
 size_t hs_session_count(struct hook_store *st)
 {
 	size_t n;
-	if (st->rd && hsr_session_count(st->rd, &n) == HSR_OK)
-		return n;
-	if (st->rd && refuse(st))
-		return SIZE_MAX;
+	if (remote(st))
+		return hsr_session_count(st->rd, &n) == HSR_OK ? n : 0; /* the metrics' gauge */
 	return st->sessions;
 }
 
 int hs_session_get(struct hook_store *st, const char *sid, int64_t now_ms, struct hs_session *out)
 {
 	int rc;
-	if (st->rd && hsr_session_get(st->rd, sid, out, &rc) == HSR_OK)
+	if (remote(st) && hsr_session_get(st->rd, sid, out, &rc) == HSR_OK)
 		return rc;
-	if (st->rd && refuse(st))
+	if (remote(st) && hs_unavailable(st))
 		return ENOENT;
 	struct hs_entry **pp = find(st, 'S', sid);
 	if (!*pp)
@@ -371,20 +419,27 @@ int hs_session_get(struct hook_store *st, const char *sid, int64_t now_ms, struc
 static int session_put_local(struct hook_store *st, const char *sid, const struct hs_session *s, size_t max,
 			     int64_t expires_ms);
 
-/* With Redis, the local copy of the sessions this instance accepted lets fail_open know them during an outage. */
+/* With Redis (fail_open's fallback), max_sessions x fail_open_share. */
 int hs_session_put(struct hook_store *st, const char *sid, const struct hs_session *s, size_t max, int64_t expires_ms)
 {
-	int rc;
-	if (st->rd && hsr_session_put(st->rd, sid, s, max, expires_ms - st->last_now_ms, &rc) == HSR_OK) {
-		if (rc == 0)
-			(void)session_put_local(st, sid, s, SIZE_MAX, expires_ms);
-		return rc;
-	}
-	if (st->rd && refuse(st))
-		return ENOSPC;
 	if (st->rd && max != SIZE_MAX)
 		max = share_of(st, max);
 	return session_put_local(st, sid, s, max, expires_ms);
+}
+
+/* With Redis, the local copy of the sessions this instance accepted lets fail_open know them during an outage. */
+void hs_remember_session(struct hook_store *st, const char *sid, const struct hs_session *s, int64_t expires_ms)
+{
+	(void)session_put_local(st, sid, s, SIZE_MAX, expires_ms);
+}
+
+bool hs_local_site(struct hook_store *st, const char *sid, char *site, size_t cap)
+{
+	struct hs_entry **pp = find(st, 'S', sid);
+	if (!*pp || (*pp)->expires_ms <= st->last_now_ms)
+		return false;
+	ch_scopy(site, cap, (*pp)->u.sess.s.site);
+	return true;
 }
 
 static int session_put_local(struct hook_store *st, const char *sid, const struct hs_session *s, size_t max,
@@ -406,11 +461,6 @@ static int session_put_local(struct hook_store *st, const char *sid, const struc
 
 int hs_session_set_origin(struct hook_store *st, const char *sid, const char *origin)
 {
-	int rc;
-	if (st->rd && hsr_session_set_origin(st->rd, sid, origin, &rc) == HSR_OK)
-		return rc;
-	if (st->rd && refuse(st))
-		return ENOENT;
 	struct hs_entry **pp = find(st, 'S', sid);
 	if (!*pp)
 		return ENOENT;
@@ -424,19 +474,12 @@ int hs_session_set_origin(struct hook_store *st, const char *sid, const char *or
 
 const char *hs_session_origin(struct hook_store *st, const char *sid)
 {
-	const char *o;
-	if (st->rd && hsr_session_origin(st->rd, sid, &o) == HSR_OK)
-		return o;
-	if (st->rd && refuse(st))
-		return NULL;
 	struct hs_entry **pp = find(st, 'S', sid);
 	return *pp ? (*pp)->u.sess.origin : NULL;
 }
 
 void hs_session_del(struct hook_store *st, const char *sid)
 {
-	if (st->rd && hsr_session_del(st->rd, sid) != HSR_OK)
-		(void)refuse(st); /* an event: its 200 stands; the session lapses at session_ttl_s */
 	struct hs_entry **pp = find(st, 'S', sid);
 	if (*pp)
 		remove_at(st, pp);
@@ -444,11 +487,6 @@ void hs_session_del(struct hook_store *st, const char *sid)
 
 int hs_bucket_take(struct hook_store *st, const char *key, unsigned capacity, int64_t now_ms, bool commit)
 {
-	int rc;
-	if (st->rd && hsr_bucket_take(st->rd, key, capacity, commit, &rc) == HSR_OK)
-		return rc;
-	if (st->rd && refuse(st))
-		return EAGAIN;
 	if (st->rd)
 		capacity = (unsigned)share_of(st, capacity);
 	if (!commit) {
@@ -470,11 +508,6 @@ int hs_bucket_take(struct hook_store *st, const char *key, unsigned capacity, in
 
 int hs_jti_bind(struct hook_store *st, const char *jti, const char *sid, int64_t expires_ms, bool commit)
 {
-	int rc;
-	if (st->rd && hsr_jti_bind(st->rd, jti, sid, expires_ms - st->last_now_ms, commit, &rc) == HSR_OK)
-		return rc;
-	if (st->rd && refuse(st))
-		return EEXIST;
 	if (!commit) {
 		struct hs_entry **pp = find(st, 'J', jti);
 		return *pp && strcmp((*pp)->u.jti_sid, sid) != 0 ? EEXIST : 0;
@@ -498,11 +531,6 @@ int hs_jti_bind(struct hook_store *st, const char *jti, const char *sid, int64_t
 int hs_call_get(struct hook_store *st, const char *call_id, const char *site, const char *sid, struct hs_call *out,
 		bool *same_owner)
 {
-	int rc;
-	if (st->rd && hsr_call_get(st->rd, call_id, site, sid, out, same_owner, &rc) == HSR_OK)
-		return rc;
-	if (st->rd && refuse(st))
-		return ENOENT;
 	struct hs_entry **pp = find(st, 'C', call_id);
 	if (!*pp)
 		return ENOENT;
@@ -515,24 +543,24 @@ int hs_call_get(struct hook_store *st, const char *call_id, const char *site, co
 static int call_put_local(struct hook_store *st, const char *call_id, const char *sid, const struct hs_call *c,
 			  struct hs_cdr *cdr, int64_t expires_ms);
 
-/* With Redis, the record there is the truth; the local copy keeps the call record (hook.cdr.file) and is
- * fail_open's view of the calls. */
 int hs_call_put(struct hook_store *st, const char *call_id, const char *sid, const struct hs_call *c,
 		struct hs_cdr *cdr, int64_t expires_ms)
 {
-	int rc;
-	struct site_count *cap = st->rd && c->active ? site_slot(st, c->site, true) : NULL;
-	unsigned max_active = cap ? cap->cap : 0;
-	if (st->rd && hsr_call_put(st->rd, call_id, sid, c, expires_ms - st->last_now_ms, max_active, &rc) == HSR_OK) {
-		if (rc)
-			return rc; /* cdr not taken */
-		if (call_put_local(st, call_id, sid, c, cdr, expires_ms) != 0)
-			hs_cdr_free(cdr);
-		return 0;
-	}
-	if (st->rd && refuse(st))
-		return ENOSPC;
 	return call_put_local(st, call_id, sid, c, cdr, expires_ms);
+}
+
+/* With Redis, the record there is the truth; the local copy keeps the call record (hook.cdr.file) and is
+ * fail_open's view of the calls. */
+void hs_remember_call(struct hook_store *st, const char *call_id, const char *sid, const struct hs_call *c,
+		      struct hs_cdr *cdr, int64_t expires_ms, int64_t sess_expires_ms)
+{
+	if (call_put_local(st, call_id, sid, c, cdr, expires_ms) != 0)
+		hs_cdr_free(cdr);
+	struct hs_entry **pp = sid[0] ? find(st, 'S', sid) : NULL;
+	if (pp && *pp) {
+		(*pp)->u.sess.s.calls++;
+		(*pp)->expires_ms = sess_expires_ms;
+	}
 }
 
 static int call_put_local(struct hook_store *st, const char *call_id, const char *sid, const struct hs_call *c,
@@ -570,8 +598,6 @@ static int call_put_local(struct hook_store *st, const char *call_id, const char
 
 void hs_call_forget(struct hook_store *st, const char *call_id)
 {
-	if (st->rd && hsr_call_forget(st->rd, call_id) != HSR_OK)
-		(void)refuse(st);
 	struct hs_entry **pp = find(st, 'C', call_id);
 	if (*pp)
 		remove_at(st, pp);
@@ -588,24 +614,8 @@ void hs_call_established(struct hook_store *st, const char *call_id, const char 
 		(*pp)->u.call.cdr->established_ms = wall_ms;
 }
 
-static bool call_end_local(struct hook_store *st, const char *call_id, const char *sid, enum hs_end end, int sip_status,
-			   int64_t wall_ms);
-
 bool hs_call_end(struct hook_store *st, const char *call_id, const char *sid, enum hs_end end, int sip_status,
 		 int64_t wall_ms)
-{
-	bool freed = false;
-	if (st->rd && hsr_call_end(st->rd, call_id, sid, &freed) == HSR_OK) {
-		(void)call_end_local(st, call_id, sid, end, sip_status, wall_ms); /* the record, when placed here */
-		return freed;
-	}
-	if (st->rd)
-		(void)refuse(st); /* an event: its 200 stands; the slot lapses at call_max_s */
-	return call_end_local(st, call_id, sid, end, sip_status, wall_ms);
-}
-
-static bool call_end_local(struct hook_store *st, const char *call_id, const char *sid, enum hs_end end, int sip_status,
-			   int64_t wall_ms)
 {
 	struct hs_entry **pp = find(st, 'C', call_id);
 	if (!*pp || !(*pp)->u.call.c.active)
@@ -631,10 +641,8 @@ static bool call_end_local(struct hook_store *st, const char *call_id, const cha
 unsigned hs_site_active(struct hook_store *st, const char *site)
 {
 	unsigned n;
-	if (st->rd && hsr_site_active(st->rd, site, &n) == HSR_OK)
-		return n;
-	if (st->rd && refuse(st))
-		return UINT_MAX;
+	if (remote(st))
+		return hsr_site_active(st->rd, site, &n) == HSR_OK ? n : 0; /* the metrics' gauge */
 	struct site_count *sc = site_slot(st, site, false);
 	n = sc ? sc->active : 0;
 	if (!st->rd)
@@ -642,6 +650,46 @@ unsigned hs_site_active(struct hook_store *st, const char *site)
 	/* fail_open: this instance alone may hold concurrent_calls x fail_open_share */
 	unsigned pm = hsr_share_pm(st->rd);
 	return pm ? (unsigned)(((unsigned long long)n * 1000ULL + pm - 1) / pm) : UINT_MAX;
+}
+
+/* A release Redis did not take: to the outbox, replayed when Redis answers again. */
+static void queue_release(struct hook_store *st, char kind, bool any, const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = b ? strlen(b) : 0;
+	size_t len = (kind == 'E' ? 2 : 1) + la + 1 + (b ? lb + 1 : 0);
+	char *body = malloc(len);
+	if (!body)
+		return; /* it lapses with its TTL */
+	size_t at = 0;
+	body[at++] = kind;
+	if (kind == 'E')
+		body[at++] = any ? '1' : '0';
+	memcpy(body + at, a, la + 1);
+	at += la + 1;
+	if (b)
+		memcpy(body + at, b, lb + 1);
+	(void)ob_post(st->outbox, NULL, NULL, kind == 'E' ? "slot release" : "session close", body, len);
+}
+
+void hs_release_session(struct hook_store *st, const char *sid)
+{
+	if (st->rd && hsr_session_close(st->rd, sid) != HSR_OK)
+		queue_release(st, 'S', false, sid, NULL);
+	hs_lock(st);
+	hs_session_del(st, sid);
+	hs_unlock(st);
+}
+
+bool hs_release_call(struct hook_store *st, const char *call_id, const char *sid, enum hs_end end, int sip_status,
+		     int64_t wall_ms)
+{
+	bool freed = false;
+	if (st->rd && hsr_call_end(st->rd, call_id, sid, &freed) != HSR_OK)
+		queue_release(st, 'E', sid == NULL, call_id, sid ? sid : "");
+	hs_lock(st);
+	bool local = hs_call_end(st, call_id, sid, end, sip_status, wall_ms); /* the record, when placed here */
+	hs_unlock(st);
+	return st->rd ? freed : local;
 }
 
 static char *dup_or_null(const char *s, bool *fail)

@@ -1,7 +1,33 @@
-/* hook/store_redis_int.h: what the Redis store's two files share: the function library's text. */
+/* hook/store_redis_int.h: what the Redis store's files share: the function library, one round trip, the ops. */
 #ifndef HOOK_STORE_REDIS_INT_H
 #define HOOK_STORE_REDIS_INT_H
 
+#include "hook/store_redis.h"
+
+#include <hiredis/hiredis.h>
+
 extern const char hsr_library[];
+#define HSR_LIBRARY "callhook_v2"
+
+/* The kinds of round trip, for the metrics (op="..."). */
+enum hsr_op {
+	HSR_OP_CONNECT,
+	HSR_OP_CALL,
+	HSR_OP_CALL_END,
+	HSR_OP_SESSION_CLOSE,
+	HSR_OP_SESSION_GET,
+	HSR_OP_STATS,
+	HSR_OP_COUNT
+};
+
+/* A reply that stands for "Redis is at maxmemory and refused the write" (never freed). */
+extern redisReply hsr_oom_reply;
+
+/* One command, one round trip (none while the breaker is open): its reply (freeReplyObject), &hsr_oom_reply,
+ * or NULL (Redis did not answer; the failure is counted and may open the breaker). Thread-safe. A missing
+ * function library is loaded (FUNCTION LOAD) and the command sent once more. */
+redisReply *hsr_run(struct hsr *r, enum hsr_op op, int argc, const char **argv);
+/* The key prefix (store.redis.prefix). */
+const char *hsr_prefix(const struct hsr *r);
 
 #endif

@@ -92,6 +92,7 @@ void hook_watchdog_set_limit(struct hook_watchdog *w, int64_t request_timeout_s)
 static void *watchdog_loop(void *arg)
 {
 	struct hook_watchdog *w = arg;
+	(void)pthread_setname_np(pthread_self(), "ch-watchdog");
 	pthread_mutex_lock(&w->lock);
 	while (!w->stop) {
 		struct timespec ts;

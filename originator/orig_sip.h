@@ -65,7 +65,7 @@ struct orig_sip_opts {
 	unsigned reinvite_timeout_s;     /* 10: anchored re-INVITE watchdog (keep < 32) */
 	unsigned max_call_s;             /* 7200: a connected anchored call is released after it */
 	int linger_ms;                   /* how long a finished SIP transaction is kept to absorb
-					    retransmissions (NTATAG_UA_LINGER): 0 = 2000 ms,
+					    retransmissions (NTATAG_UA_LINGER): 0 = 1500 ms,
 					    < 0 = RFC 3261's timers (32 s) */
 	int udp_rcvbuf_bytes;            /* 4 MiB; the SIP UDP socket receive buffer */
 	unsigned max_calls;              /* 0 = no cap; over it orig_sip_call returns EAGAIN */

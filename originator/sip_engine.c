@@ -27,10 +27,10 @@ extern su_log_t nua_log[], nta_log[], tport_log[], soa_log[], nea_log[], sresolv
  * patch (third_party/sofia-sip); Debian's stock build keeps RFC 3261's 32 s. */
 #ifdef NTATAG_UA_LINGER
 #define LINGER_TAGS(ms) TAG_IF((ms) > 0, NTATAG_UA_LINGER((unsigned)(ms)))
-#define HAVE_LINGER 1
+#define HAVE_LINGER     1
 #else
 #define LINGER_TAGS(ms) TAG_SKIP(ms)
-#define HAVE_LINGER 0
+#define HAVE_LINGER     0
 #endif
 
 enum msg_kind { MSG_CALL, MSG_HANGUP, MSG_STOP };
@@ -388,6 +388,7 @@ static void on_trim(struct orig_sip *s, su_timer_t *t, void *arg)
 static void *sip_thread(void *arg)
 {
 	struct orig_sip *s = arg;
+	(void)pthread_setname_np(pthread_self(), "ch-orig-sip");
 	char ua[64];
 	(void)ch_fmt(ua, sizeof ua, "callhook/%s", CALLHOOK_VERSION);
 	if (su_init() != 0) {
@@ -485,7 +486,7 @@ int orig_sip_start(const struct orig_sip_opts *o, orig_sip_event_fn cb, void *ar
 	s->notify_s = o->refer_notify_timeout_s ? o->refer_notify_timeout_s : 32;
 	s->reinvite_s = o->reinvite_timeout_s ? o->reinvite_timeout_s : 10;
 	s->max_call_s = o->max_call_s ? o->max_call_s : 7200;
-	s->linger_ms = o->linger_ms ? o->linger_ms : 2000;
+	s->linger_ms = o->linger_ms ? o->linger_ms : 1500;
 	s->max_calls = o->max_calls;
 	if (!HAVE_LINGER && s->linger_ms > 0)
 		ch_warn("originator: built with Debian's stock Sofia-SIP (CALLHOOK_SYSTEM_SOFIA): finished SIP "

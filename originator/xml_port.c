@@ -400,6 +400,7 @@ static void xml_reap(struct orig_xml *x)
 static void *xml_main(void *arg)
 {
 	struct orig_xml *x = arg;
+	(void)pthread_setname_np(pthread_self(), "ch-orig-xml"); /* top -H, ps -L: docs/operations.md */
 	size_t cap = 1 + x->nl + x->max_conns;
 	struct pollfd *pf = calloc(cap, sizeof(*pf));
 	struct xconn **pc = calloc(cap, sizeof(*pc));

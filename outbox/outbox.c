@@ -44,6 +44,7 @@ struct ob {
 	struct ob_slot slots[OB_CONCURRENCY_MAX]; /* the thread's only */
 	unsigned rng;                             /* jitter, the thread's only */
 	uint64_t sent, failed, dropped;           /* atomic */
+	size_t in_hand;                           /* atomic: items in slots */
 };
 
 static void item_free(struct ob_item *it)
@@ -127,8 +128,9 @@ static size_t discard(char *p, size_t sz, size_t n, void *arg)
 	return sz * n;
 }
 
-static void slot_release(struct ob_slot *s)
+static void slot_release(struct ob *ob, struct ob_slot *s)
 {
+	__atomic_sub_fetch(&ob->in_hand, 1, __ATOMIC_RELAXED);
 	if (s->payload != s->item->body)
 		free(s->payload);
 	item_free(s->item);
@@ -139,7 +141,7 @@ static void slot_fail(struct ob *ob, struct ob_slot *s, const char *why)
 {
 	ch_warn("%s: %s not delivered after %u attempt(s): %s", ob->p.name, s->item->label, s->attempts, why);
 	__atomic_add_fetch(&ob->failed, 1, __ATOMIC_RELAXED);
-	slot_release(s);
+	slot_release(ob, s);
 }
 
 static void easy_drop(struct ob *ob, struct ob_slot *s)
@@ -226,7 +228,7 @@ static void slot_done(struct ob *ob, struct ob_slot *s, CURLcode res)
 	s->attempts++;
 	if (res == CURLE_OK && status >= 200 && status < 300) {
 		__atomic_add_fetch(&ob->sent, 1, __ATOMIC_RELAXED);
-		slot_release(s);
+		slot_release(ob, s);
 		return;
 	}
 	char why[128];
@@ -243,15 +245,37 @@ static void slot_done(struct ob *ob, struct ob_slot *s, CURLcode res)
 	       (long long)(s->due_ms - ch_now_ms()));
 }
 
+/* One attempt through the caller's deliver: settled at once. Whether the item is still in hand. */
+static bool deliver_now(struct ob *ob, struct ob_slot *s)
+{
+	const char *why = "failed";
+	int rc = ob->p.deliver(s->item->body, s->item->len, &why, ob->p.deliver_arg);
+	s->attempts++;
+	if (rc == 0) {
+		__atomic_add_fetch(&ob->sent, 1, __ATOMIC_RELAXED);
+		slot_release(ob, s);
+		return false;
+	}
+	if (rc != EAGAIN || s->attempts > ob->p.retries) {
+		slot_fail(ob, s, why);
+		return false;
+	}
+	s->due_ms = ch_now_ms() + backoff_ms(ob, s->attempts);
+	return true;
+}
+
 /* Move queued POSTs into free slots; whether stopping, and the grace. */
 static bool fill_slots(struct ob *ob, unsigned *grace)
 {
 	pthread_mutex_lock(&ob->mu);
 	bool stopping = ob->stopping;
 	*grace = ob->grace_ms;
-	for (unsigned j = 0; j < ob->p.concurrency && ob->head; j++)
-		if (!ob->slots[j].item)
+	for (unsigned j = 0; j < ob->p.concurrency && ob->head; j++) {
+		if (!ob->slots[j].item) {
 			ob->slots[j].item = item_pop(ob);
+			__atomic_add_fetch(&ob->in_hand, 1, __ATOMIC_RELAXED);
+		}
+	}
 	pthread_mutex_unlock(&ob->mu);
 	return stopping;
 }
@@ -271,6 +295,10 @@ static bool start_due(struct ob *ob, int64_t now, int64_t *next_due)
 			busy = true;
 			if (s->due_ms < *next_due)
 				*next_due = s->due_ms;
+			continue;
+		}
+		if (ob->p.deliver) {
+			busy |= deliver_now(ob, s);
 			continue;
 		}
 		const char *why = slot_start(ob, s);
@@ -311,7 +339,7 @@ static void abort_all(struct ob *ob)
 			easy_drop(ob, s);
 		if (s->item) {
 			left++;
-			slot_release(s);
+			slot_release(ob, s);
 		}
 	}
 	pthread_mutex_lock(&ob->mu);
@@ -330,6 +358,7 @@ static void abort_all(struct ob *ob)
 static void *ob_main(void *arg)
 {
 	struct ob *ob = arg;
+	(void)pthread_setname_np(pthread_self(), "ch-outbox");
 	int64_t deadline = -1;
 	for (;;) {
 		unsigned grace;
@@ -394,6 +423,16 @@ void ob_stats(struct ob *ob, uint64_t *sent, uint64_t *failed, uint64_t *dropped
 		*failed = ob ? __atomic_load_n(&ob->failed, __ATOMIC_RELAXED) : 0;
 	if (dropped)
 		*dropped = ob ? __atomic_load_n(&ob->dropped, __ATOMIC_RELAXED) : 0;
+}
+
+size_t ob_pending(struct ob *ob)
+{
+	if (!ob)
+		return 0;
+	pthread_mutex_lock(&ob->mu);
+	size_t n = ob->count;
+	pthread_mutex_unlock(&ob->mu);
+	return n + __atomic_load_n(&ob->in_hand, __ATOMIC_RELAXED);
 }
 
 void ob_stop(struct ob *ob, unsigned grace_ms)

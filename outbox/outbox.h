@@ -27,6 +27,11 @@
  * and *why says why in the log. */
 typedef int ob_prepare_fn(const char *body, size_t len, char **out, size_t *out_len, const char **why, void *arg);
 
+/* Optional: deliver a queued body another way than an HTTP POST (the hook's store hands Redis the releases
+ * it could not write), in the outbox's thread. 0 = delivered; EAGAIN = retry under the same rule (backoff,
+ * retries); any other value fails at once. *why says why in the log. With deliver, url is not used. */
+typedef int ob_deliver_fn(const char *body, size_t len, const char **why, void *arg);
+
 struct ob_params {
 	const char *name;     /* log prefix: "forward: hook.forward.[0]", "originator" */
 	const char *what;     /* what one POST is, for the log: "event", "status callback" */
@@ -42,6 +47,8 @@ struct ob_params {
 	bool drop_oldest;           /* when full: drop the oldest waiting (true) or refuse the new one */
 	ob_prepare_fn *prepare;     /* or NULL */
 	void *prepare_arg;
+	ob_deliver_fn *deliver; /* or NULL: POST */
+	void *deliver_arg;
 };
 
 struct ob;
@@ -63,6 +70,9 @@ bool ob_post(struct ob *ob, const char *url, const char *header, const char *lab
  * when ob_stop's grace ran out). Any pointer may be NULL; all zero for NULL
  * ob. Thread-safe. */
 void ob_stats(struct ob *ob, uint64_t *sent, uint64_t *failed, uint64_t *dropped);
+
+/* Entries not yet delivered, failed or dropped (queued and in hand). 0 for NULL ob. Thread-safe. */
+size_t ob_pending(struct ob *ob);
 
 /* Refuse new POSTs, keep delivering what is queued for up to grace_ms, then
  * abort the rest (dropped), join the thread and free. NULL-safe. */

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian 12 packages callhook needs.
 #   scripts/deps.sh          to build and run callhook
-#   scripts/deps.sh --test   also the test and benchmark peers (SIPp, Kamailio,
+#   scripts/deps.sh --package  also the Debian packaging tools (scripts/package.sh)
+#   scripts/deps.sh --test   also the packaging tools and the test and benchmark peers (SIPp, Kamailio,
 #                            baresip, nginx, wrk, clang, systemd tools, redis-server, prometheus
 #                            for promtool, chromium, nodejs and npm...)
-# Both also build the patched Sofia-SIP (third_party/sofia-sip/build.sh) into
+# Each also builds the patched Sofia-SIP (third_party/sofia-sip/build.sh) into
 # ${CALLHOOK_BUILD_DIR:-build}/third_party/sofia-sip, unless it is up to date there.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -14,6 +15,10 @@ pkgs=(build-essential cmake pkg-config ca-certificates curl
   libmicrohttpd-dev libjansson-dev libpcre2-dev libconfig-dev libcurl4-openssl-dev
   libjwt-dev libexpat1-dev libgnutls28-dev libicu-dev libhiredis-dev
   dpkg-dev autoconf automake libtool libssl-dev patch)
+# the package build (scripts/package.sh, the package ctest): debhelper, lintian; fakeroot for dpkg-buildpackage
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--package" ]; then
+  pkgs+=(debhelper devscripts lintian fakeroot)
+fi
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(git clang-format sip-tester wrk nginx-light python3 python3-prometheus-client
     clang libclang-rt-14-dev openssl systemd man-db groff-base kamailio baresip-core redis-server

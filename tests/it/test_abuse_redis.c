@@ -1,163 +1,26 @@
 /* tests/it/test_abuse_redis.c: store.backend = "redis": two daemons on one real redis-server share sessions,
  * budgets, the replay cache and retries; Redis killed and back (fail_closed, fail_open). */
 #include "tests/check.h"
-#include "abuse.h"
-#include "harness.h"
+#include "redis_pair.h"
 #include "secrets.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#define REDIS_BIN "/usr/bin/redis-server"
-#define O         "https://www.example.com"
-
-static struct chd a, b;
-static pid_t redis_pid;
-static int redis_port;
-
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	int port = -1;
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-/* One inline command to the test's Redis as the default user; true when the reply starts with want. */
-static bool redis_cmd(int port, const char *cmd, const char *want)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {
-	    .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	bool ok = false;
-	char buf[256] = "", line[1024];
-	snprintf(line, sizeof(line), "%s\r\n", cmd);
-	size_t n = strlen(line);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && write(fd, line, n) == (ssize_t)n &&
-	    read(fd, buf, sizeof(buf) - 1) > 0)
-		ok = strncmp(buf, want, strlen(want)) == 0;
-	if (fd >= 0)
-		close(fd);
-	return ok;
-}
-
-static bool redis_ping(int port)
-{
-	return redis_cmd(port, "PING", "+PONG");
-}
-
-/* redis-server on 127.0.0.1:port, no persistence, in a's temp dir. 0 or -1. */
-static int redis_start(int port)
-{
-	char p[16];
-	snprintf(p, sizeof(p), "%d", port);
-	redis_pid = fork();
-	if (redis_pid == 0) {
-		if (!freopen("/dev/null", "w", stdout))
-			_exit(126);
-		execl(REDIS_BIN, REDIS_BIN, "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		      "--dir", a.dir, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 200; i++) {
-		if (redis_ping(port))
-			return 0;
-		usleep(25000);
-	}
-	return -1;
-}
-
-static void redis_kill(void)
-{
-	if (redis_pid > 0) {
-		kill(redis_pid, SIGKILL);
-		waitpid(redis_pid, NULL, 0);
-	}
-	redis_pid = 0;
-}
-
-/* A daemon with one site on the shared Redis; lim: the site's limits; mode: on_unavailable. */
-static int start_with(struct chd *d, const char *lim, const char *mode, const char *redis_extra);
-
+/* start_with without more store.redis settings. */
 static int start_one(struct chd *d, const char *lim, const char *mode)
 {
-	return start_with(d, lim, mode, "");
+	return pair_start(d, lim, mode, "", "");
 }
 
 static int start_with(struct chd *d, const char *lim, const char *mode, const char *redis_extra)
 {
-	char conf[4096];
-	CHECK(chd_write(d, "token.key", CH_SECRET_TOKEN "\n", 0600) == 0);
-	snprintf(conf, sizeof(conf),
-		 "log = { level = \"debug\"; };\n"
-		 "hook = { listen = [ \"127.0.0.1:0\" ]; };\n"
-		 "store = { backend = \"redis\"; redis = { address = \"127.0.0.1:%d\"; timeout_ms = 100; %s };\n"
-		 "  on_unavailable = \"%s\"; fail_open_share = 0.5; };\n"
-		 "sites = ( { name = \"shop\"; origins = [ \"" O "\" ];\n"
-		 "  sip = { login = \"60000\"; password = \"%s\"; }; callee = \"60001\";\n"
-		 "  token = { secret_file = \"token.key\"; required = false; max_age_s = 300; leeway_s = 30; };\n"
-		 "  limits = { %s }; },\n"
-		 /* a second site: a call of an unknown session is refused (one site alone would take it) */
-		 " { name = \"other\"; origins = [ \"https://other.example.net\" ];\n"
-		 "  sip = { login = \"61000\"; password = \"%s\"; }; callee = \"61001\"; } );\n",
-		 redis_port, redis_extra, mode, CH_SECRET_SIP_ABUSE, lim, CH_SECRET_SIP_ABUSE);
-	return chd_start(d, conf);
-}
-
-static const char *wide = "connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = "
-			  "1000; calls_per_minute = 1000; concurrent_calls = 1000;";
-
-int test_setup(const char *name)
-{
-	(void)name;
-	if (access(REDIS_BIN, X_OK) != 0)
-		return 0; /* each case skips */
-	if (chd_init(&a) != 0 || chd_init(&b) != 0)
-		return 1;
-	redis_port = free_port();
-	return redis_start(redis_port) == 0 ? 0 : 1;
-}
-
-void test_teardown(void)
-{
-	if (a.pid > 0)
-		chd_stop(&a);
-	if (b.pid > 0)
-		chd_stop(&b);
-	redis_kill();
-	chd_cleanup(&a);
-	chd_cleanup(&b);
-	if (c)
-		curl_easy_cleanup(c);
-	c = NULL;
-}
-
-#define NEED_REDIS()                                                                                                   \
-	do {                                                                                                           \
-		if (access(REDIS_BIN, X_OK) != 0)                                                                      \
-			SKIP("no %s (scripts/deps.sh --test installs redis-server)", REDIS_BIN);                       \
-		c = curl_easy_init();                                                                                  \
-	} while (0)
-
-static struct chr event(int port, const char *path, const char *body)
-{
-	return post(port, path, NULL, body);
+	return pair_start(d, lim, mode, "", redis_extra);
 }
 
 TEST_CASE(session_shared)
@@ -276,7 +139,7 @@ TEST_CASE(redis_killed_and_back)
 	NEED_REDIS();
 	REQUIRE(start_one(&a, wide, "fail_closed") == 0 && start_one(&b, wide, "fail_open") == 0);
 	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.3.1:1/k", O, NULL), 200);
-	redis_kill();
+	rp_kill(&rp);
 	int64_t worst = 0;
 	char sid[64];
 	for (int i = 0; i < 6; i++) {
@@ -290,7 +153,7 @@ TEST_CASE(redis_killed_and_back)
 			    "{\"sessionId\":\"/10.7.3.1:1/k\",\"status\":\"DISCONNECTED\"}"),
 		      200);
 	CHECK(log_has(&a, "store: redis is unavailable"));
-	REQUIRE(redis_start(redis_port) == 0);
+	REQUIRE(rp_start(&rp, a.dir) == 0);
 	long st = 0;
 	for (int i = 0; i < 60 && st != 200; i++) {
 		usleep(100000);
@@ -306,7 +169,7 @@ TEST_CASE(redis_paused_deadline)
 	NEED_REDIS();
 	REQUIRE(start_one(&a, wide, "fail_closed") == 0);
 	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.4.1:1/p", O, NULL), 200);
-	REQUIRE(redis_cmd(redis_port, "CLIENT PAUSE 3000 ALL", "+OK"));
+	REQUIRE(rp_cmd(&rp, "CLIENT PAUSE 3000 ALL", "+OK"));
 	int64_t worst = 0;
 	char sid[64];
 	for (int i = 0; i < 5; i++) {
@@ -315,7 +178,7 @@ TEST_CASE(redis_paused_deadline)
 	}
 	/* timeout_ms = 100: a connect has a few steps; none may hang on the paused Redis */
 	CHECK_MSG(worst < 800, "a request waited %lld ms", (long long)worst);
-	REQUIRE(redis_cmd(redis_port, "CLIENT UNPAUSE", "+OK"));
+	REQUIRE(rp_cmd(&rp, "CLIENT UNPAUSE", "+OK"));
 	long st = 0;
 	for (int i = 0; i < 60 && st != 200; i++) {
 		usleep(100000);
@@ -328,12 +191,11 @@ TEST_CASE(redis_paused_deadline)
 TEST_CASE(acl_user_and_wrong_password)
 {
 	NEED_REDIS();
-	REQUIRE(
-	    redis_cmd(redis_port,
-		      "ACL SETUSER callhook on >acl-pw-" CH_SECRET_TOKEN " resetkeys ~callhook:* resetchannels -@all"
-		      " +fcall +function|load +hget +hgetall +hmget +hset +exists +del +get +set +pexpire +zadd +zrem"
-		      " +zremrangebyscore +zcard +zcount +zscore +time +select +ping",
-		      "+OK"));
+	REQUIRE(rp_cmd(&rp,
+		       "ACL SETUSER callhook on >acl-pw-" CH_SECRET_TOKEN " resetkeys ~callhook:* resetchannels -@all"
+		       " +fcall +function|load +hgetall +hmget +hset +hincrby +del +get +set +pexpire +zadd +zrem"
+		       " +zremrangebyscore +zcard +zcount +time +select +ping",
+		       "+OK"));
 	REQUIRE(chd_write(&a, "redis.pass", "acl-pw-" CH_SECRET_TOKEN "\n", 0600) == 0);
 	REQUIRE(chd_write(&b, "redis.pass", "wrong-" CH_SECRET_TOKEN "\n", 0600) == 0);
 	const char *auth = "user = \"callhook\"; password_file = \"redis.pass\";";
@@ -355,14 +217,14 @@ TEST_CASE(redis_full_is_table_full)
 	NEED_REDIS();
 	REQUIRE(start_one(&a, wide, "fail_open") == 0);
 	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.6.1:1/f", O, NULL), 200);
-	REQUIRE(redis_cmd(redis_port, "CONFIG SET maxmemory 1", "+OK"));
+	REQUIRE(rp_cmd(&rp, "CONFIG SET maxmemory 1", "+OK"));
 	/* at maxmemory (noeviction) Redis answers: full, even with fail_open; events keep their 200 */
 	EXPECT_ERR(do_connect(a.hook_port, NULL, "/10.7.6.2:1/f", O, NULL), 503, "state table full");
 	EXPECT_ERR(do_call(a.hook_port, "full-1", "/10.7.6.1:1/f", NULL), 503, "state table full");
 	EXPECT_STATUS(event(a.hook_port, "/rest-hook/CallStatusEvent",
 			    "{\"callId\":\"full-1\",\"sessionId\":\"/10.7.6.1:1/f\",\"status\":\"FINISH\"}"),
 		      200);
-	REQUIRE(redis_cmd(redis_port, "CONFIG SET maxmemory 0", "+OK"));
+	REQUIRE(rp_cmd(&rp, "CONFIG SET maxmemory 0", "+OK"));
 	EXPECT_STATUS(do_call(a.hook_port, "full-2", "/10.7.6.1:1/f", NULL), 200);
 	CHECK(!log_has(&a, "store: redis is unavailable"));
 }
@@ -370,10 +232,10 @@ TEST_CASE(redis_full_is_table_full)
 TEST_CASE(starts_with_redis_down)
 {
 	NEED_REDIS();
-	redis_kill();
+	rp_kill(&rp);
 	REQUIRE(start_one(&a, wide, "fail_closed") == 0); /* ready without Redis */
 	EXPECT_ERR(do_connect(a.hook_port, NULL, "/10.7.7.1:1/d", O, NULL), 503, "state store unavailable");
-	REQUIRE(redis_start(redis_port) == 0);
+	REQUIRE(rp_start(&rp, a.dir) == 0);
 	long st = 0;
 	int64_t worst = 0;
 	char sid[64];
@@ -392,7 +254,7 @@ TEST_CASE(fail_open_scales_limits)
 			  "1000; calls_per_minute = 4; concurrent_calls = 1000;";
 	REQUIRE(start_one(&b, lim, "fail_open") == 0);
 	EXPECT_STATUS(do_connect(b.hook_port, NULL, "/10.7.8.1:1/o", O, NULL), 200); /* before the outage */
-	redis_kill();
+	rp_kill(&rp);
 	/* this instance knows the sessions it accepted; calls_per_minute 4 x fail_open_share 0.5 = 2 */
 	EXPECT_STATUS(do_call(b.hook_port, "fo-1", "/10.7.8.1:1/o", NULL), 200);
 	EXPECT_STATUS(do_call(b.hook_port, "fo-2", "/10.7.8.1:1/o", NULL), 200);

@@ -28,12 +28,7 @@ static void refer_notify(const char *final_code, enum orig_state st, int code, e
 	uri_of(&a, "alice", ini, sizeof ini);
 	uint64_t id = place(ini, DEST_REFER, false, 0);
 	CHECK(wait_final(id, 15000));
-	const struct want w[] = {
-	    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},          {ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
-	    {ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},    {ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
-	    {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180}, {st, ORIG_LEG_DESTINATION, code},
-	};
-	expect_events(id, w, 6, by);
+	expect_refer_events(id, st, code, by);
 	CHECK(sipp_peer_wait(&a, 15000));
 }
 
@@ -55,12 +50,7 @@ static void case_busy(void)
 	uri_of(&a, "alice", ini, sizeof ini);
 	uint64_t id = place(ini, DEST_REFER, false, 0);
 	CHECK(wait_final(id, 15000));
-	const struct want w[] = {
-	    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
-	    {ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
-	    {ORIG_FAILED, ORIG_LEG_INITIATOR, 486},
-	};
-	expect_events(id, w, 3, ORIG_BY_INITIATOR);
+	expect_initiator_refused(id, 486);
 	CHECK(sipp_peer_wait(&a, 15000));
 }
 

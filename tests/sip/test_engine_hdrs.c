@@ -20,15 +20,7 @@ int test_setup(const char *name)
 
 void test_teardown(void)
 {
-	orig_sip_stop(eng, 2000);
-	if (check_done() == 0 && !getenv("CH_SIP_KEEP")) {
-		char cmd[300];
-		(void)ch_fmt(cmd, sizeof cmd, "rm -rf '%s'", workdir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", workdir);
-	} else {
-		fprintf(stderr, "SIPp logs kept in %s\n", workdir);
-	}
+	engine_teardown();
 }
 
 static void req_init(struct orig_call_req *r, const char *ini, const char *dst)

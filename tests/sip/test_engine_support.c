@@ -252,6 +252,39 @@ void sdp_norm(const char *in, char *out, size_t cap, bool drop_origin, char *ori
 
 struct orig_sip *eng;
 
+void expect_refer_events(uint64_t id, enum orig_state st, int code, enum orig_ended_by by)
+{
+	const struct want w[] = {
+	    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},          {ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+	    {ORIG_INITIATOR_ANSWERED, ORIG_LEG_INITIATOR, 200},    {ORIG_CALLING_DESTINATION, ORIG_LEG_DESTINATION, 0},
+	    {ORIG_DESTINATION_RINGING, ORIG_LEG_DESTINATION, 180}, {st, ORIG_LEG_DESTINATION, code},
+	};
+	expect_events(id, w, 6, by);
+}
+
+void expect_initiator_refused(uint64_t id, int code)
+{
+	const struct want w[] = {
+	    {ORIG_CALLING_INITIATOR, ORIG_LEG_NONE, 100},
+	    {ORIG_INITIATOR_RINGING, ORIG_LEG_INITIATOR, 180},
+	    {ORIG_FAILED, ORIG_LEG_INITIATOR, code},
+	};
+	expect_events(id, w, 3, ORIG_BY_INITIATOR);
+}
+
+void engine_teardown(void)
+{
+	orig_sip_stop(eng, 2000);
+	if (check_done() == 0 && !getenv("CH_SIP_KEEP")) {
+		char cmd[300];
+		(void)ch_fmt(cmd, sizeof cmd, "rm -rf '%s'", workdir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", workdir);
+	} else {
+		fprintf(stderr, "SIPp logs kept in %s\n", workdir);
+	}
+}
+
 void engine_start(const char *listen, const char *auth_user, const char *auth_password, unsigned max_call_s)
 {
 	struct orig_sip_opts o;

@@ -50,6 +50,13 @@ char *msg_head(const char *path, const char *start, int nth);
  * the o= line copied to origin). */
 void sdp_norm(const char *in, char *out, size_t cap, bool drop_origin, char *origin, size_t ocap);
 
+/* The events of a REFER call whose destination rang (NOTIFY 180) and then ended st/code, ended by `by`. */
+void expect_refer_events(uint64_t id, enum orig_state st, int code, enum orig_ended_by by);
+/* The events of a call whose initiator rang and then refused it with `code`. */
+void expect_initiator_refused(uint64_t id, int code);
+/* Stop eng; remove workdir when every check passed (and CH_SIP_KEEP is unset), else say where it is. */
+void engine_teardown(void);
+
 /* Start eng on listen (NULL = sip:127.0.0.1:0) with the test timers; exits on failure. */
 void engine_start(const char *listen, const char *auth_user, const char *auth_password, unsigned max_call_s);
 /* Place a call (CHECKed) and return its id. */

@@ -84,6 +84,13 @@ static const struct err_case err_cases[] = {
      "  translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } ); };\n",
      "originator.outbound_proxy: \"sip:proxy..example\" is not a SIP URI"},
     {"originator = { identity = \"sip:c2c@x\"; };\n", "originator.translations: required"},
+    {"originator = { identity = \"sip:c2c@x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } );\n"
+     "  timers = { transaction_linger_ms = 999; }; };\n",
+     "t.conf:2: originator.timers.transaction_linger_ms: 999 ms would not absorb a 2xx retransmitted 0.5 s and 1.5 s "
+     "after the first: 0 (RFC 3261's timers) or 1000 to 32000"},
+    {"originator = { identity = \"sip:c2c@x\"; translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } );\n"
+     "  timers = { transaction_linger_ms = 32001; }; };\n",
+     "originator.timers.transaction_linger_ms"},
     {"originator = { identity = \"sip:c2c@x\"; tls_listen = \"sips:127.0.0.1:5073\";\n"
      "  translations = ( { pattern = \"a\"; output = \"sip:a@b\"; } ); };\n",
      "t.conf:1: originator.tls_certificate_dir: required with tls_listen"},
