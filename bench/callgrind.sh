@@ -4,10 +4,12 @@
 #   bench/callgrind.sh [CALLHOOK_BINARY]     # default: ../build-bench/callhook
 #
 # Starts the binary under `valgrind --tool=callgrind` on callhook-bench.conf
-# (port CALLGRIND_PORT, 18095), runs `wrk -t1 -c4 -d$DURATION` (4s) with one
-# body, stops it, and prints the whole process's instructions over the
-# requests wrk completed (start-up included: a few million, under 1% here).
-# The profiles stay in $OUT (a temp dir) for callgrind_annotate.
+# (port CALLGRIND_PORT, 18095), zeroes the counters once it answers
+# /healthz (callgrind_control -z: start-up, ~20M instructions, is left out),
+# runs `wrk -t1 -c4 -d$DURATION` (4s) with one body, dumps (callgrind_control
+# -d) and stops it, and prints the whole process's instructions (every
+# thread) over the requests wrk completed. The profiles ($OUT/<body>.out.1)
+# stay in $OUT (a temp dir) for `callgrind_annotate --threshold=100`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -15,7 +17,7 @@ bin=${1:-$repo/../build-bench/callhook}
 port=${CALLGRIND_PORT:-18095}
 DURATION=${DURATION:-4s}
 OUT=${OUT:-$(mktemp -d /tmp/callhook-callgrind.XXXXXX)}
-for tool in valgrind callgrind_annotate wrk curl; do
+for tool in valgrind callgrind_annotate callgrind_control wrk curl; do
 	command -v "$tool" >/dev/null || { echo "callgrind.sh: needs $tool" >&2; exit 2; }
 done
 sed -e "s|\"127.0.0.1:18081\"|\"127.0.0.1:$port\"|" \
@@ -33,13 +35,15 @@ for pair in connect:connect call:call event:CallStatusEvent; do
 		curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break
 		sleep 0.2
 	done
+	callgrind_control -z "$vpid" >/dev/null 2>&1
 	res=$(BODY_FILE=$here/$body.json wrk -t1 -c4 -d"$DURATION" -s "$here/post.lua" \
 		"http://127.0.0.1:$port/rest-hook/$path" | grep '^RESULT ')
+	callgrind_control -d "$vpid" >/dev/null 2>&1
 	kill -TERM "$vpid"
 	wait "$vpid" || true
 	vpid=
 	n=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"$res")
-	ir=$(callgrind_annotate "$OUT/$body.out" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
+	ir=$(callgrind_annotate "$OUT/$body.out.1" 2>/dev/null | sed -n 's/^ *\([0-9,]*\) .*PROGRAM TOTALS.*/\1/p' | tr -d ,)
 	printf '%-9s %10s %14s %12s\n' "$body" "$n" "$ir" "$((ir / n))"
 done
 echo "(profiles in $OUT)"

@@ -199,8 +199,25 @@ for f in connect call event; do
 done
 
 # ---- wrk -------------------------------------------------------------------
-run_wrk() { # label url body-file duration -> prints the RESULT fields
+# CPU time (user + system, clock ticks) of the server answering: callhook's
+# process (every thread), or nginx's master and workers. Throughput on this
+# shared machine swings with the other jobs; the CPU each request costs the
+# server moves much less, so it is reported beside it.
+cpu_ticks() { # nginx|callhook
+	local pids=$callhook_pid
+	[ "$1" = nginx ] && pids="$nginx_pid $(pgrep -P "$nginx_pid" | tr '\n' ' ')"
+	local t=0 p
+	for p in $pids; do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+	done
+	echo "$t"
+}
+hz=$(getconf CLK_TCK)
+run_wrk() { # label url body-file duration -> prints the RESULT fields (and cpu_us, the server's CPU per request)
 	local out=$tmp/wrk-$1.txt
+	local server=${1#warmup-} t0
+	server=${server%%-*}
+	t0=$(cpu_ticks "$server")
 	BODY_FILE=$3 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$4" --latency -s "$here/post.lua" "$2" >"$out" 2>&1 ||
 		{ cat "$out" >&2; die "wrk failed ($1)"; }
 	local res
@@ -215,7 +232,10 @@ run_wrk() { # label url body-file duration -> prints the RESULT fields
 		die "$1: $non2xx non-2xx responses and $sock socket errors (a 429 means a budget was hit)"
 	fi
 	kill -0 "$callhook_pid" 2>/dev/null || die "callhook died during $1"
-	echo "$res"
+	local t1 n
+	t1=$(cpu_ticks "$server")
+	n=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"$res")
+	echo "$res cpu_us=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.2f", n ? t * 1e6 / hz / n : 0 }')"
 }
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -244,10 +264,10 @@ done
 med() { # body server field
 	grep "^$1 $2 " "$tmp/rows" | while read -r line; do field "$3" "$line"; done | median
 }
-printf '%-9s %-9s %12s %10s %10s %9s %8s\n' body server "requests/s" p50 p99 requests ratio
+printf '%-9s %-9s %12s %10s %10s %9s %8s %8s\n' body server "requests/s" p50 p99 requests "CPU/req" ratio
 row() { # body server
-	printf '%-9s %-9s %12.0f %10s %10s %9s' "$1" "$2" "$(med "$1" "$2" rps)" "$(ms "$(med "$1" "$2" p50_us)")" \
-		"$(ms "$(med "$1" "$2" p99_us)")" "$(med "$1" "$2" requests)"
+	printf '%-9s %-9s %12.0f %10s %10s %9s %8s' "$1" "$2" "$(med "$1" "$2" rps)" "$(ms "$(med "$1" "$2" p50_us)")" \
+		"$(ms "$(med "$1" "$2" p99_us)")" "$(med "$1" "$2" requests)" "$(med "$1" "$2" cpu_us) us"
 }
 verdict=meets
 for f in connect call event; do
@@ -259,8 +279,12 @@ for f in connect call event; do
 	ratio=$(awk -v c="$(med $f callhook rps)" -v n="$(med $f nginx rps)" 'BEGIN { printf "%.3f", c / n }')
 	v=$(awk -v r="$ratio" -v t="$t" 'BEGIN { print (r >= t) ? "meets" : "BELOW" }')
 	[ "$v" = BELOW ] && verdict=BELOW
-	echo "   $ratio ($v $t)"
+	cpu=$(awk -v c="$(med $f callhook cpu_us)" -v n="$(med $f nginx cpu_us)" 'BEGIN { printf "%.3f", c ? n / c : 0 }')
+	p99=$(awk -v c="$(med $f callhook p99_us)" -v n="$(med $f nginx p99_us)" 'BEGIN { printf "%.2f", n ? c / n : 0 }')
+	echo " $ratio ($v $t; CPU ratio $cpu, p99 ${p99}x)"
 done
+echo "(ratio: callhook/nginx requests/s; CPU ratio: nginx's CPU per request / callhook's, what the"
+echo " ratio would be if both had the same CPU; p99: callhook's p99 / nginx's)"
 echo "(medians of $ROUNDS rounds; per round callhook/nginx req/s:"
 for f in connect call event; do
 	echo "  $f: $(paste -d/ <(grep "^$f callhook " "$tmp/rows" | while read -r l; do field rps "$l"; done) \

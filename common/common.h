@@ -64,6 +64,11 @@ char *ch_strndup(const char *s, size_t len);
  * NUL-terminated: what snprintf(dst, cap, "%s", src) does, without printf's
  * cost on the request path. Returns strlen(src). */
 size_t ch_scopy(char *dst, size_t cap, const char *src);
+/* Append the C string src at dst[at] (at < cap, dst[at] the NUL of what is
+ * there), cut to fit and NUL-terminated; returns the new length (cap - 1
+ * when cut). ch_scat(d, cap, ch_scat(d, cap, ch_scopy(...), b), c) is
+ * snprintf(d, cap, "%s%s%s", a, b, c) without printf. */
+size_t ch_scat(char *dst, size_t cap, size_t at, const char *src);
 /* The dotted-quad text of the IPv4 address a[0..4) into out (16 bytes),
  * as inet_ntop writes it; inet_ntop goes through sprintf. */
 void ch_ip4_text(const unsigned char a[4], char out[16]);
@@ -81,6 +86,9 @@ void ch_buf_init(struct ch_buf *b, size_t limit);
 /* Append; 0, ENOMEM, or EFBIG when the limit would be passed (nothing appended). */
 int ch_buf_add(struct ch_buf *b, const void *p, size_t n);
 int ch_buf_adds(struct ch_buf *b, const char *s);
+/* Room for n bytes (and the NUL) in one allocation, exactly sized when it
+ * grows: 0, ENOMEM, or EFBIG past the limit. */
+int ch_buf_reserve(struct ch_buf *b, size_t n);
 /* Keep data NUL-terminated past len (not counted). 0 or ENOMEM/EFBIG. */
 int ch_buf_nul(struct ch_buf *b);
 /* Append s with & < > " ' escaped (XML and HTML text and attributes). 0 or ch_buf_add's errors. */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NBUCKETS 11
+#define NBUCKETS CH_METRICS_NBUCKETS
 static const double bucket_le[NBUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0};
 
 struct series {
@@ -124,6 +124,32 @@ void ch_metrics_set(const char *name, const char *labels, double v)
 void ch_metrics_observe(const char *name, const char *labels, double seconds)
 {
 	update(name, labels, seconds, 2);
+}
+
+size_t ch_metrics_bucket(double seconds)
+{
+	size_t i = 0;
+	while (i < NBUCKETS && !(seconds <= bucket_le[i]))
+		i++;
+	return i;
+}
+
+void ch_metrics_set_histogram(const char *name, const char *labels, const uint64_t *per, double sum)
+{
+	pthread_mutex_lock(&lock);
+	struct family *f = family_get(name, "histogram", NULL);
+	struct series *s = f ? series_get(f, labels ? labels : "") : NULL;
+	if (s) {
+		/* each bucket counts every observation at or below its bound */
+		uint64_t below = 0;
+		for (size_t i = 0; i < NBUCKETS; i++) {
+			below += per[i];
+			s->buckets[i] = below;
+		}
+		s->count = below + per[NBUCKETS];
+		s->value = sum;
+	}
+	pthread_mutex_unlock(&lock);
 }
 
 void ch_metrics_collector(unsigned slot, ch_metrics_collect_fn fn, void *arg)

@@ -15,6 +15,16 @@ void ch_metrics_set(const char *name, const char *labels, double v);
 /* Histogram with fixed latency buckets (seconds). */
 void ch_metrics_observe(const char *name, const char *labels, double seconds);
 
+/* The latency buckets' count (their bounds are fixed, 100 us to 1 s). */
+#define CH_METRICS_NBUCKETS 11
+/* The first bucket seconds falls in: the i with seconds <= its bound, or
+ * CH_METRICS_NBUCKETS (above the last; only +Inf counts it). Pure. */
+size_t ch_metrics_bucket(double seconds);
+/* Replace a histogram series with counts kept elsewhere (without the
+ * registry's lock per observation): per[i] observations whose first bucket
+ * is i (ch_metrics_bucket), i = 0..CH_METRICS_NBUCKETS, and their sum. */
+void ch_metrics_set_histogram(const char *name, const char *labels, const uint64_t *per, double sum);
+
 /* Called at each render to refresh gauges computed on demand. */
 typedef void (*ch_metrics_collect_fn)(void *arg);
 /* Register (arg non-NULL) or remove (fn NULL) the collector for a slot 0..7. */

@@ -140,6 +140,12 @@ size_t ch_scopy(char *dst, size_t cap, const char *src)
 	return n;
 }
 
+size_t ch_scat(char *dst, size_t cap, size_t at, const char *src)
+{
+	size_t n = ch_scopy(dst + at, cap - at, src);
+	return at + n >= cap ? cap - 1 : at + n;
+}
+
 void ch_ip4_text(const unsigned char a[4], char out[16])
 {
 	char *o = out;
@@ -178,6 +184,20 @@ static int buf_reserve(struct ch_buf *b, size_t need)
 		return ENOMEM;
 	b->data = n;
 	b->cap = ncap;
+	return 0;
+}
+
+int ch_buf_reserve(struct ch_buf *b, size_t n)
+{
+	if (n > b->limit)
+		return EFBIG;
+	if (n + 1 <= b->cap)
+		return 0;
+	char *d = realloc(b->data, n + 1);
+	if (!d)
+		return ENOMEM;
+	b->data = d;
+	b->cap = n + 1;
 	return 0;
 }
 

@@ -62,7 +62,7 @@ static enum hook_verdict call_callee(struct kx *k)
 		k->why = "unknown session";
 		return HOOK_DENY_SESSION;
 	}
-	snprintf(k->x->out->site, sizeof(k->x->out->site), "%s", k->site->cfg->name);
+	ch_scopy(k->x->out->site, sizeof(k->x->out->site), k->site->cfg->name);
 	if (k->known && k->sess.button_locked)
 		k->button = k->sess.button; /* a signed button cannot be changed by the page */
 	else if (k->req_button)
@@ -129,8 +129,10 @@ static enum hook_verdict call_budget(struct kx *k)
 	int64_t now_ms = k->x->now_ms;
 	char ip[64];
 	hook_client_key(k->sid, k->site, ip, sizeof(ip));
-	snprintf(k->ipkey, sizeof(k->ipkey), "call|%s|%s", k->site->cfg->name, ip);
-	snprintf(k->sitekey, sizeof(k->sitekey), "call|%s", k->site->cfg->name);
+	size_t n =
+	    ch_scat(k->ipkey, sizeof(k->ipkey), ch_scopy(k->ipkey, sizeof(k->ipkey), "call|"), k->site->cfg->name);
+	ch_scat(k->ipkey, sizeof(k->ipkey), ch_scat(k->ipkey, sizeof(k->ipkey), n, "|"), ip);
+	ch_scat(k->sitekey, sizeof(k->sitekey), ch_scopy(k->sitekey, sizeof(k->sitekey), "call|"), k->site->cfg->name);
 	if (k->known && l->calls_per_session > 0 && k->sess.calls >= (unsigned)l->calls_per_session)
 		k->why = "calls_per_session exceeded";
 	else if (l->concurrent_calls > 0 && hs_site_active(st, k->site->cfg->name) >= (unsigned)l->concurrent_calls)
@@ -153,8 +155,8 @@ static enum hook_verdict call_record(struct kx *k)
 	const struct cfg_site_limits *l = &k->site->cfg->limits;
 	int64_t now_ms = k->x->now_ms;
 	struct hs_call c = {.status = 200, .active = true};
-	snprintf(c.site, sizeof(c.site), "%s", k->site->cfg->name);
-	snprintf(c.button, sizeof(c.button), "%s", k->button ? k->button : "");
+	ch_scopy(c.site, sizeof(c.site), k->site->cfg->name);
+	ch_scopy(c.button, sizeof(c.button), k->button ? k->button : "");
 	struct hs_cdr *rec = call_cdr(k, k->sid ? hs_session_origin(st, k->sid) : NULL);
 	/* EAGAIN from the put: another instance took the last concurrent slot since the check */
 	const char *lost = "concurrent_calls exceeded";
@@ -435,6 +437,8 @@ void hook_call(struct hook_ctx *x)
 	}
 	struct ch_buf o;
 	ch_buf_init(&o, (size_t)x->rt->cfg->hook.max_body_bytes + HOOK_ANSWER_SLACK);
+	/* one allocation for the usual answer: the body and a few members (past it, it grows) */
+	(void)ch_buf_reserve(&o, x->rq->body_len + 256 < o.limit ? x->rq->body_len + 256 : o.limit);
 	if (build_call_answer(x->b, k.callee, k.btn, &o)) {
 		ch_buf_free(&o);
 		hook_answer_verdict(x->out, HOOK_INTERNAL, "could not build the answer");

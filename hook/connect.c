@@ -124,7 +124,8 @@ static enum hook_verdict admit_locked(struct cx *c, struct hs_session *sess)
 	hook_client_key(c->sid, c->site, ip, sizeof(ip));
 	int64_t lim = c->site->cfg->limits.connects_per_minute_per_ip;
 	char key[HS_KEY_MAX];
-	snprintf(key, sizeof(key), "connect|%s|%s", c->site->cfg->name, ip);
+	size_t n = ch_scat(key, sizeof(key), ch_scopy(key, sizeof(key), "connect|"), c->site->cfg->name);
+	ch_scat(key, sizeof(key), ch_scat(key, sizeof(key), n, "|"), ip); /* "connect|<site>|<ip>" */
 	if (!retry && hs_session_count(st) >= (size_t)rt->cfg->hook.max_sessions) {
 		c->why = "session table full";
 		return HOOK_TABLE_FULL;
@@ -257,6 +258,8 @@ void hook_connect(struct hook_ctx *x)
 	}
 	struct ch_buf o;
 	ch_buf_init(&o, (size_t)x->rt->cfg->hook.max_body_bytes + HOOK_ANSWER_SLACK);
+	/* one allocation: the answer is at most the body and the tail (past the limit, the adds say so) */
+	(void)ch_buf_reserve(&o, x->rq->body_len + c.site->connect_tail_len + 2);
 	if (build_connect_answer(c.site, x->b, &o)) {
 		ch_buf_free(&o);
 		hook_answer_verdict(x->out, HOOK_INTERNAL, "could not build the answer");

@@ -214,6 +214,10 @@ struct hook_req {
 	const char *body;
 	size_t body_len;
 	bool body_too_large;
+	/* NULL, or the owner of the malloc'd buffer body is (NUL-terminated):
+	 * an answer that is the body byte for byte (a mirror) takes it, setting
+	 * *give to NULL, instead of copying it. */
+	char **give;
 };
 
 struct hook_resp {
@@ -225,6 +229,7 @@ struct hook_resp {
 	char site[HS_NAME_MAX + 1];
 	enum hook_verdict verdict;
 	char sid[128];
+	size_t route; /* hook_route_index(method) + 1 once looked up, 0 before */
 };
 
 /* A parsed body: Jansson's tree for reading, the scanner's members (raw
@@ -248,6 +253,15 @@ struct hook_ctx {
 };
 
 typedef void hook_route_fn(struct hook_ctx *x);
+/* At most this many rows in the route table (routes.c checks it). */
+#define HOOK_ROUTES_MAX 48
+/* The row of a WCS method in the route table, or the row count when it has
+ * none ("other"): what hook_route_fn_at and hook_route_name take. */
+size_t hook_route_index(const char *method);
+/* The handler of row i (the mirror past the table). */
+hook_route_fn *hook_route_fn_at(size_t i);
+/* The metric label of row i ("other" past the table). */
+const char *hook_route_name(size_t i);
 /* The handler of a WCS method: its row in the route table, else the mirror. */
 hook_route_fn *hook_route_of(const char *method);
 /* The metric label of a WCS method: a name in the route table, else "other"
@@ -315,8 +329,9 @@ void hook_watchdog_set_limit(struct hook_watchdog *w, int64_t request_timeout_s)
 /* MHD_OPTION_NOTIFY_CONNECTION callback; cls is the watchdog. */
 void hook_watchdog_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe);
-/* The current request's headers are complete (true) or it ended (false). */
-void hook_watchdog_phase(struct hook_watchdog *w, struct MHD_Connection *c, bool headers_done);
+/* The current request's headers are complete (true) or it ended (false),
+ * at now_ms (ch_now_ms). Lock-free; from the connection's thread. */
+void hook_watchdog_phase(struct hook_watchdog *w, struct MHD_Connection *c, bool headers_done, int64_t now_ms);
 /* Join and free; call after every listener stopped. NULL-safe. */
 void hook_watchdog_stop(struct hook_watchdog *w);
 

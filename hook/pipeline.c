@@ -31,9 +31,17 @@ void hook_answer_verdict(struct hook_resp *out, enum hook_verdict v, const char 
 	hook_answer_verdict_as(out, v, hook_verdict_status(v), reason);
 }
 
-static void answer_raw(struct hook_resp *out, const char *raw, size_t len, enum hook_verdict v)
+/* 200 with the request's body: its own buffer when the caller gives it. */
+static void answer_body(struct hook_resp *out, const struct hook_req *rq, enum hook_verdict v)
 {
-	out->body = ch_strndup(raw, len);
+	const char *raw = rq->body;
+	size_t len = rq->body_len;
+	if (rq->give && *rq->give == raw) {
+		out->body = *rq->give;
+		*rq->give = NULL;
+	} else {
+		out->body = ch_strndup(raw, len);
+	}
 	if (!out->body) {
 		hook_answer_verdict(out, HOOK_INTERNAL, "out of memory");
 		return;
@@ -200,7 +208,7 @@ static void gated(struct hook_ctx *x, bool transfer)
 		hook_answer_verdict(x->out, HOOK_DENY_MESSAGE, "messages are not allowed for this site");
 		return;
 	}
-	answer_raw(x->out, x->rq->body, x->rq->body_len, HOOK_ALLOW);
+	answer_body(x->out, x->rq, HOOK_ALLOW);
 }
 
 void hook_transfer(struct hook_ctx *x)
@@ -215,7 +223,7 @@ void hook_send_message(struct hook_ctx *x)
 
 void hook_mirror(struct hook_ctx *x)
 {
-	answer_raw(x->out, x->rq->body, x->rq->body_len, HOOK_MIRROR);
+	answer_body(x->out, x->rq, HOOK_MIRROR);
 }
 
 static bool status_is(const char *status, const char *a, const char *b, const char *c)
@@ -306,6 +314,7 @@ void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_r
 {
 	memset(out, 0, sizeof(*out));
 	wcs_method(rq->path, out->method, sizeof(out->method));
+	out->route = hook_route_index(out->method) + 1; /* once, for the handler and the metric label */
 	if (!rq->http_method || strcmp(rq->http_method, "POST") != 0) {
 		out->allow = "POST";
 		hook_answer_verdict(out, HOOK_DENY_METHOD, "use POST");
@@ -341,7 +350,7 @@ void hook_process(struct hook_rt *rt, struct hook_store *st, const struct hook_r
 			     .wall_ms = wall_ms,
 			     .out = out};
 	hs_request_begin();
-	hook_route_of(out->method)(&x);
+	hook_route_fn_at(out->route - 1)(&x);
 	if (hs_request_refused(st) && (strcmp(out->method, "connect") == 0 || strcmp(out->method, "call") == 0)) {
 		hook_resp_free(out); /* fail_closed: Redis did not answer a step of the decision */
 		hook_answer_verdict(out, HOOK_STORE_DOWN, "state store unavailable");

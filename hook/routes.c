@@ -48,68 +48,88 @@ const char *hook_verdict_label(enum hook_verdict v)
 
 struct route {
 	const char *method;
+	size_t len; /* strlen(method): most names are told apart by it and their first byte */
 	hook_route_fn *fn;
 };
+
+#define R(name, fn)                                                                                                    \
+	{                                                                                                              \
+		name, sizeof(name) - 1, fn                                                                             \
+	}
 
 /* Every WCS method the hook knows (its names are the metric labels); the
  * ones without a policy of their own are mirrored. healthz and metrics are
  * labels of the hook's port's /healthz and /metrics answers. */
 /* check_src: table */
 static const struct route routes[] = {
-    {"connect", hook_connect},
-    {"call", hook_call},
-    {"answer", hook_mirror},
-    {"hangup", hook_mirror},
-    {"hold", hook_mirror},
-    {"unhold", hook_mirror},
-    {"transfer", hook_transfer},
-    {"sendDtmf", hook_mirror},
-    {"sendMessage", hook_send_message},
-    {"publishStream", hook_mirror},
-    {"unPublishStream", hook_mirror},
-    {"playStream", hook_mirror},
-    {"stopStream", hook_mirror},
-    {"pauseStream", hook_mirror},
-    {"snapshot", hook_mirror},
-    {"OnDataEvent", hook_mirror},
-    {"submitBugReport", hook_mirror},
-    {"pushLogs", hook_mirror},
-    {"sessionDebug", hook_mirror},
-    {"OnCallEvent", hook_mirror},
-    {"OnTransferEvent", hook_mirror},
-    {"OnMessageEvent", hook_mirror},
-    {"ConnectionStatusEvent", hook_connection_status},
-    {"RegistrationStatusEvent", hook_mirror},
-    {"CallStatusEvent", hook_call_status},
-    {"TransferStatusEvent", hook_mirror},
-    {"MessageStatusEvent", hook_mirror},
-    {"StreamStatusEvent", hook_mirror},
-    {"StreamKeepAliveEvent", hook_mirror},
-    {"DataStatusEvent", hook_mirror},
-    {"BugReportStatusEvent", hook_mirror},
-    {"SessionDebugStatusEvent", hook_mirror},
-    {"ErrorEvent", hook_mirror},
-    {"healthz", hook_mirror},
-    {"metrics", hook_mirror},
+    R("connect", hook_connect),
+    R("call", hook_call),
+    R("answer", hook_mirror),
+    R("hangup", hook_mirror),
+    R("hold", hook_mirror),
+    R("unhold", hook_mirror),
+    R("transfer", hook_transfer),
+    R("sendDtmf", hook_mirror),
+    R("sendMessage", hook_send_message),
+    R("publishStream", hook_mirror),
+    R("unPublishStream", hook_mirror),
+    R("playStream", hook_mirror),
+    R("stopStream", hook_mirror),
+    R("pauseStream", hook_mirror),
+    R("snapshot", hook_mirror),
+    R("OnDataEvent", hook_mirror),
+    R("submitBugReport", hook_mirror),
+    R("pushLogs", hook_mirror),
+    R("sessionDebug", hook_mirror),
+    R("OnCallEvent", hook_mirror),
+    R("OnTransferEvent", hook_mirror),
+    R("OnMessageEvent", hook_mirror),
+    R("ConnectionStatusEvent", hook_connection_status),
+    R("RegistrationStatusEvent", hook_mirror),
+    R("CallStatusEvent", hook_call_status),
+    R("TransferStatusEvent", hook_mirror),
+    R("MessageStatusEvent", hook_mirror),
+    R("StreamStatusEvent", hook_mirror),
+    R("StreamKeepAliveEvent", hook_mirror),
+    R("DataStatusEvent", hook_mirror),
+    R("BugReportStatusEvent", hook_mirror),
+    R("SessionDebugStatusEvent", hook_mirror),
+    R("ErrorEvent", hook_mirror),
+    R("healthz", hook_mirror),
+    R("metrics", hook_mirror),
 };
 
-static const struct route *route_of(const char *method)
+#undef R
+
+_Static_assert(sizeof(routes) / sizeof(routes[0]) <= HOOK_ROUTES_MAX, "raise HOOK_ROUTES_MAX");
+
+size_t hook_route_index(const char *method)
 {
+	size_t n = strlen(method);
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (strcmp(routes[i].method, method) == 0)
-			return &routes[i];
+		const struct route *r = &routes[i];
+		if (r->len == n && r->method[0] == method[0] && memcmp(r->method, method, n) == 0)
+			return i;
 	}
-	return NULL;
+	return sizeof(routes) / sizeof(routes[0]);
+}
+
+hook_route_fn *hook_route_fn_at(size_t i)
+{
+	return i < sizeof(routes) / sizeof(routes[0]) ? routes[i].fn : hook_mirror;
+}
+
+const char *hook_route_name(size_t i)
+{
+	return i < sizeof(routes) / sizeof(routes[0]) ? routes[i].method : "other";
 }
 
 hook_route_fn *hook_route_of(const char *method)
 {
-	const struct route *r = route_of(method);
-	return r ? r->fn : hook_mirror;
+	return hook_route_fn_at(hook_route_index(method));
 }
 
 const char *hook_route_label(const char *method)
 {
-	const struct route *r = route_of(method);
-	return r ? r->method : "other";
+	return hook_route_name(hook_route_index(method));
 }

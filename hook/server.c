@@ -27,8 +27,8 @@ struct hook {
 	struct listener l[HOOK_MAX_LISTEN];
 	size_t nl;
 	struct hook_watchdog *wd;
-	pthread_mutex_t rt_lock;
-	struct hook_rt *rt; /* current runtime; requests hold their own reference */
+	pthread_rwlock_t rt_lock; /* read: a request takes its reference; write: a reload swaps rt */
+	struct hook_rt *rt;       /* current runtime; requests hold their own reference */
 	struct hook_store *store;
 	uint64_t next_id; /* atomic request id */
 	int inflight;     /* atomic */
@@ -42,10 +42,17 @@ struct hook {
  * in time). Nothing of it is kept. */
 #define DRAIN_MAX ((uint64_t)16 << 20)
 
+/* A body's buffer is sized from its Content-Length up to this much at once
+ * (one allocation, no regrowth, and a mirror hands it on as the answer);
+ * past it, it grows as bytes arrive, so a declared length costs no memory
+ * before its bytes come. */
+#define RESERVE_MAX ((int64_t)64 << 10)
+
 struct req {
 	struct hook_rt *rt;
 	struct ch_buf body;
 	int64_t start_us;
+	int64_t end_us; /* when the answer was queued (the watchdog's next phase) */
 	bool too_large;
 	uint64_t drained; /* body bytes read and dropped once too_large */
 	char peer[INET6_ADDRSTRLEN];
@@ -54,10 +61,10 @@ struct req {
 
 static struct hook_rt *rt_acquire(struct hook *h)
 {
-	pthread_mutex_lock(&h->rt_lock);
+	pthread_rwlock_rdlock(&h->rt_lock);
 	struct hook_rt *rt = h->rt;
 	__atomic_add_fetch(&rt->refs, 1, __ATOMIC_ACQ_REL);
-	pthread_mutex_unlock(&h->rt_lock);
+	pthread_rwlock_unlock(&h->rt_lock);
 	return rt;
 }
 
@@ -69,9 +76,10 @@ static void collect(void *arg)
 	hook_rt_release(rt);
 }
 
-static void log_request(const struct req *rq, const struct hook_resp *r, const char *http_method)
+static void log_request(struct req *rq, const struct hook_resp *r, const char *http_method)
 {
-	hook_metrics_request(rq->id, rq->peer, http_method, r, ch_now_us() - rq->start_us);
+	rq->end_us = ch_now_us();
+	hook_metrics_request(rq->id, rq->peer, http_method, r, rq->end_us - rq->start_us);
 }
 
 /* /healthz and /metrics on the hook's port (when there is no admin
@@ -107,10 +115,16 @@ static enum MHD_Result finish(struct hook *h, struct MHD_Connection *c, struct r
 	    .body = rq->body.data ? rq->body.data : "",
 	    .body_len = rq->body.len,
 	    .body_too_large = rq->too_large,
+	    .give = rq->body.data ? &rq->body.data : NULL,
 	};
 	struct hook_resp out;
 	hook_process(rq->rt, h->store, &in, ch_now_ms(), ch_wall_ms(), &out);
 	log_request(rq, &out, method);
+	/* copies go to a queue; WCS never waits for them. in.body stays valid
+	 * until this returns even when the answer took it: MHD frees an answer
+	 * in this connection's thread, after this callback. */
+	if (rq->rt->fwd && out.status == 200)
+		hook_fwd_submit(rq->rt->fwd->fw, out.method, in.body, in.body_len);
 	/* while stopping, tell keep-alive clients not to send another request here */
 	struct web_answer a = {.status = (unsigned)out.status,
 			       .ctype = "application/json",
@@ -121,9 +135,6 @@ static enum MHD_Result finish(struct hook *h, struct MHD_Connection *c, struct r
 			       .close = __atomic_load_n(&h->stopping, __ATOMIC_RELAXED)};
 	out.body = NULL; /* owned by MHD now */
 	ret = web_send(c, &a);
-	/* copies go to a queue; WCS never waits for them */
-	if (rq->rt->fwd && out.status == 200)
-		hook_fwd_submit(rq->rt->fwd->fw, out.method, in.body, in.body_len);
 	hook_resp_free(&out);
 	return ret;
 }
@@ -133,8 +144,8 @@ static void on_refused(struct MHD_Connection *c, const char *method, const char 
 {
 	struct hook *h = arg;
 	(void)reason;
-	hook_watchdog_phase(h->wd, c, true);
 	struct req rq = {.start_us = ch_now_us(), .id = __atomic_add_fetch(&h->next_id, 1, __ATOMIC_RELAXED)};
+	hook_watchdog_phase(h->wd, c, true, rq.start_us / 1000);
 	web_peer_ip(c, rq.peer, sizeof(rq.peer));
 	struct hook_resp out = {.status = 400, .verdict = HOOK_FRAMING};
 	ch_fmt(out.method, sizeof(out.method), "-");
@@ -144,12 +155,13 @@ static void on_refused(struct MHD_Connection *c, const char *method, const char 
 static enum MHD_Result on_first(struct hook *h, struct MHD_Connection *c, const char *url, const char *method,
 				void **con_cls)
 {
-	hook_watchdog_phase(h->wd, c, true);
+	int64_t now_us = ch_now_us();
+	hook_watchdog_phase(h->wd, c, true, now_us / 1000);
 	struct req *rq = calloc(1, sizeof(*rq));
 	if (!rq)
 		return MHD_NO;
 	rq->rt = rt_acquire(h);
-	rq->start_us = ch_now_us();
+	rq->start_us = now_us;
 	rq->id = __atomic_add_fetch(&h->next_id, 1, __ATOMIC_RELAXED);
 	ch_buf_init(&rq->body, (size_t)rq->rt->cfg->hook.max_body_bytes);
 	web_peer_ip(c, rq->peer, sizeof(rq->peer));
@@ -163,6 +175,8 @@ static enum MHD_Result on_first(struct hook *h, struct MHD_Connection *c, const 
 		clen = -1;
 	if (post && clen > rq->rt->cfg->hook.max_body_bytes)
 		rq->too_large = true;
+	else if (post && clen > 0 && ch_buf_reserve(&rq->body, (size_t)(clen < RESERVE_MAX ? clen : RESERVE_MAX)) != 0)
+		return MHD_NO;
 	/* a client waiting for 100 Continue gets the 413 instead, before it sends
 	 * anything (MHD sends no 100 once an answer is queued); any other client
 	 * is already sending: drain first (DRAIN_MAX) */
@@ -208,7 +222,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 	struct hook *h = cls;
 	struct req *rq = *con_cls;
 	(void)toe;
-	hook_watchdog_phase(h->wd, c, false);
+	/* the request's end, else (a request refused for its framing, or none) now */
+	hook_watchdog_phase(h->wd, c, false, rq && rq->end_us ? rq->end_us / 1000 : ch_now_ms());
 	if (!rq)
 		return;
 	ch_buf_free(&rq->body);
@@ -269,7 +284,7 @@ int hook_start(struct hook_rt *rt, struct hook **out, struct cfg_error *err)
 	struct hook *h = calloc(1, sizeof(*h));
 	if (!h)
 		return ENOMEM;
-	pthread_mutex_init(&h->rt_lock, NULL);
+	pthread_rwlock_init(&h->rt_lock, NULL);
 	h->rt = rt;
 	h->admin_elsewhere = rt->cfg->has_admin;
 	int rc = hs_new(&h->store);
@@ -318,7 +333,7 @@ out:
 		stop_listener(&h->l[i]);
 	hook_watchdog_stop(h->wd);
 	hs_free(h->store);
-	pthread_mutex_destroy(&h->rt_lock);
+	pthread_rwlock_destroy(&h->rt_lock);
 	free(h);
 	return rc;
 }
@@ -408,10 +423,10 @@ int hook_reload(struct hook *h, struct hook_rt *rt, struct cfg_error *err)
 	hs_set_max_entries(h->store, (size_t)rt->cfg->hook.max_sessions * 4);
 	hs_unlock(h->store);
 	hook_watchdog_set_limit(h->wd, rt->cfg->hook.request_timeout_s);
-	pthread_mutex_lock(&h->rt_lock);
+	pthread_rwlock_wrlock(&h->rt_lock);
 	struct hook_rt *old = h->rt;
 	h->rt = rt;
-	pthread_mutex_unlock(&h->rt_lock);
+	pthread_rwlock_unlock(&h->rt_lock);
 	/* close what is no longer configured; unchanged listeners never close */
 	size_t n = 0;
 	for (size_t j = 0; j < h->nl; j++) {
@@ -455,6 +470,6 @@ void hook_stop(struct hook *h, unsigned grace_ms)
 		h->rt->fwd = NULL;
 	}
 	hook_rt_release(h->rt);
-	pthread_mutex_destroy(&h->rt_lock);
+	pthread_rwlock_destroy(&h->rt_lock);
 	free(h);
 }

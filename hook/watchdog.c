@@ -15,8 +15,10 @@
 struct conn {
 	struct conn *prev, *next;
 	struct MHD_Connection *c;
-	int64_t phase_ms;  /* when this connection started, or its last request ended */
-	bool headers_done; /* the current request reached the access handler */
+	/* atomic, without the list's lock (taken twice a request otherwise):
+	 * phase_of(when this connection started or its last request ended,
+	 * whether the current request reached the access handler) */
+	int64_t phase;
 	bool cut;
 };
 
@@ -29,6 +31,11 @@ struct hook_watchdog {
 	pthread_t thr;
 };
 
+static int64_t phase_of(int64_t ms, bool headers_done)
+{
+	return ms * 2 + (headers_done ? 1 : 0);
+}
+
 void hook_watchdog_notify(void *cls, struct MHD_Connection *c, void **socket_context,
 			  enum MHD_ConnectionNotificationCode toe)
 {
@@ -38,7 +45,7 @@ void hook_watchdog_notify(void *cls, struct MHD_Connection *c, void **socket_con
 		if (!k)
 			return;
 		k->c = c;
-		k->phase_ms = ch_now_ms();
+		k->phase = phase_of(ch_now_ms(), false);
 		pthread_mutex_lock(&w->lock);
 		k->next = w->conns;
 		if (w->conns)
@@ -63,16 +70,13 @@ void hook_watchdog_notify(void *cls, struct MHD_Connection *c, void **socket_con
 	*socket_context = NULL;
 }
 
-void hook_watchdog_phase(struct hook_watchdog *w, struct MHD_Connection *c, bool headers_done)
+void hook_watchdog_phase(struct hook_watchdog *w, struct MHD_Connection *c, bool headers_done, int64_t now_ms)
 {
+	(void)w;
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	struct conn *k = ci ? ci->socket_context : NULL;
-	if (!k)
-		return;
-	pthread_mutex_lock(&w->lock);
-	k->headers_done = headers_done;
-	k->phase_ms = ch_now_ms();
-	pthread_mutex_unlock(&w->lock);
+	if (k)
+		__atomic_store_n(&k->phase, phase_of(now_ms, headers_done), __ATOMIC_RELAXED);
 }
 
 void hook_watchdog_set_limit(struct hook_watchdog *w, int64_t request_timeout_s)
@@ -102,7 +106,8 @@ static void *watchdog_loop(void *arg)
 		int64_t limit = __atomic_load_n(&w->limit_ms, __ATOMIC_RELAXED);
 		int64_t now = ch_now_ms();
 		for (struct conn *k = w->conns; k; k = k->next) {
-			if (k->headers_done || k->cut || now - k->phase_ms <= limit)
+			int64_t phase = __atomic_load_n(&k->phase, __ATOMIC_RELAXED);
+			if ((phase & 1) || k->cut || now - phase / 2 <= limit)
 				continue;
 			const union MHD_ConnectionInfo *ci =
 			    MHD_get_connection_info(k->c, MHD_CONNECTION_INFO_CONNECTION_FD);

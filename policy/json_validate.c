@@ -1,49 +1,34 @@
 /* policy/json_validate.c: the hook's strict single-pass JSON validator (RFC 8259, duplicates, UTF-8, caps), no tree. */
-#include "policy/policy.h"
+#include "policy/policy_int.h"
 
 #include <errno.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
-/* One key in the duplicate table: obj 0 is an empty slot. */
-struct jv_slot {
-	uint32_t obj, hash, off, len;
-};
+/* A byte a string holds as is: not '"', '\\', a control character or >= 0x80. */
+static bool plain(unsigned char c)
+{
+	return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
 
-#define JV_TAB_SMALL 64
-
-struct jv {
-	const unsigned char *b;
-	size_t len, i, depth, max_depth, max_members, members;
-	uint32_t next_obj;
-	struct pol_json_doc *doc;
-	struct jv_slot *tab;
-	size_t tab_mask, tab_used;
-	struct jv_slot tab_small[JV_TAB_SMALL];
-};
-
-/* Byte classes inside a string: 0 plain ASCII, 1 '"', 2 '\\', 3 control, 4 >= 0x80. */
-static const unsigned char str_class[256] = {
-    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 1, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-    4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-};
-
-/* Whether any of the 8 bytes at b needs a look inside a string: '"', '\\',
- * a control character or a byte >= 0x80 (exact for "any"; the classic
- * has-zero-byte bit trick, 8 bytes per step). */
-static bool special8(const unsigned char *b)
+/* Where the first of the 8 bytes at b that needs a look inside a string is
+ * ('"', '\\', a control character or a byte >= 0x80): 0..7, or 8 when none
+ * does. The has-zero-byte bit trick: a borrow can flag a byte above a true
+ * hit, never below one, so the lowest flag is exact. */
+static unsigned special8(const unsigned char *b)
 {
 	const uint64_t lo = 0x0101010101010101ull, hi = 0x8080808080808080ull;
 	uint64_t v;
 	memcpy(&v, b, 8);
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
 	uint64_t q = v ^ (lo * '"'), s = v ^ (lo * '\\');
-	uint64_t m = ((q - lo) & ~q) | ((s - lo) & ~s) | ((v - lo * 0x20) & ~v) | v;
-	return (m & hi) != 0;
+	uint64_t m = (((q - lo) & ~q) | ((s - lo) & ~s) | ((v - lo * 0x20) & ~v) | v) & hi;
+	return m ? (unsigned)__builtin_ctzll(m) / 8 : 8;
 }
 
 const char *pol_json_fault_reason(enum pol_json_fault f)
@@ -109,6 +94,58 @@ static enum pol_json_fault bad_byte(const struct jv *p, size_t i)
 }
 
 static enum pol_json_fault scan_string(struct jv *p, char *out, size_t *dlen);
+
+/* Past the bytes a string holds as is from b[i]: 16 at a time (SSE2, every
+ * x86-64 has it), then 8, then one by one near the end. */
+static size_t plain_run(const struct jv *p, size_t i)
+{
+#ifdef __SSE2__
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+	while (i + 16 <= p->len) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p->b + i));
+		/* signed: a byte >= 0x80 is negative, so below 0x20 as a control character is */
+		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+					 _mm_cmplt_epi8(v, space));
+		unsigned bits = (unsigned)_mm_movemask_epi8(m);
+		if (bits)
+			return i + (unsigned)__builtin_ctz(bits);
+		i += 16;
+	}
+#endif
+	while (i + 8 <= p->len) {
+		unsigned at = special8(p->b + i);
+		if (at < 8)
+			return i + at;
+		i += 8;
+	}
+	while (i < p->len && plain(p->b[i]))
+		i++;
+	return i;
+}
+
+/* memcpy of a short run without the call (keys are a few bytes): loads
+ * and stores that stay inside [0, n). */
+static void copy_run(char *o, const unsigned char *b, size_t n)
+{
+	if (n >= 8 && n <= 16) {
+		uint64_t x, y;
+		memcpy(&x, b, 8);
+		memcpy(&y, b + n - 8, 8);
+		memcpy(o, &x, 8);
+		memcpy(o + n - 8, &y, 8);
+	} else if (n >= 4 && n < 8) {
+		uint32_t x, y;
+		memcpy(&x, b, 4);
+		memcpy(&y, b + n - 4, 4);
+		memcpy(o, &x, 4);
+		memcpy(o + n - 4, &y, 4);
+	} else if (n < 4) {
+		for (size_t j = 0; j < n; j++)
+			o[j] = (char)b[j];
+	} else {
+		memcpy(o, b, n);
+	}
+}
 static enum pol_json_fault scan_number(struct jv *p);
 
 static bool is_alpha(unsigned char c)
@@ -140,7 +177,8 @@ static void skip_ws(struct jv *p)
 {
 	while (p->i < p->len) {
 		unsigned char c = p->b[p->i];
-		if (c != ' ' && c != '\n' && c != '\r' && c != '\t')
+		/* every JSON space is <= ' ': one test for the usual non-space */
+		if (c > ' ' || (c != ' ' && c != '\n' && c != '\r' && c != '\t'))
 			break;
 		p->i++;
 	}
@@ -282,12 +320,9 @@ static enum pol_json_fault scan_string(struct jv *p, char *out, size_t *dlen)
 	bool late = false;
 	for (;;) {
 		size_t s = i;
-		while (i + 8 <= p->len && !special8(p->b + i))
-			i += 8;
-		while (i < p->len && str_class[p->b[i]] == 0)
-			i++;
+		i = plain_run(p, i);
 		if (o) {
-			memcpy(o, p->b + s, i - s);
+			copy_run(o, p->b + s, i - s);
 			o += i - s;
 		}
 		if (i >= p->len)
@@ -375,12 +410,30 @@ static enum pol_json_fault scan_word(struct jv *p)
 	return bad_byte(p, j);
 }
 
+/* 8 bytes a step (keys are short: one or two steps), then a final mix; the
+ * table compares the bytes anyway, the hash only spreads them. */
 static uint32_t key_hash(const char *s, size_t n)
 {
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
+	const uint64_t k = 0x9E3779B97F4A7C15ull;
+	uint64_t h = n * k;
+	for (; n >= 8; s += 8, n -= 8) {
+		uint64_t w;
+		memcpy(&w, s, 8);
+		h = (h ^ w) * k;
+		h ^= h >> 29;
+	}
+	if (n >= 4) { /* two loads that may overlap */
+		uint32_t a, b;
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		h = (h ^ ((uint64_t)a << 32 | b)) * k;
+	} else if (n) {
+		h = (h ^ ((uint64_t)(unsigned char)s[0] << 16 | (uint64_t)(unsigned char)s[n / 2] << 8 |
+			  (unsigned char)s[n - 1])) *
+		    k;
+	}
+	h ^= h >> 32;
+	return (uint32_t)h;
 }
 
 static int tab_grow(struct jv *p)
@@ -606,8 +659,7 @@ enum pol_json_fault pol_json_validate(const char *buf, size_t len, size_t max_de
 		       .max_depth = max_depth,
 		       .max_members = max_members,
 		       .doc = doc,
-		       .tab_mask = JV_TAB_SMALL - 1};
-	memset(p.tab_small, 0, sizeof(p.tab_small));
+		       .tab_mask = JV_TAB_SMALL - 1}; /* the rest, tab_small too, zeroed */
 	p.tab = p.tab_small;
 	enum pol_json_fault f = validate(&p);
 	if (p.tab != p.tab_small)
@@ -630,168 +682,12 @@ enum pol_json_fault pol_json_validate(const char *buf, size_t len, size_t max_de
 	return f;
 }
 
-/* ---- reading a validated doc ------------------------------------------- */
-
-/* Decode the validated string at raw[off] (raw_len bytes with its quotes,
- * 0: unknown) into the arena; NULL when full. */
-static const char *decode_at(struct pol_json_doc *d, size_t off, size_t raw_len)
+enum pol_json_fault pol_jv_string(struct jv *p, char *out, size_t *dlen)
 {
-	struct jv q = {.b = (const unsigned char *)d->raw, .len = d->len, .i = off};
-	size_t dlen = 0;
-	size_t room = d->arena_cap - d->arena_used;
-	/* the string's raw bytes bound its decoded length and NUL */
-	size_t end = off + raw_len - 1;
-	if (!raw_len) {
-		end = off + 1;
-		while (end < d->len && d->raw[end] != '"')
-			end += d->raw[end] == '\\' ? 2 : 1;
-	}
-	if (end - off > room)
-		return NULL;
-	char *out = d->arena + d->arena_used;
-	if (scan_string(&q, out, &dlen) != POL_JSON_OK)
-		return NULL;
-	d->arena_used += dlen + 1;
-	return out;
+	return scan_string(p, out, dlen);
 }
 
-static bool find_member(const struct pol_json_doc *d, const char *name, size_t *at)
+void pol_jv_skip_ws(struct jv *p)
 {
-	for (size_t i = 0; i < d->n; i++) {
-		if (d->names[i][0] == name[0] && strcmp(d->names[i], name) == 0) {
-			*at = i;
-			return true;
-		}
-	}
-	return false;
-}
-
-const char *pol_json_str(struct pol_json_doc *d, const char *name, bool *bad)
-{
-	size_t i;
-	if (bad)
-		*bad = false;
-	if (!d || !d->vals || !find_member(d, name, &i))
-		return NULL;
-	if (d->raw[d->m[i].val_off] != '"') {
-		if (bad)
-			*bad = true;
-		return NULL;
-	}
-	if (!d->vals[i])
-		d->vals[i] = decode_at(d, d->m[i].val_off, d->m[i].val_len);
-	return d->vals[i];
-}
-
-/* Past the validated value at q->i. */
-static void skip_valid(struct jv *q)
-{
-	unsigned char c = q->b[q->i];
-	if (c == '"') {
-		scan_string(q, NULL, NULL);
-		return;
-	}
-	if (c != '{' && c != '[') {
-		while (q->i < q->len && !strchr(",}] \t\r\n", q->b[q->i]))
-			q->i++;
-		return;
-	}
-	size_t depth = 0;
-	while (q->i < q->len) {
-		c = q->b[q->i];
-		if (c == '"') {
-			scan_string(q, NULL, NULL);
-			continue;
-		}
-		q->i++;
-		if (c == '{' || c == '[')
-			depth++;
-		else if ((c == '}' || c == ']') && --depth == 0)
-			return;
-	}
-}
-
-/* Whether the validated key at q->i decodes to name; q->i moves past it. */
-static bool key_is(struct jv *q, const char *name)
-{
-	size_t start = q->i, nlen = strlen(name);
-	scan_string(q, NULL, NULL);
-	size_t raw = q->i - start - 2;
-	if (raw < nlen || raw > 6 * nlen)
-		return false;
-	if (!memchr(q->b + start + 1, '\\', raw))
-		return raw == nlen && memcmp(q->b + start + 1, name, nlen) == 0;
-	char buf[256];
-	if (raw >= sizeof(buf))
-		return false; /* decodes to more than 40 bytes: not one of ours */
-	struct jv k = {.b = q->b, .len = q->len, .i = start};
-	size_t dlen = 0;
-	scan_string(&k, buf, &dlen);
-	return dlen == nlen && memcmp(buf, name, nlen) == 0;
-}
-
-static const char *sub_cached(struct pol_json_doc *d, size_t off)
-{
-	for (size_t i = 0; i < d->n_sub; i++) {
-		if (d->sub[i].off == off)
-			return d->sub[i].s;
-	}
-	const char *s = d->n_sub < POL_JSON_SUB_CACHE ? decode_at(d, off, 0) : NULL;
-	if (s) {
-		d->sub[d->n_sub].off = off;
-		d->sub[d->n_sub++].s = s;
-	}
-	return s;
-}
-
-const char *pol_json_sub_str(struct pol_json_doc *d, const char *obj, const char *name, bool *bad)
-{
-	size_t i;
-	*bad = false;
-	if (!d || !d->vals || strlen(name) > 40 || !find_member(d, obj, &i) || d->raw[d->m[i].val_off] != '{')
-		return NULL;
-	struct jv q = {.b = (const unsigned char *)d->raw, .len = d->m[i].val_off + d->m[i].val_len};
-	q.i = d->m[i].val_off + 1;
-	for (;;) {
-		skip_ws(&q);
-		if (q.i >= q.len || q.b[q.i] != '"')
-			return NULL;
-		bool hit = key_is(&q, name);
-		skip_ws(&q);
-		q.i++; /* ':' */
-		skip_ws(&q);
-		if (hit) {
-			if (q.b[q.i] != '"') {
-				*bad = true;
-				return NULL;
-			}
-			const char *s = sub_cached(d, q.i);
-			*bad = !s;
-			return s;
-		}
-		skip_valid(&q);
-		skip_ws(&q);
-		q.i++; /* ',' or '}' */
-	}
-}
-
-int pol_json_num(const struct pol_json_doc *d, const char *name, double *out)
-{
-	size_t i;
-	if (!d || !d->vals || !find_member(d, name, &i))
-		return ENOENT;
-	const char *v = d->raw + d->m[i].val_off;
-	size_t n = d->m[i].val_len;
-	if (*v != '-' && (*v < '0' || *v > '9'))
-		return ENOENT;
-	char buf[64];
-	char *s = n < sizeof(buf) ? buf : malloc(n + 1);
-	if (!s)
-		return ENOENT;
-	memcpy(s, v, n);
-	s[n] = '\0';
-	*out = strtod(s, NULL);
-	if (s != buf)
-		free(s);
-	return 0;
+	skip_ws(p);
 }

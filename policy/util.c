@@ -115,12 +115,17 @@ int pol_ip_key(const char *ip, unsigned v6_prefix, char *out, size_t cap)
 	return 0;
 }
 
-/* RFC 9110 5.6.2: tchar */
-static bool is_tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
+/* RFC 9110 5.6.2: tchar, as a table (a field name is checked byte by byte on every request) */
+static const bool tchar[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1,
+    ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1, ['0'] = 1,  ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1,  ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,
+    ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1,  ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1,
+    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1,
+    ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,  ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
+    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1,  ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,
+    ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1,  ['z'] = 1,
+};
 
 enum pol_framing_verdict pol_http_framing(const char *const *names, const char *const *values, size_t n)
 {
@@ -131,12 +136,15 @@ enum pol_framing_verdict pol_http_framing(const char *const *names, const char *
 		const char *k = names ? names[i] : NULL;
 		if (!k || !*k)
 			return POL_FRAMING_BAD_NAME;
-		for (const char *p = k; *p; p++)
-			if (!is_tchar((unsigned char)*p))
-				return POL_FRAMING_BAD_NAME;
-		if (strcasecmp(k, "Content-Length") == 0)
+		const char *p = k;
+		while (tchar[(unsigned char)*p])
+			p++;
+		if (*p)
+			return POL_FRAMING_BAD_NAME;
+		size_t len = (size_t)(p - k);
+		if (len == sizeof("Content-Length") - 1 && strcasecmp(k, "Content-Length") == 0)
 			lengths++;
-		else if (strcasecmp(k, "Transfer-Encoding") == 0)
+		else if (len == sizeof("Transfer-Encoding") - 1 && strcasecmp(k, "Transfer-Encoding") == 0)
 			te = true;
 	}
 	if (lengths > 1)

@@ -36,7 +36,7 @@ module_of() {
 	case "$1" in
 	fuzz_config) echo config ;;
 	fuzz_jscan) echo policy/jscan.c ;;
-	fuzz_json_validate) echo policy/json_validate.c policy/jscan.c ;;
+	fuzz_json_validate) echo policy/json_validate.c policy/json_read.c policy/jscan.c ;;
 	fuzz_origin) echo policy/origin.c ;;
 	fuzz_pipeline) echo hook ;;
 	fuzz_sdp) echo originator/sip_sdp.c ;;

@@ -29,9 +29,10 @@ static char refused_mark;
 
 /* The request's header field names, as libmicrohttpd parsed them. */
 struct hdr_names {
-	const char **v; /* borrowed from the connection */
+	const char **v; /* borrowed from the connection; in_place, or malloc'd past it */
 	size_t n, cap;
 	bool nomem;
+	const char *in_place[32];
 };
 
 static enum MHD_Result collect_name(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
@@ -41,12 +42,15 @@ static enum MHD_Result collect_name(void *cls, enum MHD_ValueKind kind, const ch
 	(void)value;
 	if (h->n == h->cap) {
 		/* bounded: the headers fit MHD_OPTION_CONNECTION_MEMORY_LIMIT */
-		size_t cap = h->cap ? h->cap * 2 : 32;
-		const char **nv = realloc(h->v, cap * sizeof(*nv));
+		size_t cap = h->cap * 2;
+		const char **nv = malloc(cap * sizeof(*nv));
 		if (!nv) {
 			h->nomem = true;
 			return MHD_NO;
 		}
+		memcpy(nv, h->v, h->n * sizeof(*nv));
+		if (h->v != h->in_place)
+			free(h->v);
 		h->v = nv;
 		h->cap = cap;
 	}
@@ -62,11 +66,13 @@ static enum MHD_Result collect_name(void *cls, enum MHD_ValueKind kind, const ch
  * when the framing is sound, else the reason. */
 static const char *framing_fault(struct MHD_Connection *c)
 {
-	struct hdr_names h = {0};
+	struct hdr_names h = {.cap = sizeof(h.in_place) / sizeof(h.in_place[0])};
+	h.v = h.in_place;
 	MHD_get_connection_values(c, MHD_HEADER_KIND, collect_name, &h);
 	enum pol_framing_verdict v = h.nomem ? POL_FRAMING_OK : pol_http_framing(h.v, NULL, h.n);
 	bool nomem = h.nomem;
-	free(h.v);
+	if (h.v != h.in_place)
+		free(h.v);
 	if (nomem)
 		return "out of memory";
 	return v == POL_FRAMING_OK ? NULL : pol_framing_reason(v);
