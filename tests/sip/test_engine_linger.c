@@ -2,7 +2,7 @@
  * originator.timers.transaction_linger_ms) changes on the wire, against SIPp phones that retransmit on purpose:
  * 2xx retransmissions re-ACKed within the linger and not after it, NOTIFY retransmissions answered the same (or
  * 481 once the dialog is gone) and never acted on twice, a retransmitted 4xx re-ACKed, a forked 2xx ACKed and BYEd.
- * Each case runs with the default linger (1500 ms) and, where the timing shows something, with 1200 ms. */
+ * Each case runs with the default linger (1500 ms) and, where the timing shows something, with 1400 ms. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +26,7 @@ int test_setup(const char *name)
 	o.refer_notify_timeout_s = 15; /* the phones pause up to 6 s before their NOTIFYs */
 	o.reinvite_timeout_s = 2;
 	o.max_call_s = 60;
-	o.linger_ms = strstr(name, "linger_1200") ? 1200 : 0; /* 0: the default, 1500 ms */
+	o.linger_ms = strstr(name, "linger_1400") ? 1400 : 0; /* 0: the default, 1500 ms */
 	int err = orig_sip_start(&o, on_event, NULL, &eng);
 	CHECK_MSG(err == 0, "orig_sip_start: %s", strerror(err));
 	return err != 0;
@@ -77,7 +77,7 @@ static struct sipp_peer refer_call(const char *scenario, const char *late_ms)
 }
 
 /* The 200 OK sent at 0, 0.5 and 1.5 s is ACKed each time (3 ACKs), the one 3 s later is not (the ACK lingered out:
- * with RFC 3261's timers it would be ACKed for 32 s); the call stays up and is transferred. With 1200 ms the
+ * with RFC 3261's timers it would be ACKed for 32 s); the call stays up and is transferred. With 1400 ms the
  * 1.5-s retransmission is re-ACKed only because the linger counts again from the 0.5-s one. */
 static void retx_2xx(void)
 {
@@ -92,7 +92,7 @@ TEST_CASE(retx_2xx_default)
 	retx_2xx();
 }
 
-TEST_CASE(retx_2xx_linger_1200)
+TEST_CASE(retx_2xx_linger_1400)
 {
 	retx_2xx();
 }
@@ -111,9 +111,9 @@ TEST_CASE(retx_notify_default)
 	retx_notify("3000");
 }
 
-TEST_CASE(retx_notify_linger_1200)
+TEST_CASE(retx_notify_linger_1400)
 {
-	retx_notify("2200");
+	retx_notify("2400");
 }
 
 /* A 486 is ACKed, its retransmission 0.5 s later too, one after the linger not: the call fails once, on the
@@ -132,9 +132,9 @@ TEST_CASE(retx_4xx_default)
 	retx_4xx("2500");
 }
 
-TEST_CASE(retx_4xx_linger_1200)
+TEST_CASE(retx_4xx_linger_1400)
 {
-	retx_4xx("1700");
+	retx_4xx("1900");
 }
 
 /* A 200 from a second fork after our ACK of the first: ACKed and BYEd (2 ACKs, and 2 BYEs with ours at the end),
