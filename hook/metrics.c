@@ -1,6 +1,7 @@
 /* hook/metrics.c: the hook's metric families, the gauges read at scrape time, one log line and counters per request. */
 #include "hook/hook_int.h"
 #include "hook/store_redis.h"
+#include "store/redis.h"
 
 #include "common/metrics.h"
 
@@ -20,23 +21,7 @@ void hook_metrics_declare(void)
 	ch_metrics_declare("callhook_request_duration_seconds", "histogram", "Time to answer a hook request.");
 	ch_metrics_declare("callhook_sessions_active", "gauge", "WCS sessions the hook accepted and still tracks.");
 	ch_metrics_declare("callhook_site_concurrent_calls", "gauge", "Calls holding a concurrent slot, per site.");
-	ch_metrics_declare("callhook_store_up", "gauge", "1 while Redis answers the state store (breaker closed).");
-	ch_metrics_declare("callhook_store_breaker_open", "gauge",
-			   "1 while the breaker is open: requests decide at once, the prober reconnects.");
-	ch_metrics_declare("callhook_store_ops_total", "counter",
-			   "Redis round trips of the state store by op and result (ok, error, breaker: not tried).");
-	ch_metrics_declare("callhook_store_op_duration_seconds", "histogram", "Time of one Redis round trip, by op.");
-	ch_metrics_declare("callhook_store_full_total", "counter",
-			   "Redis round trips refused because Redis is at maxmemory (answered as state table full).");
-	ch_metrics_declare(
-	    "callhook_store_fallbacks_total", "counter",
-	    "Decisions Redis did not answer, by on_unavailable mode (fail_closed: 503, fail_open: local).");
-	ch_metrics_declare("callhook_store_probes_total", "counter",
-			   "The prober's reconnection attempts while the breaker is open, by result.");
-	ch_metrics_declare("callhook_store_outbox_pending", "gauge",
-			   "Releases (slot frees, session closes) waiting for Redis in the outbox.");
-	ch_metrics_declare("callhook_store_outbox_total", "counter",
-			   "Releases of the outbox by result (sent, failed, dropped: the outbox was full).");
+	st_metrics_declare(); /* callhook_store_*: store/redis.c */
 	ch_metrics_declare("callhook_reloads_total", "counter", "Configuration reloads by result.");
 	ch_metrics_declare("callhook_forward_total", "counter",
 			   "Forwarded event copies by outcome (sent, failed, dropped: queue full or stopped).");

@@ -1,113 +1,33 @@
-/* hook/store_redis.c: the hook's state in Redis: a small connection pool, bounded commands, a breaker, a prober. */
+/* hook/store_redis.c: the hook's Redis client: store/redis.c with the hook's function library and ops. */
 #include "hook/store_redis_int.h"
 
-#include "common/common.h"
-#include "common/metrics.h"
-
 #include <errno.h>
-#include <inttypes.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-#define HSR_BREAK_AFTER 3    /* consecutive failed commands that open the breaker (a failed connect opens it) */
-#define HSR_BACKOFF_MIN 250  /* ms: the prober's first wait, doubling */
-#define HSR_BACKOFF_MAX 5000 /* ms */
-#define HSR_POOL        16   /* connections: more than the hook's threads plus the outbox's */
-#define HSR_ARGS        32
-
-enum hsr_res { HSR_RES_OK, HSR_RES_ERROR, HSR_RES_BREAKER, HSR_RES_COUNT };
-
-static const char *const op_names[HSR_OP_COUNT] = {"connect",       "call",        "call_end",
-						   "session_close", "session_get", "stats"};
-static const char *const res_names[HSR_RES_COUNT] = {"ok", "error", "breaker"};
 
 struct hsr {
-	char *host, *unix_path, *prefix, *user, *password;
-	int port;
-	int64_t db, connect_timeout_ms, timeout_ms;
-	bool fail_open;
-	unsigned share_pm;
-	pthread_mutex_t mu;
-	pthread_cond_t freed; /* a connection went back to the pool */
-	pthread_cond_t wake;  /* the prober: the breaker opened, or stop */
-	redisContext *idle[HSR_POOL];
-	unsigned nidle, nopen; /* open = idle + in use */
-	unsigned fails;        /* consecutive */
-	bool open;             /* the breaker: requests decide at once, the prober reconnects */
-	bool was_up;           /* for the one log line per change */
-	int64_t down_since_ms;
-	int64_t backoff_ms;
-	unsigned rng;
-	bool stopping;
-	pthread_t prober;
-	uint64_t ops[HSR_OP_COUNT][HSR_RES_COUNT];
-	uint64_t full;      /* of the ok: refused by Redis at maxmemory */
-	uint64_t probes[2]; /* the prober's attempts: failed, succeeded */
+	struct st_redis *c;
 };
 
-redisReply hsr_oom_reply;
+/* check_src: table */
+static const char *const op_names[HSR_OP_COUNT] = {
+    [HSR_OP_CONNECT] = "connect",         [HSR_OP_CALL] = "call",
+    [HSR_OP_CALL_END] = "call_end",       [HSR_OP_SESSION_CLOSE] = "session_close",
+    [HSR_OP_SESSION_GET] = "session_get", [HSR_OP_STATS] = "stats",
+};
 
-static char *dup_opt(const char *s, bool *fail)
-{
-	if (!s)
-		return NULL;
-	char *d = ch_strndup(s, strlen(s));
-	*fail |= !d;
-	return d;
-}
-
-static void *prober_main(void *arg);
-
-static int parse_address(struct hsr *r, const char *address)
-{
-	/* checked "host:port" (config/checks.c); [v6] loses its brackets */
-	const char *colon = strrchr(address, ':');
-	const char *h = address;
-	size_t hl = (size_t)(colon - h);
-	if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
-		h++;
-		hl -= 2;
-	}
-	r->host = ch_strndup(h, hl);
-	r->port = (int)strtol(colon + 1, NULL, 10);
-	return r->host ? 0 : ENOMEM;
-}
+static const struct st_lib lib = {.name = HSR_LIBRARY, .text = hsr_library, .version_fn = "ch2_version", .version = 2};
 
 int hsr_new(const struct cfg_store *cfg, struct hsr **out)
 {
 	struct hsr *r = calloc(1, sizeof(*r));
 	if (!r)
 		return ENOMEM;
-	const struct cfg_store_redis *rc = &cfg->redis;
-	bool fail = false;
-	r->unix_path = dup_opt(rc->unix_path, &fail);
-	r->prefix = dup_opt(rc->prefix, &fail);
-	r->user = dup_opt(rc->user, &fail);
-	r->password = dup_opt(rc->password, &fail);
-	if (rc->address)
-		fail |= parse_address(r, rc->address) != 0;
-	r->db = rc->db;
-	r->connect_timeout_ms = rc->connect_timeout_ms;
-	r->timeout_ms = rc->timeout_ms;
-	r->fail_open = strcmp(cfg->on_unavailable, "fail_open") == 0;
-	r->share_pm = (unsigned)cfg->fail_open_share_pm;
-	r->backoff_ms = HSR_BACKOFF_MIN;
-	r->rng = (unsigned)ch_now_us();
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->freed, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->wake, &ca);
-	pthread_condattr_destroy(&ca);
-	int rc2 = fail ? ENOMEM : pthread_create(&r->prober, NULL, prober_main, r);
-	if (rc2) {
-		r->stopping = true; /* no thread to join */
-		hsr_free(r);
-		return rc2;
+	const struct st_params p = {
+	    .cfg = cfg, .lib = &lib, .ops = op_names, .nops = HSR_OP_COUNT, .decides = "connect and call"};
+	int rc = st_redis_new(&p, &r->c);
+	if (rc) {
+		free(r);
+		return rc;
 	}
 	*out = r;
 	return 0;
@@ -117,354 +37,32 @@ void hsr_free(struct hsr *r)
 {
 	if (!r)
 		return;
-	pthread_mutex_lock(&r->mu);
-	bool joined = r->stopping;
-	r->stopping = true;
-	pthread_cond_broadcast(&r->wake);
-	pthread_mutex_unlock(&r->mu);
-	if (!joined)
-		pthread_join(r->prober, NULL);
-	for (unsigned i = 0; i < r->nidle; i++)
-		redisFree(r->idle[i]);
-	pthread_cond_destroy(&r->freed);
-	pthread_cond_destroy(&r->wake);
-	pthread_mutex_destroy(&r->mu);
-	if (r->password)
-		memset(r->password, 0, strlen(r->password));
-	free(r->host);
-	free(r->unix_path);
-	free(r->prefix);
-	free(r->user);
-	free(r->password);
+	st_redis_free(r->c);
 	free(r);
 }
 
 bool hsr_fail_open(const struct hsr *r)
 {
-	return r->fail_open;
+	return st_redis_fail_open(r->c);
 }
 
 unsigned hsr_share_pm(const struct hsr *r)
 {
-	return r->share_pm;
+	return st_redis_share_pm(r->c);
 }
 
 const char *hsr_prefix(const struct hsr *r)
 {
-	return r->prefix;
+	return st_redis_prefix(r->c);
 }
 
 void hsr_metrics(struct hsr *r)
 {
-	pthread_mutex_lock(&r->mu);
-	ch_metrics_set("callhook_store_up", "", r->was_up && !r->open ? 1.0 : 0.0);
-	ch_metrics_set("callhook_store_breaker_open", "", r->open ? 1.0 : 0.0);
-	char labels[64];
-	for (int o = 0; o < HSR_OP_COUNT; o++) {
-		for (int s = 0; s < HSR_RES_COUNT; s++) {
-			ch_fmt(labels, sizeof(labels), "op=\"%s\",result=\"%s\"", op_names[o], res_names[s]);
-			ch_metrics_set("callhook_store_ops_total", labels, (double)r->ops[o][s]);
-		}
-	}
-	ch_metrics_set("callhook_store_full_total", "", (double)r->full);
-	ch_metrics_set("callhook_store_probes_total", "result=\"failed\"", (double)r->probes[0]);
-	ch_metrics_set("callhook_store_probes_total", "result=\"ok\"", (double)r->probes[1]);
-	pthread_mutex_unlock(&r->mu);
-}
-
-static struct timeval tv_of(int64_t ms)
-{
-	struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)((ms % 1000) * 1000)};
-	return tv;
-}
-
-/* A reply that is an error, or none: the connection is dropped (hiredis cannot resync after a timeout). */
-static bool reply_bad(redisContext *c, redisReply *rep, char *why, size_t cap)
-{
-	if (rep && rep->type != REDIS_REPLY_ERROR)
-		return false;
-	ch_fmt(why, cap, "%s", rep ? rep->str : (c && c->errstr[0] ? c->errstr : "no reply"));
-	return true;
-}
-
-/* AUTH (the password never reaches a log: Redis's errors do not repeat it) and SELECT. */
-static int hello(const struct hsr *r, redisContext *c, char *why, size_t cap)
-{
-	redisReply *rep = NULL;
-	if (r->password) {
-		if (r->user)
-			rep = redisCommand(c, "AUTH %s %s", r->user, r->password);
-		else
-			rep = redisCommand(c, "AUTH %s", r->password);
-		bool bad = reply_bad(c, rep, why, cap);
-		freeReplyObject(rep);
-		if (bad)
-			return EACCES;
-	}
-	if (r->db) {
-		rep = redisCommand(c, "SELECT %" PRId64, r->db);
-		bool bad = reply_bad(c, rep, why, cap);
-		freeReplyObject(rep);
-		if (bad)
-			return EINVAL;
-	}
-	return 0;
-}
-
-/* A new connection, ready for commands; NULL with why. Without the lock: it may take connect_timeout_ms. */
-static redisContext *connect_now(const struct hsr *r, char *why, size_t cap)
-{
-	struct timeval ct = tv_of(r->connect_timeout_ms);
-	redisContext *c = r->unix_path ? redisConnectUnixWithTimeout(r->unix_path, ct)
-				       : redisConnectWithTimeout(r->host, r->port, ct);
-	if (!c || c->err) {
-		ch_fmt(why, cap, "%s", c ? c->errstr : "out of memory");
-		if (c)
-			redisFree(c);
-		return NULL;
-	}
-	if (redisSetTimeout(c, tv_of(r->timeout_ms)) != REDIS_OK || hello(r, c, why, cap) != 0) {
-		if (!why[0])
-			ch_fmt(why, cap, "%s", c->errstr[0] ? c->errstr : "cannot set the timeout");
-		redisFree(c);
-		return NULL;
-	}
-	return c;
-}
-
-/* Under mu: one more failure; a failed connect (hard) or the HSR_BREAK_AFTER-th in a row opens the breaker. */
-static void failed_locked(struct hsr *r, enum hsr_op op, const char *why, bool hard)
-{
-	r->ops[op][HSR_RES_ERROR]++;
-	if (++r->fails < HSR_BREAK_AFTER && !hard)
-		return;
-	if (r->open)
-		return;
-	r->open = true;
-	r->down_since_ms = ch_now_ms();
-	r->backoff_ms = HSR_BACKOFF_MIN;
-	for (unsigned i = 0; i < r->nidle; i++)
-		redisFree(r->idle[i]);
-	r->nopen -= r->nidle;
-	r->nidle = 0;
-	ch_warn("store: redis is unavailable (%s): connect and call are decided %s until it answers again", why,
-		r->fail_open ? "locally (fail_open)" : "as 503 (fail_closed)");
-	pthread_cond_broadcast(&r->wake);
-}
-
-/* Under mu: a command got its answer. */
-static void answered_locked(struct hsr *r, enum hsr_op op)
-{
-	r->ops[op][HSR_RES_OK]++;
-	r->fails = 0;
-	if (!r->was_up) {
-		r->was_up = true;
-		ch_info("store: redis is up (%s)", r->host ? r->host : r->unix_path);
-	}
-}
-
-/* A connection from the pool (opened here when none is idle), or NULL: the breaker is open, or none came
- * free within timeout_ms, or a new one could not be made (which opens the breaker). */
-static redisContext *acquire(struct hsr *r, enum hsr_op op)
-{
-	pthread_mutex_lock(&r->mu);
-	int64_t deadline = ch_now_ms() + r->timeout_ms;
-	while (!r->open && !r->nidle && r->nopen >= HSR_POOL && ch_now_ms() < deadline) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 5 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&r->freed, &r->mu, &ts);
-	}
-	if (r->open || (!r->nidle && r->nopen >= HSR_POOL)) {
-		r->ops[op][r->open ? HSR_RES_BREAKER : HSR_RES_ERROR]++;
-		pthread_mutex_unlock(&r->mu);
-		return NULL;
-	}
-	if (r->nidle) {
-		redisContext *c = r->idle[--r->nidle];
-		pthread_mutex_unlock(&r->mu);
-		return c;
-	}
-	r->nopen++;
-	pthread_mutex_unlock(&r->mu);
-	char why[256] = "";
-	redisContext *c = connect_now(r, why, sizeof(why));
-	if (!c) {
-		pthread_mutex_lock(&r->mu);
-		r->nopen--;
-		failed_locked(r, op, why, true);
-		pthread_mutex_unlock(&r->mu);
-	}
-	return c;
-}
-
-/* Back to the pool after an answer; closed after a failure (hiredis cannot resync after a timeout). */
-static void release(struct hsr *r, enum hsr_op op, redisContext *c, const char *why)
-{
-	pthread_mutex_lock(&r->mu);
-	if (why) {
-		redisFree(c);
-		r->nopen--;
-		failed_locked(r, op, why, false);
-	} else {
-		answered_locked(r, op);
-		if (r->open || r->nidle >= HSR_POOL) {
-			redisFree(c); /* opened while this command ran: the prober makes the next one */
-			r->nopen--;
-		} else {
-			r->idle[r->nidle++] = c;
-		}
-	}
-	pthread_cond_signal(&r->freed);
-	pthread_mutex_unlock(&r->mu);
-}
-
-static bool missing_function(const redisReply *rep)
-{
-	return rep && rep->type == REDIS_REPLY_ERROR && rep->str && strstr(rep->str, "Function not found");
-}
-
-static bool is_oom(const redisReply *rep)
-{
-	return rep && rep->type == REDIS_REPLY_ERROR && rep->str && strncmp(rep->str, "OOM", 3) == 0;
-}
-
-/* FUNCTION LOAD of the library; true when it is there now. */
-static bool load_library(redisContext *c)
-{
-	redisReply *lr = redisCommand(c, "FUNCTION LOAD %s", hsr_library);
-	bool ok = lr && (lr->type == REDIS_REPLY_STRING ||
-			 (lr->type == REDIS_REPLY_ERROR && strstr(lr->str, "already exists")));
-	if (lr && !ok)
-		ch_warn("store: cannot load the function library " HSR_LIBRARY ": %s", lr->str ? lr->str : "?");
-	freeReplyObject(lr);
-	return ok;
-}
-
-static const char *op_label(enum hsr_op op)
-{
-	static const char *const l[HSR_OP_COUNT] = {"op=\"connect\"",       "op=\"call\"",        "op=\"call_end\"",
-						    "op=\"session_close\"", "op=\"session_get\"", "op=\"stats\""};
-	return l[op];
+	(void)r;
+	st_metrics_collect();
 }
 
 redisReply *hsr_run(struct hsr *r, enum hsr_op op, int argc, const char **argv)
 {
-	if (argc > HSR_ARGS)
-		return NULL; /* a programming error, not an answer */
-	redisContext *c = acquire(r, op);
-	if (!c)
-		return NULL;
-	size_t lens[HSR_ARGS];
-	for (int i = 0; i < argc; i++)
-		lens[i] = strlen(argv[i]);
-	int64_t t0 = ch_now_us();
-	redisReply *rep = redisCommandArgv(c, argc, argv, lens);
-	if (missing_function(rep)) {
-		freeReplyObject(rep);
-		rep = load_library(c) ? redisCommandArgv(c, argc, argv, lens) : NULL;
-	}
-	ch_metrics_observe("callhook_store_op_duration_seconds", op_label(op), (double)(ch_now_us() - t0) / 1e6);
-	char why[256] = "";
-	if (is_oom(rep)) {
-		freeReplyObject(rep);
-		release(r, op, c, NULL);
-		pthread_mutex_lock(&r->mu);
-		r->full++;
-		pthread_mutex_unlock(&r->mu);
-		return &hsr_oom_reply;
-	}
-	if (reply_bad(c, rep, why, sizeof(why))) {
-		freeReplyObject(rep);
-		release(r, op, c, why);
-		return NULL;
-	}
-	release(r, op, c, NULL);
-	return rep;
-}
-
-/* ---- the prober: while the breaker is open, it alone talks to Redis ---- */
-
-/* A fresh connection that answers FCALL ch2_version (the library loaded if missing); NULL with why. */
-static redisContext *probe(struct hsr *r, char *why, size_t cap)
-{
-	redisContext *c = connect_now(r, why, cap);
-	if (!c)
-		return NULL;
-	redisReply *rep = redisCommand(c, "FCALL ch2_version 0");
-	if (missing_function(rep)) {
-		freeReplyObject(rep);
-		rep = load_library(c) ? redisCommand(c, "FCALL ch2_version 0") : NULL;
-	}
-	bool ok = rep && rep->type == REDIS_REPLY_INTEGER && rep->integer == 2;
-	if (!ok && !reply_bad(c, rep, why, cap))
-		ch_fmt(why, cap, "unexpected answer to FCALL ch2_version");
-	freeReplyObject(rep);
-	if (!ok) {
-		redisFree(c);
-		return NULL;
-	}
-	return c;
-}
-
-/* Under mu: wait ms (or until stop) on the monotonic clock. */
-static void nap_locked(struct hsr *r, int64_t ms)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_cond_timedwait(&r->wake, &r->mu, &ts);
-}
-
-static void *prober_main(void *arg)
-{
-	struct hsr *r = arg;
-	char last[256] = "";
-	pthread_mutex_lock(&r->mu);
-	while (!r->stopping) {
-		if (!r->open) {
-			pthread_cond_wait(&r->wake, &r->mu);
-			continue;
-		}
-		/* exponential backoff with +-20% jitter, so that instances do not probe in step */
-		int64_t span = r->backoff_ms * 2 / 5 + 1;
-		nap_locked(r, r->backoff_ms - r->backoff_ms / 5 + (int64_t)(rand_r(&r->rng) % (unsigned)span));
-		if (r->stopping || !r->open)
-			continue;
-		pthread_mutex_unlock(&r->mu);
-		char why[256] = "";
-		redisContext *c = probe(r, why, sizeof(why));
-		pthread_mutex_lock(&r->mu);
-		r->probes[c != NULL]++;
-		if (!c) {
-			if (strcmp(why, last) != 0)
-				ch_dbg("store: redis probe failed: %s", why);
-			ch_scopy(last, sizeof(last), why);
-			r->backoff_ms = r->backoff_ms * 2 > HSR_BACKOFF_MAX ? HSR_BACKOFF_MAX : r->backoff_ms * 2;
-			continue;
-		}
-		if (r->nopen < HSR_POOL) {
-			r->idle[r->nidle++] = c;
-			r->nopen++;
-		} else {
-			redisFree(c);
-		}
-		r->open = false;
-		r->fails = 0;
-		r->was_up = true;
-		last[0] = '\0';
-		ch_info("store: redis is up (%s) after %.1f s unavailable", r->host ? r->host : r->unix_path,
-			(double)(ch_now_ms() - r->down_since_ms) / 1000.0);
-	}
-	pthread_mutex_unlock(&r->mu);
-	return NULL;
+	return st_redis_run(r->c, (unsigned)op, argc, argv);
 }

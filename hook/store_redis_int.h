@@ -4,7 +4,7 @@
 
 #include "hook/store_redis.h"
 
-#include <hiredis/hiredis.h>
+#include "store/redis.h"
 
 extern const char hsr_library[];
 #define HSR_LIBRARY "callhook_v2"
@@ -20,12 +20,10 @@ enum hsr_op {
 	HSR_OP_COUNT
 };
 
-/* A reply that stands for "Redis is at maxmemory and refused the write" (never freed). */
-extern redisReply hsr_oom_reply;
+/* The reply that stands for "Redis is at maxmemory and refused the write" (store/redis.h). */
+#define hsr_oom_reply st_oom_reply
 
-/* One command, one round trip (none while the breaker is open): its reply (freeReplyObject), &hsr_oom_reply,
- * or NULL (Redis did not answer; the failure is counted and may open the breaker). Thread-safe. A missing
- * function library is loaded (FUNCTION LOAD) and the command sent once more. */
+/* One command, one round trip: st_redis_run on the hook's client (its reply, &hsr_oom_reply or NULL). */
 redisReply *hsr_run(struct hsr *r, enum hsr_op op, int argc, const char **argv);
 /* The key prefix (store.redis.prefix). */
 const char *hsr_prefix(const struct hsr *r);

@@ -46,6 +46,7 @@ struct reg_call {
 	bool has_watch;
 	struct orig_watch watch;
 	char *cb_url;
+	char *slot;                   /* the shared store's slot token, or NULL */
 	struct reg_call *hnext;       /* hash chain */
 	struct reg_call *prev, *next; /* active list, or ended FIFO */
 };
@@ -73,6 +74,8 @@ struct orig_calls {
 	size_t ib_count;
 	int64_t ib_swept_ms;
 	struct orig_hourly *hourly;
+	orig_slot_release_fn release;
+	void *release_arg;
 };
 
 static void list_add(struct clist *l, struct reg_call *c)
@@ -157,6 +160,7 @@ static void call_free(struct reg_call *k)
 	free(k->leg[0].uri);
 	free(k->leg[1].uri);
 	free(k->cb_url);
+	free(k->slot);
 	free(k->client_ip);
 	free(k->client_user);
 	free(k->ask_init);
@@ -184,6 +188,7 @@ static struct reg_call *call_new(const struct orig_call_req *r, const struct ori
 	k->leg[1].uri = dup_opt(r->destination, &bad);
 	k->cb_url = dup_opt(cb_url, &bad);
 	k->client_ip = dup_opt(meta ? meta->client_ip : NULL, &bad);
+	k->slot = dup_opt(meta ? meta->slot : NULL, &bad);
 	k->client_user = dup_opt(meta ? meta->client_user : NULL, &bad);
 	k->ask_init = dup_opt(meta && meta->initiator ? meta->initiator : r->initiator, &bad);
 	k->ask_dest = dup_opt(meta && meta->destination ? meta->destination : r->destination, &bad);
@@ -232,6 +237,8 @@ void orig_calls_free(struct orig_calls *c)
 			struct reg_call *n = k->hnext;
 			if (k->has_watch && k->watch.release)
 				k->watch.release(k->watch.arg);
+			if (!k->ended && k->slot && c->release)
+				c->release(k->slot, c->release_arg);
 			call_free(k);
 			k = n;
 		}
@@ -250,6 +257,12 @@ void orig_calls_free(struct orig_calls *c)
 	orig_hourly_free(c->hourly);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
+}
+
+void orig_calls_set_release(struct orig_calls *c, orig_slot_release_fn fn, void *arg)
+{
+	c->release = fn;
+	c->release_arg = arg;
 }
 
 /* Drop ended calls past keep_ended_s, and the oldest past the count cap. */
@@ -542,7 +555,10 @@ void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct 
 	if (k->has_watch && k->watch.on_event)
 		k->watch.on_event(k->watch.arg, ev, k->leg[0].uri, k->leg[1].uri);
 	json_t *rec = NULL;
+	char *slot = NULL; /* taken from the call: it may be freed once the lock is released */
 	if (ev->final) {
+		slot = k->slot;
+		k->slot = NULL;
 		finish(c, k, ev, now_ms);
 		rec = record_of(k, ev, at);
 		if (!rec)
@@ -559,6 +575,9 @@ void orig_calls_event(struct orig_calls *c, const struct orig_event *ev, struct 
 	pthread_mutex_unlock(&c->mu);
 	if (release && w.release)
 		w.release(w.arg);
+	if (slot && c->release)
+		c->release(slot, c->release_arg);
+	free(slot);
 	/* the write outside the lock: a slow disk must not hold up the registry */
 	char *line = rec && cdr ? orig_rec_text(rec) : NULL;
 	if (line)

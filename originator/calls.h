@@ -43,6 +43,7 @@ struct orig_call_meta {
 	const char *initiator;   /* as asked */
 	const char *destination; /* as asked */
 	bool auto_answer;
+	const char *slot; /* its concurrent slot in the shared store (originator/shared.h), NULL = none */
 };
 
 struct orig_calls;
@@ -58,7 +59,14 @@ enum orig_admit {
 	ORIG_ADMIT_DESTINATION, /* calls_per_hour_per_destination */
 	ORIG_ADMIT_DISTINCT,    /* distinct_destinations_per_hour_per_initiator */
 	ORIG_ADMIT_ENGINE,      /* the engine refused (stopping, no memory) */
+	ORIG_ADMIT_STORE,       /* the shared store did not answer and on_unavailable = "fail_closed" */
 };
+
+/* Called (outside the registry lock, on the SIP thread or the lifecycle's) once for every recorded call that
+ * has a slot (meta->slot) when it ends, or when the registry is freed with it still active. */
+typedef void (*orig_slot_release_fn)(const char *slot, void *arg);
+/* Lifecycle thread, before any call: who releases the slots. */
+void orig_calls_set_release(struct orig_calls *c, orig_slot_release_fn fn, void *arg);
 
 /* Under the registry lock: apply lim at now_ms, call orig_sip_call(sip, r, &id)
  * and record the call (with meta, for its record), so that its first event

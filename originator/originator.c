@@ -3,6 +3,7 @@
 
 #include "common/common.h"
 #include "originator/http.h"
+#include "originator/shared.h"
 #include "originator/snap.h"
 #include "originator/svc.h"
 #include "originator/xml.h"
@@ -94,7 +95,13 @@ static struct orig_sip_opts sip_opts_of(const struct cfg_originator *c)
 /* The service and its engine; the plan's snapshot moves into the service. */
 static int start_core(const struct cfg *cfg, struct orig *o, struct orig_plan *p, struct cfg_error *err)
 {
-	int rc = orig_svc_new(p->snap, &o->svc);
+	struct orig_shared *sh = NULL;
+	int rc = orig_shared_new(cfg, &sh);
+	if (rc) {
+		cfg_set_error(cfg, err, "store", "cannot start the originator's Redis client: %s", strerror(rc));
+		return rc;
+	}
+	rc = orig_svc_new(p->snap, sh, &o->svc);
 	if (rc) {
 		cfg_set_error(cfg, err, "originator", "cannot start the call registry: %s", strerror(rc));
 		return rc;

@@ -2,7 +2,10 @@
  * limits, hang-up, the JSON views, and the engine's events into the registry. */
 #include "originator/svc.h"
 
+#include "originator/shared.h"
+
 #include "common/common.h"
+#include "common/metrics.h"
 #include "common/sip_cid.h"
 #include "common/sip_hdr.h"
 #include "common/sip_uri.h"
@@ -18,6 +21,7 @@ struct orig_svc {
 	struct orig_sip *sip;
 	struct orig_calls *calls;
 	struct orig_cb *cb;
+	struct orig_shared *shared; /* store.backend = "redis": the limits shared with the other instances */
 	atomic_bool stopping;
 };
 
@@ -75,18 +79,24 @@ void orig_svc_swap(struct orig_svc *v, struct orig_snap *snap)
 
 /* ---- lifecycle ----------------------------------------------------------------- */
 
-int orig_svc_new(struct orig_snap *snap, struct orig_svc **out)
+int orig_svc_new(struct orig_snap *snap, struct orig_shared *shared, struct orig_svc **out)
 {
 	struct orig_svc *v = calloc(1, sizeof(*v));
 	if (!v || pthread_mutex_init(&v->snap_mu, NULL) != 0) {
 		free(v);
+		orig_shared_free(shared);
 		return ENOMEM;
 	}
+	v->shared = shared;
 	atomic_init(&v->stopping, false);
 	int rc = orig_calls_new(&v->calls);
 	rc = rc ? rc : orig_cb_start(1000, &v->cb);
 	if (rc)
 		goto out;
+	if (shared) {
+		orig_calls_set_release(v->calls, orig_shared_release, shared);
+		ch_metrics_collector(1, orig_shared_collect, shared);
+	}
 	v->snap = snap;
 	*out = v;
 	return 0;
@@ -155,7 +165,10 @@ void orig_svc_free(struct orig_svc *v, unsigned cb_grace_ms)
 		return;
 	orig_svc_sip_stop(v, 0);
 	orig_cb_stop(v->cb, cb_grace_ms);
-	orig_calls_free(v->calls);
+	if (v->shared)
+		ch_metrics_collector(1, NULL, NULL);
+	orig_calls_free(v->calls); /* releases the slots of calls still active */
+	orig_shared_free(v->shared);
 	orig_snap_unref(v->snap);
 	pthread_mutex_destroy(&v->snap_mu);
 	free(v);
@@ -312,8 +325,12 @@ static enum orig_refusal admit(struct orig_svc *v, const struct orig_snap *s, co
 				      .initiator = rq->initiator,
 				      .destination = rq->destination,
 				      .auto_answer = rq->auto_answer};
-	switch (
-	    orig_calls_admit(v->calls, v->sip, &s->limits, &r, &meta, rq->status_callback, watch, ch_now_ms(), &id)) {
+	int64_t now = ch_now_ms();
+	enum orig_admit a =
+	    v->shared ? orig_shared_admit(v->shared, v->calls, v->sip, &s->limits, &r, &meta, rq->status_callback,
+					  watch, rq->ring_timeout_s, now, &id)
+		      : orig_calls_admit(v->calls, v->sip, &s->limits, &r, &meta, rq->status_callback, watch, now, &id);
+	switch (a) {
 	case ORIG_ADMIT_OK:
 		res->id = id;
 		ch_info("originator: call %llu: %s -> %s (%s)", (unsigned long long)id, res->tinit, res->tdest,
@@ -331,6 +348,8 @@ static enum orig_refusal admit(struct orig_svc *v, const struct orig_snap *s, co
 		return refuse(res, ORIG_OVER_LIMIT, "distinct destinations per hour limit reached for this initiator");
 	case ORIG_ADMIT_ENGINE:
 		return refuse(res, ORIG_UNAVAILABLE, "originator unavailable");
+	case ORIG_ADMIT_STORE:
+		return refuse(res, ORIG_UNAVAILABLE, "state store unavailable");
 	}
 	return refuse(res, ORIG_UNAVAILABLE, "originator unavailable");
 }

@@ -61,10 +61,12 @@ struct orig_place_res {
 	char tdest[ORIG_URI_MAX];
 };
 
+struct orig_shared;
 /* Lifecycle thread: a service on snap (taken on success), with its registry
- * and callback sender; no engine yet. 0 or errno (ENOMEM, or the callback
+ * and callback sender, and the shared limits (taken, always; NULL = the
+ * registry's own); no engine yet. 0 or errno (ENOMEM, or the callback
  * thread's), *out untouched on failure. */
-int orig_svc_new(struct orig_snap *snap, struct orig_svc **out);
+int orig_svc_new(struct orig_snap *snap, struct orig_shared *shared, struct orig_svc **out);
 /* Lifecycle thread: start the SIP engine with events going to the registry;
  * logs "sip: listening on HOST:PORT". 0 or orig_sip_start's errno. */
 int orig_svc_sip_start(struct orig_svc *v, const struct orig_sip_opts *opts);

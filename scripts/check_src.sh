@@ -44,8 +44,12 @@ for f in "${srcs[@]}"; do
 			[ "$hdir" = "$hdr" ] && hdir=$(dirname "$f")
 			case "$f" in "$hdir"/* | tests/*) ;; *) say "$f:$ln: private header $hdr included from outside $hdir/" ;; esac ;;
 		esac
-		if [ "$dir" = common ] && [[ "$hdr" =~ ^(config|policy|hook|originator|web|outbox|admin)/ ]]; then
+		if [ "$dir" = common ] && [[ "$hdr" =~ ^(config|policy|hook|originator|web|outbox|admin|store)/ ]]; then
 			say "$f:$ln: common/ may not include module header $hdr"
+		fi
+		# store/ is the Redis client only: the decisions (hook/, originator/) include it, never the reverse
+		if [ "$dir" = store ] && [[ "$hdr" =~ ^(policy|hook|originator|web|outbox|admin)/ ]]; then
+			say "$f:$ln: store/ may not include module header $hdr"
 		fi
 	done < <(grep -nE '^[[:space:]]*#[[:space:]]*include' "$f")
 

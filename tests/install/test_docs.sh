@@ -26,7 +26,7 @@ settings)
 metrics)
 	SRC=$1
 	# a family is a "callhook_..." literal on a line that calls ch_metrics_* (declare, add, set, observe)
-	grep -rhE 'ch_metrics_[a-z_]+\(' "$SRC/main.c" "$SRC/common" "$SRC/hook" "$SRC/originator" "$SRC/policy" \
+	grep -rhE 'ch_metrics_[a-z_]+\(' "$SRC/main.c" "$SRC/common" "$SRC/store" "$SRC/hook" "$SRC/originator" "$SRC/policy" \
 		--include='*.c' -A1 | grep -oE '"callhook_[a-z0-9_]+"' | tr -d '"' | sort -u >"$tmp/families"
 	n=$(wc -l <"$tmp/families")
 	[ "$n" -gt 0 ] || {
