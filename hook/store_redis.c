@@ -66,3 +66,8 @@ redisReply *hsr_run(struct hsr *r, enum hsr_op op, int argc, const char **argv)
 {
 	return st_redis_run(r->c, (unsigned)op, argc, argv);
 }
+
+redisReply *hsr_fcall(struct hsr *r, enum hsr_op op, const char *fn, int nkeys, const char **kv, int nargs)
+{
+	return st_redis_fcall(r->c, (unsigned)op, fn, nkeys, kv, nargs);
+}

@@ -25,6 +25,8 @@ enum hsr_op {
 
 /* One command, one round trip: st_redis_run on the hook's client (its reply, &hsr_oom_reply or NULL). */
 redisReply *hsr_run(struct hsr *r, enum hsr_op op, int argc, const char **argv);
+/* FCALL fn with nkeys keys then nargs arguments (kv), through the shared client (st_redis_fcall). */
+redisReply *hsr_fcall(struct hsr *r, enum hsr_op op, const char *fn, int nkeys, const char **kv, int nargs);
 /* The key prefix (store.redis.prefix). */
 const char *hsr_prefix(const struct hsr *r);
 

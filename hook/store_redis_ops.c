@@ -18,22 +18,6 @@ static const char *key(const struct hsr *r, char *buf, size_t cap, const char *k
 	return buf;
 }
 
-/* FCALL fn with nkeys keys then nargs arguments (kv). The reply, &hsr_oom_reply or NULL (down). */
-static redisReply *fcall(struct hsr *r, enum hsr_op op, const char *fn, int nkeys, const char **kv, int nargs)
-{
-	const char *argv[40];
-	char nk[8];
-	if (3 + nkeys + nargs > (int)(sizeof(argv) / sizeof(argv[0])))
-		return NULL;
-	ch_fmt(nk, sizeof(nk), "%d", nkeys);
-	argv[0] = "FCALL";
-	argv[1] = fn;
-	argv[2] = nk;
-	for (int i = 0; i < nkeys + nargs; i++)
-		argv[i + 3] = kv[i];
-	return hsr_run(r, op, 3 + nkeys + nargs, argv);
-}
-
 /* Element i of an array reply as a string, or NULL. */
 static const char *el(const redisReply *rep, size_t i)
 {
@@ -111,7 +95,7 @@ enum hsr_result hsr_connect(struct hsr *r, const struct hsr_connect_req *q, stru
 			    q->jti ? "1" : "0",
 			    jttl,
 			    q->origin ? q->origin : ""};
-	redisReply *rep = fcall(r, HSR_OP_CONNECT, "ch2_connect", 4, kv, 10);
+	redisReply *rep = hsr_fcall(r, HSR_OP_CONNECT, "ch2_connect", 4, kv, 10);
 	if (!rep)
 		return HSR_DOWN;
 	bool ok = verdict_of(rep, v);
@@ -170,7 +154,7 @@ enum hsr_result hsr_call(struct hsr *r, const struct hsr_call_req *q, struct hsr
 			    cmax,
 			    ttl,
 			    q->sid ? q->sid : ""};
-	redisReply *rep = fcall(r, HSR_OP_CALL, "ch2_call", 6, kv, 14);
+	redisReply *rep = hsr_fcall(r, HSR_OP_CALL, "ch2_call", 6, kv, 14);
 	if (!rep)
 		return HSR_DOWN;
 	bool ok = verdict_of(rep, v);
@@ -184,7 +168,7 @@ enum hsr_result hsr_call(struct hsr *r, const struct hsr_call_req *q, struct hsr
 static enum hsr_result fcall_int(struct hsr *r, enum hsr_op op, const char *fn, int nkeys, const char **kv, int nargs,
 				 long long *out)
 {
-	redisReply *rep = fcall(r, op, fn, nkeys, kv, nargs);
+	redisReply *rep = hsr_fcall(r, op, fn, nkeys, kv, nargs);
 	if (rep == &hsr_oom_reply) {
 		*out = 0;
 		return HSR_OK;
