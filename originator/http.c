@@ -177,27 +177,6 @@ static const char *arg(struct MHD_Connection *c, const char *name, bool *bad)
 	return v;
 }
 
-/* The HTTP status of a refusal; 0 for a placed call. */
-static unsigned http_status_of(enum orig_refusal r)
-{
-	switch (r) {
-	case ORIG_PLACED:
-		return 0;
-	case ORIG_BAD_ADDRESS:
-	case ORIG_BAD_HEADER:
-	case ORIG_BAD_CALLER_ID:
-		return 400;
-	case ORIG_DENIED:
-	case ORIG_FORBIDDEN:
-		return 403;
-	case ORIG_OVER_LIMIT:
-		return 429;
-	case ORIG_UNAVAILABLE:
-		return 503;
-	}
-	return 503;
-}
-
 /* The page's text: what was placed, or why not (status != 0). */
 static int page_body(struct ch_buf *b, unsigned status, const char *ini, const char *dst, bool bad,
 		     const struct orig_place_res *res)
@@ -268,7 +247,7 @@ static enum MHD_Result page(struct orig_http *h, struct MHD_Connection *c, const
 		char ip[64];
 		place_client(c, r, &rq, ip, sizeof(ip));
 		orig_svc_place(h->v, &rq, NULL, &res);
-		status = http_status_of(res.refusal);
+		status = (unsigned)orig_refusal_status(res.refusal);
 	}
 	struct ch_buf b;
 	ch_buf_init(&b, 64 * 1024);
@@ -423,7 +402,7 @@ static enum MHD_Result create_call(struct orig_http *h, struct MHD_Connection *c
 	rq.front = ORIG_FE_JSON;
 	orig_svc_place(h->v, &rq, NULL, &res);
 	if (res.refusal != ORIG_PLACED) {
-		ret = send_err(c, http_status_of(res.refusal), res.reason, NULL);
+		ret = send_err(c, (unsigned)orig_refusal_status(res.refusal), res.reason, NULL);
 		goto out;
 	}
 	char loc[64];

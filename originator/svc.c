@@ -390,3 +390,23 @@ json_t *orig_svc_calls_view(struct orig_svc *v)
 {
 	return orig_calls_list(v->calls);
 }
+
+int orig_refusal_status(enum orig_refusal r)
+{
+	switch (r) {
+	case ORIG_PLACED:
+		return 0;
+	case ORIG_BAD_ADDRESS:
+	case ORIG_BAD_HEADER:
+	case ORIG_BAD_CALLER_ID:
+		return 400;
+	case ORIG_DENIED:
+	case ORIG_FORBIDDEN:
+		return 403;
+	case ORIG_OVER_LIMIT:
+		return 429;
+	case ORIG_UNAVAILABLE:
+		return 503;
+	}
+	return 503;
+}

@@ -33,6 +33,9 @@ enum orig_refusal {
 	ORIG_BAD_CALLER_ID, /* a caller-id template gives no valid display name / URI for this call (400) */
 };
 
+/* The HTTP status of a refusal, which the XML port's Result Code borrows too; 0 for ORIG_PLACED. */
+int orig_refusal_status(enum orig_refusal r);
+
 /* One extra header of a request, as received (checked by orig_svc_place). */
 struct orig_place_hdr {
 	const char *name;

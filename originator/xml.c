@@ -49,27 +49,6 @@ void xml_send_bare(struct xconn *c, int code, const char *text)
 	send_doc(c, &bare, &(struct xml_result){.code = code, .text = text});
 }
 
-/* The Result Code of a refusal: the protocol borrows HTTP's numbers. */
-static int xml_code_of(enum orig_refusal r)
-{
-	switch (r) {
-	case ORIG_PLACED:
-		return 100;
-	case ORIG_BAD_ADDRESS:
-	case ORIG_BAD_HEADER:
-	case ORIG_BAD_CALLER_ID:
-		return 400;
-	case ORIG_DENIED:
-	case ORIG_FORBIDDEN:
-		return 403;
-	case ORIG_OVER_LIMIT:
-		return 429;
-	case ORIG_UNAVAILABLE:
-		return 503;
-	}
-	return 503;
-}
-
 /* ---- per-call sink (the watch of orig_svc_place) ------------------------------------- */
 
 struct sink {
@@ -163,7 +142,10 @@ void xml_handle_request(struct orig_svc *v, struct xconn *c, const struct xml_re
 	struct orig_place_res res;
 	orig_svc_place(v, &pr, &w, &res);
 	if (res.refusal != ORIG_PLACED) {
-		send_doc(c, &rq->echo, &(struct xml_result){.code = xml_code_of(res.refusal), .text = res.reason});
+		send_doc(
+		    c, &rq->echo,
+		    &(struct xml_result){.code = res.refusal == ORIG_PLACED ? 100 : orig_refusal_status(res.refusal),
+					 .text = res.reason});
 		sink_free(s);
 	}
 	/* placed: the sink now belongs to the call and writes its 100 first */
