@@ -134,6 +134,20 @@ static long connect_timed(int port, const char *sid, int64_t *worst_ms)
 	return st;
 }
 
+/* Connects (session ids "/IP:n/TAG", n = 1, 2...) every 100 ms for up to 6 s until one gets 200: Redis back.
+ * The last status. */
+static long connect_until_ok(int port, const char *ip, const char *tag, int64_t *worst_ms)
+{
+	char sid[64];
+	long st = 0;
+	for (int i = 0; i < 60 && st != 200; i++) {
+		usleep(100000);
+		snprintf(sid, sizeof(sid), "/%s:%d/%s", ip, i + 1, tag);
+		st = connect_timed(port, sid, worst_ms);
+	}
+	return st;
+}
+
 TEST_CASE(redis_killed_and_back)
 {
 	NEED_REDIS();
@@ -154,13 +168,7 @@ TEST_CASE(redis_killed_and_back)
 		      200);
 	CHECK(log_has(&a, "store: redis is unavailable"));
 	REQUIRE(rp_start(&rp, a.dir) == 0);
-	long st = 0;
-	for (int i = 0; i < 60 && st != 200; i++) {
-		usleep(100000);
-		snprintf(sid, sizeof(sid), "/10.7.3.3:%d/k", i + 1);
-		st = connect_timed(a.hook_port, sid, &worst);
-	}
-	CHECK(st == 200);
+	CHECK(connect_until_ok(a.hook_port, "10.7.3.3", "k", &worst) == 200);
 	CHECK(chd_wait_log(&a, "store: redis is up", 1000));
 }
 
@@ -179,13 +187,7 @@ TEST_CASE(redis_paused_deadline)
 	/* timeout_ms = 100: a connect has a few steps; none may hang on the paused Redis */
 	CHECK_MSG(worst < 800, "a request waited %lld ms", (long long)worst);
 	REQUIRE(rp_cmd(&rp, "CLIENT UNPAUSE", "+OK"));
-	long st = 0;
-	for (int i = 0; i < 60 && st != 200; i++) {
-		usleep(100000);
-		snprintf(sid, sizeof(sid), "/10.7.4.3:%d/p", i + 1);
-		st = connect_timed(a.hook_port, sid, &worst);
-	}
-	CHECK(st == 200);
+	CHECK(connect_until_ok(a.hook_port, "10.7.4.3", "p", &worst) == 200);
 }
 
 TEST_CASE(acl_user_and_wrong_password)
@@ -236,15 +238,8 @@ TEST_CASE(starts_with_redis_down)
 	REQUIRE(start_one(&a, wide, "fail_closed") == 0); /* ready without Redis */
 	EXPECT_ERR(do_connect(a.hook_port, NULL, "/10.7.7.1:1/d", O, NULL), 503, "state store unavailable");
 	REQUIRE(rp_start(&rp, a.dir) == 0);
-	long st = 0;
 	int64_t worst = 0;
-	char sid[64];
-	for (int i = 0; i < 60 && st != 200; i++) {
-		usleep(100000);
-		snprintf(sid, sizeof(sid), "/10.7.7.2:%d/d", i + 1);
-		st = connect_timed(a.hook_port, sid, &worst);
-	}
-	CHECK(st == 200);
+	CHECK(connect_until_ok(a.hook_port, "10.7.7.2", "d", &worst) == 200);
 }
 
 TEST_CASE(fail_open_scales_limits)
