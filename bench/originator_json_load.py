@@ -28,20 +28,11 @@ import socket
 import sys
 import time
 
+from originator_load import rss_kb  # the REFER load client's VmRSS sampler (same folder)
+
 GRACE_S = 30.0  # after the last request, wait this long for the last call records
 
 CHALLENGE_KV = re.compile(r'(\w+)=(?:"([^"]*)"|([^,\s]+))')
-
-
-def rss_kb(pid):
-    try:
-        with open(f'/proc/{pid}/status', 'rb') as f:
-            for line in f:
-                if line.startswith(b'VmRSS:'):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def iso_s(t):
