@@ -237,9 +237,8 @@ run_wrk() { # label url body-file duration -> prints the RESULT fields (and cpu_
 	n=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"$res")
 	echo "$res cpu_us=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.2f", n ? t * 1e6 / hz / n : 0 }')"
 }
-field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ms() { awk -v us="$1" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh" # field, median, ms
 
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
 echo "callhook: $bin, $threads threads (hook.threads = 0: one per CPU), log level warn"
