@@ -2,6 +2,7 @@
  * callbacks. */
 #include "originator/calls.h"
 
+#include "originator/gauges.h"
 #include "originator/hourly.h"
 
 #include "common/common.h"
@@ -207,6 +208,7 @@ static struct reg_call *call_new(const struct orig_call_req *r, const struct ori
 
 int orig_calls_new(struct orig_calls **out)
 {
+	orig_gauges_init();
 	ch_metrics_declare("callhook_originator_calls_total", "counter",
 			   "Originator calls by final state and by who ended them.");
 	struct orig_calls *c = calloc(1, sizeof(*c));
@@ -239,6 +241,8 @@ void orig_calls_free(struct orig_calls *c)
 				k->watch.release(k->watch.arg);
 			if (!k->ended && k->slot && c->release)
 				c->release(k->slot, c->release_arg);
+			if (!k->ended)
+				orig_gauge_add(ORIG_G_CALLS, -1);
 			call_free(k);
 			k = n;
 		}
@@ -407,6 +411,7 @@ enum orig_admit orig_calls_admit(struct orig_calls *c, struct orig_sip *sip, con
 	c->tab[s] = k;
 	c->count++;
 	list_add(&c->active, k);
+	orig_gauge_add(ORIG_G_CALLS, 1);
 	*id = nid;
 	k = NULL;
 	res = ORIG_ADMIT_OK;
@@ -518,6 +523,7 @@ static void finish(struct orig_calls *c, struct reg_call *k, const struct orig_e
 	k->duration_ms = ev->duration_ms;
 	k->ended_ms = now_ms;
 	list_del(&c->active, k);
+	orig_gauge_add(ORIG_G_CALLS, -1);
 	list_add(&c->ended, k);
 }
 

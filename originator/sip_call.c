@@ -140,6 +140,7 @@ void orig_sip_end_call(struct sip_call *c, enum sip_step_id step, int code, int 
 	/* Count the call out before its final event, so that a reader woken by
 	 * that event sees a consistent orig_sip_active(). */
 	atomic_fetch_sub(&c->s->active, 1);
+	orig_gauge_add(ORIG_G_SIP_CALLS, -1);
 	emit_final(c, step, code, sip_code, sip_reason, by);
 	ch_info("sip: call %" PRIu64 " %s: %d %s, ended by %s", c->id, orig_state_name(steps[step].st), code,
 		sip_reason && *sip_reason ? sip_reason : steps[step].reason, orig_ended_by_name(by));
@@ -330,6 +331,7 @@ static void start_failed(struct orig_sip *s, uint64_t id)
 	tmp.t_start = ch_now_ms();
 	orig_sip_emit_step(&tmp, STEP_IN_PROGRESS, 0, NULL);
 	atomic_fetch_sub(&s->active, 1);
+	orig_gauge_add(ORIG_G_SIP_CALLS, -1);
 	emit_final(&tmp, STEP_FAILED_INITIATOR, 500, 500, "out of memory", ORIG_BY_ERROR);
 }
 

@@ -551,6 +551,8 @@ int orig_sip_call(struct orig_sip *s, const struct orig_call_req *r, uint64_t *i
 	err = send_msg(s, &d);
 	if (err)
 		atomic_fetch_sub(&s->active, 1);
+	else
+		orig_gauge_add(ORIG_G_SIP_CALLS, 1);
 out:
 	pthread_mutex_unlock(&s->mu);
 	return err;

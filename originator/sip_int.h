@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "common/common.h"
+#include "originator/gauges.h"
 #include "originator/orig_sip.h"
 #include "originator/sip_sdp_int.h"
 

@@ -2,6 +2,7 @@
  * queued output. */
 #include "originator/xml.h"
 #include "originator/xml_int.h"
+#include "originator/gauges.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -113,6 +114,7 @@ static void conn_close(struct orig_xml *x, struct xconn *c)
 	close(c->fd);
 	c->fd = -1;
 	x->nconns--;
+	orig_gauge_add(ORIG_G_XML_CONNS, -1);
 	xml_conn_unref(c);
 }
 
@@ -250,6 +252,7 @@ static void do_accept(struct orig_xml *x, int lfd)
 		c->next = x->conns;
 		x->conns = c;
 		x->nconns++;
+		orig_gauge_add(ORIG_G_XML_CONNS, 1);
 		ch_dbg("originator-xml: connection from %s", peer);
 	}
 }
