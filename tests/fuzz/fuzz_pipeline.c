@@ -149,6 +149,16 @@ static void check_answer(const struct hook_rt *rt, const struct hook_req *rq, co
 	REQUIRE(out->len == strlen(out->body));
 	json_error_t jerr;
 	json_t *j = json_loadb(out->body, out->len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
+	if (!j && json_error_code(&jerr) == json_error_numeric_overflow) {
+		/* A number past a double's range (1e33333333) is mirrored byte for byte (issue 10: validated, never
+		 * converted), and Jansson, converting, refuses it: no oracle for this answer. It must still be one
+		 * object our own validator accepts, and only a 200 mirrors a request's members. */
+		static struct pol_json_doc doc; /* big: off the stack */
+		REQUIRE(s == 200);
+		REQUIRE(pol_json_validate(out->body, out->len, 64, 100000, &doc) == POL_JSON_OK);
+		pol_json_doc_free(&doc);
+		return;
+	}
 	REQUIRE(j != NULL && json_is_object(j));
 	bool post = strcmp(rq->http_method, "POST") == 0;
 	if (s != 200) {
