@@ -71,11 +71,13 @@ cmake --build "$fbuild" --target "libfuzzer_$target" -j"$jobs" >"$out/build.log"
 echo "== fuzz $target for $secs s (new inputs: $out/new; seeds: $corpus)"
 bin=$fbuild/tests/libfuzzer_$target
 rc=0
+started=$(date +%s)
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1} \
 	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 	LSAN_OPTIONS=suppressions=$SRC/tests/fuzz/lsan.supp:print_suppressions=0 \
 	"$bin" "$out/new" "$corpus" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="$out/" \
 	>"$out/fuzz.log" 2>&1 || rc=$?
+ran=$(($(date +%s) - started)) # a finding stops the run before SECONDS
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/fuzz.log" | tail -n 1)
 rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out/fuzz.log" | tail -n 1)
 last=$(grep -E '^#[0-9]+' "$out/fuzz.log" | tail -n 1 || true)
@@ -87,7 +89,7 @@ if [ "$rc" -ne 0 ] || [ -n "$crashes" ]; then
 else
 	result=0
 fi
-echo "execs: ${execs:-?} (${rate:-?}/s) in ${secs} s; new inputs: $(find "$out/new" -type f | wc -l); last: ${last:-none}"
+echo "execs: ${execs:-?} (${rate:-?}/s) in ${ran} s of the ${secs} asked; new inputs: $(find "$out/new" -type f | wc -l); last: ${last:-none}"
 
 if [ "${CALLHOOK_FUZZ_COVERAGE:-1}" = "0" ]; then
 	exit "$result"
