@@ -26,6 +26,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh" # field, median, ms, stop_pids
 repo=$(dirname "$here")
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-2}
@@ -67,12 +69,7 @@ nginx_pid=""
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
-	for pid in $callhook_pid $nginx_pid; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in $callhook_pid $nginx_pid; do
-		wait "$pid" 2>/dev/null || true
-	done
+	stop_pids "$callhook_pid" "$nginx_pid"
 	rm -rf "$tmp"
 	exit "$rc"
 }
@@ -237,8 +234,6 @@ run_wrk() { # label url body-file duration -> prints the RESULT fields (and cpu_
 	n=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"$res")
 	echo "$res cpu_us=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v n="$n" 'BEGIN { printf "%.2f", n ? t * 1e6 / hz / n : 0 }')"
 }
-# shellcheck source=bench/lib.sh
-. "$here/lib.sh" # field, median, ms
 
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
 echo "callhook: $bin, $threads threads (hook.threads = 0: one per CPU), log level warn"

@@ -44,14 +44,10 @@ bin=$BUILD_DIR/callhook
 tmp=$(mktemp -d /tmp/hook-soak.XXXXXX)
 pid=""
 sampler=""
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh" # stop_pids
 cleanup() {
-	local p
-	for p in $sampler $pid; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in $sampler $pid; do
-		wait "$p" 2>/dev/null || true
-	done
+	stop_pids "$sampler" "$pid"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
