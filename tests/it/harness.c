@@ -420,6 +420,31 @@ const char *th_url(char *buf, size_t cap, int port, const char *path)
 	return buf;
 }
 
+double th_metric(const char *text, const char *series)
+{
+	size_t n = strlen(series);
+	for (const char *l = text; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+		if (strncmp(l, series, n) == 0 && l[n] == ' ')
+			return strtod(l + n + 1, NULL);
+	return -1;
+}
+
+double th_metric_at(int port, const char *series)
+{
+	CURL *c = curl_easy_init();
+	struct chr r;
+	char url[128];
+	double v = -1;
+	if (!c)
+		return v;
+	if (th_http(c, "GET", th_url(url, sizeof url, port, "/metrics"), NULL, NULL, 0, &r) == CURLE_OK &&
+	    r.status == 200)
+		v = th_metric(r.body, series);
+	chr_free(&r);
+	curl_easy_cleanup(c);
+	return v;
+}
+
 bool th_is_error(const struct chr *r, long status, const char *reason)
 {
 	char want[256];

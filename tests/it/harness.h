@@ -63,6 +63,12 @@ void chr_free(struct chr *r);
 /* URL for the hook: "http://127.0.0.1:<port><path>" into buf. */
 const char *th_url(char *buf, size_t cap, int port, const char *path);
 
+/* The value of one series of a /metrics text: the line that starts with series (its name and labels as
+ * written, e.g. `callhook_store_up` or `callhook_verdicts_total{verdict="closed"}`) and a space; -1 when no
+ * line does. th_metric_at GETs http://127.0.0.1:port/metrics first (-1 when that fails). */
+double th_metric(const char *text, const char *series);
+double th_metric_at(int port, const char *series);
+
 /* Whether r is exactly the hook's error answer: status, application/json, {"status":N,"reason":"..."}
  * (prints what it got when not). */
 bool th_is_error(const struct chr *r, long status, const char *reason);

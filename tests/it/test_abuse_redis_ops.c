@@ -143,14 +143,6 @@ TEST_CASE(slot_heals_at_its_deadline)
 }
 
 /* The value of a metric line "name{labels} v" (or "name v") in the exposition, or -1. */
-static double metric(const char *text, const char *series)
-{
-	char want[256];
-	snprintf(want, sizeof(want), "\n%s ", series);
-	const char *p = strstr(text, want);
-	return p ? strtod(p + strlen(want), NULL) : -1;
-}
-
 static long count_lines(struct chd *d, const char *needle)
 {
 	char *l = chd_log(d);
@@ -177,10 +169,10 @@ TEST_CASE(breaker_and_prober)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", a.hook_port);
 	m = req_url(c, "GET", url, NULL, NULL, 0);
 	REQUIRE(m.status == 200 && m.body);
-	CHECK(metric(m.body, "callhook_store_up") == 0);
-	CHECK(metric(m.body, "callhook_store_breaker_open") == 1);
-	CHECK(metric(m.body, "callhook_store_ops_total{op=\"connect\",result=\"breaker\"}") >= 6);
-	CHECK(metric(m.body, "callhook_store_fallbacks_total{mode=\"fail_closed\"}") == 8);
+	CHECK(th_metric(m.body, "callhook_store_up") == 0);
+	CHECK(th_metric(m.body, "callhook_store_breaker_open") == 1);
+	CHECK(th_metric(m.body, "callhook_store_ops_total{op=\"connect\",result=\"breaker\"}") >= 6);
+	CHECK(th_metric(m.body, "callhook_store_fallbacks_total{mode=\"fail_closed\"}") == 8);
 	chr_free(&m);
 	REQUIRE(rp_start(&rp, a.dir) == 0);
 	CHECK(chd_wait_log(&a, "store: redis is up (127.0.0.1) after", 10000));
@@ -189,7 +181,8 @@ TEST_CASE(breaker_and_prober)
 	CHECK(count_lines(&a, "store: redis is unavailable") == 1);
 	CHECK(count_lines(&a, "store: redis is up") == 2);
 	m = req_url(c, "GET", url, NULL, NULL, 0);
-	CHECK(m.body && metric(m.body, "callhook_store_up") == 1 && metric(m.body, "callhook_store_breaker_open") == 0);
-	CHECK(m.body && metric(m.body, "callhook_store_probes_total{result=\"ok\"}") == 1);
+	CHECK(m.body && th_metric(m.body, "callhook_store_up") == 1 &&
+	      th_metric(m.body, "callhook_store_breaker_open") == 0);
+	CHECK(m.body && th_metric(m.body, "callhook_store_probes_total{result=\"ok\"}") == 1);
 	chr_free(&m);
 }

@@ -341,7 +341,8 @@ TEST_CASE(full_disk)
 	struct chr m;
 	char murl[128];
 	th_http(mc, "GET", th_url(murl, sizeof murl, D.admin_port, "/metrics"), NULL, NULL, 0, &m);
-	CHECK_MSG(m.status == 200 && strstr(m.body, "callhook_cdr_write_errors_total 2"), "%s", m.body ? m.body : "");
+	CHECK_MSG(m.status == 200 && th_metric(m.body, "callhook_cdr_write_errors_total") == 2, "%s",
+		  m.body ? m.body : "");
 	chr_free(&m);
 	curl_easy_cleanup(mc);
 	CHECK(chd_wait_log(&D, "cdr: cannot", 2000));

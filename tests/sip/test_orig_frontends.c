@@ -178,23 +178,6 @@ TEST_CASE(json_refusals)
 	stop();
 }
 
-/* The value of an unlabelled series on the admin listener's /metrics, -1 when it is missing. */
-static double metric(const char *name)
-{
-	CURL *mc = curl_easy_init();
-	struct chr m;
-	char murl[128], want[128];
-	th_http(mc, "GET", th_url(murl, sizeof murl, D.admin_port, "/metrics"), NULL, NULL, 0, &m);
-	double v = -1;
-	(void)ch_fmt(want, sizeof want, "\n%s ", name);
-	const char *p = m.status == 200 && m.body ? strstr(m.body, want) : NULL;
-	if (p)
-		v = strtod(p + strlen(want), NULL);
-	chr_free(&m);
-	curl_easy_cleanup(mc);
-	return v;
-}
-
 TEST_CASE(json)
 {
 	struct opts o = {0};
@@ -242,9 +225,9 @@ TEST_CASE(json)
 	chr_free(&m);
 	curl_easy_cleanup(mc);
 	/* the gauges are back to zero once the call has its result */
-	CHECK(metric("callhook_originator_calls_active") == 0);
-	CHECK(metric("callhook_originator_sip_calls") == 0);
-	CHECK(metric("callhook_originator_xml_connections") == 0);
+	CHECK(th_metric_at(D.admin_port, "callhook_originator_calls_active") == 0);
+	CHECK(th_metric_at(D.admin_port, "callhook_originator_sip_calls") == 0);
+	CHECK(th_metric_at(D.admin_port, "callhook_originator_xml_connections") == 0);
 	stop();
 }
 
@@ -265,8 +248,8 @@ TEST_CASE(limits)
 	json_decref(j);
 	resp_free(&r);
 	/* the ringing call counts on both gauges */
-	CHECK(metric("callhook_originator_calls_active") == 1);
-	CHECK(metric("callhook_originator_sip_calls") == 1);
+	CHECK(th_metric_at(D.admin_port, "callhook_originator_calls_active") == 1);
+	CHECK(th_metric_at(D.admin_port, "callhook_originator_sip_calls") == 1);
 	expect_status(A_DIGEST, "POST", "/v1/calls", "application/json",
 		      "{\"initiator\":\"9055550001\",\"destination\":\"9055551234\"}", 429, "concurrent");
 	/* wait until it rings, then release it through the API */
@@ -291,8 +274,8 @@ TEST_CASE(limits)
 		json_decref(j);
 	}
 	expect_status(A_DIGEST, "DELETE", path, NULL, NULL, 409, "ended");
-	CHECK(metric("callhook_originator_calls_active") == 0);
-	CHECK(metric("callhook_originator_sip_calls") == 0);
+	CHECK(th_metric_at(D.admin_port, "callhook_originator_calls_active") == 0);
+	CHECK(th_metric_at(D.admin_port, "callhook_originator_sip_calls") == 0);
 	CHECK(sipp_peer_wait(&a, 15000));
 
 	/* per initiator: alice had 1 of 2; one more, then 429 (a closed port
