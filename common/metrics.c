@@ -28,6 +28,9 @@ struct family {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+/* Held while collectors run and while one is registered or removed, so that a removal waits for a collect
+ * in progress (its argument may be freed right after); taken before lock, never inside a collector. */
+static pthread_mutex_t collect_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct family *families;
 static struct family *last_family;
 static struct {
@@ -156,10 +159,10 @@ void ch_metrics_collector(unsigned slot, ch_metrics_collect_fn fn, void *arg)
 {
 	if (slot >= 8)
 		return;
-	pthread_mutex_lock(&lock);
+	pthread_mutex_lock(&collect_mu);
 	collectors[slot].fn = fn;
 	collectors[slot].arg = arg;
-	pthread_mutex_unlock(&lock);
+	pthread_mutex_unlock(&collect_mu);
 }
 
 static int emit(struct ch_buf *b, const char *name, const char *suffix, const char *labels, const char *extra, double v)
@@ -175,15 +178,14 @@ static int emit(struct ch_buf *b, const char *name, const char *suffix, const ch
 
 char *ch_metrics_render(size_t *len)
 {
-	/* collectors call ch_metrics_set: run them before taking the lock */
+	/* collectors call ch_metrics_set: run them before taking the lock; under collect_mu, so that
+	 * ch_metrics_collector(slot, NULL, NULL) returns only once no collector is running */
+	pthread_mutex_lock(&collect_mu);
 	for (unsigned i = 0; i < 8; i++) {
-		pthread_mutex_lock(&lock);
-		ch_metrics_collect_fn fn = collectors[i].fn;
-		void *arg = collectors[i].arg;
-		pthread_mutex_unlock(&lock);
-		if (fn)
-			fn(arg);
+		if (collectors[i].fn)
+			collectors[i].fn(collectors[i].arg);
 	}
+	pthread_mutex_unlock(&collect_mu);
 	struct ch_buf b;
 	ch_buf_init(&b, 16 << 20);
 	int err = 0;

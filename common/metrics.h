@@ -27,7 +27,8 @@ void ch_metrics_set_histogram(const char *name, const char *labels, const uint64
 
 /* Called at each render to refresh gauges computed on demand. */
 typedef void (*ch_metrics_collect_fn)(void *arg);
-/* Register (arg non-NULL) or remove (fn NULL) the collector for a slot 0..7. */
+/* Register (arg non-NULL) or remove (fn NULL) the collector for a slot 0..7. Waits for a render whose
+ * collectors are running, so that arg may be freed once a removal returns; never call it from a collector. */
 void ch_metrics_collector(unsigned slot, ch_metrics_collect_fn fn, void *arg);
 
 /* The whole exposition text; new string (caller frees), NULL on ENOMEM. */
