@@ -27,7 +27,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=bench/lib.sh
-. "$here/lib.sh" # field, median, ms, stop_pids
+. "$here/lib.sh" # build_callhook, field, median, ms, stop_pids
 repo=$(dirname "$here")
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-2}
@@ -53,11 +53,7 @@ done
 if [ $# -ge 1 ]; then
 	bin=$1
 else
-	echo "building callhook (Release) in $BUILD_DIR ..." >&2
-	cmake -S "$repo" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null ||
-		die "cmake configure failed"
-	cmake --build "$BUILD_DIR" -j"$(nproc)" --target callhook >/dev/null ||
-		die "cmake build failed"
+	build_callhook "$BUILD_DIR" release || die "no callhook build"
 	bin=$BUILD_DIR/callhook
 fi
 [ -x "$bin" ] || die "$bin is not an executable"

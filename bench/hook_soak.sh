@@ -18,6 +18,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh" # build_callhook, stop_pids
 REQUESTS=${1:-1000000}
 BUILD_DIR=${2:-$(dirname "$repo")/build-asan}
 CONNS=${CONNS:-16}
@@ -31,21 +33,13 @@ for tool in wrk curl python3; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 if [ ! -x "$BUILD_DIR/callhook" ]; then
-	echo "building callhook (ASan + UBSan, Debug) in $BUILD_DIR ..." >&2
-	sofia=()
-	[ -f "$repo/build/third_party/sofia-sip/prefix/lib/libsofia-sip-ua.a" ] &&
-		sofia=(-DCALLHOOK_SOFIA_DIR="$repo/build/third_party/sofia-sip")
-	cmake -S "$repo" -B "$BUILD_DIR" -DCALLHOOK_SANITIZE=address,undefined -DCMAKE_BUILD_TYPE=Debug "${sofia[@]}" \
-		>/dev/null || die "cmake configure failed"
-	cmake --build "$BUILD_DIR" -j"$(nproc)" --target callhook >/dev/null || die "cmake build failed"
+	build_callhook "$BUILD_DIR" asan || die "no callhook build"
 fi
 bin=$BUILD_DIR/callhook
 
 tmp=$(mktemp -d /tmp/hook-soak.XXXXXX)
 pid=""
 sampler=""
-# shellcheck source=bench/lib.sh
-. "$here/lib.sh" # stop_pids
 cleanup() {
 	stop_pids "$sampler" "$pid"
 	rm -rf "$tmp"

@@ -38,6 +38,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh" # build_callhook
 RATE=${1:-1000}
 SECONDS_RUN=${2:-50}
 BUILD_DIR=${3:-}
@@ -67,9 +69,7 @@ esac
 
 if [ -z "$BUILD_DIR" ]; then
 	BUILD_DIR=$(dirname "$repo")/build-bench
-	echo "building callhook (Release) in $BUILD_DIR ..." >&2
-	cmake -S "$repo" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null || die "cmake configure failed"
-	cmake --build "$BUILD_DIR" -j"$(nproc)" --target callhook >/dev/null || die "cmake build failed"
+	build_callhook "$BUILD_DIR" release || die "no callhook build"
 fi
 bin=$BUILD_DIR/callhook
 [ -x "$bin" ] || die "no callhook binary at $bin"

@@ -26,6 +26,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh" # build_callhook
 RATE=${1:-17}
 SECONDS_RUN=${2:-600}
 BUILD_DIR=${3:-}
@@ -39,10 +41,7 @@ for tool in sipp python3; do
 done
 if [ -z "$BUILD_DIR" ]; then
 	BUILD_DIR=$(dirname "$repo")/build-asan
-	echo "building callhook (Debug, ASan + UBSan) in $BUILD_DIR ..." >&2
-	cmake -S "$repo" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Debug -DCALLHOOK_SANITIZE=address,undefined >/dev/null ||
-		die "cmake configure failed"
-	cmake --build "$BUILD_DIR" -j"$(nproc)" --target callhook >/dev/null || die "cmake build failed"
+	build_callhook "$BUILD_DIR" asan || die "no callhook build"
 fi
 bin=$BUILD_DIR/callhook
 [ -x "$bin" ] || die "no callhook binary at $bin"

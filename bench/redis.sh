@@ -27,6 +27,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh" # build_callhook, field, median, ms
 DURATION=${DURATION:-10s}
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
@@ -53,9 +55,7 @@ done
 if [ $# -ge 1 ]; then
 	bin=$1
 else
-	echo "building callhook (Release) in $BUILD_DIR ..." >&2
-	cmake -S "$repo" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null || die "cmake configure failed"
-	cmake --build "$BUILD_DIR" -j2 --target callhook >/dev/null || die "cmake build failed"
+	build_callhook "$BUILD_DIR" release || die "no callhook build"
 	bin=$BUILD_DIR/callhook
 fi
 [ -x "$bin" ] || die "$bin is not an executable"
@@ -150,8 +150,6 @@ run_wrk() { # label url body-file duration -> prints the RESULT fields
 	fi
 	echo "$res"
 }
-# shellcheck source=bench/lib.sh
-. "$here/lib.sh" # field, median, ms
 fcalls() { rcli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_fcall:calls=\([0-9]*\),.*/\1/p'; }
 
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
