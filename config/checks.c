@@ -494,8 +494,8 @@ static bool redis_addr_ok(const char *a)
 	return port >= 1 && port <= 65535;
 }
 
-/* store: the Redis backend needs exactly one of address and unix; Sentinel and TLS are not yet supported
- * (an error says so rather than silently ignoring them). */
+/* store: the Redis backend needs exactly one of address, unix and sentinels (each sentinel host:port, with a
+ * master_name); TLS is not yet supported (an error says so rather than silently ignoring it). */
 int cfg_check_store(struct loader *L, void *obj, const config_setting_t *s, const char *path)
 {
 	struct cfg_store *st = obj;
@@ -503,8 +503,6 @@ int cfg_check_store(struct loader *L, void *obj, const config_setting_t *s, cons
 	const config_setting_t *rs = s ? config_setting_get_member(s, "redis") : NULL;
 	char rp[CFG_PATH];
 	cfg_child_path(rp, sizeof(rp), path, "redis");
-	if (r->sentinels.n)
-		return cfg_fail_at(L, rs, rp, "sentinels", "Redis Sentinel is not yet supported: set address or unix");
 	if (r->has_tls)
 		return cfg_fail_at(L, rs, rp, "tls",
 				   "TLS to Redis is not yet supported: use loopback or a unix socket");
@@ -512,6 +510,17 @@ int cfg_check_store(struct loader *L, void *obj, const config_setting_t *s, cons
 		return cfg_fail_at(L, rs, rp, "unix", "set either address or unix, not both");
 	if (r->address && !redis_addr_ok(r->address))
 		return cfg_fail_at(L, rs, rp, "address", "\"%s\" is not host:port", r->address);
+	if (r->sentinels.n && (r->address || r->unix_path))
+		return cfg_fail_at(L, rs, rp, "sentinels",
+				   "set either sentinels (the master is asked of them) or address / unix, not both");
+	for (size_t i = 0; i < r->sentinels.n; i++) {
+		if (!redis_addr_ok(r->sentinels.v[i]))
+			return cfg_fail_at(L, rs, rp, "sentinels", "\"%s\" is not host:port", r->sentinels.v[i]);
+	}
+	if (r->sentinels.n && (!r->master_name || !r->master_name[0] || strpbrk(r->master_name, " \t\r\n")))
+		return cfg_fail_at(L, rs, rp, "master_name", "the master's name as the sentinels know it (no spaces)");
+	if (r->sentinels.n > 16)
+		return cfg_fail_at(L, rs, rp, "sentinels", "at most 16");
 	if (r->password_file) {
 		char fp[CFG_PATH];
 		cfg_child_path(fp, sizeof(fp), rp, "password_file");
@@ -520,8 +529,8 @@ int cfg_check_store(struct loader *L, void *obj, const config_setting_t *s, cons
 		if (err)
 			return err;
 	}
-	if (strcmp(st->backend, "redis") == 0 && !r->address && !r->unix_path)
-		return cfg_fail_at(L, rs, rp, "address", "backend \"redis\" needs address or unix");
+	if (strcmp(st->backend, "redis") == 0 && !r->address && !r->unix_path && !r->sentinels.n)
+		return cfg_fail_at(L, rs, rp, "address", "backend \"redis\" needs address, unix or sentinels");
 	return 0;
 }
 

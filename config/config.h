@@ -101,8 +101,8 @@ struct cfg_store_redis_tls {
 struct cfg_store_redis {
 	char *address;             /* "host:port", or NULL */
 	char *unix_path;           /* "unix": a socket path, or NULL */
-	struct cfg_strv sentinels; /* not yet supported: non-empty is an error */
-	char *master_name;
+	struct cfg_strv sentinels; /* "host:port" of Redis Sentinels: the master is asked of them */
+	char *master_name;         /* the master's name at the sentinels */
 	int64_t db;
 	char *prefix;
 	char *user;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #define HSR_BACKOFF_MAX 5000 /* ms */
 #define HSR_POOL        16   /* connections: more than the hook's threads plus the outbox's */
 #define HSR_ARGS        40
+#define HSR_SENTINELS   16 /* config/checks.c caps store.redis.sentinels at this */
 
 enum hsr_res { HSR_RES_OK, HSR_RES_ERROR, HSR_RES_BREAKER, HSR_RES_COUNT };
 
@@ -32,6 +34,13 @@ struct st_redis {
 	char op_labels[ST_OPS][48];
 	char *host, *unix_path, *prefix, *user, *password;
 	int port;
+	/* Sentinel discovery (store.redis.sentinels): the master's address is asked of them for each connection */
+	char *sent_host[HSR_SENTINELS];
+	int sent_port[HSR_SENTINELS];
+	unsigned nsent;
+	char *master_name;
+	atomic_uint sent_good; /* the sentinel that answered last: asked first */
+	char where[200];       /* for the log: the address, the socket, or the master's name and its sentinels */
 	int64_t db, connect_timeout_ms, timeout_ms;
 	bool fail_open;
 	unsigned share_pm;
@@ -69,7 +78,7 @@ static char *dup_opt(const char *s, bool *fail)
 
 static void *prober_main(void *arg);
 
-static int parse_address(struct st_redis *r, const char *address)
+static int parse_address(const char *address, char **host, int *port)
 {
 	/* checked "host:port" (config/checks.c); [v6] loses its brackets */
 	const char *colon = strrchr(address, ':');
@@ -79,9 +88,9 @@ static int parse_address(struct st_redis *r, const char *address)
 		h++;
 		hl -= 2;
 	}
-	r->host = ch_strndup(h, hl);
-	r->port = (int)strtol(colon + 1, NULL, 10);
-	return r->host ? 0 : ENOMEM;
+	*host = ch_strndup(h, hl);
+	*port = (int)strtol(colon + 1, NULL, 10);
+	return *host ? 0 : ENOMEM;
 }
 
 int st_redis_new(const struct st_params *p, struct st_redis **out)
@@ -105,7 +114,21 @@ int st_redis_new(const struct st_params *p, struct st_redis **out)
 	r->user = dup_opt(rc->user, &fail);
 	r->password = dup_opt(rc->password, &fail);
 	if (rc->address)
-		fail |= parse_address(r, rc->address) != 0;
+		fail |= parse_address(rc->address, &r->host, &r->port) != 0;
+	for (size_t i = 0; i < rc->sentinels.n && i < HSR_SENTINELS; i++) {
+		fail |= parse_address(rc->sentinels.v[i], &r->sent_host[i], &r->sent_port[i]) != 0;
+		r->nsent++;
+	}
+	if (r->nsent)
+		r->master_name = dup_opt(rc->master_name ? rc->master_name : "callhook", &fail);
+	if (r->nsent)
+		ch_fmt(r->where, sizeof(r->where), "master %s via %u sentinel%s",
+		       rc->master_name ? rc->master_name : "callhook", r->nsent, r->nsent > 1 ? "s" : "");
+	else
+		ch_fmt(r->where, sizeof(r->where), "%s",
+		       rc->address     ? rc->address
+		       : rc->unix_path ? rc->unix_path
+				       : "?");
 	r->db = rc->db;
 	r->connect_timeout_ms = rc->connect_timeout_ms;
 	r->timeout_ms = rc->timeout_ms;
@@ -167,6 +190,9 @@ void st_redis_free(struct st_redis *r)
 	if (r->password)
 		memset(r->password, 0, strlen(r->password));
 	free(r->host);
+	for (unsigned i = 0; i < r->nsent; i++)
+		free(r->sent_host[i]);
+	free(r->master_name);
 	free(r->unix_path);
 	free(r->prefix);
 	free(r->user);
@@ -282,14 +308,68 @@ static int hello(const struct st_redis *r, redisContext *c, char *why, size_t ca
 	return 0;
 }
 
-/* A new connection, ready for commands; NULL with why. Without the lock: it may take connect_timeout_ms. */
-static redisContext *connect_now(const struct st_redis *r, char *why, size_t cap)
+/* The master's address, from the first sentinel that knows it (the one that answered last is asked first);
+ * 0, or -1 with why (what the last sentinel asked said). Each sentinel takes at most connect_timeout_ms to
+ * connect and timeout_ms to answer. */
+static int ask_sentinels(struct st_redis *r, char *host, size_t hcap, int *port, char *why, size_t cap)
+{
+	unsigned first = atomic_load(&r->sent_good);
+	for (unsigned k = 0; k < r->nsent; k++) {
+		unsigned i = (first + k) % r->nsent;
+		redisContext *sc =
+		    redisConnectWithTimeout(r->sent_host[i], r->sent_port[i], tv_of(r->connect_timeout_ms));
+		if (!sc || sc->err) {
+			ch_fmt(why, cap, "sentinel %s:%d: %s", r->sent_host[i], r->sent_port[i],
+			       sc ? sc->errstr : "out of memory");
+			if (sc)
+				redisFree(sc);
+			continue;
+		}
+		redisReply *rep = redisSetTimeout(sc, tv_of(r->timeout_ms)) == REDIS_OK
+				      ? redisCommand(sc, "SENTINEL get-master-addr-by-name %s", r->master_name)
+				      : NULL;
+		bool ok = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+			  rep->element[0]->type == REDIS_REPLY_STRING && rep->element[1]->type == REDIS_REPLY_STRING;
+		int p = ok ? (int)strtol(rep->element[1]->str, NULL, 10) : 0;
+		ok = ok && p > 0 && p < 65536 && ch_scopy(host, hcap, rep->element[0]->str) < hcap;
+		if (ok) {
+			*port = p;
+			atomic_store(&r->sent_good, i);
+		} else if (rep && rep->type == REDIS_REPLY_NIL) {
+			ch_fmt(why, cap, "sentinel %s:%d does not know master \"%s\"", r->sent_host[i], r->sent_port[i],
+			       r->master_name);
+		} else {
+			ch_fmt(why, cap, "sentinel %s:%d: %s", r->sent_host[i], r->sent_port[i],
+			       rep && rep->type == REDIS_REPLY_ERROR ? rep->str
+			       : sc->errstr[0]                       ? sc->errstr
+					       : "unexpected answer to SENTINEL get-master-addr-by-name");
+		}
+		freeReplyObject(rep);
+		redisFree(sc);
+		if (ok)
+			return 0;
+	}
+	return -1;
+}
+
+/* A new connection, ready for commands; NULL with why. Without the lock: it may take connect_timeout_ms (and,
+ * with sentinels, as long again per sentinel asked). */
+static redisContext *connect_now(struct st_redis *r, char *why, size_t cap)
 {
 	struct timeval ct = tv_of(r->connect_timeout_ms);
-	redisContext *c = r->unix_path ? redisConnectUnixWithTimeout(r->unix_path, ct)
-				       : redisConnectWithTimeout(r->host, r->port, ct);
+	char mhost[256];
+	int mport = 0;
+	if (r->nsent && ask_sentinels(r, mhost, sizeof(mhost), &mport, why, cap) != 0)
+		return NULL;
+	redisContext *c = r->nsent       ? redisConnectWithTimeout(mhost, mport, ct)
+			  : r->unix_path ? redisConnectUnixWithTimeout(r->unix_path, ct)
+					 : redisConnectWithTimeout(r->host, r->port, ct);
 	if (!c || c->err) {
-		ch_fmt(why, cap, "%s", c ? c->errstr : "out of memory");
+		if (r->nsent)
+			ch_fmt(why, cap, "master %s:%d (from the sentinels): %s", mhost, mport,
+			       c ? c->errstr : "out of memory");
+		else
+			ch_fmt(why, cap, "%s", c ? c->errstr : "out of memory");
 		if (c)
 			redisFree(c);
 		return NULL;
@@ -330,7 +410,7 @@ static void answered_locked(struct st_redis *r, unsigned op)
 	r->fails = 0;
 	if (!r->was_up) {
 		r->was_up = true;
-		ch_info("store: redis is up (%s)", r->host ? r->host : r->unix_path);
+		ch_info("store: redis is up (%s)", r->where);
 	}
 }
 
@@ -373,14 +453,15 @@ static redisContext *acquire(struct st_redis *r, unsigned op)
 	return c;
 }
 
-/* Back to the pool after an answer; closed after a failure (hiredis cannot resync after a timeout). */
-static void release(struct st_redis *r, unsigned op, redisContext *c, const char *why)
+/* Back to the pool after an answer; closed after a failure (hiredis cannot resync after a timeout). A hard
+ * failure opens the breaker at once. */
+static void release(struct st_redis *r, unsigned op, redisContext *c, const char *why, bool hard)
 {
 	pthread_mutex_lock(&r->mu);
 	if (why) {
 		redisFree(c);
 		r->nopen--;
-		failed_locked(r, op, why, false);
+		failed_locked(r, op, why, hard);
 	} else {
 		answered_locked(r, op);
 		if (r->open || r->nidle >= HSR_POOL) {
@@ -436,18 +517,21 @@ redisReply *st_redis_run(struct st_redis *r, unsigned op, int argc, const char *
 	char why[256] = "";
 	if (is_oom(rep)) {
 		freeReplyObject(rep);
-		release(r, op, c, NULL);
+		release(r, op, c, NULL, false);
 		pthread_mutex_lock(&r->mu);
 		r->full++;
 		pthread_mutex_unlock(&r->mu);
 		return &st_oom_reply;
 	}
+	/* READONLY: this server is a replica now (a failover demoted it): every pooled connection goes, and the
+	 * prober finds the master again (with sentinels, asking them) */
+	bool readonly = rep && rep->type == REDIS_REPLY_ERROR && rep->str && strncmp(rep->str, "READONLY", 8) == 0;
 	if (reply_bad(c, rep, why, sizeof(why))) {
 		freeReplyObject(rep);
-		release(r, op, c, why);
+		release(r, op, c, why, readonly);
 		return NULL;
 	}
-	release(r, op, c, NULL);
+	release(r, op, c, NULL, false);
 	return rep;
 }
 
@@ -527,7 +611,7 @@ static void *prober_main(void *arg)
 		r->fails = 0;
 		r->was_up = true;
 		last[0] = '\0';
-		ch_info("store: redis is up (%s) after %.1f s unavailable", r->host ? r->host : r->unix_path,
+		ch_info("store: redis is up (%s) after %.1f s unavailable", r->where,
 			(double)(ch_now_ms() - r->down_since_ms) / 1000.0);
 	}
 	pthread_mutex_unlock(&r->mu);

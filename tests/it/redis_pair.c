@@ -8,18 +8,23 @@
 #include <string.h>
 
 struct chd a, b;
-struct redis_peer rp;
+struct redis_peer rp, rp2, rsent;
 const char *const wide = "connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = "
 			 "1000; calls_per_minute = 1000; concurrent_calls = 1000;";
 
 int pair_start(struct chd *d, const char *lim, const char *mode, const char *hook_extra, const char *redis_extra)
 {
-	char conf[4096];
+	char conf[4096], where[64];
+	/* with sentinels in redis_extra the daemon asks them for the master: no address */
+	if (strstr(redis_extra, "sentinels"))
+		where[0] = '\0';
+	else
+		snprintf(where, sizeof(where), "address = \"127.0.0.1:%d\";", rp.port);
 	CHECK(chd_write(d, "token.key", CH_SECRET_TOKEN "\n", 0600) == 0);
 	snprintf(conf, sizeof(conf),
 		 "log = { level = \"debug\"; };\n"
 		 "hook = { listen = [ \"127.0.0.1:0\" ]; %s };\n"
-		 "store = { backend = \"redis\"; redis = { address = \"127.0.0.1:%d\"; timeout_ms = 100; %s };\n"
+		 "store = { backend = \"redis\"; redis = { %s timeout_ms = 100; %s };\n"
 		 "  on_unavailable = \"%s\"; fail_open_share = 0.5; };\n"
 		 "sites = ( { name = \"shop\"; origins = [ \"" O "\" ];\n"
 		 "  sip = { login = \"60000\"; password = \"%s\"; }; callee = \"60001\";\n"
@@ -27,7 +32,7 @@ int pair_start(struct chd *d, const char *lim, const char *mode, const char *hoo
 		 "  limits = { %s }; },\n"
 		 " { name = \"other\"; origins = [ \"https://other.example.net\" ];\n"
 		 "  sip = { login = \"61000\"; password = \"%s\"; }; callee = \"61001\"; } );\n",
-		 hook_extra, rp.port, redis_extra, mode, CH_SECRET_SIP_ABUSE, lim, CH_SECRET_SIP_ABUSE);
+		 hook_extra, where, redis_extra, mode, CH_SECRET_SIP_ABUSE, lim, CH_SECRET_SIP_ABUSE);
 	return chd_start(d, conf);
 }
 
@@ -54,6 +59,9 @@ void test_teardown(void)
 	if (b.pid > 0)
 		chd_stop(&b);
 	rp_kill(&rp);
+	rp_kill(&rp2);
+	rp_kill(&rsent);
+	rp2.port = rsent.port = 0;
 	chd_cleanup(&a);
 	chd_cleanup(&b);
 	if (c)

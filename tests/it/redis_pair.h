@@ -13,12 +13,14 @@
 
 extern struct chd a, b;
 extern struct redis_peer rp;
+/* More servers a case may start (a replica, a sentinel): stopped by the teardown. */
+extern struct redis_peer rp2, rsent;
 /* Site limits far above what a case sends. */
 extern const char *const wide;
 
 /* A daemon with two sites (an unknown session's call is then refused: one site alone would take it) on rp;
  * lim: the first site's limits; mode: store.on_unavailable; hook_extra and redis_extra: more settings of
- * hook and of store.redis. */
+ * hook and of store.redis (with "sentinels" in it, no address). */
 int pair_start(struct chd *d, const char *lim, const char *mode, const char *hook_extra, const char *redis_extra);
 
 /* An event POSTed as WCS would (no authorisation). */

@@ -99,27 +99,84 @@ long long rp_calls(const struct redis_peer *rp)
 	return total;
 }
 
-int rp_start(struct redis_peer *rp, const char *dir)
+/* Waits for PONG: 0, or -1 after 5 s. */
+static int rp_wait(const struct redis_peer *rp)
 {
-	if (!rp->port)
-		rp->port = rp_free_port();
-	snprintf(rp->dir, sizeof(rp->dir), "%s", dir);
-	char p[16];
-	snprintf(p, sizeof(p), "%d", rp->port);
-	rp->pid = fork();
-	if (rp->pid == 0) {
-		if (!freopen("/dev/null", "w", stdout))
-			_exit(126);
-		execl(REDIS_BIN, REDIS_BIN, "--port", p, "--bind", "127.0.0.1", "--save", "", "--appendonly",
-		      rp->aof ? "yes" : "no", "--appendfsync", "always", "--dir", rp->dir, (char *)NULL);
-		_exit(127);
-	}
 	for (int i = 0; i < 200; i++) {
 		if (rp_cmd(rp, "PING", "+PONG"))
 			return 0;
 		usleep(25000);
 	}
 	return -1;
+}
+
+int rp_start_with(struct redis_peer *rp, const char *dir, const char *const *extra)
+{
+	if (!rp->port)
+		rp->port = rp_free_port();
+	snprintf(rp->dir, sizeof(rp->dir), "%s", dir);
+	char p[16], rdb[32];
+	snprintf(p, sizeof(p), "%d", rp->port);
+	snprintf(rdb, sizeof(rdb), "dump-%d.rdb", rp->port); /* a replica writes what it loads: one file each */
+	const char *argv[32] = {REDIS_BIN,
+				"--port",
+				p,
+				"--bind",
+				"127.0.0.1",
+				"--save",
+				"",
+				"--appendonly",
+				rp->aof ? "yes" : "no",
+				"--appendfsync",
+				"always",
+				"--dir",
+				rp->dir,
+				"--dbfilename",
+				rdb};
+	size_t n = 15;
+	for (size_t i = 0; extra && extra[i] && n < 31; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	rp->pid = fork();
+	if (rp->pid == 0) {
+		if (!freopen("/dev/null", "w", stdout))
+			_exit(126);
+		execv(REDIS_BIN, (char *const *)argv);
+		_exit(127);
+	}
+	return rp_wait(rp);
+}
+
+int rp_start(struct redis_peer *rp, const char *dir)
+{
+	return rp_start_with(rp, dir, NULL);
+}
+
+int rp_start_sentinel(struct redis_peer *rp, const char *dir, int master_port, const char *name)
+{
+	if (!rp->port)
+		rp->port = rp_free_port();
+	snprintf(rp->dir, sizeof(rp->dir), "%s", dir);
+	char conf[512];
+	snprintf(conf, sizeof(conf), "%s/sentinel-%d.conf", dir, rp->port);
+	FILE *f = fopen(conf, "w"); /* a sentinel rewrites its file: it must be writable */
+	if (!f)
+		return -1;
+	fprintf(f,
+		"port %d\nbind 127.0.0.1\ndir %s\n"
+		"sentinel monitor %s 127.0.0.1 %d 1\n"
+		"sentinel down-after-milliseconds %s 500\n"
+		"sentinel failover-timeout %s 5000\n",
+		rp->port, dir, name, master_port, name, name);
+	fclose(f);
+	rp->pid = fork();
+	if (rp->pid == 0) {
+		if (!freopen("/dev/null", "w", stdout))
+			_exit(126);
+		execl(REDIS_BIN, REDIS_BIN, conf, "--sentinel", (char *)NULL);
+		_exit(127);
+	}
+	return rp_wait(rp);
 }
 
 void rp_kill(struct redis_peer *rp)

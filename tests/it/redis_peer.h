@@ -20,6 +20,11 @@ int rp_free_port(void);
 /* redis-server on 127.0.0.1:rp->port (picked when 0), persistence only with rp->aof, in dir. 0, or -1 (it did not
  * answer PING within 5 s). */
 int rp_start(struct redis_peer *rp, const char *dir);
+/* rp_start with more redis-server arguments (NULL-terminated), e.g. "--replicaof", "127.0.0.1", "PORT". */
+int rp_start_with(struct redis_peer *rp, const char *dir, const char *const *extra);
+/* A Redis Sentinel (redis-server --sentinel) on 127.0.0.1:rp->port (picked when 0) that monitors the master
+ * name at 127.0.0.1:master_port, quorum 1, down after 500 ms, its config file in dir. 0, or -1. */
+int rp_start_sentinel(struct redis_peer *rp, const char *dir, int master_port, const char *name);
 /* SIGKILL and reap; the port is kept for a restart. */
 void rp_kill(struct redis_peer *rp);
 /* One inline command as the default user; the whole reply (at most cap - 1 bytes, NUL-terminated) in out.

@@ -111,7 +111,9 @@ TEST_CASE(release_replayed_from_outbox)
 	REQUIRE(rp_start(&rp, a.dir) == 0);
 	CHECK(rp_int(&rp, "EXISTS callhook:c:o-1") == 1); /* the data came back with Redis */
 	CHECK_MSG(wait_int("ZCARD callhook:slots:shop", 0), "the outbox did not free the slot");
-	CHECK(chd_wait_log(&a, "store: redis is up (127.0.0.1) after", 10000));
+	char up[96];
+	snprintf(up, sizeof(up), "store: redis is up (127.0.0.1:%d) after", rp.port);
+	CHECK(chd_wait_log(&a, up, 10000));
 	EXPECT_STATUS(do_call(a.hook_port, "o-3", "/10.8.2.1:1/o", NULL), 200); /* the one slot is free */
 }
 
@@ -175,7 +177,9 @@ TEST_CASE(breaker_and_prober)
 	CHECK(th_metric(m.body, "callhook_store_fallbacks_total{mode=\"fail_closed\"}") == 8);
 	chr_free(&m);
 	REQUIRE(rp_start(&rp, a.dir) == 0);
-	CHECK(chd_wait_log(&a, "store: redis is up (127.0.0.1) after", 10000));
+	char up[96];
+	snprintf(up, sizeof(up), "store: redis is up (127.0.0.1:%d) after", rp.port);
+	CHECK(chd_wait_log(&a, up, 10000));
 	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.8.4.3:1/b", O, NULL), 200);
 	/* one line per change of state, not one per request */
 	CHECK(count_lines(&a, "store: redis is unavailable") == 1);

@@ -54,6 +54,16 @@ TEST_CASE(redis_settings)
 	CHECK(c->store.redis.db == 3 && c->store.redis.timeout_ms == 20);
 	CHECK(c->store.fail_open_share_pm == 250);
 	cfg_free(c);
+	/* Sentinel discovery: no address; master_name defaults to "callhook" */
+	CHECK(
+	    load("store = { backend = \"redis\"; redis = { sentinels = [ \"127.0.0.1:26379\", \"[::1]:26380\" ]; }; };",
+		 &c) == NULL);
+	if (!c)
+		return;
+	CHECK(c->store.redis.sentinels.n == 2 && c->store.redis.address == NULL);
+	CHECK_STR(c->store.redis.sentinels.v[1], "[::1]:26380");
+	CHECK_STR(c->store.redis.master_name, "callhook");
+	cfg_free(c);
 }
 
 struct err_case {
@@ -63,11 +73,19 @@ struct err_case {
 TEST_CASE(errors)
 {
 	static const struct err_case cases[] = {
-	    {"store = { backend = \"redis\"; };", "store.redis.address: backend \"redis\" needs address or unix"},
+	    {"store = { backend = \"redis\"; };",
+	     "store.redis.address: backend \"redis\" needs address, unix or sentinels"},
 	    {"store = { backend = \"etcd\"; };", "store.backend: \"etcd\" is not one of"},
 	    {"store = { redis = { address = \"localhost\"; }; };", "is not host:port"},
 	    {"store = { redis = { address = \"a:1\"; unix = \"/s\"; }; };", "set either address or unix"},
-	    {"store = { redis = { sentinels = [ \"a:26379\" ]; }; };", "Sentinel is not yet supported"},
+	    {"store = { redis = { sentinels = [ \"a:26379\" ]; address = \"a:1\"; }; };",
+	     "store.redis.sentinels: set either sentinels"},
+	    {"store = { redis = { sentinels = [ \"a:26379\", \"b\" ]; }; };",
+	     "store.redis.sentinels: \"b\" is not host:port"},
+	    {"store = { redis = { sentinels = [ \"a:26379\" ]; master_name = \"\"; }; };",
+	     "store.redis.master_name: the master's name"},
+	    {"store = { redis = { sentinels = [ \"a:26379\" ]; master_name = \"a b\"; }; };",
+	     "store.redis.master_name: the master's name"},
 	    {"store = { redis = { tls = { ca_file = \"/x\"; }; }; };", "TLS to Redis is not yet supported"},
 	    {"store = { fail_open_share = 1.5; };", "store.fail_open_share: 1.5 is out of range [0, 1]"},
 	    {"store = { redis = { timeout_ms = 0; }; };", "store.redis.timeout_ms: 0 is out of range"},
