@@ -27,7 +27,7 @@ static int sentinel_master_port(void)
 	/* *2\r\n$9\r\n127.0.0.1\r\n$5\r\n12345\r\n */
 	const char *p = strstr(out, "127.0.0.1\r\n$");
 	p = p ? strstr(p + 11, "\r\n") : NULL;
-	return p ? atoi(p + 2) : -1;
+	return p ? (int)strtol(p + 2, NULL, 10) : -1;
 }
 
 static bool replica_synced(void)
