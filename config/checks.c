@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* ---- shared ------------------------------------------------------------ */
 
@@ -503,9 +504,6 @@ int cfg_check_store(struct loader *L, void *obj, const config_setting_t *s, cons
 	const config_setting_t *rs = s ? config_setting_get_member(s, "redis") : NULL;
 	char rp[CFG_PATH];
 	cfg_child_path(rp, sizeof(rp), path, "redis");
-	if (r->has_tls)
-		return cfg_fail_at(L, rs, rp, "tls",
-				   "TLS to Redis is not yet supported: use loopback or a unix socket");
 	if (r->address && r->unix_path)
 		return cfg_fail_at(L, rs, rp, "unix", "set either address or unix, not both");
 	if (r->address && !redis_addr_ok(r->address))
@@ -521,6 +519,20 @@ int cfg_check_store(struct loader *L, void *obj, const config_setting_t *s, cons
 		return cfg_fail_at(L, rs, rp, "master_name", "the master's name as the sentinels know it (no spaces)");
 	if (r->sentinels.n > 16)
 		return cfg_fail_at(L, rs, rp, "sentinels", "at most 16");
+	if (r->has_tls && (r->unix_path || r->sentinels.n))
+		return cfg_fail_at(L, rs, rp, "tls",
+				   r->unix_path ? "TLS is for a TCP address, not a unix socket"
+						: "TLS with sentinels is not yet supported: use address with tls");
+	if (r->has_tls && r->tls.ca_file) {
+		const config_setting_t *ts = rs ? config_setting_get_member(rs, "tls") : NULL;
+		char tp[CFG_PATH];
+		cfg_child_path(tp, sizeof(tp), rp, "tls");
+		int err = resolve_path(L, &r->tls.ca_file);
+		if (err)
+			return err;
+		if (access(r->tls.ca_file, R_OK) != 0)
+			return cfg_fail_at(L, ts, tp, "ca_file", "cannot read %s: %s", r->tls.ca_file, strerror(errno));
+	}
 	if (r->password_file) {
 		char fp[CFG_PATH];
 		cfg_child_path(fp, sizeof(fp), rp, "password_file");

@@ -1,6 +1,7 @@
 /* store/redis.c: the Redis client of the state store: a small connection pool, bounded commands, a breaker, a prober.
  */
 #include "store/redis.h"
+#include "store/redis_tls.h"
 
 #include "common/common.h"
 #include "common/metrics.h"
@@ -41,6 +42,7 @@ struct st_redis {
 	char *master_name;
 	atomic_uint sent_good; /* the sentinel that answered last: asked first */
 	char where[200];       /* for the log: the address, the socket, or the master's name and its sentinels */
+	struct st_tls *tls;    /* store.redis.tls: every connection through a GnuTLS tunnel, or NULL */
 	int64_t db, connect_timeout_ms, timeout_ms;
 	bool fail_open;
 	unsigned share_pm;
@@ -129,6 +131,22 @@ int st_redis_new(const struct st_params *p, struct st_redis **out)
 		       rc->address     ? rc->address
 		       : rc->unix_path ? rc->unix_path
 				       : "?");
+	if (!fail && rc->has_tls) {
+		char why[256] = "";
+		if (st_tls_new(rc->tls.ca_file, rc->tls.server_name, &r->tls, why, sizeof(why)) != 0) {
+			ch_err("store: redis tls: %s", why);
+			free(r->host);
+			for (unsigned i = 0; i < r->nsent; i++)
+				free(r->sent_host[i]);
+			free(r->master_name);
+			free(r->unix_path);
+			free(r->prefix);
+			free(r->user);
+			free(r->password);
+			free(r);
+			return EINVAL;
+		}
+	}
 	r->db = rc->db;
 	r->connect_timeout_ms = rc->connect_timeout_ms;
 	r->timeout_ms = rc->timeout_ms;
@@ -187,6 +205,7 @@ void st_redis_free(struct st_redis *r)
 	pthread_cond_destroy(&r->freed);
 	pthread_cond_destroy(&r->wake);
 	pthread_mutex_destroy(&r->mu);
+	st_tls_free(r->tls); /* after the connections: their pumps end when hiredis closes its ends */
 	if (r->password)
 		memset(r->password, 0, strlen(r->password));
 	free(r->host);
@@ -361,9 +380,18 @@ static redisContext *connect_now(struct st_redis *r, char *why, size_t cap)
 	int mport = 0;
 	if (r->nsent && ask_sentinels(r, mhost, sizeof(mhost), &mport, why, cap) != 0)
 		return NULL;
-	redisContext *c = r->nsent       ? redisConnectWithTimeout(mhost, mport, ct)
-			  : r->unix_path ? redisConnectUnixWithTimeout(r->unix_path, ct)
-					 : redisConnectWithTimeout(r->host, r->port, ct);
+	redisContext *c;
+	if (r->tls) {
+		int fd = st_tls_open(r->tls, r->nsent ? mhost : r->host, r->nsent ? mport : r->port,
+				     r->connect_timeout_ms, why, cap);
+		if (fd < 0)
+			return NULL;
+		c = redisConnectFd(fd);
+	} else {
+		c = r->nsent       ? redisConnectWithTimeout(mhost, mport, ct)
+		    : r->unix_path ? redisConnectUnixWithTimeout(r->unix_path, ct)
+				   : redisConnectWithTimeout(r->host, r->port, ct);
+	}
 	if (!c || c->err) {
 		if (r->nsent)
 			ch_fmt(why, cap, "master %s:%d (from the sentinels): %s", mhost, mport,

@@ -15,8 +15,8 @@ const char *const wide = "connects_per_minute_per_ip = 1000; calls_per_minute_pe
 int pair_start(struct chd *d, const char *lim, const char *mode, const char *hook_extra, const char *redis_extra)
 {
 	char conf[4096], where[64];
-	/* with sentinels in redis_extra the daemon asks them for the master: no address */
-	if (strstr(redis_extra, "sentinels"))
+	/* with sentinels in redis_extra the daemon asks them for the master; an address there is the one */
+	if (strstr(redis_extra, "sentinels") || strstr(redis_extra, "address"))
 		where[0] = '\0';
 	else
 		snprintf(where, sizeof(where), "address = \"127.0.0.1:%d\";", rp.port);

@@ -20,7 +20,7 @@ extern const char *const wide;
 
 /* A daemon with two sites (an unknown session's call is then refused: one site alone would take it) on rp;
  * lim: the first site's limits; mode: store.on_unavailable; hook_extra and redis_extra: more settings of
- * hook and of store.redis (with "sentinels" in it, no address). */
+ * hook and of store.redis (with "sentinels" or "address" in it, not rp's address). */
 int pair_start(struct chd *d, const char *lim, const char *mode, const char *hook_extra, const char *redis_extra);
 
 /* An event POSTed as WCS would (no authorisation). */
