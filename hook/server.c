@@ -288,8 +288,13 @@ int hook_start(struct hook_rt *rt, struct hook **out, struct cfg_error *err)
 	h->rt = rt;
 	h->admin_elsewhere = rt->cfg->has_admin;
 	int rc = hs_new(&h->store);
-	if (!rc && strcmp(rt->cfg->store.backend, "redis") == 0)
+	if (!rc && strcmp(rt->cfg->store.backend, "redis") == 0) {
 		rc = hs_use_redis(h->store, &rt->cfg->store);
+		if (rc)
+			cfg_set_error(rt->cfg, err, "store", "cannot start the hook's Redis client: %s", strerror(rc));
+	} else if (rc) {
+		cfg_set_error(rt->cfg, err, "hook", "cannot create the state store: %s", strerror(rc));
+	}
 	if (rc)
 		goto out;
 	hs_set_max_entries(h->store, (size_t)hc->max_sessions * 4);

@@ -131,22 +131,6 @@ int st_redis_new(const struct st_params *p, struct st_redis **out)
 		       rc->address     ? rc->address
 		       : rc->unix_path ? rc->unix_path
 				       : "?");
-	if (!fail && rc->has_tls) {
-		char why[256] = "";
-		if (st_tls_new(rc->tls.ca_file, rc->tls.server_name, &r->tls, why, sizeof(why)) != 0) {
-			ch_err("store: redis tls: %s", why);
-			free(r->host);
-			for (unsigned i = 0; i < r->nsent; i++)
-				free(r->sent_host[i]);
-			free(r->master_name);
-			free(r->unix_path);
-			free(r->prefix);
-			free(r->user);
-			free(r->password);
-			free(r);
-			return EINVAL;
-		}
-	}
 	r->db = rc->db;
 	r->connect_timeout_ms = rc->connect_timeout_ms;
 	r->timeout_ms = rc->timeout_ms;
@@ -161,7 +145,14 @@ int st_redis_new(const struct st_params *p, struct st_redis **out)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->wake, &ca);
 	pthread_condattr_destroy(&ca);
-	int rc2 = fail ? ENOMEM : pthread_create(&r->prober, NULL, prober_main, r);
+	bool tls_bad = false;
+	if (!fail && rc->has_tls) {
+		char why[256] = "";
+		tls_bad = st_tls_new(rc->tls.ca_file, rc->tls.server_name, &r->tls, why, sizeof(why)) != 0;
+		if (tls_bad)
+			ch_err("store: redis tls: %s", why);
+	}
+	int rc2 = fail ? ENOMEM : tls_bad ? EINVAL : pthread_create(&r->prober, NULL, prober_main, r);
 	if (rc2) {
 		r->stopping = true; /* no thread to join */
 		st_redis_free(r);

@@ -137,25 +137,28 @@ static int tcp_connect(const char *host, int port, int64_t ms, char *why, size_t
 	return fd;
 }
 
-static int send_all_local(int fd, const char *b, size_t n)
+#define PUT_RETRY ((ssize_t)-1000000) /* neither an errno nor a GnuTLS error code */
+
+/* One write of up to n bytes to the socketpair or to the TLS session: what was written, PUT_RETRY, else <= 0 on
+ * failure. */
+static ssize_t put_local(struct pump *p, const char *b, size_t n)
 {
-	while (n) {
-		ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	ssize_t w = send(p->local, b, n, MSG_NOSIGNAL);
+	return w < 0 && errno == EINTR ? PUT_RETRY : w;
 }
 
-static int send_all_tls(gnutls_session_t s, const char *b, size_t n)
+static ssize_t put_tls(struct pump *p, const char *b, size_t n)
+{
+	ssize_t w = gnutls_record_send(p->s, b, n);
+	return w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED ? PUT_RETRY : w;
+}
+
+/* All n bytes through put, retrying what it asks to be retried; 0, or -1. */
+static int put_all(struct pump *p, ssize_t (*put)(struct pump *, const char *, size_t), const char *b, size_t n)
 {
 	while (n) {
-		ssize_t w = gnutls_record_send(s, b, n);
-		if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED)
+		ssize_t w = put(p, b, n);
+		if (w == PUT_RETRY)
 			continue;
 		if (w <= 0)
 			return -1;
@@ -184,14 +187,14 @@ static void *pump_main(void *arg)
 			ssize_t n = gnutls_record_recv(p->s, buf, sizeof(buf));
 			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
 				continue;
-			if (n <= 0 || send_all_local(p->local, buf, (size_t)n) != 0)
+			if (n <= 0 || put_all(p, put_local, buf, (size_t)n) != 0)
 				break;
 		}
 		if (pf[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t n = read(p->local, buf, sizeof(buf));
 			if (n < 0 && errno == EINTR)
 				continue;
-			if (n <= 0 || send_all_tls(p->s, buf, (size_t)n) != 0)
+			if (n <= 0 || put_all(p, put_tls, buf, (size_t)n) != 0)
 				break;
 		}
 	}

@@ -90,22 +90,26 @@ TEST_CASE(verified_connection)
 	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.8.9.2:1/t", O, NULL), 200);
 }
 
+/* A daemon with tls { ca_file = ca; server_name = name; } gets 503 for a connect, logs why (want), and writes
+ * nothing. */
+static void expect_refused(const char *ca, const char *name, const char *want)
+{
+	REQUIRE(start_tls(ca, name) == 0);
+	EXPECT_ERR(do_connect(a.hook_port, NULL, "/10.8.9.3:1/t", O, NULL), 503, "state store unavailable");
+	CHECK_MSG(chd_wait_log(&a, want, 3000), "no \"%s\" in the log", want);
+	CHECK(rp_int(&rp2, "DBSIZE") == 0);
+}
+
 TEST_CASE(wrong_name_refused)
 {
 	NEED_TLS();
-	REQUIRE(start_tls("ca.pem", "redis.example.net") == 0);
-	EXPECT_ERR(do_connect(a.hook_port, NULL, "/10.8.9.3:1/t", O, NULL), 503, "state store unavailable");
-	CHECK(chd_wait_log(&a, "the server's certificate for \"redis.example.net\" is refused", 3000));
-	CHECK(rp_int(&rp2, "DBSIZE") == 0);
+	expect_refused("ca.pem", "redis.example.net", "the server's certificate for \"redis.example.net\" is refused");
 }
 
 TEST_CASE(stranger_ca_refused)
 {
 	NEED_TLS();
-	REQUIRE(start_tls("other.pem", "localhost") == 0);
-	EXPECT_ERR(do_connect(a.hook_port, NULL, "/10.8.9.4:1/t", O, NULL), 503, "state store unavailable");
-	CHECK(chd_wait_log(&a, "the server's certificate for \"localhost\" is refused", 3000));
-	CHECK(rp_int(&rp2, "DBSIZE") == 0);
+	expect_refused("other.pem", "localhost", "the server's certificate for \"localhost\" is refused");
 	/* plain RESP to the TLS port is no way around it either */
 	chd_stop(&a);
 	char extra[96];
@@ -113,4 +117,21 @@ TEST_CASE(stranger_ca_refused)
 	REQUIRE(pair_start(&a, wide, "fail_closed", "", extra) == 0);
 	EXPECT_ERR(do_connect(a.hook_port, NULL, "/10.8.9.5:1/t", O, NULL), 503, "state store unavailable");
 	CHECK(rp_int(&rp2, "DBSIZE") == 0);
+}
+
+TEST_CASE(ca_file_without_a_certificate)
+{
+	NEED_REDIS();
+	/* readable, so the config is valid, but no PEM certificate in it: callhook does not start, and says why */
+	REQUIRE(chd_write(&a, "empty-ca.pem", "not a certificate\n", 0644) == 0);
+	char extra[512];
+	snprintf(extra, sizeof(extra), "address = \"127.0.0.1:%d\"; tls = { ca_file = \"%s/empty-ca.pem\"; };", rp.port,
+		 a.dir);
+	CHECK(pair_start(&a, wide, "fail_closed", "", extra) != 0);
+	char *log = chd_log(&a);
+	CHECK_MSG(strstr(log, "store: redis tls: no CA certificate in ") &&
+		      strstr(log, "store: cannot start the hook's Redis client: Invalid argument"),
+		  "%s", log);
+	free(log);
+	CHECK(rp_int(&rp, "DBSIZE") == 0);
 }
