@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define HSR_BREAK_AFTER 3    /* consecutive failed commands that open the breaker (a failed connect opens it) */
 #define HSR_BACKOFF_MIN 250  /* ms: the prober's first wait, doubling */
@@ -378,6 +379,8 @@ static redisContext *connect_now(struct st_redis *r, char *why, size_t cap)
 		if (fd < 0)
 			return NULL;
 		c = redisConnectFd(fd);
+		if (!c)
+			close(fd); /* ends its pump; redisFree closes it otherwise */
 	} else {
 		c = r->nsent       ? redisConnectWithTimeout(mhost, mport, ct)
 		    : r->unix_path ? redisConnectUnixWithTimeout(r->unix_path, ct)
