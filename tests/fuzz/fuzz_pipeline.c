@@ -146,7 +146,8 @@ static void check_answer(const struct hook_rt *rt, const struct hook_req *rq, co
 	int s = out->status;
 	/* 409: a connect reusing another site's sessionId (docs/security.md) */
 	if (!(s == 200 || s == 400 || s == 403 || s == 405 || s == 409 || s == 413 || s == 429 || s == 503)) {
-		fprintf(stderr, "fuzz_pipeline: unexpected status %d: %.*s\n", s, (int)out->len, out->body ? out->body : "");
+		fprintf(stderr, "fuzz_pipeline: unexpected status %d: %.*s\n", s, (int)out->len,
+			out->body ? out->body : "");
 		abort();
 	}
 	REQUIRE(out->body != NULL);
