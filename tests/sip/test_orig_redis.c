@@ -113,6 +113,18 @@ static long hang_up(const struct chd *d, uint64_t id)
 	return status;
 }
 
+/* POST /v1/calls on d to destination every 100 ms until a 202, for up to ms (the prober reconnecting); whether
+ * one came. */
+static bool placed_within(const struct chd *d, const char *destination, int ms)
+{
+	for (int t = 0; t < ms; t += 100) {
+		if (place(d, destination, NULL, 0, NULL) == 202)
+			return true;
+		usleep(100 * 1000);
+	}
+	return false;
+}
+
 /* Wait up to ms for the integer reply of cmd to be want. */
 static bool wait_int(const char *cmd, long long want, int ms)
 {
@@ -255,13 +267,7 @@ TEST_CASE(redis_down_fail_closed)
 	CHECK(chd_wait_log(&a, "store: redis is unavailable", 3000));
 	/* back: decided by Redis again, and the slot of A's first call is still counted */
 	REQUIRE(rp_start(&rp, a.dir) == 0);
-	bool back = false;
-	for (int i = 0; i < 100 && !back; i++) {
-		back = place(&b, "9055550004", NULL, 0, NULL) == 202;
-		if (!back)
-			usleep(100 * 1000);
-	}
-	CHECK_MSG(back, "B did not recover after Redis came back");
+	CHECK_MSG(placed_within(&b, "9055550004", 10000), "B did not recover after Redis came back");
 }
 
 TEST_CASE(redis_down_fail_open_local_share)
@@ -296,12 +302,6 @@ TEST_CASE(release_replayed_from_outbox)
 	REQUIRE(rp_start(&rp, a.dir) == 0);
 	CHECK_MSG(wait_int(SLOTS, 0, 10000), "the outbox did not free the slot: %lld", rp_int(&rp, SLOTS));
 	/* the one slot is B's to take now */
-	bool placed = false;
-	for (int i = 0; i < 100 && !placed; i++) {
-		placed = place(&b, "9055550003", NULL, 0, NULL) == 202;
-		if (!placed)
-			usleep(100 * 1000);
-	}
-	CHECK_MSG(placed, "B could not place a call after the replay");
+	CHECK_MSG(placed_within(&b, "9055550003", 10000), "B could not place a call after the replay");
 	CHECK(rp_int(&rp, SLOTS) == 1);
 }
