@@ -496,7 +496,7 @@ static bool redis_addr_ok(const char *a)
 }
 
 /* store: the Redis backend needs exactly one of address, unix and sentinels (each sentinel host:port, with a
- * master_name); TLS is not yet supported (an error says so rather than silently ignoring it). */
+ * master_name); tls goes with address only (a readable ca_file), not with unix or (not yet) with sentinels. */
 int cfg_check_store(struct loader *L, void *obj, const config_setting_t *s, const char *path)
 {
 	struct cfg_store *st = obj;

@@ -122,11 +122,12 @@ int st_redis_new(const struct st_params *p, struct st_redis **out)
 		fail |= parse_address(rc->sentinels.v[i], &r->sent_host[i], &r->sent_port[i]) != 0;
 		r->nsent++;
 	}
+	/* master_name: set and checked by config/checks.c whenever there are sentinels (its default is there) */
 	if (r->nsent)
-		r->master_name = dup_opt(rc->master_name ? rc->master_name : "callhook", &fail);
+		r->master_name = dup_opt(rc->master_name, &fail);
 	if (r->nsent)
-		ch_fmt(r->where, sizeof(r->where), "master %s via %u sentinel%s",
-		       rc->master_name ? rc->master_name : "callhook", r->nsent, r->nsent > 1 ? "s" : "");
+		ch_fmt(r->where, sizeof(r->where), "master %s via %u sentinel%s", rc->master_name, r->nsent,
+		       r->nsent > 1 ? "s" : "");
 	else
 		ch_fmt(r->where, sizeof(r->where), "%s",
 		       rc->address     ? rc->address
