@@ -22,8 +22,9 @@ struct kx {
 	struct hs_call prev;
 	bool seen, retry;
 	char ipkey[HS_KEY_MAX], sitekey[HS_KEY_MAX];
-	int status;      /* of a refusal replayed to a retry, else 0 */
-	const char *why; /* the reason of a refusal */
+	char attempt[HSR_ATTEMPT_MAX]; /* the last ch3_call's name */
+	int status;                    /* of a refusal replayed to a retry, else 0 */
+	const char *why;               /* the reason of a refusal */
 	char whybuf[128];
 };
 
@@ -191,9 +192,9 @@ static enum hook_verdict call_record(struct kx *k)
 	return HOOK_ALLOW;
 }
 
-/* ---- store.backend = "redis": the whole decision in one FCALL (ch2_call) ---- */
+/* ---- store.backend = "redis": the whole decision in one FCALL (ch3_call) ---- */
 
-/* The site's buttons with a callee as ch2_call reads them, "o:name c:name" (open or closed now), and the
+/* The site's buttons with a callee as ch3_call reads them, "o:name c:name" (open or closed now), and the
  * state of the site's own callee; new (free), NULL without memory. */
 static char *button_list(const struct hook_site *s, int64_t wall_ms, char *dflt)
 {
@@ -216,7 +217,7 @@ static char *button_list(const struct hook_site *s, int64_t wall_ms, char *dflt)
 	return out;
 }
 
-/* One ch2_call for site (NULL: not known here; Redis says whose the session is). */
+/* One ch3_call for site (NULL: not known here; Redis says whose the session is). */
 static enum hsr_result ask(struct kx *k, const struct hook_site *site, bool lookup, struct hsr_verdict *v)
 {
 	const struct hook_site *fb = hook_fallback_site(k->x->rt);
@@ -246,9 +247,14 @@ static enum hsr_result ask(struct kx *k, const struct hook_site *site, bool look
 				 .call_max_ms = l ? l->call_max_s * 1000 : 1,
 				 .ttl_ms = k->x->rt->cfg->hook.session_ttl_s * 1000,
 				 .ipkey = site ? k->ipkey : "",
-				 .sitekey = site ? k->sitekey : ""};
+				 .sitekey = site ? k->sitekey : "",
+				 .attempt = k->attempt};
+	hsr_attempt(hs_redis(k->x->st), k->attempt);
 	enum hsr_result res = hsr_call(hs_redis(k->x->st), &q, v);
 	free(buttons);
+	/* sent, no answer: Redis may still run it (it was stalled, not down); what it took is given back then */
+	if (res != HSR_OK && v->sent)
+		hs_cancel_call(k->x->st, k->call_id, k->attempt);
 	return res;
 }
 
@@ -274,7 +280,8 @@ static enum hook_verdict admitted(struct kx *k, const struct hsr_verdict *v)
 	k->btn = k->button ? hook_button_of(k->site, k->button) : NULL;
 	k->callee = k->button ? (k->btn ? k->btn->cfg->callee : NULL) : k->site->cfg->callee;
 	if (!k->callee) {
-		k->why = "unknown button"; /* a reload since the FCALL */
+		k->why = "unknown button"; /* a reload since the FCALL: give back what it took */
+		hs_cancel_call(k->x->st, k->call_id, k->attempt);
 		return HOOK_DENY_BUTTON;
 	}
 	if (k->retry)
@@ -292,7 +299,7 @@ static enum hook_verdict admitted(struct kx *k, const struct hsr_verdict *v)
 }
 
 /* One FCALL when this instance knows the session's site (it took the connect, or saw the session before);
- * two when the session was accepted elsewhere and is new here (ch2_call answers whose it is, writing
+ * two when the session was accepted elsewhere and is new here (ch3_call answers whose it is, writing
  * nothing). *answered false: Redis did not answer. */
 static enum hook_verdict call_remote(struct kx *k, bool *answered)
 {

@@ -156,7 +156,7 @@ static enum hook_verdict admit_locked(struct cx *c, struct hs_session *sess)
 	return HOOK_ALLOW;
 }
 
-/* store.backend = "redis": the whole admission is one FCALL (ch2_connect); false when Redis did not answer. */
+/* store.backend = "redis": the whole admission is one FCALL (ch3_connect); false when Redis did not answer. */
 static bool admit_remote(struct cx *c, const struct hs_session *sess, enum hook_verdict *out, char *why, size_t cap)
 {
 	struct hook_ctx *x = c->x;

@@ -161,6 +161,9 @@ bool hs_call_end(struct hook_store *st, const char *call_id, const char *sid, en
  * session; end a call as hs_call_end does. With Redis, one round trip each; a release Redis does not take
  * goes to a bounded outbox, replayed (idempotent) when Redis answers again. */
 void hs_release_session(struct hook_store *st, const char *sid);
+/* A call attempt whose FCALL got no answer, or whose admission this instance did not use: the outbox asks Redis
+ * to give back what it took, if it ran (hsr_call_cancel). */
+void hs_cancel_call(struct hook_store *st, const char *call_id, const char *attempt);
 bool hs_release_call(struct hook_store *st, const char *call_id, const char *sid, enum hs_end end, int sip_status,
 		     int64_t wall_ms);
 /* The records of the calls that ended since the last call, oldest first

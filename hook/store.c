@@ -86,8 +86,8 @@ static size_t share_of(const struct hook_store *st, size_t limit)
 	return (size_t)(((unsigned long long)limit * hsr_share_pm(st->rd)) / 1000ULL);
 }
 
-/* The outbox's delivery of one release ("E" any call_id NUL sid, or "S" sid): 0, or EAGAIN (Redis did not
- * answer: try again later; both releases are idempotent). */
+/* The outbox's delivery of one release ("E" any call_id NUL sid, "S" sid, or "C" call_id NUL attempt: a call
+ * attempt to cancel): 0, or EAGAIN (Redis did not answer: try again later; all three are idempotent). */
 static int deliver(const char *body, size_t len, const char **why, void *arg)
 {
 	struct hsr *r = arg;
@@ -100,6 +100,9 @@ static int deliver(const char *body, size_t len, const char **why, void *arg)
 		res = hsr_call_end(r, call_id, body[1] == '1' ? NULL : sid, &freed);
 	} else if (len >= 1 && body[0] == 'S') {
 		res = hsr_session_close(r, body + 1);
+	} else if (len >= 1 && body[0] == 'C') {
+		const char *call_id = body + 1;
+		res = hsr_call_cancel(r, call_id, call_id + strlen(call_id) + 1, &freed);
 	}
 	return res == HSR_OK ? 0 : EAGAIN;
 }
@@ -668,7 +671,17 @@ static void queue_release(struct hook_store *st, char kind, bool any, const char
 	at += la + 1;
 	if (b)
 		memcpy(body + at, b, lb + 1);
-	(void)ob_post(st->outbox, NULL, NULL, kind == 'E' ? "slot release" : "session close", body, len);
+	(void)ob_post(st->outbox, NULL, NULL,
+		      kind == 'E'   ? "slot release"
+		      : kind == 'C' ? "call cancel"
+				    : "session close",
+		      body, len);
+}
+
+void hs_cancel_call(struct hook_store *st, const char *call_id, const char *attempt)
+{
+	if (st->rd)
+		queue_release(st, 'C', false, call_id, attempt);
 }
 
 void hs_release_session(struct hook_store *st, const char *sid)

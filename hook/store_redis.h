@@ -48,6 +48,7 @@ struct hsr_verdict {
 	char button[HS_NAME_MAX + 1];
 	char origin[320];       /* call: the session's origin, "" = unknown */
 	struct hs_session sess; /* HSR_WHERE: the session as Redis has it; connect: its calls */
+	bool sent;              /* call: the FCALL left this process (without an answer it may still run) */
 };
 
 /* One connect: every check (site of an existing session, max_sessions, the jti, the per-IP bucket) before
@@ -79,8 +80,17 @@ struct hsr_call_req {
 	unsigned cps, conc, per_ip, per_site;
 	int64_t call_max_ms, ttl_ms;
 	const char *ipkey, *sitekey; /* bucket names */
+	const char *attempt;         /* this attempt's name (hsr_attempt), for a cancel */
 };
 enum hsr_result hsr_call(struct hsr *r, const struct hsr_call_req *q, struct hsr_verdict *v);
+
+/* A name no other attempt of any instance has (this instance's random nonce, a counter), in buf. */
+#define HSR_ATTEMPT_MAX 40
+void hsr_attempt(struct hsr *r, char buf[HSR_ATTEMPT_MAX]);
+/* Give back what call attempt `attempt` of call_id took, if Redis ran it after all (its answer was lost) and no
+ * other answer owns the call; an attempt Redis has not run yet never will. *given: something was given back.
+ * Idempotent. */
+enum hsr_result hsr_call_cancel(struct hsr *r, const char *call_id, const char *attempt, bool *given);
 
 /* Release the slot of call_id, when sid (NULL = any) placed it. *freed: a slot was released. Idempotent. */
 enum hsr_result hsr_call_end(struct hsr *r, const char *call_id, const char *sid, bool *freed);

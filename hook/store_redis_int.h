@@ -7,13 +7,14 @@
 #include "store/redis.h"
 
 extern const char hsr_library[];
-#define HSR_LIBRARY "callhook_v2"
+#define HSR_LIBRARY "callhook_v3"
 
 /* The kinds of round trip, for the metrics (op="..."). */
 enum hsr_op {
 	HSR_OP_CONNECT,
 	HSR_OP_CALL,
 	HSR_OP_CALL_END,
+	HSR_OP_CALL_CANCEL,
 	HSR_OP_SESSION_CLOSE,
 	HSR_OP_SESSION_GET,
 	HSR_OP_STATS,
@@ -27,6 +28,9 @@ enum hsr_op {
 redisReply *hsr_run(struct hsr *r, enum hsr_op op, int argc, const char **argv);
 /* FCALL fn with nkeys keys then nargs arguments (kv), through the shared client (st_redis_fcall). */
 redisReply *hsr_fcall(struct hsr *r, enum hsr_op op, const char *fn, int nkeys, const char **kv, int nargs);
+/* hsr_fcall, and *sent: the command left this process (st_redis_fcall_sent). */
+redisReply *hsr_fcall_sent(struct hsr *r, enum hsr_op op, const char *fn, int nkeys, const char **kv, int nargs,
+			   bool *sent);
 /* The key prefix (store.redis.prefix). */
 const char *hsr_prefix(const struct hsr *r);
 

@@ -1,4 +1,4 @@
-/* hook/store_redis_lua.c: the Redis function library callhook_v2: one function per decision, Redis TIME as clock. */
+/* hook/store_redis_lua.c: the Redis function library callhook_v3: one function per decision, Redis TIME as clock. */
 #include "hook/store_redis_int.h"
 
 /* Loaded with FUNCTION LOAD when FCALL says it is missing (callhook_v1 may stay loaded beside it: other names).
@@ -9,7 +9,7 @@
  * well inside a double's 2^53). Expiries are relative (PEXPIRE; index and slot scores are Redis TIME + ttl),
  * so the instances' clocks do not matter. Denials are {'deny', kind, reason}. */
 const char hsr_library[] =
-    "#!lua name=callhook_v2\n"
+    "#!lua name=callhook_v3\n"
     "local function now_ms()\n"
     "  local t = redis.call('TIME')\n"
     "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -29,6 +29,12 @@ const char hsr_library[] =
     "  if not units then return end\n"
     "  redis.call('HSET', key, 'u', units, 't', now)\n"
     "  redis.call('PEXPIRE', key, 61000)\n" /* a bucket refills completely in 60 s */
+    "end\n"
+    /* gives one token back to a bucket (a cancelled call's); a bucket that lapsed is full already */
+    "local function refund(key, cap)\n"
+    "  if not key or key == '' or not cap or cap <= 0 then return end\n"
+    "  local u = tonumber(redis.call('HMGET', key, 'u')[1])\n"
+    "  if u then redis.call('HSET', key, 'u', math.min(cap * 60000, u + 60000)) end\n"
     "end\n"
     "local function deny(kind, why) return {'deny', kind, why} end\n"
     /* KEYS session, index, jti, bucket; ARGV sid, site, button, locked, ttl, max_sessions, limit, has_jti,
@@ -69,9 +75,14 @@ const char hsr_library[] =
     /* KEYS session, call, slots, bucket_ip, bucket_site, index; ARGV lookup ('1': the session key is one),
      * site, fallback ('1': an unknown session may call this site), owner, req_button ('-' none, '+name'),
      * buttons, default ('o', 'c', 'n': no callee), calls_per_session, concurrent_calls, per_ip, per_site,
-     * call_max_ms, session_ttl_ms, sid */
+     * call_max_ms, session_ttl_ms, sid, attempt ('' none). KEYS[7] is the attempt's tombstone: an attempt whose
+     * caller timed out and sent ch3_call_cancel before Redis ran it does nothing. An attempt answered 'ok' owns
+     * the call record (field o:<attempt>, counted in 'own'), so a cancel gives back the slot and the budget
+     * tokens only when no other answer that may have reached WCS (a retry) owns it too. */
     "local function call(k, a)\n"
     "  local now = now_ms()\n"
+    "  local att = a[15] or ''\n"
+    "  if att ~= '' and redis.call('GET', k[7]) then return deny('full', 'call attempt cancelled') end\n"
     "  local s = {false, false, false, false, false}\n"
     "  if a[1] == '1' then s = redis.call('HMGET', k[1], 'site', 'button', 'locked', 'calls', 'origin') end\n"
     "  local known = s[1] ~= false\n"
@@ -93,7 +104,13 @@ const char hsr_library[] =
     "  if b and not st then return deny('button', 'unknown button') end\n"
     "  if st == 'n' then return deny('button', 'no callee configured for this site') end\n"
     "  local origin = s[5] or ''\n"
-    "  if retry then return {'ok', b or '', known and '1' or '0', '1', origin} end\n"
+    "  if retry then\n"
+    "    if att ~= '' and not redis.call('HMGET', k[2], 'o:' .. att)[1] then\n"
+    "      redis.call('HSET', k[2], 'o:' .. att, '1')\n"
+    "      redis.call('HINCRBY', k[2], 'own', 1)\n"
+    "    end\n"
+    "    return {'ok', b or '', known and '1' or '0', '1', origin}\n"
+    "  end\n"
     "  if st == 'c' then return deny('closed', 'closed: outside opening hours') end\n"
     "  local cps, conc = tonumber(a[8]), tonumber(a[9])\n"
     "  if known and cps > 0 and (tonumber(s[4]) or 0) >= cps then\n"
@@ -110,7 +127,8 @@ const char hsr_library[] =
     "  take(k[5], usite, now)\n"
     "  local maxms = tonumber(a[12])\n"
     "  redis.call('HSET', k[2], 'sid', a[4], 'site', a[2], 'button', b or '', 'status', '200', 'reason', '',\n"
-    "             'active', '1')\n"
+    "             'active', '1', 'bip', k[4], 'cip', a[10], 'bst', k[5], 'cst', a[11], 'sk', known and k[1] or '')\n"
+    "  if att ~= '' then redis.call('HSET', k[2], 'o:' .. att, '1', 'own', 1) end\n"
     "  redis.call('PEXPIRE', k[2], maxms)\n"
     "  redis.call('ZADD', k[3], now + maxms, k[2])\n"
     "  if known then\n"
@@ -129,6 +147,25 @@ const char hsr_library[] =
     "  redis.call('HSET', k[1], 'active', '0')\n"
     "  return 1\n"
     "end\n"
+    /* KEYS call, the attempt's tombstone; ARGV prefix, attempt, tombstone ttl_ms. A call whose answer did not
+     * reach its instance (a timeout: WCS was refused) gives back what that attempt took, once no other answer
+     * owns the record; an attempt not yet run never will (the tombstone). 1 = given back. Idempotent. */
+    "local function call_cancel(k, a)\n"
+    "  if not redis.call('SET', k[2], '1', 'PX', a[3], 'NX') then return 0 end\n"
+    "  local c = redis.call('HMGET', k[1], 'o:' .. a[2], 'active', 'site', 'bip', 'cip', 'bst', 'cst', 'sk')\n"
+    "  if c[1] ~= '1' then return 0 end\n"
+    "  redis.call('HSET', k[1], 'o:' .. a[2], '0')\n"
+    "  if redis.call('HINCRBY', k[1], 'own', -1) > 0 or c[2] ~= '1' then return 0 end\n"
+    "  redis.call('ZREM', a[1] .. 'slots:' .. c[3], k[1])\n"
+    "  refund(c[4], tonumber(c[5]))\n"
+    "  refund(c[6], tonumber(c[7]))\n"
+    "  if c[8] and c[8] ~= '' then\n"
+    "    local n = tonumber(redis.call('HMGET', c[8], 'calls')[1])\n"
+    "    if n and n > 0 then redis.call('HINCRBY', c[8], 'calls', -1) end\n"
+    "  end\n"
+    "  redis.call('DEL', k[1])\n"
+    "  return 1\n"
+    "end\n"
     /* KEYS session, index; ARGV sid. Idempotent. */
     "local function sess_close(k, a)\n"
     "  redis.call('DEL', k[1])\n"
@@ -139,9 +176,10 @@ const char hsr_library[] =
     "local function count(k, a)\n"
     "  return redis.call('ZCOUNT', k[1], '(' .. now_ms(), '+inf')\n"
     "end\n"
-    "redis.register_function('ch2_connect', connect)\n"
-    "redis.register_function('ch2_call', call)\n"
-    "redis.register_function('ch2_call_end', call_end)\n"
-    "redis.register_function('ch2_sess_close', sess_close)\n"
-    "redis.register_function{function_name='ch2_count', callback=count, flags={'no-writes'}}\n"
-    "redis.register_function{function_name='ch2_version', callback=function() return 2 end, flags={'no-writes'}}\n";
+    "redis.register_function('ch3_connect', connect)\n"
+    "redis.register_function('ch3_call', call)\n"
+    "redis.register_function('ch3_call_end', call_end)\n"
+    "redis.register_function('ch3_call_cancel', call_cancel)\n"
+    "redis.register_function('ch3_sess_close', sess_close)\n"
+    "redis.register_function{function_name='ch3_count', callback=count, flags={'no-writes'}}\n"
+    "redis.register_function{function_name='ch3_version', callback=function() return 3 end, flags={'no-writes'}}\n";

@@ -1,4 +1,4 @@
-/* hook/store_redis_ops.c: the decisions in Redis: each one FCALL into callhook_v2, its answer read back. */
+/* hook/store_redis_ops.c: the decisions in Redis: each one FCALL into callhook_v3, its answer read back. */
 #include "hook/store_redis_int.h"
 
 #include "common/common.h"
@@ -95,7 +95,7 @@ enum hsr_result hsr_connect(struct hsr *r, const struct hsr_connect_req *q, stru
 			    q->jti ? "1" : "0",
 			    jttl,
 			    q->origin ? q->origin : ""};
-	redisReply *rep = hsr_fcall(r, HSR_OP_CONNECT, "ch2_connect", 4, kv, 10);
+	redisReply *rep = hsr_fcall(r, HSR_OP_CONNECT, "ch3_connect", 4, kv, 10);
 	if (!rep)
 		return HSR_DOWN;
 	bool ok = verdict_of(rep, v);
@@ -125,7 +125,7 @@ static void read_call(const redisReply *rep, struct hsr_verdict *v)
 
 enum hsr_result hsr_call(struct hsr *r, const struct hsr_call_req *q, struct hsr_verdict *v)
 {
-	char ks[KEYCAP], kc[KEYCAP], kslots[KEYCAP], kip[KEYCAP], ksite[KEYCAP], ki[KEYCAP];
+	char ks[KEYCAP], kc[KEYCAP], kslots[KEYCAP], kip[KEYCAP], ksite[KEYCAP], ki[KEYCAP], kx[KEYCAP];
 	char btn[HS_NAME_MAX + 3], dflt[2] = {q->dflt, '\0'}, cps[16], conc[16], pip[16], psite[16], cmax[24], ttl[24];
 	ch_fmt(btn, sizeof(btn), "%s%s", q->req_button ? "+" : "-", q->req_button ? q->req_button : "");
 	ch_fmt(cps, sizeof(cps), "%u", q->cps);
@@ -140,6 +140,7 @@ enum hsr_result hsr_call(struct hsr *r, const struct hsr_call_req *q, struct hsr
 			    key(r, kip, sizeof(kip), "b:", q->ipkey),
 			    key(r, ksite, sizeof(ksite), "b:", q->sitekey),
 			    key(r, ki, sizeof(ki), "sessions:index", ""),
+			    key(r, kx, sizeof(kx), "x:", q->attempt ? q->attempt : ""),
 			    q->sid && q->lookup ? "1" : "0",
 			    q->site,
 			    q->fallback ? "1" : "0",
@@ -153,11 +154,15 @@ enum hsr_result hsr_call(struct hsr *r, const struct hsr_call_req *q, struct hsr
 			    psite,
 			    cmax,
 			    ttl,
-			    q->sid ? q->sid : ""};
-	redisReply *rep = hsr_fcall(r, HSR_OP_CALL, "ch2_call", 6, kv, 14);
+			    q->sid ? q->sid : "",
+			    q->attempt ? q->attempt : ""};
+	bool sent;
+	redisReply *rep = hsr_fcall_sent(r, HSR_OP_CALL, "ch3_call", 7, kv, 15, &sent);
+	v->sent = sent;
 	if (!rep)
 		return HSR_DOWN;
 	bool ok = verdict_of(rep, v);
+	v->sent = sent;
 	if (ok && v->deny == HSR_ADMIT && rep != &hsr_oom_reply)
 		read_call(rep, v);
 	done(rep);
@@ -186,10 +191,26 @@ enum hsr_result hsr_call_end(struct hsr *r, const char *call_id, const char *sid
 	char k[KEYCAP];
 	const char *kv[] = {key(r, k, sizeof(k), "c:", call_id), hsr_prefix(r), sid ? "0" : "1", sid ? sid : ""};
 	long long n;
-	if (fcall_int(r, HSR_OP_CALL_END, "ch2_call_end", 1, kv, 3, &n) != HSR_OK)
+	if (fcall_int(r, HSR_OP_CALL_END, "ch3_call_end", 1, kv, 3, &n) != HSR_OK)
 		return HSR_DOWN;
 	*freed = n == 1; /* at maxmemory: not freed, the slot lapses at its deadline */
 	return HSR_OK;
+}
+
+/* A tombstone outlives any stall of Redis a command could wait out and still run (an hour). */
+#define CANCEL_TTL_MS "3600000"
+
+enum hsr_result hsr_call_cancel(struct hsr *r, const char *call_id, const char *attempt, bool *given)
+{
+	char kc[KEYCAP], kx[KEYCAP];
+	const char *kv[] = {key(r, kc, sizeof(kc), "c:", call_id), key(r, kx, sizeof(kx), "x:", attempt), hsr_prefix(r),
+			    attempt, CANCEL_TTL_MS};
+	redisReply *rep = hsr_fcall(r, HSR_OP_CALL_CANCEL, "ch3_call_cancel", 2, kv, 3);
+	/* at maxmemory the tombstone is not written: not an answer, the outbox tries again */
+	bool ok = rep && rep != &hsr_oom_reply && rep->type == REDIS_REPLY_INTEGER;
+	*given = ok && rep->integer == 1;
+	done(rep);
+	return ok ? HSR_OK : HSR_DOWN;
 }
 
 enum hsr_result hsr_session_close(struct hsr *r, const char *sid)
@@ -197,7 +218,7 @@ enum hsr_result hsr_session_close(struct hsr *r, const char *sid)
 	char k[KEYCAP], idx[KEYCAP];
 	const char *kv[] = {key(r, k, sizeof(k), "s:", sid), key(r, idx, sizeof(idx), "sessions:index", ""), sid};
 	long long n;
-	return fcall_int(r, HSR_OP_SESSION_CLOSE, "ch2_sess_close", 2, kv, 1, &n);
+	return fcall_int(r, HSR_OP_SESSION_CLOSE, "ch3_sess_close", 2, kv, 1, &n);
 }
 
 static const char *field(const redisReply *rep, const char *name)
@@ -239,7 +260,7 @@ enum hsr_result hsr_session_count(struct hsr *r, size_t *n)
 	char idx[KEYCAP];
 	const char *kv[] = {key(r, idx, sizeof(idx), "sessions:index", "")};
 	long long v;
-	if (fcall_int(r, HSR_OP_STATS, "ch2_count", 1, kv, 0, &v) != HSR_OK)
+	if (fcall_int(r, HSR_OP_STATS, "ch3_count", 1, kv, 0, &v) != HSR_OK)
 		return HSR_DOWN;
 	*n = v > 0 ? (size_t)v : 0;
 	return HSR_OK;
@@ -250,7 +271,7 @@ enum hsr_result hsr_site_active(struct hsr *r, const char *site, unsigned *n)
 	char slots[KEYCAP];
 	const char *kv[] = {key(r, slots, sizeof(slots), "slots:", site)};
 	long long v;
-	if (fcall_int(r, HSR_OP_STATS, "ch2_count", 1, kv, 0, &v) != HSR_OK)
+	if (fcall_int(r, HSR_OP_STATS, "ch3_count", 1, kv, 0, &v) != HSR_OK)
 		return HSR_DOWN;
 	*n = v > 0 ? (unsigned)v : 0;
 	return HSR_OK;

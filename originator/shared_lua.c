@@ -1,7 +1,7 @@
 /* originator/shared_lua.c: the Redis function library callhook_orig_v1: the originator's limits, one function each. */
 #include "originator/shared.h"
 
-/* Beside the hook's callhook_v2 (other function names, so both load into one Redis). Only commands Valkey >= 7.2
+/* Beside the hook's callhook_v3 (other function names, so both load into one Redis). Only commands Valkey >= 7.2
  * also has. cho1_admit makes every check before its first write, so a refused call takes nothing. The buckets
  * are the hook's: a token is 60000 units and a bucket of capacity C refills C units per ms (exact integers).
  * Concurrent slots are tokens in a ZSET scored by their deadline (Redis TIME + the call's longest life), so an

@@ -520,13 +520,15 @@ static bool load_library(const struct st_redis *r, redisContext *c)
 	return ok;
 }
 
-redisReply *st_redis_run(struct st_redis *r, unsigned op, int argc, const char **argv)
+static redisReply *run(struct st_redis *r, unsigned op, int argc, const char **argv, bool *sent)
 {
+	*sent = false;
 	if (argc > HSR_ARGS || op >= r->nops)
 		return NULL; /* a programming error, not an answer */
 	redisContext *c = acquire(r, op);
 	if (!c)
 		return NULL;
+	*sent = true;
 	size_t lens[HSR_ARGS];
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
@@ -556,6 +558,12 @@ redisReply *st_redis_run(struct st_redis *r, unsigned op, int argc, const char *
 	}
 	release(r, op, c, NULL, false);
 	return rep;
+}
+
+redisReply *st_redis_run(struct st_redis *r, unsigned op, int argc, const char **argv)
+{
+	bool sent;
+	return run(r, op, argc, argv, &sent);
 }
 
 /* ---- the prober: while the breaker is open, it alone talks to Redis ---- */
@@ -641,10 +649,12 @@ static void *prober_main(void *arg)
 	return NULL;
 }
 
-redisReply *st_redis_fcall(struct st_redis *r, unsigned op, const char *fn, int nkeys, const char **kv, int nargs)
+redisReply *st_redis_fcall_sent(struct st_redis *r, unsigned op, const char *fn, int nkeys, const char **kv, int nargs,
+				bool *sent)
 {
 	const char *argv[HSR_ARGS];
 	char nk[8];
+	*sent = false;
 	if (3 + nkeys + nargs > HSR_ARGS)
 		return NULL;
 	ch_fmt(nk, sizeof(nk), "%d", nkeys);
@@ -653,5 +663,11 @@ redisReply *st_redis_fcall(struct st_redis *r, unsigned op, const char *fn, int 
 	argv[2] = nk;
 	for (int i = 0; i < nkeys + nargs; i++)
 		argv[i + 3] = kv[i];
-	return st_redis_run(r, op, 3 + nkeys + nargs, argv);
+	return run(r, op, 3 + nkeys + nargs, argv, sent);
+}
+
+redisReply *st_redis_fcall(struct st_redis *r, unsigned op, const char *fn, int nkeys, const char **kv, int nargs)
+{
+	bool sent;
+	return st_redis_fcall_sent(r, op, fn, nkeys, kv, nargs, &sent);
 }

@@ -52,6 +52,9 @@ extern redisReply st_oom_reply;
 redisReply *st_redis_run(struct st_redis *r, unsigned op, int argc, const char **argv);
 /* FCALL fn with nkeys keys then nargs arguments (kv): as st_redis_run. */
 redisReply *st_redis_fcall(struct st_redis *r, unsigned op, const char *fn, int nkeys, const char **kv, int nargs);
+/* st_redis_fcall, and *sent: the command left this process (without an answer it may still run on Redis). */
+redisReply *st_redis_fcall_sent(struct st_redis *r, unsigned op, const char *fn, int nkeys, const char **kv, int nargs,
+				bool *sent);
 
 /* The store's metric families (callhook_store_*), declared once; harmless twice. */
 void st_metrics_declare(void);

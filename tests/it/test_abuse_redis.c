@@ -289,3 +289,113 @@ TEST_CASE(concurrent_slots_exact_across_instances)
 	chr_free(&r);
 	EXPECT_ERR(do_call(b.hook_port, "after-free-2", "/10.7.9.1:1/z", NULL), 429, "concurrent_calls exceeded");
 }
+
+/* ---- a call whose FCALL timed out but that Redis ran later gives back what it took ---- */
+
+/* Redis busy for ms (a script that spins on TIME), from another thread while the test sends a call. */
+static void *stall(void *arg)
+{
+	char cmd[512], out[64];
+	snprintf(cmd, sizeof(cmd),
+		 "EVAL \"local s = redis.call('TIME'); local e = s[1] * 1000000 + s[2] + %d * 1000; "
+		 "while true do local t = redis.call('TIME'); if t[1] * 1000000 + t[2] > e then break end end; "
+		 "return 1\" 0",
+		 *(int *)arg);
+	(void)rp_query(&rp, cmd, out, sizeof(out));
+	return NULL;
+}
+
+/* The FCALLs Redis ran (INFO commandstats), or -1. */
+static long long fcalls(void)
+{
+	char out[8192];
+	if (rp_query(&rp, "INFO commandstats", out, sizeof(out)) != 0)
+		return -1;
+	const char *p = strstr(out, "cmdstat_fcall:calls=");
+	return p ? strtoll(p + strlen("cmdstat_fcall:calls="), NULL, 10) : 0;
+}
+
+TEST_CASE(call_timed_out_then_run_gives_back)
+{
+	NEED_REDIS();
+	const char *lim = "connects_per_minute_per_ip = 1000; calls_per_minute_per_ip = 1000; calls_per_session = "
+			  "1000; calls_per_minute = 1; concurrent_calls = 1;";
+	REQUIRE(start_one(&a, lim, "fail_closed") == 0);
+	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.20.1:1/g", O, NULL), 200);
+	long long before = fcalls();
+	int ms = 700;
+	pthread_t th;
+	REQUIRE(pthread_create(&th, NULL, stall, &ms) == 0);
+	usleep(100000); /* the script runs */
+	/* timeout_ms = 100: refused while Redis spins; the FCALL waits in its socket and runs after the script */
+	EXPECT_ERR(do_call(a.hook_port, "late-1", "/10.7.20.1:1/g", NULL), 503, "state store unavailable");
+	pthread_join(th, NULL);
+	/* the outbox's cancel: once it ran, its tombstone is there */
+	bool cancelled = false;
+	for (int i = 0; i < 100 && !cancelled; i++) {
+		char out[512];
+		cancelled = rp_query(&rp, "KEYS callhook:x:*", out, sizeof(out)) == 0 && strstr(out, "callhook:x:");
+		if (!cancelled)
+			usleep(50000);
+	}
+	CHECK_MSG(cancelled, "no call cancel reached Redis");
+	/* the late FCALL ran too (not dropped with its connection): two FCALLs, the call and its cancel */
+	CHECK_MSG(fcalls() - before >= 2, "%lld FCALLs after the stall", fcalls() - before);
+	/* the one slot and the one token of calls_per_minute are free: the next call passes, the one after not */
+	struct chr r = do_call(a.hook_port, "late-2", "/10.7.20.1:1/g", NULL);
+	CHECK_MSG(r.status == 200, "the timed-out call kept its slot or token: %ld %s", r.status, r.body);
+	chr_free(&r);
+	EXPECT_ERR(do_call(a.hook_port, "late-3", "/10.7.20.1:1/g", NULL), 429, "concurrent_calls exceeded");
+	CHECK(rp_int(&rp, "ZCARD callhook:slots:shop") == 1);
+}
+
+/* ch3_call for callId id as attempt att (an unknown session on the fallback site, calls_per_minute = 1). */
+static bool raw_call(const char *id, const char *att, const char *want)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "FCALL ch3_call 7 callhook:s:none callhook:c:%s callhook:slots:shop callhook:b:raw-ip "
+		 "callhook:b:raw-site callhook:sessions:index callhook:x:%s 0 shop 1 \"\" - \"\" o 0 5 0 1 60000 "
+		 "60000 \"\" %s",
+		 id, att, att);
+	return rp_cmd(&rp, cmd, want);
+}
+
+static long long raw_cancel(const char *id, const char *att)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "FCALL ch3_call_cancel 2 callhook:c:%s callhook:x:%s callhook: %s 3600000", id, att,
+		 att);
+	return rp_int(&rp, cmd);
+}
+
+TEST_CASE(call_cancel_owners_and_tombstone)
+{
+	NEED_REDIS();
+	REQUIRE(start_one(&a, wide, "fail_closed") == 0);
+	/* the daemon's first FCALL loads the library */
+	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.21.1:1/o", O, NULL), 200);
+	REQUIRE(raw_call("own-1", "t1", "*5")); /* {'ok', ...}: admitted */
+	REQUIRE(rp_int(&rp, "ZCARD callhook:slots:shop") == 1);
+	/* a WCS retry of the same call (another attempt): the same answer, no second slot, and it owns the call */
+	REQUIRE(raw_call("own-1", "t2", "*5"));
+	CHECK(rp_int(&rp, "ZCARD callhook:slots:shop") == 1);
+	/* the first answer was lost, the retry's was not: the call keeps its slot */
+	CHECK(raw_cancel("own-1", "t1") == 0);
+	CHECK(raw_cancel("own-1", "t1") == 0); /* idempotent */
+	CHECK(rp_int(&rp, "ZCARD callhook:slots:shop") == 1);
+	/* both lost: the slot and the token go back, the record with them (a later retry is a new call) */
+	CHECK(raw_cancel("own-1", "t2") == 1);
+	CHECK(raw_cancel("own-1", "t2") == 0);
+	CHECK(rp_int(&rp, "ZCARD callhook:slots:shop") == 0);
+	CHECK(rp_int(&rp, "EXISTS callhook:c:own-1") == 0);
+	/* a cancel that reaches Redis before its attempt: the attempt then takes nothing */
+	CHECK(raw_cancel("own-2", "t3") == 0);
+	CHECK(raw_call("own-2", "t3", "*3")); /* {'deny', ...} */
+	CHECK(rp_int(&rp, "ZCARD callhook:slots:shop") == 0);
+	CHECK(rp_int(&rp, "EXISTS callhook:c:own-2") == 0);
+	/* the token own-1 took came back: calls_per_minute = 1 lets exactly one more call through */
+	CHECK(raw_call("own-3", "t4", "*5"));
+	CHECK(raw_call("own-4", "t5", "*3"));
+	CHECK(rp_int(&rp, "ZCARD callhook:slots:shop") == 1);
+}
