@@ -20,6 +20,8 @@
 #define OUTBOX_MAX 10000 /* releases waiting for Redis (drop oldest beyond: their slots lapse at the deadline) */
 #define KEY_MAX    600   /* a limit key is at most a URI (512) */
 #define TOKEN_MAX  40
+/* An aborted token's tombstone outlives any stall of Redis a command could wait out and still run. */
+#define TOMB_TTL_MS "3600000"
 
 enum { OP_ADMIT, OP_RELEASE, OP_ABORT, OP_COUNT };
 
@@ -27,7 +29,7 @@ enum { OP_ADMIT, OP_RELEASE, OP_ABORT, OP_COUNT };
 static const char *const op_names[OP_COUNT] = {"orig_admit", "orig_release", "orig_abort"};
 
 static const struct st_lib lib = {
-    .name = "callhook_orig_v1", .text = orig_shared_library, .version_fn = "cho1_version", .version = 1};
+    .name = "callhook_orig_v2", .text = orig_shared_library, .version_fn = "cho2_version", .version = 2};
 
 struct orig_shared {
 	struct st_redis *rd;
@@ -65,19 +67,21 @@ struct abort_q {
 
 static int send_abort(struct orig_shared *sh, const struct abort_q *q)
 {
-	char ks[KEY_MAX], kr[KEY_MAX], ki[KEY_MAX], kd[KEY_MAX], kn[KEY_MAX];
+	char ks[KEY_MAX], kr[KEY_MAX], ki[KEY_MAX], kd[KEY_MAX], kn[KEY_MAX], kx[KEY_MAX];
 	const char *kv[] = {key(sh, ks, sizeof(ks), "slots", ""),
 			    key(sh, kr, sizeof(kr), "b:rate", ""),
 			    key(sh, ki, sizeof(ki), "b:i:", q->ikey),
 			    key(sh, kd, sizeof(kd), "dh:", q->dkey),
 			    key(sh, kn, sizeof(kn), "di:", q->ikey),
+			    key(sh, kx, sizeof(kx), "x:", q->token),
 			    q->token,
 			    q->rate,
 			    q->pini,
 			    q->dnew,
-			    q->dkey};
+			    q->dkey,
+			    TOMB_TTL_MS};
 	long long n;
-	return fcall_int(sh, OP_ABORT, "cho1_abort", 5, kv, 5, &n);
+	return fcall_int(sh, OP_ABORT, "cho2_abort", 6, kv, 6, &n);
 }
 
 static int send_release(struct orig_shared *sh, const char *token)
@@ -85,7 +89,7 @@ static int send_release(struct orig_shared *sh, const char *token)
 	char ks[KEY_MAX];
 	const char *kv[] = {key(sh, ks, sizeof(ks), "slots", ""), token};
 	long long n;
-	return fcall_int(sh, OP_RELEASE, "cho1_release", 1, kv, 1, &n);
+	return fcall_int(sh, OP_RELEASE, "cho2_release", 1, kv, 1, &n);
 }
 
 /* The outbox's delivery: "R" token, or an abort; 0, or EAGAIN (try again: both are idempotent). */
@@ -226,14 +230,15 @@ static unsigned share(const struct orig_shared *sh, unsigned limit)
 	return v ? (unsigned)v : 1u;
 }
 
-/* Redis did not answer: refuse (fail_closed), or the local registry decides with the limits scaled. The token
- * is given back in case the command ran after all (an abort is idempotent). */
+/* Redis did not answer: refuse (fail_closed), or the local registry decides with the limits scaled. A token
+ * whose admit was sent (q, else NULL) is aborted, in case Redis runs it after all (an abort is idempotent). */
 static enum orig_admit unavailable(struct orig_shared *sh, const struct abort_q *q, struct orig_calls *c,
 				   struct orig_sip *sip, const struct orig_limits *lim, const struct orig_call_req *r,
 				   const struct orig_call_meta *meta, const char *cb_url,
 				   const struct orig_watch *watch, int64_t now_ms, uint64_t *id)
 {
-	abort_or_queue(sh, q);
+	if (q)
+		abort_or_queue(sh, q);
 	bool open = st_redis_fail_open(sh->rd);
 	atomic_fetch_add(&sh->fallbacks[open], 1);
 	if (!open)
@@ -268,9 +273,9 @@ static bool keys_of(const struct orig_limits *lim, const struct orig_call_req *r
 }
 
 static redisReply *admit_call(struct orig_shared *sh, const struct orig_limits *lim, const char *token,
-			      const char *ikey, const char *dkey, int64_t life_ms)
+			      const char *ikey, const char *dkey, int64_t life_ms, bool *sent)
 {
-	char ks[KEY_MAX], kr[KEY_MAX], ki[KEY_MAX], kd[KEY_MAX], kn[KEY_MAX];
+	char ks[KEY_MAX], kr[KEY_MAX], ki[KEY_MAX], kd[KEY_MAX], kn[KEY_MAX], kx[KEY_MAX];
 	char life[24], conc[16], rate[16], pini[16], pdest[16], dist[16];
 	ch_fmt(life, sizeof(life), "%" PRId64, life_ms);
 	ch_fmt(conc, sizeof(conc), "%u", lim->concurrent_calls);
@@ -283,6 +288,7 @@ static redisReply *admit_call(struct orig_shared *sh, const struct orig_limits *
 			    key(sh, ki, sizeof(ki), "b:i:", ikey),
 			    key(sh, kd, sizeof(kd), "dh:", dkey),
 			    key(sh, kn, sizeof(kn), "di:", ikey),
+			    key(sh, kx, sizeof(kx), "x:", token),
 			    token,
 			    life,
 			    conc,
@@ -291,7 +297,7 @@ static redisReply *admit_call(struct orig_shared *sh, const struct orig_limits *
 			    pdest,
 			    dist,
 			    dkey};
-	return st_redis_fcall(sh->rd, OP_ADMIT, "cho1_admit", 5, kv, 8);
+	return st_redis_fcall_sent(sh->rd, OP_ADMIT, "cho2_admit", 6, kv, 8, sent);
 }
 
 enum orig_admit orig_shared_admit(struct orig_shared *sh, struct orig_calls *c, struct orig_sip *sip,
@@ -309,13 +315,14 @@ enum orig_admit orig_shared_admit(struct orig_shared *sh, struct orig_calls *c, 
 	ch_fmt(pini, sizeof(pini), "%u", lim->calls_per_minute_per_initiator);
 	/* both legs may ring in turn (anchored), then the call lasts at most max_call_s */
 	int64_t life_ms = sh->life_ms + 2000LL * (ring_s > sh->ring_s ? ring_s : sh->ring_s);
-	redisReply *rep = admit_call(sh, lim, token, ikey, dkey, life_ms);
+	bool sent;
+	redisReply *rep = admit_call(sh, lim, token, ikey, dkey, life_ms, &sent);
 	const char *what = el(rep, 0);
 	struct abort_q q = {token, ikey, dkey, rate, pini, "0"};
 	if (!what || (strcmp(what, "ok") != 0 && strcmp(what, "deny") != 0)) {
 		if (rep && rep != &st_oom_reply)
 			freeReplyObject(rep);
-		return unavailable(sh, &q, c, sip, lim, r, meta, cb_url, watch, now_ms, id);
+		return unavailable(sh, sent ? &q : NULL, c, sip, lim, r, meta, cb_url, watch, now_ms, id);
 	}
 	bool ok = strcmp(what, "ok") == 0;
 	res = ok ? ORIG_ADMIT_OK : deny_of(el(rep, 1));

@@ -9,14 +9,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-extern const char orig_shared_library[]; /* callhook_orig_v1 (shared_lua.c) */
+extern const char orig_shared_library[]; /* callhook_orig_v2 (shared_lua.c) */
 
 /*
- * With store.backend = "redis", every limit of struct orig_limits is decided by one FCALL (cho1_admit) before the
+ * With store.backend = "redis", every limit of struct orig_limits is decided by one FCALL (cho2_admit) before the
  * call is handed to the engine, so N instances on one Redis allow the configured budget in total. A concurrent
  * slot is a token with a deadline (the call's longest life: max_call_s plus both legs' ring time), released when
- * the call ends on this instance (cho1_release, idempotent; through an outbox while Redis is down), given back
- * whole when the engine refuses the call (cho1_abort). When Redis does not answer: fail_closed refuses the call
+ * the call ends on this instance (cho2_release, idempotent; through an outbox while Redis is down), given back
+ * whole when the engine refuses the call or when its admit got no answer (cho2_abort, whose tombstone stops an
+ * admit Redis runs later). When Redis does not answer: fail_closed refuses the call
  * (ORIG_ADMIT_STORE), fail_open decides it in the local registry with each limit x fail_open_share (at least 1).
  * Thread-safe.
  */

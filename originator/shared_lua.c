@@ -1,13 +1,13 @@
-/* originator/shared_lua.c: the Redis function library callhook_orig_v1: the originator's limits, one function each. */
+/* originator/shared_lua.c: the Redis function library callhook_orig_v2: the originator's limits, one function each. */
 #include "originator/shared.h"
 
 /* Beside the hook's callhook_v3 (other function names, so both load into one Redis). Only commands Valkey >= 7.2
- * also has. cho1_admit makes every check before its first write, so a refused call takes nothing. The buckets
+ * also has. cho2_admit makes every check before its first write, so a refused call takes nothing. The buckets
  * are the hook's: a token is 60000 units and a bucket of capacity C refills C units per ms (exact integers).
  * Concurrent slots are tokens in a ZSET scored by their deadline (Redis TIME + the call's longest life), so an
  * instance that dies frees its slots at their deadline; the hourly limits are ZSETs over the last hour. */
 const char orig_shared_library[] =
-    "#!lua name=callhook_orig_v1\n"
+    "#!lua name=callhook_orig_v2\n"
     "local function now_ms()\n"
     "  local t = redis.call('TIME')\n"
     "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -32,10 +32,12 @@ const char orig_shared_library[] =
     "  local u = tonumber(redis.call('HGET', key, 'u'))\n"
     "  if u then redis.call('HSET', key, 'u', math.min(cap * 60000, u + 60000)) end\n"
     "end\n"
-    /* KEYS slots, rate bucket, initiator bucket, destination hour, initiator's destinations hour; ARGV token,
-     * life_ms, concurrent_calls, calls_per_minute, per_initiator, per_destination_hour, distinct_hour,
-     * destination key. {'ok', new destination '1'/'0'} or {'deny', which}. */
+    /* KEYS slots, rate bucket, initiator bucket, destination hour, initiator's destinations hour, the token's
+     * tombstone; ARGV token, life_ms, concurrent_calls, calls_per_minute, per_initiator, per_destination_hour,
+     * distinct_hour, destination key. {'ok', new destination '1'/'0'} or {'deny', which}. A token aborted
+     * before Redis ran its admit (the admit timed out: Redis was stalled) takes nothing. */
     "local function admit(k, a)\n"
+    "  if redis.call('GET', k[6]) then return {'deny', 'aborted'} end\n"
     "  local now = now_ms()\n"
     "  local conc, rate, pini = tonumber(a[3]), tonumber(a[4]), tonumber(a[5])\n"
     "  local pdest, dist = tonumber(a[6]), tonumber(a[7])\n"
@@ -70,9 +72,11 @@ const char orig_shared_library[] =
     "local function release(k, a)\n"
     "  return redis.call('ZREM', k[1], a[1])\n"
     "end\n"
-    /* KEYS as admit; ARGV token, calls_per_minute, per_initiator, new destination ('1', '0'), destination key:
-     * a call admitted here that could not start gives back what it took. 1 = it did. Idempotent. */
+    /* KEYS as admit; ARGV token, calls_per_minute, per_initiator, new destination ('1', '0'), destination key,
+     * tombstone ttl_ms: a call admitted here that could not start, or whose admit got no answer, gives back
+     * what it took; an admit not run yet never will (the tombstone). 1 = it gave back. Idempotent. */
     "local function abort(k, a)\n"
+    "  redis.call('SET', k[6], '1', 'PX', a[6])\n"
     "  if redis.call('ZREM', k[1], a[1]) == 0 then return 0 end\n"
     "  refund(k[2], tonumber(a[2]))\n"
     "  refund(k[3], tonumber(a[3]))\n"
@@ -84,9 +88,9 @@ const char orig_shared_library[] =
     "local function count(k, a)\n"
     "  return redis.call('ZCOUNT', k[1], '(' .. now_ms(), '+inf')\n"
     "end\n"
-    "redis.register_function('cho1_admit', admit)\n"
-    "redis.register_function('cho1_release', release)\n"
-    "redis.register_function('cho1_abort', abort)\n"
-    "redis.register_function{function_name='cho1_count', callback=count, flags={'no-writes'}}\n"
-    "redis.register_function{function_name='cho1_version', callback=function() return 1 end, "
+    "redis.register_function('cho2_admit', admit)\n"
+    "redis.register_function('cho2_release', release)\n"
+    "redis.register_function('cho2_abort', abort)\n"
+    "redis.register_function{function_name='cho2_count', callback=count, flags={'no-writes'}}\n"
+    "redis.register_function{function_name='cho2_version', callback=function() return 2 end, "
     "flags={'no-writes'}}\n";

@@ -187,3 +187,40 @@ void rp_kill(struct redis_peer *rp)
 	}
 	rp->pid = 0;
 }
+
+static void *busy(void *arg)
+{
+	const struct rp_busy *b = arg;
+	char cmd[512], out[64];
+	snprintf(cmd, sizeof(cmd),
+		 "EVAL \"local s = redis.call('TIME'); local e = s[1] * 1000000 + s[2] + %d * 1000; "
+		 "while true do local t = redis.call('TIME'); if t[1] * 1000000 + t[2] > e then break end end; "
+		 "return 1\" 0",
+		 b->ms);
+	(void)rp_query(b->rp, cmd, out, sizeof(out));
+	return NULL;
+}
+
+int rp_busy_start(struct rp_busy *b, const struct redis_peer *rp, int ms)
+{
+	b->rp = rp;
+	b->ms = ms;
+	if (pthread_create(&b->th, NULL, busy, b) != 0)
+		return -1;
+	usleep(100 * 1000); /* the script has started */
+	return 0;
+}
+
+void rp_busy_join(struct rp_busy *b)
+{
+	pthread_join(b->th, NULL);
+}
+
+long long rp_fcalls(const struct redis_peer *rp)
+{
+	char out[8192];
+	if (rp_query(rp, "INFO commandstats", out, sizeof(out)) != 0)
+		return -1;
+	const char *p = strstr(out, "cmdstat_fcall:calls=");
+	return p ? strtoll(p + strlen("cmdstat_fcall:calls="), NULL, 10) : 0;
+}

@@ -2,6 +2,7 @@
 #ifndef CALLHOOK_TESTS_IT_REDIS_PEER_H
 #define CALLHOOK_TESTS_IT_REDIS_PEER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -38,5 +39,18 @@ long long rp_int(const struct redis_peer *rp, const char *cmd);
  * FUNCTION, AUTH, SELECT, PING, HELLO, EVAL; not those a function runs, not the test's INFO and CONFIG): the
  * round trips callhook made. -1 when Redis did not answer. */
 long long rp_calls(const struct redis_peer *rp);
+
+/* Keep Redis busy for ms (a script that spins on TIME), from a thread of its own, so that a command sent
+ * meanwhile waits in its socket and runs after the script, whether its client still waits or not. Returns once
+ * the script runs; rp_busy_join waits for its end. 0, or -1. */
+struct rp_busy {
+	pthread_t th;
+	const struct redis_peer *rp;
+	int ms;
+};
+int rp_busy_start(struct rp_busy *b, const struct redis_peer *rp, int ms);
+void rp_busy_join(struct rp_busy *b);
+/* The FCALLs Redis ran since it started (INFO commandstats), or -1. */
+long long rp_fcalls(const struct redis_peer *rp);
 
 #endif

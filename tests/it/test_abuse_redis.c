@@ -292,29 +292,6 @@ TEST_CASE(concurrent_slots_exact_across_instances)
 
 /* ---- a call whose FCALL timed out but that Redis ran later gives back what it took ---- */
 
-/* Redis busy for ms (a script that spins on TIME), from another thread while the test sends a call. */
-static void *stall(void *arg)
-{
-	char cmd[512], out[64];
-	snprintf(cmd, sizeof(cmd),
-		 "EVAL \"local s = redis.call('TIME'); local e = s[1] * 1000000 + s[2] + %d * 1000; "
-		 "while true do local t = redis.call('TIME'); if t[1] * 1000000 + t[2] > e then break end end; "
-		 "return 1\" 0",
-		 *(int *)arg);
-	(void)rp_query(&rp, cmd, out, sizeof(out));
-	return NULL;
-}
-
-/* The FCALLs Redis ran (INFO commandstats), or -1. */
-static long long fcalls(void)
-{
-	char out[8192];
-	if (rp_query(&rp, "INFO commandstats", out, sizeof(out)) != 0)
-		return -1;
-	const char *p = strstr(out, "cmdstat_fcall:calls=");
-	return p ? strtoll(p + strlen("cmdstat_fcall:calls="), NULL, 10) : 0;
-}
-
 TEST_CASE(call_timed_out_then_run_gives_back)
 {
 	NEED_REDIS();
@@ -322,14 +299,12 @@ TEST_CASE(call_timed_out_then_run_gives_back)
 			  "1000; calls_per_minute = 1; concurrent_calls = 1;";
 	REQUIRE(start_one(&a, lim, "fail_closed") == 0);
 	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.20.1:1/g", O, NULL), 200);
-	long long before = fcalls();
-	int ms = 700;
-	pthread_t th;
-	REQUIRE(pthread_create(&th, NULL, stall, &ms) == 0);
-	usleep(100000); /* the script runs */
+	long long before = rp_fcalls(&rp);
+	struct rp_busy busy;
+	REQUIRE(rp_busy_start(&busy, &rp, 700) == 0);
 	/* timeout_ms = 100: refused while Redis spins; the FCALL waits in its socket and runs after the script */
 	EXPECT_ERR(do_call(a.hook_port, "late-1", "/10.7.20.1:1/g", NULL), 503, "state store unavailable");
-	pthread_join(th, NULL);
+	rp_busy_join(&busy);
 	/* the outbox's cancel: once it ran, its tombstone is there */
 	bool cancelled = false;
 	for (int i = 0; i < 100 && !cancelled; i++) {
@@ -340,7 +315,7 @@ TEST_CASE(call_timed_out_then_run_gives_back)
 	}
 	CHECK_MSG(cancelled, "no call cancel reached Redis");
 	/* the late FCALL ran too (not dropped with its connection): two FCALLs, the call and its cancel */
-	CHECK_MSG(fcalls() - before >= 2, "%lld FCALLs after the stall", fcalls() - before);
+	CHECK_MSG(rp_fcalls(&rp) - before >= 2, "%lld FCALLs after the stall", rp_fcalls(&rp) - before);
 	/* the one slot and the one token of calls_per_minute are free: the next call passes, the one after not */
 	struct chr r = do_call(a.hook_port, "late-2", "/10.7.20.1:1/g", NULL);
 	CHECK_MSG(r.status == 200, "the timed-out call kept its slot or token: %ld %s", r.status, r.body);

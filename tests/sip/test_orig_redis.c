@@ -305,3 +305,53 @@ TEST_CASE(release_replayed_from_outbox)
 	CHECK_MSG(placed_within(&b, "9055550003", 10000), "B could not place a call after the replay");
 	CHECK(rp_int(&rp, SLOTS) == 1);
 }
+
+/* An admit that timed out (Redis busy, not down) but that Redis ran later, before or after its abort: the call
+ * was refused, so it keeps no slot and no calls_per_minute token. */
+TEST_CASE(admit_timed_out_then_run_takes_nothing)
+{
+	NEED_REDIS();
+	START_BOTH("concurrent_calls = 1; calls_per_minute = 1;", "fail_closed");
+	long long before = rp_fcalls(&rp);
+	struct rp_busy busy;
+	REQUIRE(rp_busy_start(&busy, &rp, 700) == 0);
+	char why[160];
+	CHECK(place(&a, "9055550001", why, sizeof(why), NULL) == 503);
+	CHECK_STR(why, "state store unavailable");
+	rp_busy_join(&busy);
+	/* the abort's tombstone is written, and the late admit ran (not dropped with its connection) */
+	CHECK_MSG(wait_int("EVAL \"return #redis.call('KEYS', 'callhook:orig:x:*')\" 0", 1, 5000),
+		  "no abort reached Redis");
+	CHECK_MSG(rp_fcalls(&rp) - before >= 2, "%lld FCALLs after the stall", rp_fcalls(&rp) - before);
+	CHECK(rp_int(&rp, SLOTS) == 0);
+	/* the one slot and the one token are there for B, once */
+	CHECK_MSG(placed_within(&b, "9055550002", 5000), "the refused call kept its slot or its token");
+	CHECK(place(&a, "9055550003", why, sizeof(why), NULL) == 429);
+}
+
+/* The order the test above cannot force: the abort reaches Redis before its admit; the admit then takes nothing. */
+TEST_CASE(abort_before_admit_tombstone)
+{
+	NEED_REDIS();
+	START_BOTH("concurrent_calls = 1;", "fail_closed");
+	REQUIRE(place(&a, "9055550001", NULL, 0, NULL) == 202); /* loads the library; holds the one slot */
+	const char *keys = "6 callhook:orig:slots callhook:orig:b:rate callhook:orig:b:i:raw callhook:orig:dh:raw "
+			   "callhook:orig:di:raw callhook:orig:x:raw-1 raw-1";
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "FCALL cho2_abort %s 0 0 0 raw 3600000", keys);
+	CHECK(rp_int(&rp, cmd) == 0); /* nothing to give back yet */
+	snprintf(cmd, sizeof(cmd), "FCALL cho2_admit %s 60000 0 0 0 0 0 raw", keys);
+	char out[256];
+	CHECK(rp_query(&rp, cmd, out, sizeof(out)) == 0 && strstr(out, "aborted"));
+	CHECK(rp_cmd(&rp, "ZSCORE callhook:orig:slots raw-1", "$-1") && rp_int(&rp, SLOTS) == 1);
+	/* another token is admitted as usual (concurrent_calls = 0 here: no cap) and aborted whole */
+	const char *keys2 = "6 callhook:orig:slots callhook:orig:b:rate callhook:orig:b:i:raw callhook:orig:dh:raw "
+			    "callhook:orig:di:raw callhook:orig:x:raw-2 raw-2";
+	snprintf(cmd, sizeof(cmd), "FCALL cho2_admit %s 60000 0 0 0 0 0 raw", keys2);
+	CHECK(rp_query(&rp, cmd, out, sizeof(out)) == 0 && strstr(out, "ok"));
+	CHECK(rp_int(&rp, SLOTS) == 2);
+	snprintf(cmd, sizeof(cmd), "FCALL cho2_abort %s 0 0 0 raw 3600000", keys2);
+	CHECK(rp_int(&rp, cmd) == 1);
+	CHECK(rp_int(&rp, cmd) == 0); /* idempotent */
+	CHECK(rp_int(&rp, SLOTS) == 1);
+}
