@@ -373,4 +373,19 @@ TEST_CASE(call_cancel_owners_and_tombstone)
 	CHECK(raw_call("own-3", "t4", "*5"));
 	CHECK(raw_call("own-4", "t5", "*3"));
 	CHECK(rp_int(&rp, "ZCARD callhook:slots:shop") == 1);
+	/* a flood of retries does not grow the record: past 8 owners the call is pinned, no cancel frees it */
+	char att[16];
+	for (int i = 0; i < 20; i++) {
+		snprintf(att, sizeof(att), "r%d", i);
+		CHECK(raw_call("own-3", att, "*5"));
+	}
+	long long fields = rp_int(&rp, "HLEN callhook:c:own-3");
+	/* 11 of the call, own, pin and the 8 owners */
+	CHECK_MSG(fields > 0 && fields <= 21, "the call record has %lld fields", fields);
+	CHECK(raw_cancel("own-3", "t4") == 0);
+	for (int i = 0; i < 20; i++) {
+		snprintf(att, sizeof(att), "r%d", i);
+		CHECK(raw_cancel("own-3", att) == 0);
+	}
+	CHECK(rp_int(&rp, "ZCARD callhook:slots:shop") == 1);
 }
