@@ -130,6 +130,7 @@ const char hsr_library[] =
     "  take(k[4], uip, now)\n"
     "  take(k[5], usite, now)\n"
     "  local maxms = tonumber(a[12])\n"
+    "  redis.call('DEL', k[2])\n" /* an ended call of that callId: its owners are not this call's */
     "  redis.call('HSET', k[2], 'sid', a[4], 'site', a[2], 'button', b or '', 'status', '200', 'reason', '',\n"
     "             'active', '1', 'bip', k[4], 'cip', a[10], 'bst', k[5], 'cst', a[11], 'sk', known and k[1] or '')\n"
     "  if att ~= '' then redis.call('HSET', k[2], 'o:' .. att, '1', 'own', 1) end\n"
