@@ -161,7 +161,7 @@ static bool admit_remote(struct cx *c, const struct hs_session *sess, enum hook_
 {
 	struct hook_ctx *x = c->x;
 	const struct cfg_token *tc = &c->site->cfg->token;
-	char ip[64] = "", bucket[HS_KEY_MAX], norm[POL_HOST_MAX + 32];
+	char ip[64] = "", bucket[HS_KEY_MAX], norm[POL_HOST_MAX + 32], attempt[HSR_ATTEMPT_MAX];
 	hook_client_key(c->sid, c->site, ip, sizeof(ip));
 	snprintf(bucket, sizeof(bucket), "connect|%s|%s", c->site->cfg->name, ip);
 	bool origin = x->rt->cdr && pol_origin_format(&c->origin, norm, sizeof(norm)) == 0;
@@ -178,10 +178,16 @@ static bool admit_remote(struct cx *c, const struct hs_session *sess, enum hook_
 	    .jti = c->have_claims ? c->claims.jti : NULL,
 	    .jti_ttl_ms = c->have_claims ? (c->claims.exp + tc->leeway_s - x->wall_s) * 1000 : 0,
 	    .origin = origin ? norm : NULL,
+	    .attempt = attempt,
 	};
 	struct hsr_verdict v;
-	if (hsr_connect(hs_redis(x->st), &q, &v) != HSR_OK)
+	hsr_attempt(hs_redis(x->st), attempt);
+	if (hsr_connect(hs_redis(x->st), &q, &v) != HSR_OK) {
+		/* sent, no answer: Redis may still run it; what it took is given back then */
+		if (v.sent)
+			hs_cancel_connect(x->st, c->sid, attempt);
 		return false;
+	}
 	*out = hook_store_verdict(v.deny);
 	ch_scopy(why, cap, v.reason);
 	c->why = why;

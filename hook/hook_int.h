@@ -164,6 +164,8 @@ void hs_release_session(struct hook_store *st, const char *sid);
 /* A call attempt whose FCALL got no answer, or whose admission this instance did not use: the outbox asks Redis
  * to give back what it took, if it ran (hsr_call_cancel). */
 void hs_cancel_call(struct hook_store *st, const char *call_id, const char *attempt);
+/* The same for a connect attempt (hsr_connect_cancel). */
+void hs_cancel_connect(struct hook_store *st, const char *sid, const char *attempt);
 bool hs_release_call(struct hook_store *st, const char *call_id, const char *sid, enum hs_end end, int sip_status,
 		     int64_t wall_ms);
 /* The records of the calls that ended since the last call, oldest first

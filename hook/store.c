@@ -86,8 +86,9 @@ static size_t share_of(const struct hook_store *st, size_t limit)
 	return (size_t)(((unsigned long long)limit * hsr_share_pm(st->rd)) / 1000ULL);
 }
 
-/* The outbox's delivery of one release ("E" any call_id NUL sid, "S" sid, or "C" call_id NUL attempt: a call
- * attempt to cancel): 0, or EAGAIN (Redis did not answer: try again later; all three are idempotent). */
+/* The outbox's delivery of one release ("E" any call_id NUL sid, "S" sid, "C" call_id NUL attempt or "K" sid NUL
+ * attempt: a call or connect attempt to cancel): 0, or EAGAIN (Redis did not answer: try again later; each is
+ * idempotent). */
 static int deliver(const char *body, size_t len, const char **why, void *arg)
 {
 	struct hsr *r = arg;
@@ -100,9 +101,10 @@ static int deliver(const char *body, size_t len, const char **why, void *arg)
 		res = hsr_call_end(r, call_id, body[1] == '1' ? NULL : sid, &freed);
 	} else if (len >= 1 && body[0] == 'S') {
 		res = hsr_session_close(r, body + 1);
-	} else if (len >= 1 && body[0] == 'C') {
-		const char *call_id = body + 1;
-		res = hsr_call_cancel(r, call_id, call_id + strlen(call_id) + 1, &freed);
+	} else if (len >= 1 && (body[0] == 'C' || body[0] == 'K')) {
+		const char *id = body + 1, *attempt = id + strlen(id) + 1;
+		res = body[0] == 'C' ? hsr_call_cancel(r, id, attempt, &freed)
+				     : hsr_connect_cancel(r, id, attempt, &freed);
 	}
 	return res == HSR_OK ? 0 : EAGAIN;
 }
@@ -674,6 +676,7 @@ static void queue_release(struct hook_store *st, char kind, bool any, const char
 	(void)ob_post(st->outbox, NULL, NULL,
 		      kind == 'E'   ? "slot release"
 		      : kind == 'C' ? "call cancel"
+		      : kind == 'K' ? "connect cancel"
 				    : "session close",
 		      body, len);
 }
@@ -682,6 +685,12 @@ void hs_cancel_call(struct hook_store *st, const char *call_id, const char *atte
 {
 	if (st->rd)
 		queue_release(st, 'C', false, call_id, attempt);
+}
+
+void hs_cancel_connect(struct hook_store *st, const char *sid, const char *attempt)
+{
+	if (st->rd)
+		queue_release(st, 'K', false, sid, attempt);
 }
 
 void hs_release_session(struct hook_store *st, const char *sid)

@@ -19,6 +19,7 @@ struct hsr {
 /* check_src: table */
 static const char *const op_names[HSR_OP_COUNT] = {
     [HSR_OP_CONNECT] = "connect",
+    [HSR_OP_CONNECT_CANCEL] = "connect_cancel",
     [HSR_OP_CALL] = "call",
     [HSR_OP_CALL_END] = "call_end",
     [HSR_OP_CALL_CANCEL] = "call_cancel",

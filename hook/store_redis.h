@@ -48,7 +48,7 @@ struct hsr_verdict {
 	char button[HS_NAME_MAX + 1];
 	char origin[320];       /* call: the session's origin, "" = unknown */
 	struct hs_session sess; /* HSR_WHERE: the session as Redis has it; connect: its calls */
-	bool sent;              /* call: the FCALL left this process (without an answer it may still run) */
+	bool sent;              /* the FCALL left this process (without an answer it may still run) */
 };
 
 /* One connect: every check (site of an existing session, max_sessions, the jti, the per-IP bucket) before
@@ -62,7 +62,8 @@ struct hsr_connect_req {
 	const char *bucket; /* its bucket's name */
 	const char *jti;    /* or NULL */
 	int64_t jti_ttl_ms;
-	const char *origin; /* stored for the call records, or NULL */
+	const char *origin;  /* stored for the call records, or NULL */
+	const char *attempt; /* this attempt's name (hsr_attempt), for a cancel */
 };
 enum hsr_result hsr_connect(struct hsr *r, const struct hsr_connect_req *q, struct hsr_verdict *v);
 
@@ -91,6 +92,9 @@ void hsr_attempt(struct hsr *r, char buf[HSR_ATTEMPT_MAX]);
  * other answer owns the call; an attempt Redis has not run yet never will. *given: something was given back.
  * Idempotent. */
 enum hsr_result hsr_call_cancel(struct hsr *r, const char *call_id, const char *attempt, bool *given);
+/* The same for connect attempt `attempt` of session sid: a session no other answer owns and no call used goes,
+ * with its per-IP token and its jti binding. Idempotent. */
+enum hsr_result hsr_connect_cancel(struct hsr *r, const char *sid, const char *attempt, bool *given);
 
 /* Release the slot of call_id, when sid (NULL = any) placed it. *freed: a slot was released. Idempotent. */
 enum hsr_result hsr_call_end(struct hsr *r, const char *call_id, const char *sid, bool *freed);

@@ -12,6 +12,7 @@ extern const char hsr_library[];
 /* The kinds of round trip, for the metrics (op="..."). */
 enum hsr_op {
 	HSR_OP_CONNECT,
+	HSR_OP_CONNECT_CANCEL,
 	HSR_OP_CALL,
 	HSR_OP_CALL_END,
 	HSR_OP_CALL_CANCEL,

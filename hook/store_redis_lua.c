@@ -37,11 +37,22 @@ const char hsr_library[] =
     "  if u then redis.call('HSET', key, 'u', math.min(cap * 60000, u + 60000)) end\n"
     "end\n"
     "local function deny(kind, why) return {'deny', kind, why} end\n"
-    /* KEYS session, index, jti, bucket; ARGV sid, site, button, locked, ttl, max_sessions, limit, has_jti,
-     * jti_ttl, origin ('' = none) */
+    /* a retry of a decision owns its record too (field o:<attempt>, counted in 'own'); past 8 owners the
+     * record is pinned (never cancelled), so that a flood of retries cannot grow it */
+    "local function own(key, att, n, pin)\n"
+    "  if att == '' or pin == '1' then return end\n"
+    "  if (tonumber(n) or 0) < 8 then\n"
+    "    redis.call('HSET', key, 'o:' .. att, '1')\n"
+    "    redis.call('HINCRBY', key, 'own', 1)\n"
+    "  else redis.call('HSET', key, 'pin', '1') end\n"
+    "end\n"
+    /* KEYS session, index, jti, bucket, the attempt's tombstone; ARGV sid, site, button, locked, ttl,
+     * max_sessions, limit, has_jti, jti_ttl, origin ('' = none), attempt ('' = none): as call's below */
     "local function connect(k, a)\n"
+    "  local att = a[11] or ''\n"
+    "  if att ~= '' and redis.call('GET', k[5]) then return deny('full', 'connect attempt cancelled') end\n"
     "  local now = now_ms()\n"
-    "  local old = redis.call('HMGET', k[1], 'site', 'calls')\n"
+    "  local old = redis.call('HMGET', k[1], 'site', 'calls', 'own', 'pin')\n"
     "  local retry = old[1] ~= false\n"
     "  if retry and old[1] ~= a[2] then return deny('conflict', 'sessionId belongs to another site') end\n"
     "  if not retry then\n" /* lapsed sessions leave the index before it is counted */
@@ -59,9 +70,13 @@ const char hsr_library[] =
     "  end\n"
     /* every check passed: the writes */
     "  take(k[4], units, now)\n"
-    "  if a[8] == '1' then redis.call('SET', k[3], a[1], 'PX', a[9], 'NX') end\n"
+    "  local bound = a[8] == '1' and redis.call('SET', k[3], a[1], 'PX', a[9], 'NX')\n"
     "  redis.call('HSET', k[1], 'site', a[2], 'button', a[3], 'locked', a[4])\n"
-    "  if not retry then redis.call('HSET', k[1], 'calls', 0, 'created', now) end\n"
+    "  if retry then own(k[1], att, old[3], old[4])\n"
+    "  else\n"
+    "    redis.call('HSET', k[1], 'calls', 0, 'created', now, 'bip', k[4], 'cip', a[7], 'jt', bound and k[3] or '')\n"
+    "    if att ~= '' then redis.call('HSET', k[1], 'o:' .. att, '1', 'own', 1) end\n"
+    "  end\n"
     "  if a[10] ~= '' then redis.call('HSET', k[1], 'origin', a[10]) end\n"
     "  redis.call('PEXPIRE', k[1], a[5])\n"
     "  redis.call('ZADD', k[2], now + tonumber(a[5]), a[1])\n"
@@ -104,15 +119,8 @@ const char hsr_library[] =
     "  if b and not st then return deny('button', 'unknown button') end\n"
     "  if st == 'n' then return deny('button', 'no callee configured for this site') end\n"
     "  local origin = s[5] or ''\n"
-    /* a retry owns the call too; past 8 owners the call is pinned (never cancelled), so that a flood of
-     * retries cannot grow the record */
     "  if retry then\n"
-    "    if att ~= '' and p[8] ~= '1' then\n"
-    "      if (tonumber(p[7]) or 0) < 8 then\n"
-    "        redis.call('HSET', k[2], 'o:' .. att, '1')\n"
-    "        redis.call('HINCRBY', k[2], 'own', 1)\n"
-    "      else redis.call('HSET', k[2], 'pin', '1') end\n"
-    "    end\n"
+    "    own(k[2], att, p[7], p[8])\n"
     "    return {'ok', b or '', known and '1' or '0', '1', origin}\n"
     "  end\n"
     "  if st == 'c' then return deny('closed', 'closed: outside opening hours') end\n"
@@ -171,6 +179,22 @@ const char hsr_library[] =
     "  redis.call('DEL', k[1])\n"
     "  return 1\n"
     "end\n"
+    /* KEYS session, index, the attempt's tombstone; ARGV sid, attempt, tombstone ttl_ms: as call_cancel, for a
+     * connect: a session no other answer owns and no call used goes, with its per-IP token and its jti
+     * binding. 1 = given back. Idempotent. */
+    "local function connect_cancel(k, a)\n"
+    "  if not redis.call('SET', k[3], '1', 'PX', a[3], 'NX') then return 0 end\n"
+    "  local c = redis.call('HMGET', k[1], 'o:' .. a[2], 'calls', 'bip', 'cip', 'jt', 'pin')\n"
+    "  if c[1] ~= '1' then return 0 end\n"
+    "  redis.call('HSET', k[1], 'o:' .. a[2], '0')\n"
+    "  if redis.call('HINCRBY', k[1], 'own', -1) > 0 or c[6] == '1' or (tonumber(c[2]) or 0) > 0 then\n"
+    "    return 0 end\n"
+    "  refund(c[3], tonumber(c[4]))\n"
+    "  if c[5] and c[5] ~= '' and redis.call('GET', c[5]) == a[1] then redis.call('DEL', c[5]) end\n"
+    "  redis.call('DEL', k[1])\n"
+    "  redis.call('ZREM', k[2], a[1])\n"
+    "  return 1\n"
+    "end\n"
     /* KEYS session, index; ARGV sid. Idempotent. */
     "local function sess_close(k, a)\n"
     "  redis.call('DEL', k[1])\n"
@@ -185,6 +209,7 @@ const char hsr_library[] =
     "redis.register_function('ch3_call', call)\n"
     "redis.register_function('ch3_call_end', call_end)\n"
     "redis.register_function('ch3_call_cancel', call_cancel)\n"
+    "redis.register_function('ch3_connect_cancel', connect_cancel)\n"
     "redis.register_function('ch3_sess_close', sess_close)\n"
     "redis.register_function{function_name='ch3_count', callback=count, flags={'no-writes'}}\n"
     "redis.register_function{function_name='ch3_version', callback=function() return 3 end, flags={'no-writes'}}\n";

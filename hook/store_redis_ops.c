@@ -76,7 +76,7 @@ static void done(redisReply *rep)
 
 enum hsr_result hsr_connect(struct hsr *r, const struct hsr_connect_req *q, struct hsr_verdict *v)
 {
-	char ks[KEYCAP], ki[KEYCAP], kj[KEYCAP], kb[KEYCAP], ttl[24], mx[24], lim[16], jttl[24];
+	char ks[KEYCAP], ki[KEYCAP], kj[KEYCAP], kb[KEYCAP], kx[KEYCAP], ttl[24], mx[24], lim[16], jttl[24];
 	ch_fmt(ttl, sizeof(ttl), "%" PRId64, q->ttl_ms < 1 ? 1 : q->ttl_ms);
 	ch_fmt(mx, sizeof(mx), "%zu", q->max_sessions);
 	ch_fmt(lim, sizeof(lim), "%u", q->limit);
@@ -85,6 +85,7 @@ enum hsr_result hsr_connect(struct hsr *r, const struct hsr_connect_req *q, stru
 			    key(r, ki, sizeof(ki), "sessions:index", ""),
 			    key(r, kj, sizeof(kj), "j:", q->jti ? q->jti : ""),
 			    key(r, kb, sizeof(kb), "b:", q->bucket),
+			    key(r, kx, sizeof(kx), "x:", q->attempt ? q->attempt : ""),
 			    q->sid,
 			    q->site,
 			    q->button,
@@ -94,11 +95,15 @@ enum hsr_result hsr_connect(struct hsr *r, const struct hsr_connect_req *q, stru
 			    lim,
 			    q->jti ? "1" : "0",
 			    jttl,
-			    q->origin ? q->origin : ""};
-	redisReply *rep = hsr_fcall(r, HSR_OP_CONNECT, "ch3_connect", 4, kv, 10);
+			    q->origin ? q->origin : "",
+			    q->attempt ? q->attempt : ""};
+	bool sent;
+	redisReply *rep = hsr_fcall_sent(r, HSR_OP_CONNECT, "ch3_connect", 5, kv, 11, &sent);
+	v->sent = sent;
 	if (!rep)
 		return HSR_DOWN;
 	bool ok = verdict_of(rep, v);
+	v->sent = sent;
 	if (ok && v->deny == HSR_ADMIT) {
 		v->retry = num(el(rep, 1)) != 0;
 		v->sess.calls = (unsigned)num(el(rep, 2));
@@ -207,6 +212,22 @@ enum hsr_result hsr_call_cancel(struct hsr *r, const char *call_id, const char *
 			    attempt, CANCEL_TTL_MS};
 	redisReply *rep = hsr_fcall(r, HSR_OP_CALL_CANCEL, "ch3_call_cancel", 2, kv, 3);
 	/* at maxmemory the tombstone is not written: not an answer, the outbox tries again */
+	bool ok = rep && rep != &hsr_oom_reply && rep->type == REDIS_REPLY_INTEGER;
+	*given = ok && rep->integer == 1;
+	done(rep);
+	return ok ? HSR_OK : HSR_DOWN;
+}
+
+enum hsr_result hsr_connect_cancel(struct hsr *r, const char *sid, const char *attempt, bool *given)
+{
+	char ks[KEYCAP], ki[KEYCAP], kx[KEYCAP];
+	const char *kv[] = {key(r, ks, sizeof(ks), "s:", sid),
+			    key(r, ki, sizeof(ki), "sessions:index", ""),
+			    key(r, kx, sizeof(kx), "x:", attempt),
+			    sid,
+			    attempt,
+			    CANCEL_TTL_MS};
+	redisReply *rep = hsr_fcall(r, HSR_OP_CONNECT_CANCEL, "ch3_connect_cancel", 3, kv, 3);
 	bool ok = rep && rep != &hsr_oom_reply && rep->type == REDIS_REPLY_INTEGER;
 	*given = ok && rep->integer == 1;
 	done(rep);

@@ -389,3 +389,38 @@ TEST_CASE(call_cancel_owners_and_tombstone)
 	}
 	CHECK(rp_int(&rp, "ZCARD callhook:slots:shop") == 1);
 }
+
+/* The same for a connect: its session, its per-IP token and its jti binding. */
+TEST_CASE(connect_timed_out_then_run_gives_back)
+{
+	NEED_REDIS();
+	const char *lim = "connects_per_minute_per_ip = 1; calls_per_minute_per_ip = 1000; calls_per_session = 1000; "
+			  "calls_per_minute = 1000; concurrent_calls = 1000;";
+	REQUIRE(start_one(&a, lim, "fail_closed") == 0);
+	EXPECT_STATUS(do_connect(a.hook_port, NULL, "/10.7.22.9:1/c", O, NULL), 200); /* loads the library */
+	long long now = (long long)time(NULL);
+	char t[2048], cu[2400];
+	tok(t, sizeof(t), now, now + 100, "jti-late-1", NULL);
+	long long before = rp_fcalls(&rp);
+	struct rp_busy busy;
+	REQUIRE(rp_busy_start(&busy, &rp, 700) == 0);
+	EXPECT_ERR(do_connect(a.hook_port, NULL, "/10.7.22.1:1/c", O, tok_custom(cu, sizeof(cu), t, NULL)), 503,
+		   "state store unavailable");
+	rp_busy_join(&busy);
+	bool cancelled = false;
+	for (int i = 0; i < 100 && !cancelled; i++) {
+		char out[512];
+		cancelled = rp_query(&rp, "KEYS callhook:x:*", out, sizeof(out)) == 0 && strstr(out, "callhook:x:");
+		if (!cancelled)
+			usleep(50000);
+	}
+	CHECK_MSG(cancelled, "no connect cancel reached Redis");
+	CHECK_MSG(rp_fcalls(&rp) - before >= 2, "%lld FCALLs after the stall", rp_fcalls(&rp) - before);
+	CHECK(rp_int(&rp, "EXISTS callhook:s:/10.7.22.1:1/c") == 0);
+	/* the IP's one connect of the minute and the token are free again: another session takes both */
+	struct chr r = do_connect(a.hook_port, NULL, "/10.7.22.1:2/c", O, tok_custom(cu, sizeof(cu), t, NULL));
+	CHECK_MSG(r.status == 200, "the timed-out connect kept its token or its jti: %ld %s", r.status, r.body);
+	chr_free(&r);
+	EXPECT_ERR(do_connect(a.hook_port, NULL, "/10.7.22.1:3/c", O, NULL), 429,
+		   "connects_per_minute_per_ip exceeded");
+}
