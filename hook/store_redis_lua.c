@@ -38,10 +38,12 @@ const char hsr_library[] =
     "end\n"
     "local function deny(kind, why) return {'deny', kind, why} end\n"
     /* a retry of a decision owns its record too (field o:<attempt>, counted in 'own'); past 8 owners the
-     * record is pinned (never cancelled), so that a flood of retries cannot grow it */
+     * record is pinned (never cancelled), so that a flood of retries cannot grow it; so is a record without
+     * owners (written by callhook_v2: whose answers reached WCS is not known) */
     "local function own(key, att, n, pin)\n"
     "  if att == '' or pin == '1' then return end\n"
-    "  if (tonumber(n) or 0) < 8 then\n"
+    "  if not n then redis.call('HSET', key, 'pin', '1')\n"
+    "  elseif tonumber(n) < 8 then\n"
     "    redis.call('HSET', key, 'o:' .. att, '1')\n"
     "    redis.call('HINCRBY', key, 'own', 1)\n"
     "  else redis.call('HSET', key, 'pin', '1') end\n"
